@@ -1,0 +1,16 @@
+//! Pure domain types of Rathaus. Nothing in here performs IO, so every rule can be tested
+//! without a database, a clock or a network. Time and randomness come in as arguments.
+
+pub mod case;
+pub mod i18n;
+pub mod ids;
+pub mod money;
+pub mod role;
+pub mod tenant;
+
+pub use case::{CaseStatus, Channel, Outcome};
+pub use i18n::{Lang, Text};
+pub use ids::{AccessCode, Reference};
+pub use money::Money;
+pub use role::Role;
+pub use tenant::{Branding, TenantSettings};

@@ -1,0 +1,108 @@
+//! Amounts of money in euro cents. Fees are never floating point.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[serde(transparent)]
+pub struct Money {
+    cents: i64,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("„{0}“ ist kein Geldbetrag (erwartet z. B. 26,00 oder 26.00)")]
+pub struct MoneyParseError(pub String);
+
+impl Money {
+    pub const ZERO: Money = Money { cents: 0 };
+
+    pub fn from_cents(cents: i64) -> Money {
+        Money { cents }
+    }
+
+    pub fn cents(self) -> i64 {
+        self.cents
+    }
+
+    pub fn is_zero(self) -> bool {
+        self.cents == 0
+    }
+
+    /// Parses "26", "26.0", "26.00" and the German "26,00". At most two decimals.
+    pub fn parse(input: &str) -> Result<Money, MoneyParseError> {
+        let err = || MoneyParseError(input.to_string());
+        let s = input.trim().replace(',', ".");
+        let (negative, s) = match s.strip_prefix('-') {
+            Some(rest) => (true, rest.to_string()),
+            None => (false, s),
+        };
+        let (whole, frac) = match s.split_once('.') {
+            Some((w, f)) => (w, f),
+            None => (s.as_str(), ""),
+        };
+        if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(err());
+        }
+        if frac.len() > 2 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(err());
+        }
+        let whole: i64 = whole.parse().map_err(|_| err())?;
+        let frac_cents: i64 = match frac.len() {
+            0 => 0,
+            1 => frac.parse::<i64>().map_err(|_| err())? * 10,
+            _ => frac.parse::<i64>().map_err(|_| err())?,
+        };
+        let cents = whole.checked_mul(100).and_then(|c| c.checked_add(frac_cents)).ok_or_else(err)?;
+        Ok(Money { cents: if negative { -cents } else { cents } })
+    }
+
+    /// "26.00" — the machine format used in JSON and CSV exports.
+    pub fn to_decimal_string(self) -> String {
+        let sign = if self.cents < 0 { "-" } else { "" };
+        let abs = self.cents.unsigned_abs();
+        format!("{sign}{}.{:02}", abs / 100, abs % 100)
+    }
+
+    /// "26,00 €" — German display format with thousands separators.
+    pub fn to_german(self) -> String {
+        let sign = if self.cents < 0 { "-" } else { "" };
+        let abs = self.cents.unsigned_abs();
+        let whole = (abs / 100).to_string();
+        let mut grouped = String::new();
+        for (i, ch) in whole.chars().enumerate() {
+            if i > 0 && (whole.len() - i) % 3 == 0 {
+                grouped.push('.');
+            }
+            grouped.push(ch);
+        }
+        format!("{sign}{grouped},{:02} €", abs % 100)
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_german())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_formats() {
+        assert_eq!(Money::parse("26").unwrap().cents(), 2600);
+        assert_eq!(Money::parse("26,5").unwrap().cents(), 2650);
+        assert_eq!(Money::parse("26.05").unwrap().cents(), 2605);
+        assert_eq!(Money::parse("1234567.89").unwrap().to_german(), "1.234.567,89 €");
+        assert_eq!(Money::parse("0").unwrap().to_decimal_string(), "0.00");
+        assert_eq!(Money::parse("-3.1").unwrap().to_decimal_string(), "-3.10");
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        for bad in ["", "abc", "1.234", "1,2,3", ".5", "1e3", "--1"] {
+            assert!(Money::parse(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+}

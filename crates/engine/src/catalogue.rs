@@ -1,0 +1,126 @@
+//! Catalogues: lists a procedure ships as data (the activity catalogue of the Gewerbeanzeige,
+//! the list of states). Each entry is a JSON object with at least `id` and `label`; all other
+//! properties (flags, legal references, synonyms) are free and reach the DMN decisions as
+//! `katalog.<name>`.
+
+use rathaus_domain::{Lang, Text};
+use serde_json::Value as Json;
+
+#[derive(Debug, Clone)]
+pub struct Catalogue {
+    pub name: String,
+    pub entries: Vec<Json>,
+}
+
+impl Catalogue {
+    /// Parses a catalogue file (a JSON array of objects). Problems come with the entry's
+    /// position so that the author finds them.
+    pub fn parse(name: &str, text: &str) -> Result<Catalogue, Vec<(Option<usize>, String)>> {
+        let value: Json =
+            serde_json::from_str(text).map_err(|e| vec![(Some(e.line()), format!("ungültiges JSON: {e}"))])?;
+        let Json::Array(entries) = value else {
+            return Err(vec![(None, "ein Katalog muss eine JSON-Liste von Objekten sein".into())]);
+        };
+        let mut problems = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (i, e) in entries.iter().enumerate() {
+            let id = e.get("id").and_then(Json::as_str);
+            match id {
+                None => problems.push((None, format!("Eintrag Nr. {} hat keine Zeichenkette „id“", i + 1))),
+                Some(id) if !seen.insert(id.to_string()) => {
+                    problems.push((None, format!("Eintrag „{id}“ kommt mehrfach vor")))
+                }
+                _ => {}
+            }
+            let label_ok = e
+                .get("label")
+                .and_then(|l| serde_json::from_value::<Text>(l.clone()).ok())
+                .is_some_and(|t| !t.is_missing_german());
+            if !label_ok {
+                problems.push((
+                    None,
+                    format!("Eintrag Nr. {} ({}) hat keine deutsche Bezeichnung „label“", i + 1, id.unwrap_or("?")),
+                ));
+            }
+        }
+        if problems.is_empty() {
+            Ok(Catalogue { name: name.to_string(), entries })
+        } else {
+            Err(problems)
+        }
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.entry(id).is_some()
+    }
+
+    pub fn entry(&self, id: &str) -> Option<&Json> {
+        self.entries.iter().find(|e| e.get("id").and_then(Json::as_str) == Some(id))
+    }
+
+    pub fn label(&self, id: &str, lang: Lang) -> Option<String> {
+        let label = self.entry(id)?.get("label")?;
+        let text: Text = serde_json::from_value(label.clone()).ok()?;
+        Some(text.get(lang).to_string())
+    }
+
+    /// Entries as (id, label) in catalogue order.
+    pub fn choices(&self, lang: Lang) -> Vec<(String, String)> {
+        self.entries
+            .iter()
+            .filter_map(|e| {
+                let id = e.get("id")?.as_str()?.to_string();
+                let label = self.label(&id, lang)?;
+                Some((id, label))
+            })
+            .collect()
+    }
+
+    /// Entries matching a search: every word of the query must occur in the label, the id or
+    /// one of the `synonyme` (case-insensitive). The assistant uses this to find activities.
+    pub fn search(&self, query: &str, lang: Lang) -> Vec<(String, String)> {
+        let words: Vec<String> = query.split_whitespace().map(|w| w.to_lowercase()).collect();
+        self.choices(lang)
+            .into_iter()
+            .filter(|(id, label)| {
+                let mut haystack = format!("{} {}", id, label).to_lowercase();
+                if let Some(syn) = self.entry(id).and_then(|e| e.get("synonyme")).and_then(Json::as_array) {
+                    for s in syn.iter().filter_map(Json::as_str) {
+                        haystack.push(' ');
+                        haystack.push_str(&s.to_lowercase());
+                    }
+                }
+                words.iter().all(|w| haystack.contains(w.as_str()))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_searches() {
+        let c = Catalogue::parse(
+            "t",
+            r#"[{"id": "software", "label": "Softwareentwicklung", "synonyme": ["Programmierung", "IT"]},
+                {"id": "friseur", "label": {"de": "Friseur", "en": "Hairdresser"}}]"#,
+        )
+        .unwrap();
+        assert!(c.contains("friseur"));
+        assert_eq!(c.label("friseur", Lang::En).unwrap(), "Hairdresser");
+        assert_eq!(c.search("programm", Lang::De), vec![("software".into(), "Softwareentwicklung".into())]);
+        assert_eq!(c.search("", Lang::De).len(), 2);
+    }
+
+    #[test]
+    fn reports_missing_ids_and_duplicates() {
+        let err = Catalogue::parse(
+            "t",
+            r#"[{"label": "x"}, {"id": "a", "label": "A"}, {"id": "a", "label": "B"}, {"id": "b"}]"#,
+        )
+        .unwrap_err();
+        assert_eq!(err.len(), 3, "{err:?}");
+    }
+}

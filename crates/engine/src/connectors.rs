@@ -1,0 +1,137 @@
+//! The built-in connectors a service task can call (`zeebe:taskDefinition type="…"`), as
+//! metadata: their names and the headers they need, so that a model is checked at deploy
+//! time. Their implementation lives in the runtime, which does the IO.
+
+use rathaus_domain::CaseStatus;
+use std::collections::BTreeMap;
+
+/// The built-in form of a clerk's decision (confirm or reject, with reasons).
+pub const DECISION_FORM: &str = "rathaus:entscheidung";
+
+pub struct ConnectorSpec {
+    pub task_type: &'static str,
+    pub description: &'static str,
+    pub headers: &'static [HeaderSpec],
+}
+
+pub struct HeaderSpec {
+    pub key: &'static str,
+    pub required: bool,
+    pub allowed: AllowedValues,
+    pub description: &'static str,
+}
+
+pub enum AllowedValues {
+    Any,
+    CaseStatus,
+    Template,
+    OneOf(&'static [&'static str]),
+}
+
+pub const CASE_STATUS: &str = "rathaus:case-status";
+pub const DOCUMENT: &str = "rathaus:document";
+pub const FEE: &str = "rathaus:fee";
+
+pub const ALL: &[ConnectorSpec] = &[
+    ConnectorSpec {
+        task_type: CASE_STATUS,
+        description: "Setzt den Status des Vorgangs, den Antragsteller:in und Sachbearbeitung sehen.",
+        headers: &[
+            HeaderSpec {
+                key: "status",
+                required: true,
+                allowed: AllowedValues::CaseStatus,
+                description: "submitted | in_review | confirmed | rejected | closed",
+            },
+            HeaderSpec {
+                key: "note",
+                required: false,
+                allowed: AllowedValues::Any,
+                description: "Text für den Verlauf (für Antragsteller:in sichtbar)",
+            },
+        ],
+    },
+    ConnectorSpec {
+        task_type: DOCUMENT,
+        description: "Erzeugt ein PDF/A-Dokument aus einer Vorlage des Verfahrens und legt es in der Akte ab.",
+        headers: &[
+            HeaderSpec {
+                key: "template",
+                required: true,
+                allowed: AllowedValues::Template,
+                description: "Name der Vorlage aus [templates] in procedure.toml",
+            },
+            HeaderSpec {
+                key: "kind",
+                required: true,
+                allowed: AllowedValues::OneOf(&["bescheid", "bescheinigung", "schreiben"]),
+                description: "Art des Dokuments",
+            },
+            HeaderSpec {
+                key: "deliver",
+                required: false,
+                allowed: AllowedValues::OneOf(&["true", "false"]),
+                description: "dem Antragsteller bereitstellen (Standard: true)",
+            },
+        ],
+    },
+    ConnectorSpec {
+        task_type: FEE,
+        description: "Setzt die Gebühr fest (Betrag aus der Eingabe „betrag“ in Euro), vergibt ein Kassenzeichen.",
+        headers: &[
+            HeaderSpec {
+                key: "legal_basis",
+                required: false,
+                allowed: AllowedValues::Any,
+                description: "Rechtsgrundlage der Gebühr",
+            },
+            HeaderSpec {
+                key: "due_days",
+                required: false,
+                allowed: AllowedValues::Any,
+                description: "Zahlungsfrist in Tagen (Standard 30)",
+            },
+        ],
+    },
+];
+
+pub fn find(task_type: &str) -> Option<&'static ConnectorSpec> {
+    ALL.iter().find(|c| c.task_type == task_type)
+}
+
+impl ConnectorSpec {
+    /// Problems with the headers of a service task using this connector.
+    pub fn check_headers(&self, headers: &BTreeMap<String, String>, templates: &[String]) -> Vec<String> {
+        let mut out = Vec::new();
+        for key in headers.keys() {
+            if !self.headers.iter().any(|h| h.key == key) {
+                out.push(format!("unbekannter Header „{key}“"));
+            }
+        }
+        for h in self.headers {
+            match headers.get(h.key) {
+                None if h.required => out.push(format!("Header „{}“ fehlt ({})", h.key, h.description)),
+                None => {}
+                Some(v) => {
+                    let ok = match &h.allowed {
+                        AllowedValues::Any => true,
+                        AllowedValues::CaseStatus => CaseStatus::parse(v).is_some(),
+                        AllowedValues::Template => templates.iter().any(|t| t == v),
+                        AllowedValues::OneOf(vals) => vals.contains(&v.as_str()),
+                    };
+                    if !ok {
+                        out.push(format!("Header „{}“ = „{v}“ ist nicht zulässig ({})", h.key, h.description));
+                    }
+                }
+            }
+        }
+        if self.task_type == FEE {
+            if let Some(d) = headers.get("due_days") {
+                if d.parse::<u32>().is_err() {
+                    out.push(format!("Header „due_days“ = „{d}“ ist keine Zahl von Tagen"));
+                }
+            }
+        }
+        out
+    }
+}

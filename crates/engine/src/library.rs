@@ -1,0 +1,600 @@
+//! The process library: one folder per procedure, holding `procedure.toml`, a BPMN process,
+//! DMN decisions, `form.json`, catalogues and document templates. Loading validates
+//! everything and cross-checks the files against each other; every problem is reported with
+//! file and line, so that errors surface at `library validate` / deployment, never at run time.
+
+use crate::bpmn::{ElementKind, Process};
+use crate::catalogue::Catalogue;
+use crate::connectors;
+use crate::dmn::Decisions;
+use crate::feel::Expression;
+use crate::form::FormSchema;
+use rathaus_domain::{Money, Text};
+use serde::Deserialize;
+use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+pub const MANIFEST: &str = "procedure.toml";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{}: {}", self.file, l, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub id: String,
+    pub version: String,
+    pub name: Text,
+    pub summary: Text,
+    #[serde(default)]
+    pub description: Option<Text>,
+    /// Legal basis shown on the service page and in notices.
+    pub legal_basis: String,
+    /// LeiKa keys (Leistungskatalog), by variant.
+    #[serde(default)]
+    pub leika: BTreeMap<String, String>,
+    /// Prefix of the Aktenzeichen, 2–8 capital letters.
+    pub reference_prefix: String,
+    pub responsible_office: Text,
+    /// Expected processing time in working days when a clerk is involved.
+    #[serde(default)]
+    pub processing_days: Option<u32>,
+    pub retention_years: u32,
+    #[serde(default)]
+    pub retention_note: Option<Text>,
+    /// Words and phrases citizens search for ("Gewerbe anmelden").
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    /// What the applicant needs at hand.
+    #[serde(default)]
+    pub you_need: Vec<Text>,
+    /// A FEEL expression over the application data naming the applicant in worklists.
+    #[serde(default)]
+    pub applicant: Option<String>,
+    pub form: String,
+    pub process: String,
+    pub decisions: Vec<String>,
+    /// The decision the assistant and the API use to describe the expected outcome.
+    #[serde(default)]
+    pub check_decision: Option<String>,
+    #[serde(default)]
+    pub catalogues: BTreeMap<String, String>,
+    #[serde(default)]
+    pub templates: BTreeMap<String, TemplateDef>,
+    #[serde(default)]
+    pub parameters: BTreeMap<String, ParameterDef>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateDef {
+    pub file: String,
+    pub title: Text,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParameterDef {
+    #[serde(rename = "type")]
+    pub kind: ParameterKind,
+    pub default: toml::Value,
+    pub label: Text,
+    #[serde(default)]
+    pub help: Option<Text>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParameterKind {
+    Money,
+    Integer,
+    Text,
+    List,
+}
+
+/// A validated procedure, ready to run.
+#[derive(Debug, Clone)]
+pub struct Procedure {
+    pub manifest: Manifest,
+    pub form: FormSchema,
+    pub process: Process,
+    pub decisions: Decisions,
+    pub catalogues: BTreeMap<String, Catalogue>,
+    /// Template name → typst source.
+    pub templates: BTreeMap<String, String>,
+    pub applicant: Option<Expression>,
+    /// Every file of the procedure (path relative to the procedure folder → text): what a
+    /// deployment stores, so that a running case keeps its version.
+    pub files: BTreeMap<String, String>,
+    /// SHA-256 over all files: two deployments with the same hash are the same version.
+    pub content_hash: String,
+}
+
+impl Procedure {
+    pub fn id(&self) -> &str {
+        &self.manifest.id
+    }
+
+    /// Reads a procedure folder and validates it.
+    pub fn load_dir(dir: &Path) -> Result<Procedure, Vec<Problem>> {
+        let files = read_files(dir)?;
+        Procedure::from_files(files)
+    }
+
+    /// Builds a procedure from its files (from a folder, or from a stored deployment).
+    pub fn from_files(files: BTreeMap<String, String>) -> Result<Procedure, Vec<Problem>> {
+        let manifest = parse_manifest(&files)?;
+        let mut problems = Vec::new();
+        let get = |name: &str, problems: &mut Vec<Problem>| -> Option<String> {
+            let f = files.get(name).cloned();
+            if f.is_none() {
+                problems
+                    .push(Problem { file: MANIFEST.into(), line: None, message: format!("Datei „{name}“ fehlt") });
+            }
+            f
+        };
+        check_manifest(&manifest, &files, &mut problems);
+
+        let mut catalogues = BTreeMap::new();
+        for (name, path) in &manifest.catalogues {
+            if let Some(text) = get(path, &mut problems) {
+                match Catalogue::parse(name, &text) {
+                    Ok(c) => {
+                        catalogues.insert(name.clone(), c);
+                    }
+                    Err(ps) => problems.extend(ps.into_iter().map(|(line, message)| Problem {
+                        file: path.clone(),
+                        line,
+                        message,
+                    })),
+                }
+            }
+        }
+        let form = get(&manifest.form, &mut problems).and_then(|text| match FormSchema::parse(&text, &catalogues) {
+            Ok(f) => Some(f),
+            Err(ps) => {
+                problems.extend(ps.into_iter().map(|p| Problem {
+                    file: manifest.form.clone(),
+                    line: p.line.or_else(|| p.anchor.as_deref().and_then(|a| find_line(&text, a))),
+                    message: p.message,
+                }));
+                None
+            }
+        });
+        let process = get(&manifest.process, &mut problems).and_then(|text| match Process::parse(&text) {
+            Ok(p) => Some(p),
+            Err(ps) => {
+                problems.extend(ps.into_iter().map(|p| Problem {
+                    file: manifest.process.clone(),
+                    line: p.line,
+                    message: p.to_string(),
+                }));
+                None
+            }
+        });
+        let dmn_files: Vec<(String, String)> =
+            manifest.decisions.iter().filter_map(|d| get(d, &mut problems).map(|t| (d.clone(), t))).collect();
+        let decisions = match Decisions::load(&dmn_files) {
+            Ok(d) => Some(d),
+            Err(ps) => {
+                problems.extend(ps.into_iter().map(|p| Problem { file: p.file, line: p.line, message: p.message }));
+                None
+            }
+        };
+        let mut templates = BTreeMap::new();
+        for (name, def) in &manifest.templates {
+            if let Some(src) = get(&def.file, &mut problems) {
+                templates.insert(name.clone(), src);
+            }
+        }
+        let data_names: Vec<&str> = form.as_ref().map(|f| f.data_names()).unwrap_or_default();
+        let applicant = manifest.applicant.as_deref().and_then(|src| match Expression::parse(src, &data_names) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                problems.push(Problem {
+                    file: MANIFEST.into(),
+                    line: find_line(files.get(MANIFEST).map(String::as_str).unwrap_or(""), "applicant"),
+                    message: format!("applicant: {e}"),
+                });
+                None
+            }
+        });
+        if let (Some(process), Some(decisions)) = (&process, &decisions) {
+            cross_check(&manifest, process, decisions, &mut problems);
+        }
+        if let (Some(cd), Some(decisions)) = (&manifest.check_decision, &decisions) {
+            if !decisions.contains(cd) {
+                problems.push(Problem {
+                    file: MANIFEST.into(),
+                    line: find_line(&files[MANIFEST], "check_decision"),
+                    message: format!("check_decision „{cd}“ ist in keiner DMN-Datei definiert"),
+                });
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let content_hash = hash_files(&files);
+        Ok(Procedure {
+            manifest,
+            form: form.expect("no problems"),
+            process: process.expect("no problems"),
+            decisions: decisions.expect("no problems"),
+            catalogues,
+            templates,
+            applicant,
+            files,
+            content_hash,
+        })
+    }
+
+    /// Parameters with the tenant's overrides applied, as JSON for decisions: money as a
+    /// number of euros, lists as arrays. Unknown or mistyped overrides are errors.
+    pub fn resolve_parameters(&self, overrides: &Json) -> Result<Json, Vec<String>> {
+        let mut out = serde_json::Map::new();
+        let mut errors = Vec::new();
+        let empty = serde_json::Map::new();
+        let overrides = overrides.as_object().unwrap_or(&empty);
+        for key in overrides.keys() {
+            if !self.manifest.parameters.contains_key(key) {
+                errors.push(format!("Parameter „{key}“ gibt es im Verfahren „{}“ nicht", self.id()));
+            }
+        }
+        for (name, def) in &self.manifest.parameters {
+            let value = match overrides.get(name) {
+                Some(v) => v.clone(),
+                None => toml_to_json(&def.default),
+            };
+            match coerce_parameter(def.kind, &value) {
+                Ok(v) => {
+                    out.insert(name.clone(), v);
+                }
+                Err(e) => errors.push(format!("Parameter „{name}“: {e}")),
+            }
+        }
+        if errors.is_empty() {
+            Ok(Json::Object(out))
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The catalogues as the decisions see them: `{ "<name>": [entries…] }`.
+    pub fn catalogue_json(&self) -> Json {
+        Json::Object(self.catalogues.iter().map(|(k, c)| (k.clone(), Json::Array(c.entries.clone()))).collect())
+    }
+
+    /// The applicant's name for lists, from the manifest's `applicant` expression.
+    pub fn applicant_name(&self, data: &Json) -> String {
+        self.applicant
+            .as_ref()
+            .and_then(|e| e.evaluate_json(data).ok())
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    pub fn template_title(&self, name: &str) -> Option<&Text> {
+        self.manifest.templates.get(name).map(|t| &t.title)
+    }
+}
+
+fn parse_manifest(files: &BTreeMap<String, String>) -> Result<Manifest, Vec<Problem>> {
+    let text = files
+        .get(MANIFEST)
+        .ok_or_else(|| vec![Problem { file: MANIFEST.into(), line: None, message: "procedure.toml fehlt".into() }])?;
+    toml::from_str::<Manifest>(text).map_err(|e| {
+        let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        vec![Problem { file: MANIFEST.into(), line, message: e.message().to_string() }]
+    })
+}
+
+fn check_manifest(m: &Manifest, files: &BTreeMap<String, String>, problems: &mut Vec<Problem>) {
+    let text = files.get(MANIFEST).map(String::as_str).unwrap_or("");
+    let mut p = |key: &str, message: String| {
+        problems.push(Problem { file: MANIFEST.into(), line: find_line(text, key), message })
+    };
+    if m.id.is_empty() || !m.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        p("id", format!("id „{}“: nur Kleinbuchstaben, Ziffern und - (sie erscheint in Adressen)", m.id));
+    }
+    if !(2..=8).contains(&m.reference_prefix.len()) || !m.reference_prefix.bytes().all(|b| b.is_ascii_uppercase()) {
+        p("reference_prefix", format!("reference_prefix „{}“: 2 bis 8 Großbuchstaben", m.reference_prefix));
+    }
+    if m.name.is_missing_german() {
+        p("name", "name braucht einen deutschen Text".into());
+    }
+    if m.summary.is_missing_german() {
+        p("summary", "summary braucht einen deutschen Text".into());
+    }
+    if m.decisions.is_empty() {
+        p("decisions", "decisions: mindestens eine DMN-Datei angeben".into());
+    }
+    for (leika_name, key) in &m.leika {
+        if key.len() != 14 || !key.bytes().all(|b| b.is_ascii_digit()) {
+            p("leika", format!("LeiKa-Schlüssel „{leika_name}“ = „{key}“ muss 14 Ziffern haben"));
+        }
+    }
+    for (name, def) in &m.parameters {
+        if let Err(e) = coerce_parameter(def.kind, &toml_to_json(&def.default)) {
+            p(&format!("[parameters.{name}]"), format!("Parameter „{name}“: Standardwert: {e}"));
+        }
+    }
+    for (name, def) in &m.templates {
+        if !def.file.ends_with(".typ") {
+            p(&def.file, format!("Vorlage „{name}“: Datei muss eine typst-Datei (.typ) sein"));
+        }
+    }
+}
+
+/// Checks that what the process refers to exists: decisions, connectors and their headers,
+/// templates, user task forms.
+fn cross_check(m: &Manifest, process: &Process, decisions: &Decisions, problems: &mut Vec<Problem>) {
+    let mut p =
+        |line: usize, message: String| problems.push(Problem { file: m.process.clone(), line: Some(line), message });
+    for (e, decision) in process.business_rule_decisions() {
+        if !decisions.contains(decision) {
+            p(
+                e.line,
+                format!(
+                    "Element „{}“: Entscheidung „{decision}“ ist in keiner DMN-Datei von decisions definiert",
+                    e.id
+                ),
+            );
+        }
+    }
+    for (e, task_type, headers) in process.service_tasks() {
+        match connectors::find(task_type) {
+            None => p(
+                e.line,
+                format!(
+                    "Element „{}“: unbekannter Konnektor „{task_type}“ (verfügbar: {})",
+                    e.id,
+                    connectors::ALL.iter().map(|c| c.task_type).collect::<Vec<_>>().join(", ")
+                ),
+            ),
+            Some(c) => {
+                for problem in c.check_headers(headers, &m.templates.keys().cloned().collect::<Vec<_>>()) {
+                    p(e.line, format!("Element „{}“ ({task_type}): {problem}", e.id));
+                }
+            }
+        }
+    }
+    for e in &process.elements {
+        if let ElementKind::UserTask { form_key, .. } = &e.kind {
+            match form_key.as_deref() {
+                Some(connectors::DECISION_FORM) => {}
+                other => p(
+                    e.line,
+                    format!(
+                        "Element „{}“: Benutzeraufgabe braucht zeebe:formDefinition formKey=\"{}\" (gefunden: {:?})",
+                        e.id,
+                        connectors::DECISION_FORM,
+                        other
+                    ),
+                ),
+            }
+        }
+    }
+}
+
+fn coerce_parameter(kind: ParameterKind, value: &Json) -> Result<Json, String> {
+    match kind {
+        ParameterKind::Money => {
+            let text = match value {
+                Json::String(s) => s.clone(),
+                Json::Number(n) => n.to_string(),
+                _ => return Err("Geldbetrag erwartet, z. B. \"26.00\"".into()),
+            };
+            let money = Money::parse(&text).map_err(|e| e.to_string())?;
+            if money.cents() < 0 {
+                return Err("ein Betrag darf nicht negativ sein".into());
+            }
+            let euros = money.cents() as f64 / 100.0;
+            Ok(if money.cents() % 100 == 0 { Json::from(money.cents() / 100) } else { Json::from(euros) })
+        }
+        ParameterKind::Integer => value.as_i64().map(Json::from).ok_or_else(|| "ganze Zahl erwartet".into()),
+        ParameterKind::Text => value.as_str().map(|s| Json::String(s.into())).ok_or_else(|| "Text erwartet".into()),
+        ParameterKind::List => match value.as_array() {
+            Some(items) if items.iter().all(Json::is_string) => Ok(value.clone()),
+            _ => Err("Liste von Texten erwartet".into()),
+        },
+    }
+}
+
+fn toml_to_json(v: &toml::Value) -> Json {
+    match v {
+        toml::Value::String(s) => Json::String(s.clone()),
+        toml::Value::Integer(i) => Json::from(*i),
+        toml::Value::Float(f) => Json::from(*f),
+        toml::Value::Boolean(b) => Json::Bool(*b),
+        toml::Value::Datetime(d) => Json::String(d.to_string()),
+        toml::Value::Array(a) => Json::Array(a.iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => Json::Object(t.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect()),
+    }
+}
+
+/// The 1-based line of the first occurrence of `needle`, tolerant of blanks around `:`/`=`.
+pub fn find_line(text: &str, needle: &str) -> Option<usize> {
+    let compact = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+    let n = compact(needle);
+    text.lines().position(|l| compact(l).contains(&n)).map(|i| i + 1)
+}
+
+fn hash_files(files: &BTreeMap<String, String>) -> String {
+    let mut h = Sha256::new();
+    for (path, text) in files {
+        h.update(path.as_bytes());
+        h.update([0]);
+        h.update(text.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(h.finalize())
+}
+
+/// Reads procedure.toml and every file it names. Paths are relative to the folder; `..` is
+/// allowed for shared catalogues but must stay inside the library root (the parent folder).
+fn read_files(dir: &Path) -> Result<BTreeMap<String, String>, Vec<Problem>> {
+    let manifest_path = dir.join(MANIFEST);
+    let text = std::fs::read_to_string(&manifest_path).map_err(|e| {
+        vec![Problem { file: manifest_path.display().to_string(), line: None, message: format!("nicht lesbar: {e}") }]
+    })?;
+    let mut files = BTreeMap::new();
+    files.insert(MANIFEST.to_string(), text);
+    let manifest = parse_manifest(&files).map_err(|ps| {
+        ps.into_iter().map(|p| Problem { file: dir.join(&p.file).display().to_string(), ..p }).collect::<Vec<_>>()
+    })?;
+    let mut problems = Vec::new();
+    let mut wanted: Vec<String> = vec![manifest.form.clone(), manifest.process.clone()];
+    wanted.extend(manifest.decisions.iter().cloned());
+    wanted.extend(manifest.catalogues.values().cloned());
+    wanted.extend(manifest.templates.values().map(|t| t.file.clone()));
+    for rel in wanted {
+        if !is_safe_relative(&rel) {
+            problems.push(Problem {
+                file: MANIFEST.into(),
+                line: find_line(&files[MANIFEST], &rel),
+                message: format!("Pfad „{rel}“ verlässt die Bibliothek"),
+            });
+            continue;
+        }
+        match std::fs::read_to_string(dir.join(&rel)) {
+            Ok(t) => {
+                files.insert(rel, t);
+            }
+            Err(e) => problems.push(Problem {
+                file: MANIFEST.into(),
+                line: find_line(&files[MANIFEST], &rel),
+                message: format!("Datei „{rel}“ nicht lesbar: {e}"),
+            }),
+        }
+    }
+    if problems.is_empty() {
+        Ok(files)
+    } else {
+        Err(problems)
+    }
+}
+
+fn is_safe_relative(rel: &str) -> bool {
+    let path = PathBuf::from(rel);
+    if path.is_absolute() {
+        return false;
+    }
+    let mut depth: i32 = 0;
+    for c in path.components() {
+        match c {
+            Component::ParentDir => depth -= 1,
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            _ => return false,
+        }
+        // One level up reaches the library root (shared catalogues); no further.
+        if depth < -1 {
+            return false;
+        }
+    }
+    true
+}
+
+/// All procedures of a library folder (sub-folders with a procedure.toml; folders starting
+/// with `_` hold shared material).
+#[derive(Debug, Clone, Default)]
+pub struct Library {
+    pub procedures: BTreeMap<String, Arc<Procedure>>,
+}
+
+impl Library {
+    pub fn load(root: &Path) -> Result<Library, Vec<Problem>> {
+        let entries = std::fs::read_dir(root).map_err(|e| {
+            vec![Problem {
+                file: root.display().to_string(),
+                line: None,
+                message: format!("Bibliotheksordner nicht lesbar: {e}"),
+            }]
+        })?;
+        let mut dirs: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_dir() && p.join(MANIFEST).exists())
+            .filter(|p| !p.file_name().and_then(|n| n.to_str()).unwrap_or("_").starts_with('_'))
+            .collect();
+        dirs.sort();
+        if dirs.is_empty() {
+            return Err(vec![Problem {
+                file: root.display().to_string(),
+                line: None,
+                message: "keine Verfahren gefunden (Unterordner mit procedure.toml)".into(),
+            }]);
+        }
+        let mut problems = Vec::new();
+        let mut procedures = BTreeMap::new();
+        for dir in dirs {
+            match Procedure::load_dir(&dir) {
+                Ok(p) => {
+                    let folder = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+                    if folder != p.id() {
+                        problems.push(Problem {
+                            file: dir.join(MANIFEST).display().to_string(),
+                            line: find_line(&p.files[MANIFEST], "id"),
+                            message: format!("id „{}“ muss dem Ordnernamen „{folder}“ entsprechen", p.id()),
+                        });
+                    }
+                    procedures.insert(p.id().to_string(), Arc::new(p));
+                }
+                Err(ps) => problems.extend(ps.into_iter().map(|p| Problem { file: relative_to(&dir, &p.file), ..p })),
+            }
+        }
+        if problems.is_empty() {
+            Ok(Library { procedures })
+        } else {
+            Err(problems)
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Arc<Procedure>> {
+        self.procedures.get(id)
+    }
+}
+
+fn relative_to(dir: &Path, file: &str) -> String {
+    if Path::new(file).is_absolute() {
+        file.to_string()
+    } else {
+        dir.join(file).display().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safe_paths() {
+        assert!(is_safe_relative("form.json"));
+        assert!(is_safe_relative("../_kataloge/staaten.json"));
+        assert!(!is_safe_relative("../../etc/passwd"));
+        assert!(!is_safe_relative("/etc/passwd"));
+    }
+
+    #[test]
+    fn finds_lines() {
+        assert_eq!(find_line("a\n  \"key\" :  \"x\"\n", "\"key\": \"x\""), Some(2));
+        assert_eq!(find_line("a", "b"), None);
+    }
+}

@@ -1,0 +1,109 @@
+//! Validation messages of the platform in German and English. Texts follow the GOV.UK style
+//! guide translated into plain German: say what to do, name the field, no jargon.
+//! Procedure-specific messages live in the procedure's form.json instead.
+
+use rathaus_domain::Lang;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Msg {
+    Required,
+    RequiredChoice,
+    RequiredItems,
+    MustConfirm,
+    TooLong,
+    MustBeText,
+    MustBeInteger,
+    MustBeBoolean,
+    MustBeList,
+    InvalidDate,
+    TooSmall,
+    TooLarge,
+    InvalidEmail,
+    InvalidPhone,
+    InvalidUrl,
+    InvalidPostcode,
+    InvalidFormat,
+    NotAnOption,
+    TooFewItems,
+    TooManyItems,
+    UnknownField,
+    NotAnObject,
+}
+
+/// The message text with `{0}`, `{1}` … replaced by `args` (the field label comes first).
+pub fn msg(lang: Lang, m: Msg, args: &[&str]) -> String {
+    let template = match lang {
+        Lang::De => de(m),
+        Lang::En => en(m),
+    };
+    let mut out = template.to_string();
+    for (i, a) in args.iter().enumerate() {
+        out = out.replace(&format!("{{{i}}}"), a);
+    }
+    out
+}
+
+fn de(m: Msg) -> &'static str {
+    match m {
+        Msg::Required => "Geben Sie „{0}“ an.",
+        Msg::RequiredChoice => "Wählen Sie „{0}“ aus.",
+        Msg::RequiredItems => "Geben Sie mindestens einen Eintrag für „{0}“ an.",
+        Msg::MustConfirm => "Bestätigen Sie „{0}“.",
+        Msg::TooLong => "„{0}“ darf höchstens {1} Zeichen lang sein.",
+        Msg::MustBeText => "„{0}“ muss ein Text sein.",
+        Msg::MustBeInteger => "„{0}“ muss eine ganze Zahl sein, z. B. 3.",
+        Msg::MustBeBoolean => "„{0}“ muss ja oder nein sein.",
+        Msg::MustBeList => "„{0}“ muss eine Liste sein.",
+        Msg::InvalidDate => "„{0}“ muss ein gültiges Datum sein, z. B. 27.03.2026.",
+        Msg::TooSmall => "„{0}“ muss mindestens {1} sein.",
+        Msg::TooLarge => "„{0}“ darf höchstens {1} sein.",
+        Msg::InvalidEmail => "„{0}“ muss eine E-Mail-Adresse sein, z. B. name@beispiel.de.",
+        Msg::InvalidPhone => "„{0}“ muss eine Telefonnummer sein, z. B. 0371 123456.",
+        Msg::InvalidUrl => "„{0}“ muss eine Internetadresse sein, z. B. https://www.beispiel.de.",
+        Msg::InvalidPostcode => "„{0}“ muss eine fünfstellige Postleitzahl sein, z. B. 09999.",
+        Msg::InvalidFormat => "„{0}“ hat nicht das erwartete Format.",
+        Msg::NotAnOption => "„{0}“: „{1}“ ist keine zulässige Auswahl.",
+        Msg::TooFewItems => "Geben Sie für „{0}“ mindestens {1} Einträge an.",
+        Msg::TooManyItems => "Für „{0}“ sind höchstens {1} Einträge möglich.",
+        Msg::UnknownField => "Dieses Feld gibt es in diesem Antrag nicht.",
+        Msg::NotAnObject => "Die Angaben müssen ein JSON-Objekt sein.",
+    }
+}
+
+fn en(m: Msg) -> &'static str {
+    match m {
+        Msg::Required => "Enter “{0}”.",
+        Msg::RequiredChoice => "Select “{0}”.",
+        Msg::RequiredItems => "Enter at least one entry for “{0}”.",
+        Msg::MustConfirm => "Confirm “{0}”.",
+        Msg::TooLong => "“{0}” must be {1} characters or fewer.",
+        Msg::MustBeText => "“{0}” must be text.",
+        Msg::MustBeInteger => "“{0}” must be a whole number, like 3.",
+        Msg::MustBeBoolean => "“{0}” must be yes or no.",
+        Msg::MustBeList => "“{0}” must be a list.",
+        Msg::InvalidDate => "“{0}” must be a real date, like 27 03 2026.",
+        Msg::TooSmall => "“{0}” must be {1} or more.",
+        Msg::TooLarge => "“{0}” must be {1} or less.",
+        Msg::InvalidEmail => "“{0}” must be an email address, like name@example.com.",
+        Msg::InvalidPhone => "“{0}” must be a telephone number, like 0371 123456.",
+        Msg::InvalidUrl => "“{0}” must be a web address, like https://www.example.com.",
+        Msg::InvalidPostcode => "“{0}” must be a 5-digit postcode, like 09999.",
+        Msg::InvalidFormat => "“{0}” is not in the expected format.",
+        Msg::NotAnOption => "“{0}”: “{1}” is not an allowed choice.",
+        Msg::TooFewItems => "Enter at least {1} entries for “{0}”.",
+        Msg::TooManyItems => "“{0}” allows at most {1} entries.",
+        Msg::UnknownField => "This application has no such field.",
+        Msg::NotAnObject => "The data must be a JSON object.",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fills_placeholders() {
+        assert_eq!(msg(Lang::De, Msg::TooLong, &["Name", "200"]), "„Name“ darf höchstens 200 Zeichen lang sein.");
+        assert_eq!(msg(Lang::En, Msg::Required, &["Name"]), "Enter “Name”.");
+    }
+}

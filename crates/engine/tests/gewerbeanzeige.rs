@@ -1,0 +1,292 @@
+//! The automatic checks of the Gewerbeanzeige (rules 1–10 of the domain specification and
+//! every scenario it lists), run against the real library folder, without a database.
+
+use chrono::NaiveDate;
+use rathaus_domain::Lang;
+use rathaus_engine::environment::{check, tenant_facts};
+use rathaus_engine::Procedure;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::sync::OnceLock;
+
+fn procedure() -> &'static Procedure {
+    static P: OnceLock<Procedure> = OnceLock::new();
+    P.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../library/gewerbeanmeldung");
+        Procedure::load_dir(&dir).unwrap_or_else(|ps| {
+            panic!("library invalid:\n{}", ps.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))
+        })
+    })
+}
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()
+}
+
+fn days(n: i64) -> String {
+    (today() + chrono::Duration::days(n)).format("%Y-%m-%d").to_string()
+}
+
+/// Einzelunternehmen, software, beginn in 5 days, German, Betriebsstätte in the tenant.
+fn standard() -> Value {
+    json!({
+        "meldungsart": "anmeldung",
+        "inhaber": {
+            "familienname": "Muster", "vornamen": "Erika", "geburtsdatum": "1985-04-12", "geburtsort": "Chemnitz",
+            "staatsangehoerigkeit": ["DE"],
+            "anschrift": {"strasse": "Hauptstraße", "hausnummer": "1", "plz": "09999", "ort": "Musterstadt"}
+        },
+        "rechtsform": "einzelunternehmen",
+        "betrieb": {"anschrift": {"strasse": "Marktplatz", "hausnummer": "3", "plz": "09999", "ort": "Musterstadt"}, "niederlassung": "hauptniederlassung"},
+        "grund": "neugruendung",
+        "taetigkeiten": ["software"],
+        "taetigkeit_beschreibung": "Entwicklung und Vertrieb von Software",
+        "betriebsart": ["sonstiges"],
+        "beginn": days(5),
+        "nebenerwerb": false,
+        "beschaeftigte": {"vollzeit": 0, "teilzeit": 0}
+    })
+}
+
+fn with(mut base: Value, patch: Value) -> Value {
+    json_merge(&mut base, patch);
+    base
+}
+
+fn json_merge(a: &mut Value, b: Value) {
+    match (a, b) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                if v.is_null() {
+                    a.remove(&k);
+                } else {
+                    json_merge(a.entry(k).or_insert(Value::Null), v);
+                }
+            }
+        }
+        (a, b) => *a = b,
+    }
+}
+
+struct Outcome {
+    decision: String,
+    codes: Vec<String>,
+    reasons: Vec<String>,
+    recipients: Vec<String>,
+    fee: Value,
+}
+
+fn run(data: &Value) -> Outcome {
+    let p = procedure();
+    let validated = p.form.validate(data, &p.catalogues, today(), Lang::De);
+    assert!(validated.errors.is_empty(), "scenario data must be valid: {:?}", validated.errors);
+    let params = p.resolve_parameters(&json!({})).unwrap();
+    let tenant = tenant_facts("Musterstadt", &["09999".into(), "09990".into()]);
+    let r = check(p, &validated.data, &params, &tenant, today()).unwrap_or_else(|e| panic!("decision failed: {e}"));
+    let list = |key: &str, field: &str| -> Vec<String> {
+        r[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                if field.is_empty() {
+                    b.as_str().unwrap().to_string()
+                } else {
+                    b[field].as_str().unwrap().to_string()
+                }
+            })
+            .collect()
+    };
+    Outcome {
+        decision: r["entscheidung"].as_str().unwrap().to_string(),
+        codes: list("befunde", "code"),
+        reasons: list("befunde", "grund"),
+        recipients: list("empfaenger", ""),
+        fee: r["gebuehr"].clone(),
+    }
+}
+
+#[test]
+fn scenario_standard_case_is_accepted_with_fee_and_recipients() {
+    let o = run(&standard());
+    assert_eq!(o.decision, "accept", "reasons: {:?}", o.reasons);
+    assert!(o.codes.is_empty(), "{:?}", o.reasons);
+    assert_eq!(o.fee, json!(26));
+    let mut r = o.recipients.clone();
+    r.sort();
+    assert_eq!(r, vec!["berufsgenossenschaft", "finanzamt", "ihk", "statistisches_landesamt", "zoll"]);
+}
+
+#[test]
+fn scenario_gmbh_security_without_permit_goes_to_review() {
+    let data = with(
+        standard(),
+        json!({"rechtsform": "gmbh", "register": {"art": "HRB", "nummer": "12345", "gericht": "Amtsgericht Chemnitz"},
+               "vertretung": [{"familienname": "Beispiel", "vornamen": "Max", "geburtsdatum": "1980-01-01", "staatsangehoerigkeit": ["DE"],
+                               "anschrift": {"strasse": "Weg", "hausnummer": "2", "plz": "09999", "ort": "Musterstadt"}}],
+               "taetigkeiten": ["bewachung"], "taetigkeit_beschreibung": "Bewachung von Objekten"}),
+    );
+    let o = run(&data);
+    assert_eq!(o.decision, "review");
+    assert!(o.reasons.contains(&"Erlaubnis nach § 34a GewO fehlt".to_string()), "{:?}", o.reasons);
+    assert!(o.recipients.contains(&"registergericht".to_string()));
+}
+
+#[test]
+fn permit_given_is_still_reviewed_but_with_another_reason() {
+    let data = with(
+        standard(),
+        json!({"taetigkeiten": ["immobilienmakler"], "erlaubnis": {"behoerde": "IHK Chemnitz", "erteilt_am": "2026-01-10", "aktenzeichen": "34c-123"}}),
+    );
+    let o = run(&data);
+    assert_eq!(o.decision, "review");
+    assert_eq!(o.codes, vec!["erlaubnis_pruefen"]);
+    assert!(o.reasons[0].contains("§ 34c GewO") && o.reasons[0].contains("IHK Chemnitz"), "{:?}", o.reasons);
+}
+
+#[test]
+fn scenario_hairdresser_with_craft_card_and_staff_is_accepted() {
+    let data = with(
+        standard(),
+        json!({"taetigkeiten": ["friseur"], "betriebsart": ["handwerk"], "beschaeftigte": {"vollzeit": 0, "teilzeit": 2},
+               "handwerkskarte": {"kammer": "Handwerkskammer Chemnitz", "eingetragen_am": "2020-03-01"}}),
+    );
+    let o = run(&data);
+    assert_eq!(o.decision, "accept", "{:?}", o.reasons);
+    for r in ["hwk", "bundesagentur_fuer_arbeit", "gewerbeaufsicht"] {
+        assert!(o.recipients.contains(&r.to_string()), "{r} missing in {:?}", o.recipients);
+    }
+    assert!(!o.recipients.contains(&"ihk".to_string()), "a pure craft business is not reported to the IHK");
+}
+
+#[test]
+fn hairdresser_without_craft_card_goes_to_review() {
+    let o = run(&with(standard(), json!({"taetigkeiten": ["friseur"], "betriebsart": ["handwerk"]})));
+    assert_eq!(o.decision, "review");
+    assert_eq!(o.codes, vec!["handwerkskarte_fehlt"]);
+    assert!(o.reasons[0].contains("Friseur"));
+}
+
+#[test]
+fn craft_like_activity_is_accepted_and_reported_to_the_hwk() {
+    let o = run(&with(standard(), json!({"taetigkeiten": ["kosmetik"], "betriebsart": ["handwerk"]})));
+    assert_eq!(o.decision, "accept", "{:?}", o.reasons);
+    assert!(o.recipients.contains(&"hwk".to_string()));
+}
+
+#[test]
+fn scenario_heilpraktiker_is_probably_no_trade() {
+    let o = run(&with(standard(), json!({"taetigkeiten": ["heilpraktiker"]})));
+    assert_eq!(o.decision, "review");
+    assert!(o.reasons.iter().any(|r| r.contains("kein Gewerbe")), "{:?}", o.reasons);
+}
+
+#[test]
+fn scenario_premises_outside_the_tenant_is_a_question_of_competence() {
+    let o = run(&with(standard(), json!({"betrieb": {"anschrift": {"plz": "09998", "ort": "Beispielgemeinde"}}})));
+    assert_eq!(o.decision, "review");
+    assert_eq!(o.codes, vec!["zustaendigkeit"]);
+    assert!(o.reasons[0].contains("Zuständigkeit"));
+}
+
+#[test]
+fn scenario_deregistration_of_software_business_is_accepted_without_fee() {
+    let mut data = with(
+        standard(),
+        json!({"meldungsart": "abmeldung", "grund": null, "beginn": null, "grund_abmeldung": "aufgabe", "ende": days(-3)}),
+    );
+    data.as_object_mut().unwrap().remove("grund");
+    let o = run(&data);
+    assert_eq!(o.decision, "accept", "{:?}", o.reasons);
+    assert_eq!(o.fee, json!(0));
+    assert!(o.recipients.contains(&"finanzamt".to_string()));
+    assert!(!o.recipients.contains(&"berufsgenossenschaft".to_string()), "BG only learns of registrations");
+}
+
+#[test]
+fn itinerant_trade_and_bar_need_other_procedures() {
+    let o = run(&with(standard(), json!({"taetigkeiten": ["marktstand"]})));
+    assert_eq!((o.decision.as_str(), o.codes.clone()), ("review", vec!["reisegewerbe".to_string()]));
+    let o = run(&with(standard(), json!({"taetigkeiten": ["gaststaette"]})));
+    assert_eq!((o.decision.as_str(), o.codes.clone()), ("review", vec!["gaststaette".to_string()]));
+    assert!(o.reasons[0].contains("Gaststättenerlaubnis nach Landesrecht"), "parameter text is used: {:?}", o.reasons);
+}
+
+#[test]
+fn minors_need_court_approval() {
+    let o = run(&with(standard(), json!({"inhaber": {"geburtsdatum": "2009-01-01"}})));
+    assert_eq!(o.codes, vec!["minderjaehrig"]);
+    assert_eq!(o.decision, "review");
+    // 18 on the day of the start: no longer a minor.
+    let o = run(&with(standard(), json!({"inhaber": {"geburtsdatum": "2008-11-27"}})));
+    assert!(o.codes.is_empty(), "{:?}", o.reasons);
+}
+
+#[test]
+fn third_country_nationals_need_a_residence_permit_allowing_self_employment() {
+    let o = run(&with(standard(), json!({"inhaber": {"staatsangehoerigkeit": ["TR"]}})));
+    assert_eq!(o.codes, vec!["aufenthaltstitel"]);
+    assert!(o.reasons[0].contains("Türkei"), "{:?}", o.reasons);
+    assert!(o.recipients.contains(&"auslaenderbehoerde".to_string()));
+    let o = run(&with(
+        standard(),
+        json!({"inhaber": {"staatsangehoerigkeit": ["TR"]}, "aufenthaltstitel": {"art": "Niederlassungserlaubnis", "erlaubt_selbststaendigkeit": true}}),
+    ));
+    assert_eq!(o.decision, "accept", "{:?}", o.reasons);
+    // A second nationality of the EU does not remove the third-country one from the check,
+    // but the Swiss or Austrian alone need nothing.
+    let o = run(&with(standard(), json!({"inhaber": {"staatsangehoerigkeit": ["AT", "CH"]}})));
+    assert_eq!(o.decision, "accept", "{:?}", o.reasons);
+}
+
+#[test]
+fn late_notification_is_accepted_but_flagged() {
+    let o = run(&with(standard(), json!({"beginn": days(-45)})));
+    assert_eq!(o.decision, "accept");
+    assert_eq!(o.codes, vec!["verspaetet"]);
+    assert!(o.reasons[0].contains("45 Tage"), "{:?}", o.reasons);
+    let o = run(&with(standard(), json!({"beginn": days(-30)})));
+    assert!(o.codes.is_empty(), "exactly the limit is not late: {:?}", o.reasons);
+}
+
+#[test]
+fn start_far_in_the_future_is_reviewed() {
+    let o = run(&with(standard(), json!({"beginn": days(400)})));
+    assert_eq!((o.decision.as_str(), o.codes.clone()), ("review", vec!["beginn_zu_weit".to_string()]));
+    assert!(run(&with(standard(), json!({"beginn": days(365)}))).codes.is_empty());
+}
+
+#[test]
+fn several_reasons_are_all_listed() {
+    let o = run(&with(
+        standard(),
+        json!({"taetigkeiten": ["bewachung", "heilpraktiker"], "betrieb": {"anschrift": {"plz": "01067"}}, "inhaber": {"staatsangehoerigkeit": ["US"]}}),
+    ));
+    assert_eq!(o.decision, "review");
+    let mut codes = o.codes.clone();
+    codes.sort();
+    assert_eq!(codes, vec!["aufenthaltstitel", "erlaubnis_fehlt", "kein_gewerbe", "zustaendigkeit"]);
+}
+
+#[test]
+fn change_notification_costs_the_change_fee() {
+    let data = with(
+        standard(),
+        json!({"meldungsart": "ummeldung", "grund": null, "aenderung": ["verlegung"],
+               "betrieb": {"anschrift_alt": {"strasse": "Alte Gasse", "hausnummer": "9", "plz": "09990", "ort": "Musterstadt"}}}),
+    );
+    let o = run(&data);
+    assert_eq!(o.decision, "accept", "{:?}", o.reasons);
+    assert_eq!(o.fee, json!(20));
+}
+
+#[test]
+fn tenant_fee_override_is_used() {
+    let p = procedure();
+    let params = p.resolve_parameters(&json!({"gebuehr_anmeldung": "31.50"})).unwrap();
+    let tenant = tenant_facts("Musterstadt", &["09999".into()]);
+    let r = check(p, &standard(), &params, &tenant, today()).unwrap();
+    assert_eq!(r["gebuehr"], json!(31.5));
+    assert!(p.resolve_parameters(&json!({"gebuehr_anmeldung": "viel"})).is_err());
+    assert!(p.resolve_parameters(&json!({"unbekannt": 1})).is_err());
+}
