@@ -1,1 +1,247 @@
+//! Persistence on SQLite (embedded default) and PostgreSQL (production, scale-out) through
+//! sqlx's `Any` driver: one set of SQL statements with `$n` placeholders, one migration set
+//! per backend. Every table carries `tenant_id` and every query filters on it.
+//!
+//! Functions take `&mut AnyConnection`, so the caller decides what forms one transaction.
 
+pub mod audit;
+pub mod cases;
+pub mod deployments;
+pub mod documents;
+pub mod events;
+pub mod fees;
+pub mod instances;
+pub mod jobs;
+pub mod sessions;
+pub mod staff;
+pub mod tasks;
+pub mod tenants;
+pub mod testing;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyConnection, AnyPool, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub use sqlx::Any;
+pub type Tx = Transaction<'static, Any>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("Datenbank: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("Migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("gespeicherte Daten unlesbar ({what}): {message}")]
+    Corrupt { what: &'static str, message: String },
+    #[error("Konflikt: {0}")]
+    Conflict(String),
+    #[error("Datenbankadresse „{0}“ wird nicht unterstützt: erwartet sqlite:… oder postgres://…")]
+    UnsupportedUrl(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Backend> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl(redact(url)))
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+/// Hides a password in a database URL before it is printed.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({})", self.backend.name())
+    }
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Store {
+    /// Connects; for SQLite the file is created if missing and WAL mode is switched on.
+    /// `after_connect` SQL runs on every new connection (tests use it for search_path).
+    pub async fn connect(url: &str, max_connections: u32, after_connect: Option<String>) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+            }
+            _ => url.to_string(),
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _meta| {
+                let after = after_connect.clone();
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers work while one writer commits; NORMAL sync is
+                        // durable across application crashes (fsync at checkpoints).
+                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
+                    }
+                    if let Some(sql) = after {
+                        sqlx::query(&sql).execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Readiness: the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// A write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`):
+    /// a deferred transaction that reads first could otherwise fail when it upgrades.
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// A connection for reads.
+    pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<Any>> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+/// Timestamps are stored as RFC 3339 UTC text with milliseconds: sortable as text.
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub fn parse_ts(s: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt { what: "Zeitstempel", message: format!("{s}: {e}") })
+}
+
+pub fn json_of(text: &str, what: &'static str) -> Result<serde_json::Value> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt { what, message: e.to_string() })
+}
+
+pub fn new_id() -> String {
+    let bytes: [u8; 16] = rand::random();
+    hex::encode(bytes)
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(data))
+}
+
+/// Increments and returns a per-tenant counter (Aktenzeichen numbers, Kassenzeichen, audit
+/// sequence). Inside a transaction the row stays locked until commit, so numbers are gapless
+/// per committed transaction and never handed out twice.
+pub async fn next_counter(conn: &mut AnyConnection, tenant_id: &str, name: &str) -> Result<i64> {
+    let row: Option<(i64,)> =
+        sqlx::query_as("UPDATE counters SET value = value + 1 WHERE tenant_id = $1 AND name = $2 RETURNING value")
+            .bind(tenant_id)
+            .bind(name)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if let Some((v,)) = row {
+        return Ok(v);
+    }
+    sqlx::query("INSERT INTO counters (tenant_id, name, value) VALUES ($1, $2, 1) ON CONFLICT (tenant_id, name) DO UPDATE SET value = counters.value + 1")
+        .bind(tenant_id)
+        .bind(name)
+        .execute(&mut *conn)
+        .await?;
+    let (v,): (i64,) = sqlx::query_as("SELECT value FROM counters WHERE tenant_id = $1 AND name = $2")
+        .bind(tenant_id)
+        .bind(name)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("postgres://h/db"), "postgres://h/db");
+        assert_eq!(redact("sqlite:data/r.db"), "sqlite:data/r.db");
+    }
+
+    #[test]
+    fn backend_from_url() {
+        assert_eq!(Backend::from_url("sqlite:x.db").unwrap(), Backend::Sqlite);
+        assert_eq!(Backend::from_url("postgresql://h/db").unwrap(), Backend::Postgres);
+        assert!(Backend::from_url("mysql://h/db").is_err());
+    }
+}

@@ -1,0 +1,146 @@
+//! The audit trail: append-only, one hash chain per tenant.
+
+use crate::{next_counter, sha256_hex, ts, Result};
+use chrono::{DateTime, Utc};
+use sqlx::AnyConnection;
+
+/// Who did something: a staff member, the citizen (with the case reference), an API client,
+/// or the system itself (process engine, connectors).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    Staff { staff_id: String, username: String },
+    Applicant,
+    ApiKey { key_id: String },
+    System,
+}
+
+impl Actor {
+    pub fn label(&self) -> String {
+        match self {
+            Actor::Staff { username, .. } => format!("staff:{username}"),
+            Actor::Applicant => "applicant".into(),
+            Actor::ApiKey { key_id } => format!("api:{key_id}"),
+            Actor::System => "system".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Entry {
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub object_type: String,
+    pub object_id: String,
+    pub details: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+fn entry_hash(
+    tenant_id: &str,
+    seq: i64,
+    at: &str,
+    actor: &str,
+    action: &str,
+    object_type: &str,
+    object_id: &str,
+    details: &str,
+    prev: &str,
+) -> String {
+    let material =
+        [tenant_id, &seq.to_string(), at, actor, action, object_type, object_id, details, prev].join("\u{1f}");
+    sha256_hex(material.as_bytes())
+}
+
+/// Appends an entry. Call it inside the transaction of the change it records, so that a
+/// change without its audit entry cannot be committed.
+#[allow(clippy::too_many_arguments)]
+pub async fn append(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    actor: &Actor,
+    action: &str,
+    object_type: &str,
+    object_id: &str,
+    details: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    let seq = next_counter(conn, tenant_id, "audit").await?;
+    let prev: Option<(String,)> = sqlx::query_as("SELECT hash FROM audit_log WHERE tenant_id = $1 AND seq = $2")
+        .bind(tenant_id)
+        .bind(seq - 1)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let prev = prev.map(|p| p.0).unwrap_or_else(|| GENESIS.to_string());
+    let at = ts(now);
+    let actor = actor.label();
+    let details = details.to_string();
+    let hash = entry_hash(tenant_id, seq, &at, &actor, action, object_type, object_id, &details, &prev);
+    sqlx::query(
+        "INSERT INTO audit_log (tenant_id, seq, at, actor, action, object_type, object_id, details, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(tenant_id)
+    .bind(seq)
+    .bind(&at)
+    .bind(&actor)
+    .bind(action)
+    .bind(object_type)
+    .bind(object_id)
+    .bind(&details)
+    .bind(&prev)
+    .bind(&hash)
+    .execute(&mut *conn)
+    .await?;
+    Ok(seq)
+}
+
+/// Entries about one object (e.g. a case), oldest first.
+pub async fn for_object(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    object_type: &str,
+    object_id: &str,
+) -> Result<Vec<Entry>> {
+    Ok(sqlx::query_as(
+        "SELECT seq, at, actor, action, object_type, object_id, details, prev_hash, hash FROM audit_log
+         WHERE tenant_id = $1 AND object_type = $2 AND object_id = $3 ORDER BY seq",
+    )
+    .bind(tenant_id)
+    .bind(object_type)
+    .bind(object_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+pub async fn count(conn: &mut AnyConnection, tenant_id: &str) -> Result<i64> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE tenant_id = $1")
+        .bind(tenant_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(n)
+}
+
+/// Recomputes the chain of a tenant. Returns the first broken sequence number, if any.
+pub async fn verify(conn: &mut AnyConnection, tenant_id: &str) -> Result<Option<i64>> {
+    let entries: Vec<Entry> = sqlx::query_as(
+        "SELECT seq, at, actor, action, object_type, object_id, details, prev_hash, hash FROM audit_log WHERE tenant_id = $1 ORDER BY seq",
+    )
+    .bind(tenant_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut prev = GENESIS.to_string();
+    for (i, e) in entries.iter().enumerate() {
+        let expected =
+            entry_hash(tenant_id, e.seq, &e.at, &e.actor, &e.action, &e.object_type, &e.object_id, &e.details, &prev);
+        if e.seq != i as i64 + 1 || e.prev_hash != prev || e.hash != expected {
+            return Ok(Some(e.seq));
+        }
+        prev = e.hash.clone();
+    }
+    Ok(None)
+}

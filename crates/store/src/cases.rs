@@ -1,0 +1,143 @@
+//! Cases (Vorgänge): one application and everything that follows from it.
+
+use crate::{ts, Result};
+use chrono::{DateTime, Utc};
+use sqlx::AnyConnection;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Case {
+    pub tenant_id: String,
+    pub case_id: String,
+    pub reference: String,
+    pub procedure_id: String,
+    pub deployment_id: String,
+    pub status: String,
+    pub channel: String,
+    pub lang: String,
+    pub applicant: String,
+    pub data: String,
+    pub findings: String,
+    pub access_code_hash: String,
+    pub submitted_at: String,
+    pub updated_at: String,
+    pub decided_at: Option<String>,
+}
+
+impl Case {
+    pub fn data_json(&self) -> Result<serde_json::Value> {
+        crate::json_of(&self.data, "Antragsdaten")
+    }
+
+    pub fn findings_json(&self) -> Result<serde_json::Value> {
+        crate::json_of(&self.findings, "Prüfergebnisse")
+    }
+}
+
+const COLUMNS: &str = "tenant_id, case_id, reference, procedure_id, deployment_id, status, channel, lang, applicant, data, findings, access_code_hash, submitted_at, updated_at, decided_at";
+
+pub struct NewCase<'a> {
+    pub tenant_id: &'a str,
+    pub case_id: &'a str,
+    pub reference: &'a str,
+    pub procedure_id: &'a str,
+    pub deployment_id: &'a str,
+    pub status: &'a str,
+    pub channel: &'a str,
+    pub lang: &'a str,
+    pub applicant: &'a str,
+    pub data: &'a serde_json::Value,
+    pub access_code_hash: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+pub async fn insert(conn: &mut AnyConnection, c: NewCase<'_>) -> Result<()> {
+    let now = ts(c.now);
+    sqlx::query(&format!(
+        "INSERT INTO cases ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '[]', $11, $12, $12, NULL)"
+    ))
+    .bind(c.tenant_id)
+    .bind(c.case_id)
+    .bind(c.reference)
+    .bind(c.procedure_id)
+    .bind(c.deployment_id)
+    .bind(c.status)
+    .bind(c.channel)
+    .bind(c.lang)
+    .bind(c.applicant)
+    .bind(c.data.to_string())
+    .bind(c.access_code_hash)
+    .bind(&now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn by_id(conn: &mut AnyConnection, tenant_id: &str, case_id: &str) -> Result<Option<Case>> {
+    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM cases WHERE tenant_id = $1 AND case_id = $2"))
+        .bind(tenant_id)
+        .bind(case_id)
+        .fetch_optional(&mut *conn)
+        .await?)
+}
+
+pub async fn by_reference(conn: &mut AnyConnection, tenant_id: &str, reference: &str) -> Result<Option<Case>> {
+    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM cases WHERE tenant_id = $1 AND reference = $2"))
+        .bind(tenant_id)
+        .bind(reference)
+        .fetch_optional(&mut *conn)
+        .await?)
+}
+
+/// Sets the status; a final status also sets the decision time.
+pub async fn set_status(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    case_id: &str,
+    status: &str,
+    is_final: bool,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let now = ts(now);
+    sqlx::query(
+        "UPDATE cases SET status = $3, updated_at = $4, decided_at = CASE WHEN $5 = 1 THEN $4 ELSE decided_at END
+         WHERE tenant_id = $1 AND case_id = $2",
+    )
+    .bind(tenant_id)
+    .bind(case_id)
+    .bind(status)
+    .bind(&now)
+    .bind(if is_final { 1i64 } else { 0i64 })
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_findings(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    case_id: &str,
+    findings: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query("UPDATE cases SET findings = $3, updated_at = $4 WHERE tenant_id = $1 AND case_id = $2")
+        .bind(tenant_id)
+        .bind(case_id)
+        .bind(findings.to_string())
+        .bind(ts(now))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The newest cases of a tenant, optionally of one status.
+pub async fn list(conn: &mut AnyConnection, tenant_id: &str, status: Option<&str>, limit: i64) -> Result<Vec<Case>> {
+    let sql = match status {
+        Some(_) => format!(
+            "SELECT {COLUMNS} FROM cases WHERE tenant_id = $1 AND status = $2 ORDER BY submitted_at DESC LIMIT $3"
+        ),
+        None => {
+            format!("SELECT {COLUMNS} FROM cases WHERE tenant_id = $1 AND $2 = $2 ORDER BY submitted_at DESC LIMIT $3")
+        }
+    };
+    Ok(sqlx::query_as(&sql).bind(tenant_id).bind(status.unwrap_or("")).bind(limit).fetch_all(&mut *conn).await?)
+}

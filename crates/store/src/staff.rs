@@ -1,0 +1,67 @@
+//! Staff accounts of a tenant.
+
+use crate::{new_id, ts, Result};
+use chrono::{DateTime, Utc};
+use sqlx::AnyConnection;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Staff {
+    pub tenant_id: String,
+    pub staff_id: String,
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub role: String,
+    pub active: i64,
+}
+
+pub async fn create(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    username: &str,
+    display_name: &str,
+    password_hash: &str,
+    role: &str,
+    now: DateTime<Utc>,
+) -> Result<Staff> {
+    let staff_id = new_id();
+    sqlx::query(
+        "INSERT INTO staff (tenant_id, staff_id, username, display_name, password_hash, role, active, created_at) VALUES ($1, $2, $3, $4, $5, $6, 1, $7)",
+    )
+    .bind(tenant_id)
+    .bind(&staff_id)
+    .bind(username)
+    .bind(display_name)
+    .bind(password_hash)
+    .bind(role)
+    .bind(ts(now))
+    .execute(&mut *conn)
+    .await?;
+    Ok(Staff {
+        tenant_id: tenant_id.into(),
+        staff_id,
+        username: username.into(),
+        display_name: display_name.into(),
+        password_hash: password_hash.into(),
+        role: role.into(),
+        active: 1,
+    })
+}
+
+const COLUMNS: &str = "tenant_id, staff_id, username, display_name, password_hash, role, active";
+
+pub async fn by_username(conn: &mut AnyConnection, tenant_id: &str, username: &str) -> Result<Option<Staff>> {
+    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM staff WHERE tenant_id = $1 AND username = $2"))
+        .bind(tenant_id)
+        .bind(username)
+        .fetch_optional(&mut *conn)
+        .await?)
+}
+
+pub async fn by_id(conn: &mut AnyConnection, tenant_id: &str, staff_id: &str) -> Result<Option<Staff>> {
+    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM staff WHERE tenant_id = $1 AND staff_id = $2"))
+        .bind(tenant_id)
+        .bind(staff_id)
+        .fetch_optional(&mut *conn)
+        .await?)
+}

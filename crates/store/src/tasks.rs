@@ -1,0 +1,108 @@
+//! User tasks: work for people, created by the process, completed through the back office.
+
+use crate::{ts, Result};
+use chrono::{DateTime, Utc};
+use sqlx::AnyConnection;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Task {
+    pub tenant_id: String,
+    pub task_id: String,
+    pub case_id: String,
+    pub instance_id: String,
+    pub token: i64,
+    pub element_id: String,
+    pub name: String,
+    pub candidate_groups: String,
+    pub form_key: String,
+    pub status: String,
+    pub assignee: Option<String>,
+    pub result: Option<String>,
+    pub created_at: String,
+    pub completed_at: Option<String>,
+    pub completed_by: Option<String>,
+}
+
+impl Task {
+    pub fn groups(&self) -> Vec<&str> {
+        self.candidate_groups.split(',').filter(|s| !s.is_empty()).collect()
+    }
+}
+
+const COLUMNS: &str = "tenant_id, task_id, case_id, instance_id, token, element_id, name, candidate_groups, form_key, status, assignee, result, created_at, completed_at, completed_by";
+
+pub async fn insert(conn: &mut AnyConnection, t: &Task) -> Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO tasks ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+    ))
+    .bind(&t.tenant_id)
+    .bind(&t.task_id)
+    .bind(&t.case_id)
+    .bind(&t.instance_id)
+    .bind(t.token)
+    .bind(&t.element_id)
+    .bind(&t.name)
+    .bind(&t.candidate_groups)
+    .bind(&t.form_key)
+    .bind(&t.status)
+    .bind(&t.assignee)
+    .bind(&t.result)
+    .bind(&t.created_at)
+    .bind(&t.completed_at)
+    .bind(&t.completed_by)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Open tasks of a tenant, oldest first (the worklist).
+pub async fn open(conn: &mut AnyConnection, tenant_id: &str, limit: i64) -> Result<Vec<Task>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM tasks WHERE tenant_id = $1 AND status = 'open' ORDER BY created_at LIMIT $2"
+    ))
+    .bind(tenant_id)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+pub async fn by_id(conn: &mut AnyConnection, tenant_id: &str, task_id: &str) -> Result<Option<Task>> {
+    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM tasks WHERE tenant_id = $1 AND task_id = $2"))
+        .bind(tenant_id)
+        .bind(task_id)
+        .fetch_optional(&mut *conn)
+        .await?)
+}
+
+pub async fn for_case(conn: &mut AnyConnection, tenant_id: &str, case_id: &str) -> Result<Vec<Task>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM tasks WHERE tenant_id = $1 AND case_id = $2 ORDER BY created_at"
+    ))
+    .bind(tenant_id)
+    .bind(case_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Marks an open task completed. Returns false if it was not open any more (someone else
+/// completed it first): the caller must not continue the process then.
+pub async fn complete(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    task_id: &str,
+    result: &serde_json::Value,
+    completed_by: &str,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE tasks SET status = 'completed', result = $3, completed_by = $4, completed_at = $5 WHERE tenant_id = $1 AND task_id = $2 AND status = 'open'",
+    )
+    .bind(tenant_id)
+    .bind(task_id)
+    .bind(result.to_string())
+    .bind(completed_by)
+    .bind(ts(now))
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,234 @@
+//! Storage tests, run on SQLite and (when configured) PostgreSQL.
+
+use chrono::{Duration, TimeZone, Utc};
+use rathaus_domain::TenantSettings;
+use rathaus_store::audit::Actor;
+use rathaus_store::{audit, cases, documents, jobs, next_counter, sessions, tenants, testing};
+use serde_json::json;
+
+fn t0() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap()
+}
+
+async fn two_tenants(store: &rathaus_store::Store) -> (tenants::Tenant, tenants::Tenant) {
+    let mut tx = store.begin().await.unwrap();
+    let a = tenants::create(&mut tx, "a-stadt", "A-Stadt", &TenantSettings::default(), t0()).await.unwrap();
+    let b = tenants::create(&mut tx, "b-dorf", "B-Dorf", &TenantSettings::default(), t0()).await.unwrap();
+    tx.commit().await.unwrap();
+    (a, b)
+}
+
+fn new_case<'a>(tenant: &'a str, id: &'a str, reference: &'a str, data: &'a serde_json::Value) -> cases::NewCase<'a> {
+    cases::NewCase {
+        tenant_id: tenant,
+        case_id: id,
+        reference,
+        procedure_id: "gewerbeanmeldung",
+        deployment_id: "d1",
+        status: "submitted",
+        channel: "api",
+        lang: "de",
+        applicant: "Erika Muster",
+        data,
+        access_code_hash: "h",
+        now: t0(),
+    }
+}
+
+#[tokio::test]
+async fn counters_are_per_tenant_and_gapless() {
+    for db in testing::all().await {
+        let (a, b) = two_tenants(&db.store).await;
+        let mut conn = db.store.conn().await.unwrap();
+        assert_eq!(next_counter(&mut conn, &a.tenant_id, "GEW-2026").await.unwrap(), 1);
+        assert_eq!(next_counter(&mut conn, &a.tenant_id, "GEW-2026").await.unwrap(), 2);
+        assert_eq!(next_counter(&mut conn, &b.tenant_id, "GEW-2026").await.unwrap(), 1, "{:?}", db.backend());
+        // A rolled back transaction gives its number back.
+        let mut tx = db.store.begin().await.unwrap();
+        assert_eq!(next_counter(&mut tx, &a.tenant_id, "GEW-2026").await.unwrap(), 3);
+        tx.rollback().await.unwrap();
+        assert_eq!(next_counter(&mut conn, &a.tenant_id, "GEW-2026").await.unwrap(), 3);
+        drop(conn);
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn cases_are_only_found_within_their_tenant() {
+    for db in testing::all().await {
+        let (a, b) = two_tenants(&db.store).await;
+        let data = json!({"x": 1});
+        let mut tx = db.store.begin().await.unwrap();
+        cases::insert(&mut tx, new_case(&a.tenant_id, "c1", "GEW-2026-000001", &data)).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut conn = db.store.conn().await.unwrap();
+        assert!(cases::by_reference(&mut conn, &a.tenant_id, "GEW-2026-000001").await.unwrap().is_some());
+        assert!(cases::by_reference(&mut conn, &b.tenant_id, "GEW-2026-000001").await.unwrap().is_none());
+        assert!(cases::by_id(&mut conn, &b.tenant_id, "c1").await.unwrap().is_none());
+        assert_eq!(cases::list(&mut conn, &b.tenant_id, None, 10).await.unwrap().len(), 0);
+        assert_eq!(cases::list(&mut conn, &a.tenant_id, Some("submitted"), 10).await.unwrap().len(), 1);
+        assert_eq!(cases::list(&mut conn, &a.tenant_id, Some("confirmed"), 10).await.unwrap().len(), 0);
+        cases::set_status(&mut conn, &a.tenant_id, "c1", "confirmed", true, t0()).await.unwrap();
+        let c = cases::by_id(&mut conn, &a.tenant_id, "c1").await.unwrap().unwrap();
+        assert_eq!((c.status.as_str(), c.decided_at.is_some()), ("confirmed", true));
+        assert_eq!(c.data_json().unwrap(), data);
+        // The same reference may exist in another tenant, never twice in one.
+        let mut tx = db.store.begin().await.unwrap();
+        cases::insert(&mut tx, new_case(&b.tenant_id, "c2", "GEW-2026-000001", &data)).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut tx = db.store.begin().await.unwrap();
+        assert!(cases::insert(&mut tx, new_case(&a.tenant_id, "c3", "GEW-2026-000001", &data)).await.is_err());
+        drop(tx);
+        drop(conn);
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn audit_trail_is_a_verifiable_hash_chain() {
+    for db in testing::all().await {
+        let (a, b) = two_tenants(&db.store).await;
+        let mut conn = db.store.conn().await.unwrap();
+        for i in 0..3 {
+            audit::append(&mut conn, &a.tenant_id, &Actor::System, "case.status", "case", "c1", &json!({"i": i}), t0())
+                .await
+                .unwrap();
+        }
+        audit::append(&mut conn, &b.tenant_id, &Actor::Applicant, "case.submitted", "case", "c9", &json!({}), t0())
+            .await
+            .unwrap();
+        assert_eq!(audit::verify(&mut conn, &a.tenant_id).await.unwrap(), None);
+        assert_eq!(audit::for_object(&mut conn, &a.tenant_id, "case", "c1").await.unwrap().len(), 3);
+        assert_eq!(audit::for_object(&mut conn, &b.tenant_id, "case", "c1").await.unwrap().len(), 0);
+        // Tampering with an entry breaks the chain at that entry.
+        sqlx::query("UPDATE audit_log SET details = '{\"i\": 99}' WHERE tenant_id = $1 AND seq = 2")
+            .bind(&a.tenant_id)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(audit::verify(&mut conn, &a.tenant_id).await.unwrap(), Some(2));
+        assert_eq!(audit::verify(&mut conn, &b.tenant_id).await.unwrap(), None);
+        drop(conn);
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn jobs_are_claimed_once_retried_and_dead_lettered() {
+    for db in testing::all().await {
+        let (a, _) = two_tenants(&db.store).await;
+        let backend = db.backend();
+        let mut conn = db.store.conn().await.unwrap();
+        jobs::insert(
+            &mut conn,
+            &a.tenant_id,
+            "j1",
+            "i1",
+            "c1",
+            1,
+            "Task_X",
+            "rathaus:fee",
+            &json!({}),
+            &json!({}),
+            2,
+            t0(),
+        )
+        .await
+        .unwrap();
+        let lease = Duration::seconds(30);
+        let job = jobs::claim(&mut conn, backend, "w1", t0(), lease, None).await.unwrap().expect("claimable");
+        assert_eq!(job.attempts, 1);
+        assert!(
+            jobs::claim(&mut conn, backend, "w2", t0(), lease, None).await.unwrap().is_none(),
+            "a leased job is not claimed twice"
+        );
+        // The first worker fails: retried after a backoff, not before.
+        assert!(!jobs::fail(&mut conn, &job, "w1", "boom", t0()).await.unwrap());
+        assert!(jobs::claim(&mut conn, backend, "w2", t0(), lease, None).await.unwrap().is_none());
+        let later = t0() + Duration::minutes(5);
+        let job = jobs::claim(&mut conn, backend, "w2", later, lease, None).await.unwrap().expect("due again");
+        assert_eq!(job.attempts, 2);
+        // Lease expiry: w2 dies; w3 takes over; w2 can no longer complete it.
+        let much_later = later + Duration::minutes(1);
+        let job3 =
+            jobs::claim(&mut conn, backend, "w3", much_later, lease, None).await.unwrap().expect("lease expired");
+        assert!(!jobs::complete(&mut conn, &a.tenant_id, "j1", "w2", much_later).await.unwrap());
+        // Last attempt fails: dead letter.
+        assert!(jobs::fail(&mut conn, &job3, "w3", "boom again", much_later).await.unwrap());
+        assert!(jobs::claim(&mut conn, backend, "w4", much_later + Duration::days(1), lease, None)
+            .await
+            .unwrap()
+            .is_none());
+        let all = jobs::for_instance(&mut conn, &a.tenant_id, "i1").await.unwrap();
+        assert_eq!(all[0].status, "failed");
+        assert_eq!(all[0].last_error.as_deref(), Some("boom again"));
+        // Instance filter: only that instance's jobs.
+        jobs::insert(&mut conn, &a.tenant_id, "j2", "i2", "c2", 1, "T", "rathaus:fee", &json!({}), &json!({}), 3, t0())
+            .await
+            .unwrap();
+        assert!(jobs::claim(&mut conn, backend, "w", t0(), lease, Some((&a.tenant_id, "i1"))).await.unwrap().is_none());
+        let j2 = jobs::claim(&mut conn, backend, "w", t0(), lease, Some((&a.tenant_id, "i2"))).await.unwrap().unwrap();
+        assert!(jobs::complete(&mut conn, &a.tenant_id, &j2.job_id, "w", t0()).await.unwrap());
+        assert_eq!(jobs::pending_count(&mut conn).await.unwrap(), 0);
+        drop(conn);
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn sessions_expire_and_are_tenant_bound() {
+    for db in testing::all().await {
+        let (a, b) = two_tenants(&db.store).await;
+        let mut conn = db.store.conn().await.unwrap();
+        sessions::save(&mut conn, &a.tenant_id, "sid", &json!({"csrf": "x"}), t0(), t0() + Duration::hours(1))
+            .await
+            .unwrap();
+        assert_eq!(sessions::load(&mut conn, &a.tenant_id, "sid", t0()).await.unwrap(), Some(json!({"csrf": "x"})));
+        assert_eq!(
+            sessions::load(&mut conn, &b.tenant_id, "sid", t0()).await.unwrap(),
+            None,
+            "another tenant's cookie is useless"
+        );
+        assert_eq!(sessions::load(&mut conn, &a.tenant_id, "sid", t0() + Duration::hours(2)).await.unwrap(), None);
+        assert_eq!(sessions::purge_expired(&mut conn, t0() + Duration::hours(2)).await.unwrap(), 1);
+        drop(conn);
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn documents_keep_bytes_and_are_idempotent() {
+    for db in testing::all().await {
+        let (a, b) = two_tenants(&db.store).await;
+        let mut conn = db.store.conn().await.unwrap();
+        let bytes = b"%PDF-1.7 test \x00\xff".to_vec();
+        for _ in 0..2 {
+            documents::insert(
+                &mut conn,
+                documents::NewDocument {
+                    tenant_id: &a.tenant_id,
+                    document_id: "doc1",
+                    case_id: "c1",
+                    kind: "bescheinigung",
+                    template: "t",
+                    title: "Empfangsbescheinigung",
+                    file_name: "e.pdf",
+                    media_type: "application/pdf",
+                    content: &bytes,
+                    visible_to_applicant: true,
+                    now: t0(),
+                },
+            )
+            .await
+            .unwrap();
+        }
+        assert_eq!(documents::for_case(&mut conn, &a.tenant_id, "c1").await.unwrap().len(), 1);
+        let (meta, content) = documents::content(&mut conn, &a.tenant_id, "c1", "doc1").await.unwrap().unwrap();
+        assert_eq!(content, bytes);
+        assert_eq!(meta.size, bytes.len() as i64);
+        assert!(documents::content(&mut conn, &b.tenant_id, "c1", "doc1").await.unwrap().is_none());
+        assert!(documents::content(&mut conn, &a.tenant_id, "other-case", "doc1").await.unwrap().is_none());
+        drop(conn);
+        db.cleanup().await;
+    }
+}
