@@ -7,10 +7,11 @@ pub mod ids;
 pub mod money;
 pub mod role;
 pub mod tenant;
+pub mod time;
 
 pub use case::{CaseStatus, Channel, Outcome};
 pub use i18n::{Lang, Text};
 pub use ids::{AccessCode, Reference};
-pub use money::Money;
+pub use money::{kassenzeichen, Money};
 pub use role::Role;
 pub use tenant::{Branding, TenantSettings};

@@ -79,6 +79,44 @@ impl Money {
     }
 }
 
+/// A Kassenzeichen: the number under which the finance office books a receivable and
+/// matches the payment. Year, a number counted per tenant, and a check digit (Luhn), so that
+/// a mistyped reference on a bank transfer is recognised.
+pub fn kassenzeichen(year: i32, number: i64) -> String {
+    let body = format!("{year}{number:07}");
+    let check = luhn_check_digit(&body);
+    format!("{body}{check}")
+}
+
+/// Whether a Kassenzeichen has a valid check digit.
+pub fn kassenzeichen_valid(k: &str) -> bool {
+    k.len() >= 2
+        && k.bytes().all(|b| b.is_ascii_digit())
+        && luhn_check_digit(&k[..k.len() - 1]) == (k.as_bytes()[k.len() - 1] - b'0') as u32
+}
+
+fn luhn_check_digit(digits: &str) -> u32 {
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = (b - b'0') as u32;
+            if i % 2 == 0 {
+                let x = d * 2;
+                if x > 9 {
+                    x - 9
+                } else {
+                    x
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    (10 - sum % 10) % 10
+}
+
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_german())
@@ -97,6 +135,18 @@ mod tests {
         assert_eq!(Money::parse("1234567.89").unwrap().to_german(), "1.234.567,89 €");
         assert_eq!(Money::parse("0").unwrap().to_decimal_string(), "0.00");
         assert_eq!(Money::parse("-3.1").unwrap().to_decimal_string(), "-3.10");
+    }
+
+    #[test]
+    fn kassenzeichen_has_a_check_digit() {
+        let k = kassenzeichen(2026, 17);
+        assert_eq!(k.len(), 12);
+        assert!(k.starts_with("20260000017"));
+        assert!(kassenzeichen_valid(&k));
+        let mut wrong = k.clone().into_bytes();
+        wrong[6] = if wrong[6] == b'9' { b'8' } else { wrong[6] + 1 };
+        assert!(!kassenzeichen_valid(&String::from_utf8(wrong).unwrap()));
+        assert_eq!(luhn_check_digit("7992739871"), 3);
     }
 
     #[test]

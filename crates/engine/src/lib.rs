@@ -16,6 +16,7 @@ pub mod feel;
 pub mod form;
 pub mod library;
 pub mod messages;
+pub mod summary;
 
 pub use catalogue::Catalogue;
 pub use executor::{Effect, Instance, InstanceStatus};

@@ -68,6 +68,10 @@ pub struct Manifest {
     /// A FEEL expression over the application data naming the applicant in worklists.
     #[serde(default)]
     pub applicant: Option<String>,
+    /// A FEEL expression over the application data giving the address lines of notices
+    /// (a list of texts; empty entries are dropped).
+    #[serde(default)]
+    pub addressee: Option<String>,
     pub form: String,
     pub process: String,
     pub decisions: Vec<String>,
@@ -120,6 +124,7 @@ pub struct Procedure {
     /// Template name → typst source.
     pub templates: BTreeMap<String, String>,
     pub applicant: Option<Expression>,
+    pub addressee: Option<Expression>,
     /// Every file of the procedure (path relative to the procedure folder → text): what a
     /// deployment stores, so that a running case keeps its version.
     pub files: BTreeMap<String, String>,
@@ -216,6 +221,17 @@ impl Procedure {
                 None
             }
         });
+        let addressee = manifest.addressee.as_deref().and_then(|src| match Expression::parse(src, &data_names) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                problems.push(Problem {
+                    file: MANIFEST.into(),
+                    line: find_line(files.get(MANIFEST).map(String::as_str).unwrap_or(""), "addressee"),
+                    message: format!("addressee: {e}"),
+                });
+                None
+            }
+        });
         if let (Some(process), Some(decisions)) = (&process, &decisions) {
             cross_check(&manifest, process, decisions, &mut problems);
         }
@@ -240,6 +256,7 @@ impl Procedure {
             catalogues,
             templates,
             applicant,
+            addressee,
             files,
             content_hash,
         })
@@ -288,6 +305,18 @@ impl Procedure {
             .and_then(|e| e.evaluate_json(data).ok())
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default()
+    }
+
+    /// Address lines of the applicant for notices.
+    pub fn addressee_lines(&self, data: &Json) -> Vec<String> {
+        self.addressee
+            .as_ref()
+            .and_then(|e| e.evaluate_json(data).ok())
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|v| v.as_str().map(str::trim).filter(|s| !s.is_empty()).map(String::from))
+            .collect()
     }
 
     pub fn template_title(&self, name: &str) -> Option<&Text> {

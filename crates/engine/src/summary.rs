@@ -1,0 +1,119 @@
+//! Human-readable answers: the data of an application as label/value rows per form page.
+//! Used by the check-your-answers page, the case file and every document, so that all show
+//! the same wording.
+
+use crate::catalogue::Catalogue;
+use crate::form::{get_path, Field, FieldKind, FormSchema};
+use chrono::NaiveDate;
+use rathaus_domain::Lang;
+use serde::Serialize;
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Section {
+    pub page_id: String,
+    pub title: String,
+    pub rows: Vec<Row>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Row {
+    /// Path of the field (for change links and error anchors).
+    pub key: String,
+    pub label: String,
+    pub value: String,
+}
+
+/// Sections of the visible pages with the answers given; pages without answers are left out.
+pub fn summarize(
+    schema: &FormSchema,
+    data: &Json,
+    catalogues: &BTreeMap<String, Catalogue>,
+    lang: Lang,
+) -> Vec<Section> {
+    schema
+        .visible_pages(data)
+        .into_iter()
+        .map(|page| {
+            let mut rows = Vec::new();
+            for field in &page.fields {
+                if schema.field_visible(field, data) {
+                    rows_of(schema, field, data, data, "", catalogues, lang, &mut rows);
+                }
+            }
+            Section { page_id: page.id.clone(), title: page.title.get(lang).to_string(), rows }
+        })
+        .filter(|s| !s.rows.is_empty())
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rows_of(
+    schema: &FormSchema,
+    field: &Field,
+    obj: &Json,
+    scope: &Json,
+    prefix: &str,
+    catalogues: &BTreeMap<String, Catalogue>,
+    lang: Lang,
+    rows: &mut Vec<Row>,
+) {
+    let Some(value) = get_path(obj, &field.key) else { return };
+    let key = format!("{prefix}{}", field.key);
+    if field.kind == FieldKind::Repeat {
+        let item_label = field.item_label.as_ref().map(|t| t.get(lang)).unwrap_or("Eintrag");
+        for (i, item) in value.as_array().into_iter().flatten().enumerate() {
+            let mut item_scope = scope.clone();
+            if let Some(o) = item_scope.as_object_mut() {
+                o.insert("item".into(), item.clone());
+            }
+            let mut sub = Vec::new();
+            for f in &field.fields {
+                if schema.field_visible(f, &item_scope) {
+                    rows_of(schema, f, item, &item_scope, &format!("{key}[{i}]."), catalogues, lang, &mut sub);
+                }
+            }
+            for mut r in sub {
+                r.label = format!("{} – {item_label} {}: {}", field.label.get(lang), i + 1, r.label);
+                rows.push(r);
+            }
+        }
+        return;
+    }
+    let text = display_value(field, value, catalogues, lang);
+    if !text.is_empty() {
+        rows.push(Row { key, label: field.label.get(lang).to_string(), value: text });
+    }
+}
+
+/// The value of one field as a person reads it: dates as 27.03.2026, choices by their
+/// label, yes/no for booleans.
+pub fn display_value(field: &Field, value: &Json, catalogues: &BTreeMap<String, Catalogue>, lang: Lang) -> String {
+    let one = |v: &Json| -> String {
+        match v {
+            Json::String(s) => match field.kind {
+                FieldKind::Date => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                    .map(|d| d.format("%d.%m.%Y").to_string())
+                    .unwrap_or_else(|_| s.clone()),
+                FieldKind::Select | FieldKind::Radio | FieldKind::Checkboxes | FieldKind::Catalogue => {
+                    field.option_label(s, catalogues, lang).unwrap_or_else(|| s.clone())
+                }
+                _ => s.clone(),
+            },
+            Json::Bool(b) => match (b, lang) {
+                (true, Lang::De) => "Ja".into(),
+                (false, Lang::De) => "Nein".into(),
+                (true, Lang::En) => "Yes".into(),
+                (false, Lang::En) => "No".into(),
+            },
+            Json::Number(n) => n.to_string(),
+            Json::Null => String::new(),
+            other => other.to_string(),
+        }
+    };
+    match value {
+        Json::Array(items) => items.iter().map(one).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(", "),
+        v => one(v),
+    }
+}

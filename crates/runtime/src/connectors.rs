@@ -1,0 +1,227 @@
+//! The built-in connectors. Each runs in two halves: `prepare` does the slow work outside any
+//! transaction (rendering), `commit` writes the result inside the job's transaction. Writes
+//! are keyed by the job id, so a retried job never produces a second document or fee.
+
+use crate::docdata::{document_data, DocumentContext};
+use crate::submit::RECEIPT_JOB;
+use crate::{Result, Runtime, RuntimeError};
+use rathaus_domain::time::{german_time, german_today};
+use rathaus_domain::{kassenzeichen, CaseStatus, Money};
+use rathaus_engine::connectors::{CASE_STATUS, DOCUMENT, FEE};
+use rathaus_engine::Procedure;
+use rathaus_store::audit::{self, Actor};
+use rathaus_store::cases::Case;
+use rathaus_store::jobs::Job;
+use rathaus_store::tenants::Tenant;
+use rathaus_store::{cases, documents, events, fees, next_counter};
+use serde_json::{json, Map, Value as Json};
+use sqlx::AnyConnection;
+use std::collections::BTreeMap;
+
+pub(crate) enum Prepared {
+    Status { status: CaseStatus, note: Option<String> },
+    Document { kind: String, template: String, title: String, bytes: Vec<u8>, visible: bool },
+    Fee { amount: Money, legal_basis: String, due_days: i64 },
+}
+
+fn headers(job: &Job) -> BTreeMap<String, String> {
+    serde_json::from_str(&job.headers).unwrap_or_default()
+}
+
+pub(crate) async fn prepare(
+    rt: &Runtime,
+    job: &Job,
+    tenant: &Tenant,
+    case: &Case,
+    procedure: &Procedure,
+    variables: &Json,
+) -> Result<Prepared, String> {
+    let h = headers(job);
+    let input: Json = serde_json::from_str(&job.input).map_err(|e| format!("Eingabe unlesbar: {e}"))?;
+    match job.job_type.as_str() {
+        CASE_STATUS => {
+            let status =
+                h.get("status").and_then(|s| CaseStatus::parse(s)).ok_or("Header „status“ fehlt oder ist ungültig")?;
+            Ok(Prepared::Status { status, note: h.get("note").cloned() })
+        }
+        FEE => {
+            let amount = match input.get("betrag") {
+                Some(Json::Number(n)) => Money::parse(&n.to_string()).map_err(|e| e.to_string())?,
+                Some(Json::String(s)) => Money::parse(s).map_err(|e| e.to_string())?,
+                Some(Json::Null) | None => Money::ZERO,
+                Some(other) => return Err(format!("Eingabe „betrag“ ist kein Betrag: {other}")),
+            };
+            let legal_basis = input
+                .get("rechtsgrundlage")
+                .and_then(Json::as_str)
+                .map(String::from)
+                .or_else(|| h.get("legal_basis").cloned())
+                .unwrap_or_default();
+            let due_days = h.get("due_days").and_then(|d| d.parse().ok()).unwrap_or(30);
+            Ok(Prepared::Fee { amount, legal_basis, due_days })
+        }
+        DOCUMENT | RECEIPT_JOB => {
+            let (template_name, kind, source, title) = if job.job_type == RECEIPT_JOB {
+                (
+                    "eingangsbestaetigung".to_string(),
+                    "eingangsbestaetigung".to_string(),
+                    rathaus_documents::RECEIPT_TEMPLATE.to_string(),
+                    "Eingangsbestätigung".to_string(),
+                )
+            } else {
+                let name = h.get("template").cloned().ok_or("Header „template“ fehlt")?;
+                let source = procedure
+                    .templates
+                    .get(&name)
+                    .cloned()
+                    .ok_or_else(|| format!("Vorlage „{name}“ fehlt im Verfahren"))?;
+                let title = procedure
+                    .template_title(&name)
+                    .map(|t| t.get(rathaus_domain::Lang::De).to_string())
+                    .unwrap_or_else(|| name.clone());
+                (name, h.get("kind").cloned().unwrap_or_else(|| "schreiben".into()), source, title)
+            };
+            let mut conn = rt.store.conn().await.map_err(|e| e.to_string())?;
+            let fee = fees::for_case(&mut conn, &tenant.tenant_id, &case.case_id)
+                .await
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .last();
+            drop(conn);
+            let now = rt.clock.now();
+            let data = document_data(&DocumentContext {
+                tenant,
+                case,
+                procedure,
+                variables,
+                fee: fee.as_ref(),
+                title: &title,
+                now,
+                public_url: &rt.config.public_url,
+            })?;
+            let bytes = rathaus_documents::render_pdf(&source, &data)
+                .map_err(|e| format!("Dokument „{template_name}“: {e}"))?;
+            let visible = h.get("deliver").map(|d| d != "false").unwrap_or(true);
+            Ok(Prepared::Document { kind, template: template_name, title, bytes, visible })
+        }
+        other => Err(format!("unbekannter Konnektor „{other}“")),
+    }
+}
+
+/// Writes the prepared result; returns the output merged into the process variables.
+pub(crate) async fn commit(
+    conn: &mut AnyConnection,
+    _rt: &Runtime,
+    job: &Job,
+    tenant: &Tenant,
+    case: &Case,
+    prepared: &Prepared,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Map<String, Json>> {
+    let t = &tenant.tenant_id;
+    let mut out = Map::new();
+    match prepared {
+        Prepared::Status { status, note } => {
+            cases::set_status(conn, t, &case.case_id, status.code(), status.is_final(), now).await?;
+            let text = note.clone().unwrap_or_else(|| format!("Status: {}", status.code()));
+            events::add(conn, t, &case.case_id, "status", &text, true, now).await?;
+            audit::append(
+                conn,
+                t,
+                &Actor::System,
+                "case.status",
+                "case",
+                &case.case_id,
+                &json!({"from": case.status, "to": status.code(), "job": job.job_id}),
+                now,
+            )
+            .await?;
+        }
+        Prepared::Fee { amount, legal_basis, due_days } => {
+            if amount.is_zero() {
+                events::add(
+                    conn,
+                    t,
+                    &case.case_id,
+                    "fee",
+                    "Für diese Amtshandlung wird keine Gebühr erhoben.",
+                    true,
+                    now,
+                )
+                .await?;
+                out.insert("gebuehr".into(), Json::Null);
+            } else {
+                let year = chrono::Datelike::year(&german_time(now));
+                let number = next_counter(conn, t, &format!("kassenzeichen:{year}")).await?;
+                let kz = kassenzeichen(year, number);
+                let due = (german_today(now) + chrono::Duration::days(*due_days)).format("%Y-%m-%d").to_string();
+                fees::insert(conn, t, &job.job_id, &case.case_id, &kz, amount.cents(), legal_basis, &due, now).await?;
+                // A retried job finds its fee already there: report the stored one.
+                let fee = fees::by_id(conn, t, &job.job_id).await?.ok_or(RuntimeError::NotFound)?;
+                events::add(
+                    conn,
+                    t,
+                    &case.case_id,
+                    "fee",
+                    &format!(
+                        "Gebühr festgesetzt: {} (Kassenzeichen {})",
+                        Money::from_cents(fee.amount_cents),
+                        fee.kassenzeichen
+                    ),
+                    true,
+                    now,
+                )
+                .await?;
+                audit::append(
+                    conn,
+                    t,
+                    &Actor::System,
+                    "fee.created",
+                    "case",
+                    &case.case_id,
+                    &json!({"fee": fee.fee_id, "kassenzeichen": fee.kassenzeichen, "cents": fee.amount_cents}),
+                    now,
+                )
+                .await?;
+                out.insert("gebuehr".into(), json!({"betrag": Money::from_cents(fee.amount_cents).to_decimal_string(), "kassenzeichen": fee.kassenzeichen, "faellig": fee.due_date}));
+            }
+        }
+        Prepared::Document { kind, template, title, bytes, visible } => {
+            let file_name = format!("{}-{}.pdf", case.reference, template);
+            documents::insert(
+                conn,
+                documents::NewDocument {
+                    tenant_id: t,
+                    document_id: &job.job_id,
+                    case_id: &case.case_id,
+                    kind,
+                    template,
+                    title,
+                    file_name: &file_name,
+                    media_type: "application/pdf",
+                    content: bytes,
+                    visible_to_applicant: *visible,
+                    now,
+                },
+            )
+            .await?;
+            if job.job_type != RECEIPT_JOB {
+                events::add(conn, t, &case.case_id, "document", &format!("Dokument erstellt: {title}"), *visible, now)
+                    .await?;
+            }
+            audit::append(
+                conn,
+                t,
+                &Actor::System,
+                "document.created",
+                "case",
+                &case.case_id,
+                &json!({"document": job.job_id, "template": template, "sha256": rathaus_store::sha256_hex(bytes)}),
+                now,
+            )
+            .await?;
+            out.insert("dokument".into(), json!({"id": job.job_id, "titel": title}));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,157 @@
+//! Submission of an application: validate, store, start the process — one transaction.
+
+use crate::procedures::ActiveProcedure;
+use crate::{apply_effects, instance_status, EffectContext, Result, Runtime, RuntimeError};
+use chrono::Datelike;
+use rathaus_domain::time::{german_time, german_today};
+use rathaus_domain::{AccessCode, CaseStatus, Channel, Lang, Reference};
+use rathaus_engine::environment::{start_variables, tenant_facts, ProcedureDecisions};
+use rathaus_engine::executor::Instance;
+use rathaus_store::audit::{self, Actor};
+use rathaus_store::tenants::Tenant;
+use rathaus_store::{cases, events, instances, jobs, new_id, next_counter};
+use serde_json::{json, Value as Json};
+use std::time::Duration;
+
+/// The job type of the receipt every submission gets (not part of any process model).
+pub(crate) const RECEIPT_JOB: &str = "rathaus:receipt";
+
+pub struct SubmitRequest<'a> {
+    pub tenant: &'a Tenant,
+    pub procedure_id: &'a str,
+    pub data: &'a Json,
+    pub channel: Channel,
+    pub lang: Lang,
+    pub actor: Actor,
+}
+
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    pub case_id: String,
+    pub reference: Reference,
+    /// Shown once to the applicant; only its hash is stored.
+    pub access_code: AccessCode,
+    pub status: CaseStatus,
+}
+
+impl Runtime {
+    /// Validates application data as a submission would, without storing anything. Returns
+    /// the cleaned data (fields of hidden pages removed).
+    pub async fn validate(
+        &self,
+        tenant: &Tenant,
+        procedure_id: &str,
+        data: &Json,
+        lang: Lang,
+    ) -> Result<(ActiveProcedure, Json)> {
+        let active = self.active_procedure(tenant, procedure_id).await?;
+        let today = german_today(self.clock.now());
+        let p = &active.procedure;
+        let validated = p.form.validate(data, &p.catalogues, today, lang);
+        if !validated.errors.is_empty() {
+            return Err(RuntimeError::Invalid(validated.errors));
+        }
+        Ok((active, validated.data))
+    }
+
+    /// Stores a valid application as a new case and starts its process. Standard cases are
+    /// decided before this returns (the instance's jobs run inline, within a time budget);
+    /// whatever is left is done by the worker.
+    pub async fn submit(&self, req: SubmitRequest<'_>) -> Result<Submitted> {
+        let (active, data) = self.validate(req.tenant, req.procedure_id, req.data, req.lang).await?;
+        let procedure = &active.procedure;
+        let tenant = req.tenant;
+        let now = self.clock.now();
+        let year = german_time(now).year();
+        let code = AccessCode::from_random(&rand::random::<[u8; 16]>());
+        let case_id = new_id();
+        let instance_id = new_id();
+
+        let mut tx = self.store.begin().await?;
+        let prefix = &procedure.manifest.reference_prefix;
+        let number = next_counter(&mut tx, &tenant.tenant_id, &format!("aktenzeichen:{prefix}:{year}")).await?;
+        let reference = Reference::new(prefix, year, number);
+        cases::insert(
+            &mut tx,
+            cases::NewCase {
+                tenant_id: &tenant.tenant_id,
+                case_id: &case_id,
+                reference: reference.as_str(),
+                procedure_id: procedure.id(),
+                deployment_id: &active.deployment_id,
+                status: CaseStatus::Submitted.code(),
+                channel: req.channel.code(),
+                lang: req.lang.code(),
+                applicant: &procedure.applicant_name(&data),
+                data: &data,
+                access_code_hash: &self.secret_hash("access-code", code.as_str()),
+                now,
+            },
+        )
+        .await?;
+        events::add(&mut tx, &tenant.tenant_id, &case_id, "submitted", "Antrag eingegangen", true, now).await?;
+        audit::append(
+            &mut tx,
+            &tenant.tenant_id,
+            &req.actor,
+            "case.submitted",
+            "case",
+            &case_id,
+            &json!({"reference": reference.as_str(), "procedure": procedure.id(), "deployment": active.deployment_id, "channel": req.channel.code()}),
+            now,
+        )
+        .await?;
+
+        let facts = tenant_facts(&tenant.name, &tenant.settings.postcodes);
+        let mut instance = Instance::start(&procedure.process, start_variables(&data, &active.parameters, &facts, now));
+        let effects = instance.advance(&procedure.process, &ProcedureDecisions { procedure, today: german_today(now) });
+        let ctx = EffectContext {
+            tenant_id: &tenant.tenant_id,
+            case_id: &case_id,
+            instance_id: &instance_id,
+            procedure,
+            now,
+        };
+        apply_effects(&mut tx, &ctx, &effects).await?;
+        instances::insert(
+            &mut tx,
+            &instances::InstanceRow {
+                tenant_id: tenant.tenant_id.clone(),
+                instance_id: instance_id.clone(),
+                case_id: case_id.clone(),
+                deployment_id: active.deployment_id.clone(),
+                status: instance_status(&instance).into(),
+                state: serde_json::to_string(&instance).expect("instance serialises"),
+                revision: 0,
+            },
+            now,
+        )
+        .await?;
+        jobs::insert(
+            &mut tx,
+            &tenant.tenant_id,
+            &new_id(),
+            &instance_id,
+            &case_id,
+            0,
+            "_eingangsbestaetigung",
+            RECEIPT_JOB,
+            &json!({}),
+            &json!({}),
+            5,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(tenant = tenant.slug, reference = reference.as_str(), "application submitted");
+
+        self.notify_work();
+        self.drive(&tenant.tenant_id, &instance_id, Duration::from_secs(10)).await;
+        let mut conn = self.store.conn().await?;
+        let status = cases::by_id(&mut conn, &tenant.tenant_id, &case_id)
+            .await?
+            .and_then(|c| CaseStatus::parse(&c.status))
+            .unwrap_or(CaseStatus::Submitted);
+        Ok(Submitted { case_id, reference, access_code: code, status })
+    }
+}

@@ -1,0 +1,121 @@
+//! Completing user tasks: a clerk's decision continues the process.
+
+use crate::{apply_effects, instance_status, EffectContext, Result, Runtime, RuntimeError};
+use rathaus_engine::executor::Instance;
+use rathaus_store::audit::{self, Actor};
+use rathaus_store::{cases, events, instances, tasks, StoreError};
+use serde_json::{json, Map, Value as Json};
+use std::time::Duration;
+
+/// The clerk's decision (built-in form `rathaus:entscheidung`).
+#[derive(Debug, Clone)]
+pub struct Decision {
+    /// "bestaetigen" or "ablehnen".
+    pub outcome: String,
+    pub reason: String,
+    /// Name shown on the notice ("Im Auftrag …").
+    pub clerk_name: String,
+}
+
+impl Runtime {
+    /// Completes an open task of the tenant with a decision and continues the process.
+    /// `Conflict` if the task is no longer open (decided by someone else meanwhile).
+    pub async fn complete_task(
+        &self,
+        tenant_id: &str,
+        task_id: &str,
+        decision: &Decision,
+        actor: &Actor,
+    ) -> Result<()> {
+        if decision.outcome != "bestaetigen" && decision.outcome != "ablehnen" {
+            return Err(RuntimeError::Conflict(format!("unbekannte Entscheidung „{}“", decision.outcome)));
+        }
+        let mut conn = self.store.conn().await?;
+        let task = tasks::by_id(&mut conn, tenant_id, task_id).await?.ok_or(RuntimeError::NotFound)?;
+        let case = cases::by_id(&mut conn, tenant_id, &task.case_id).await?.ok_or(RuntimeError::NotFound)?;
+        drop(conn);
+        let procedure = self.procedure_of_deployment(tenant_id, &case.deployment_id).await?;
+        let mut result = Map::new();
+        result.insert(
+            "entscheidung".into(),
+            json!({"ergebnis": decision.outcome, "begruendung": decision.reason, "bearbeitet_von": decision.clerk_name}),
+        );
+        for _ in 0..8 {
+            let now = self.clock.now();
+            let mut tx = self.store.begin().await?;
+            if !tasks::complete(&mut tx, tenant_id, task_id, &Json::Object(result.clone()), &actor.label(), now).await?
+            {
+                tx.rollback().await?;
+                return Err(RuntimeError::Conflict("Diese Aufgabe ist bereits erledigt.".into()));
+            }
+            let row = instances::by_id(&mut tx, tenant_id, &task.instance_id).await?.ok_or(RuntimeError::NotFound)?;
+            let mut instance: Instance =
+                serde_json::from_str(&row.state).map_err(|e| RuntimeError::Procedure(e.to_string()))?;
+            instance
+                .complete(&procedure.process, task.token as u64, result.clone())
+                .map_err(|e| RuntimeError::Conflict(e.to_string()))?;
+            let today = rathaus_domain::time::german_today(now);
+            let effects = instance.advance(
+                &procedure.process,
+                &rathaus_engine::environment::ProcedureDecisions { procedure: &procedure, today },
+            );
+            let ctx = EffectContext {
+                tenant_id,
+                case_id: &case.case_id,
+                instance_id: &task.instance_id,
+                procedure: &procedure,
+                now,
+            };
+            apply_effects(&mut tx, &ctx, &effects).await?;
+            let state = serde_json::to_string(&instance).expect("instance serialises");
+            match instances::save(
+                &mut tx,
+                tenant_id,
+                &task.instance_id,
+                instance_status(&instance),
+                &state,
+                row.revision,
+                now,
+            )
+            .await
+            {
+                Ok(_) => {}
+                Err(StoreError::Conflict(_)) => {
+                    tx.rollback().await?;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+            audit::append(
+                &mut tx,
+                tenant_id,
+                actor,
+                "task.completed",
+                "case",
+                &case.case_id,
+                &json!({"task": task_id, "outcome": decision.outcome, "reason": decision.reason}),
+                now,
+            )
+            .await?;
+            let text = match decision.outcome.as_str() {
+                "bestaetigen" => "Sachbearbeitung hat entschieden: bestätigt",
+                _ => "Sachbearbeitung hat entschieden: zurückgewiesen",
+            };
+            events::add(
+                &mut tx,
+                tenant_id,
+                &case.case_id,
+                "decision",
+                &format!("{text} ({})", decision.clerk_name),
+                false,
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            self.notify_work();
+            self.drive(tenant_id, &task.instance_id, Duration::from_secs(10)).await;
+            return Ok(());
+        }
+        Err(RuntimeError::Conflict("Der Vorgang wird gerade anderweitig bearbeitet; bitte erneut versuchen.".into()))
+    }
+}

@@ -1,0 +1,197 @@
+//! The job worker: claims jobs (service tasks and the receipt), performs their connector and
+//! continues the process, each job in one transaction.
+
+use crate::connectors::{self, Prepared};
+use crate::{apply_effects, instance_status, EffectContext, Result, Runtime, RuntimeError};
+use rathaus_engine::executor::Instance;
+use rathaus_store::audit::{self, Actor};
+use rathaus_store::jobs::{self, Job};
+use rathaus_store::{cases, events, instances, tenants, StoreError};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const LEASE_SECONDS: i64 = 60;
+const MAX_CONFLICT_RETRIES: usize = 8;
+
+impl Runtime {
+    async fn claim(&self, instance: Option<(&str, &str)>) -> Result<Option<Job>> {
+        let mut conn = self.store.conn().await?;
+        let now = self.clock.now();
+        Ok(jobs::claim(
+            &mut conn,
+            self.store.backend(),
+            &self.config.node_id,
+            now,
+            chrono::Duration::seconds(LEASE_SECONDS),
+            instance,
+        )
+        .await?)
+    }
+
+    /// Runs the due jobs of one instance right away (used after a submission or a decision
+    /// so that the applicant sees the result in the same request), within a time budget.
+    pub async fn drive(&self, tenant_id: &str, instance_id: &str, budget: Duration) {
+        let deadline = Instant::now() + budget;
+        while Instant::now() < deadline {
+            match self.claim(Some((tenant_id, instance_id))).await {
+                Ok(Some(job)) => self.execute(job).await,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming a job failed; the worker will pick it up");
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Runs every due job until none is left; returns how many ran.
+    pub async fn run_due_jobs(&self) -> Result<usize> {
+        let mut n = 0;
+        while let Some(job) = self.claim(None).await? {
+            self.execute(job).await;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// The background worker: runs jobs as they come, until `shutdown` turns true.
+    pub async fn run_worker(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            match self.claim(None).await {
+                Ok(Some(job)) => self.execute(job).await,
+                Ok(None) => {
+                    tokio::select! {
+                        _ = self.work.notified() => {}
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "worker cannot claim jobs");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            }
+        }
+    }
+
+    /// Performs a claimed job; a failure is recorded on the job (retry or dead letter).
+    async fn execute(&self, job: Job) {
+        if let Err(e) = self.try_execute(&job).await {
+            let message = e.to_string();
+            tracing::warn!(job = job.job_id, job_type = job.job_type, attempt = job.attempts, error = %message, "job failed");
+            let now = self.clock.now();
+            let result = async {
+                let mut tx = self.store.begin().await?;
+                let dead = jobs::fail(&mut tx, &job, &self.config.node_id, &message, now).await?;
+                if dead {
+                    audit::append(
+                        &mut tx,
+                        &job.tenant_id,
+                        &Actor::System,
+                        "job.failed",
+                        "case",
+                        &job.case_id,
+                        &json!({"job": job.job_id, "type": job.job_type, "error": message}),
+                        now,
+                    )
+                    .await?;
+                    events::add(
+                        &mut tx,
+                        &job.tenant_id,
+                        &job.case_id,
+                        "incident",
+                        &format!("Schritt „{}“ endgültig fehlgeschlagen: {message}", job.element_id),
+                        false,
+                        now,
+                    )
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok::<_, StoreError>(())
+            }
+            .await;
+            if let Err(e) = result {
+                tracing::error!(error = %e, job = job.job_id, "recording a job failure failed; the lease will expire and the job run again");
+            }
+        }
+    }
+
+    async fn try_execute(&self, job: &Job) -> Result<()> {
+        let mut conn = self.store.conn().await?;
+        let tenant = tenants::by_id(&mut conn, &job.tenant_id).await?.ok_or(RuntimeError::NotFound)?;
+        let case = cases::by_id(&mut conn, &job.tenant_id, &job.case_id).await?.ok_or(RuntimeError::NotFound)?;
+        let row = instances::by_id(&mut conn, &job.tenant_id, &job.instance_id).await?.ok_or(RuntimeError::NotFound)?;
+        drop(conn);
+        let procedure = self.procedure_of_deployment(&job.tenant_id, &case.deployment_id).await?;
+        let instance: Instance = serde_json::from_str(&row.state)
+            .map_err(|e| RuntimeError::Procedure(format!("Instanzzustand unlesbar: {e}")))?;
+        // The expensive part (rendering) happens outside the transaction.
+        let prepared: Prepared = connectors::prepare(self, job, &tenant, &case, &procedure, &instance.variables_json())
+            .await
+            .map_err(RuntimeError::Procedure)?;
+
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            let now = self.clock.now();
+            let mut tx = self.store.begin().await?;
+            let output = connectors::commit(&mut tx, self, job, &tenant, &case, &prepared, now).await?;
+            if !jobs::complete(&mut tx, &job.tenant_id, &job.job_id, &self.config.node_id, now).await? {
+                // Our lease ran out and another worker took the job over: its run counts.
+                tx.rollback().await?;
+                tracing::warn!(job = job.job_id, "lease lost; leaving the job to the worker that holds it");
+                return Ok(());
+            }
+            let mut new_jobs = 0;
+            if job.token > 0 {
+                let row =
+                    instances::by_id(&mut tx, &job.tenant_id, &job.instance_id).await?.ok_or(RuntimeError::NotFound)?;
+                let mut instance: Instance =
+                    serde_json::from_str(&row.state).map_err(|e| RuntimeError::Procedure(e.to_string()))?;
+                instance
+                    .complete(&procedure.process, job.token as u64, output)
+                    .map_err(|e| RuntimeError::Procedure(format!("Schritt „{}“: {e}", job.element_id)))?;
+                let today = rathaus_domain::time::german_today(now);
+                let effects = instance.advance(
+                    &procedure.process,
+                    &rathaus_engine::environment::ProcedureDecisions { procedure: &procedure, today },
+                );
+                let ctx = EffectContext {
+                    tenant_id: &job.tenant_id,
+                    case_id: &job.case_id,
+                    instance_id: &job.instance_id,
+                    procedure: &procedure,
+                    now,
+                };
+                new_jobs = apply_effects(&mut tx, &ctx, &effects).await?;
+                let state = serde_json::to_string(&instance).expect("instance serialises");
+                match instances::save(
+                    &mut tx,
+                    &job.tenant_id,
+                    &job.instance_id,
+                    instance_status(&instance),
+                    &state,
+                    row.revision,
+                    now,
+                )
+                .await
+                {
+                    Ok(_) => {}
+                    Err(StoreError::Conflict(_)) => {
+                        tx.rollback().await?;
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            tx.commit().await?;
+            if new_jobs > 0 {
+                self.notify_work();
+            }
+            return Ok(());
+        }
+        Err(RuntimeError::Conflict("Prozessinstanz wird gerade anderweitig fortgesetzt".into()))
+    }
+}

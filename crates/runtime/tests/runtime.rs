@@ -1,0 +1,263 @@
+//! The runtime on both backends: submissions run the real Gewerbeanzeige procedure.
+
+use rathaus_domain::tenant::{BankAccount, Branding, Contact};
+use rathaus_domain::{CaseStatus, Channel, Lang, TenantSettings};
+use rathaus_runtime::{Decision, Runtime, RuntimeConfig, RuntimeError, SubmitRequest, SystemClock};
+use rathaus_store::audit::Actor;
+use rathaus_store::{audit, cases, documents, fees, tasks, tenants, testing};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::sync::Arc;
+
+fn library_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../library")
+}
+
+async fn setup(db: &testing::TestDatabase) -> (Arc<Runtime>, tenants::Tenant) {
+    let library = rathaus_engine::Library::load(&library_dir()).unwrap();
+    let config = RuntimeConfig {
+        public_url: "http://test".into(),
+        secret: b"secret".to_vec(),
+        library_dir: library_dir(),
+        node_id: "test".into(),
+    };
+    let rt = Runtime::new(db.store.clone(), library, config, Arc::new(SystemClock));
+    let settings = TenantSettings {
+        postcodes: vec!["09999".into()],
+        branding: Branding {
+            logo_text: "Stadt Musterstadt".into(),
+            primary_color: "#1d4e89".into(),
+            ..Default::default()
+        },
+        contact: Contact {
+            office: "Gewerbeamt".into(),
+            street: "Markt 1".into(),
+            postcode: "09999".into(),
+            city: "Musterstadt".into(),
+            ..Default::default()
+        },
+        bank: BankAccount {
+            holder: "Stadtkasse Musterstadt".into(),
+            iban: "DE02120300000000202051".into(),
+            bic: "BYLADEM1001".into(),
+            bank: "DKB".into(),
+        },
+        land: "SN".into(),
+    };
+    let now = chrono::Utc::now();
+    let mut tx = db.store.begin().await.unwrap();
+    let t = tenants::create(&mut tx, "musterstadt", "Musterstadt", &settings, now).await.unwrap();
+    tenants::activate_procedure(&mut tx, &t.tenant_id, "gewerbeanmeldung", &json!({}), now).await.unwrap();
+    tx.commit().await.unwrap();
+    rt.sync_deployments().await.unwrap();
+    (rt, t)
+}
+
+fn application(activity: &str) -> Value {
+    let beginn = (chrono::Utc::now() + chrono::Duration::days(5)).format("%Y-%m-%d").to_string();
+    json!({
+        "meldungsart": "anmeldung",
+        "inhaber": {"familienname": "Muster", "vornamen": "Erika", "geburtsdatum": "1985-04-12", "geburtsort": "Chemnitz",
+                    "staatsangehoerigkeit": ["DE"], "anschrift": {"strasse": "Hauptstraße", "hausnummer": "1", "plz": "09999", "ort": "Musterstadt"}},
+        "rechtsform": "einzelunternehmen",
+        "betrieb": {"anschrift": {"strasse": "Marktplatz", "hausnummer": "3", "plz": "09999", "ort": "Musterstadt"}, "niederlassung": "hauptniederlassung"},
+        "grund": "neugruendung",
+        "taetigkeiten": [activity],
+        "taetigkeit_beschreibung": "Entwicklung und Vertrieb von Software",
+        "betriebsart": ["sonstiges"],
+        "beginn": beginn,
+        "nebenerwerb": false,
+        "beschaeftigte": {"vollzeit": 0, "teilzeit": 0}
+    })
+}
+
+#[tokio::test]
+async fn standard_case_is_confirmed_by_the_machine_with_documents_and_fee() {
+    for db in testing::all().await {
+        let (rt, t) = setup(&db).await;
+        let data = application("software");
+        let s = rt
+            .submit(SubmitRequest {
+                tenant: &t,
+                procedure_id: "gewerbeanmeldung",
+                data: &data,
+                channel: Channel::Api,
+                lang: Lang::De,
+                actor: Actor::Applicant,
+            })
+            .await
+            .unwrap();
+        assert_eq!(s.status, CaseStatus::Confirmed, "{:?}", db.backend());
+        assert!(s.reference.as_str().starts_with("GEW-"));
+        let mut conn = db.store.conn().await.unwrap();
+        let docs = documents::for_case(&mut conn, &t.tenant_id, &s.case_id).await.unwrap();
+        let kinds: Vec<&str> = docs.iter().map(|d| d.kind.as_str()).collect();
+        assert!(kinds.contains(&"eingangsbestaetigung") && kinds.contains(&"bescheinigung"), "{kinds:?}");
+        let (_, pdf) = documents::content(
+            &mut conn,
+            &t.tenant_id,
+            &s.case_id,
+            &docs.iter().find(|d| d.kind == "bescheinigung").unwrap().document_id,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert!(pdf.starts_with(b"%PDF"));
+        let fee = fees::for_case(&mut conn, &t.tenant_id, &s.case_id).await.unwrap();
+        assert_eq!(fee.len(), 1);
+        assert_eq!(fee[0].amount_cents, 2600);
+        assert!(rathaus_domain::money::kassenzeichen_valid(&fee[0].kassenzeichen));
+        assert!(tasks::for_case(&mut conn, &t.tenant_id, &s.case_id).await.unwrap().is_empty(), "no clerk involved");
+        assert_eq!(audit::verify(&mut conn, &t.tenant_id).await.unwrap(), None);
+        let trail = audit::for_object(&mut conn, &t.tenant_id, "case", &s.case_id).await.unwrap();
+        let actions: Vec<&str> = trail.iter().map(|e| e.action.as_str()).collect();
+        for a in [
+            "case.submitted",
+            "decision.evaluated",
+            "fee.created",
+            "document.created",
+            "case.status",
+            "process.completed",
+        ] {
+            assert!(actions.contains(&a), "audit misses {a}: {actions:?}");
+        }
+        drop(conn);
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn review_case_waits_for_the_clerk_and_a_rejection_produces_a_notice() {
+    for db in testing::all().await {
+        let (rt, t) = setup(&db).await;
+        let data = application("heilpraktiker");
+        let s = rt
+            .submit(SubmitRequest {
+                tenant: &t,
+                procedure_id: "gewerbeanmeldung",
+                data: &data,
+                channel: Channel::Portal,
+                lang: Lang::De,
+                actor: Actor::Applicant,
+            })
+            .await
+            .unwrap();
+        assert_eq!(s.status, CaseStatus::InReview);
+        let mut conn = db.store.conn().await.unwrap();
+        let case = cases::by_id(&mut conn, &t.tenant_id, &s.case_id).await.unwrap().unwrap();
+        let findings = case.findings_json().unwrap();
+        assert!(findings[0]["grund"].as_str().unwrap().contains("kein Gewerbe"), "{findings}");
+        let open = tasks::open(&mut conn, &t.tenant_id, 10).await.unwrap();
+        assert_eq!(open.len(), 1);
+        drop(conn);
+        let decision = Decision {
+            outcome: "ablehnen".into(),
+            reason: "Heilpraktiker üben einen freien Beruf aus.".into(),
+            clerk_name: "Sabine Sachbearbeiterin".into(),
+        };
+        let clerk = Actor::Staff { staff_id: "s1".into(), username: "sabine".into() };
+        rt.complete_task(&t.tenant_id, &open[0].task_id, &decision, &clerk).await.unwrap();
+        // Deciding twice is refused, nothing changes.
+        assert!(matches!(
+            rt.complete_task(&t.tenant_id, &open[0].task_id, &decision, &clerk).await,
+            Err(RuntimeError::Conflict(_))
+        ));
+        let mut conn = db.store.conn().await.unwrap();
+        let case = cases::by_id(&mut conn, &t.tenant_id, &s.case_id).await.unwrap().unwrap();
+        assert_eq!(case.status, "rejected");
+        let docs = documents::for_case(&mut conn, &t.tenant_id, &s.case_id).await.unwrap();
+        assert!(docs.iter().any(|d| d.kind == "bescheid"), "{:?}", docs.iter().map(|d| &d.kind).collect::<Vec<_>>());
+        assert!(
+            fees::for_case(&mut conn, &t.tenant_id, &s.case_id).await.unwrap().is_empty(),
+            "a rejection costs no fee here"
+        );
+        drop(conn);
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn clerk_confirmation_reuses_the_confirmation_path() {
+    for db in testing::all().await {
+        let (rt, t) = setup(&db).await;
+        let s = rt
+            .submit(SubmitRequest {
+                tenant: &t,
+                procedure_id: "gewerbeanmeldung",
+                data: &application("bewachung"),
+                channel: Channel::Api,
+                lang: Lang::De,
+                actor: Actor::Applicant,
+            })
+            .await
+            .unwrap();
+        assert_eq!(s.status, CaseStatus::InReview);
+        let mut conn = db.store.conn().await.unwrap();
+        let task = tasks::open(&mut conn, &t.tenant_id, 10).await.unwrap().remove(0);
+        drop(conn);
+        let d = Decision {
+            outcome: "bestaetigen".into(),
+            reason: "Erlaubnis liegt vor".into(),
+            clerk_name: "Max Mustermann".into(),
+        };
+        rt.complete_task(
+            &t.tenant_id,
+            &task.task_id,
+            &d,
+            &Actor::Staff { staff_id: "x".into(), username: "max".into() },
+        )
+        .await
+        .unwrap();
+        let mut conn = db.store.conn().await.unwrap();
+        assert_eq!(cases::by_id(&mut conn, &t.tenant_id, &s.case_id).await.unwrap().unwrap().status, "confirmed");
+        assert_eq!(fees::for_case(&mut conn, &t.tenant_id, &s.case_id).await.unwrap().len(), 1);
+        drop(conn);
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn invalid_data_stores_nothing() {
+    for db in testing::all().await {
+        let (rt, t) = setup(&db).await;
+        let mut data = application("software");
+        data["inhaber"]["anschrift"]["plz"] = json!("");
+        data["beschaeftigte"]["vollzeit"] = json!(-1);
+        data["erfunden"] = json!(1);
+        let err = rt
+            .submit(SubmitRequest {
+                tenant: &t,
+                procedure_id: "gewerbeanmeldung",
+                data: &data,
+                channel: Channel::Api,
+                lang: Lang::De,
+                actor: Actor::Applicant,
+            })
+            .await
+            .unwrap_err();
+        let RuntimeError::Invalid(errors) = err else { panic!("expected validation errors, got {err:?}") };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert!(
+            fields.contains(&"inhaber.anschrift.plz")
+                && fields.contains(&"beschaeftigte.vollzeit")
+                && fields.contains(&"erfunden"),
+            "{errors:?}"
+        );
+        let mut conn = db.store.conn().await.unwrap();
+        assert!(cases::list(&mut conn, &t.tenant_id, None, 10).await.unwrap().is_empty());
+        let err = rt
+            .submit(SubmitRequest {
+                tenant: &t,
+                procedure_id: "gibtsnicht",
+                data: &data,
+                channel: Channel::Api,
+                lang: Lang::De,
+                actor: Actor::Applicant,
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, RuntimeError::UnknownProcedure(_)));
+        drop(conn);
+        db.cleanup().await;
+    }
+}
