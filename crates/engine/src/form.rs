@@ -42,7 +42,8 @@ pub struct Field {
     pub options: Vec<Choice>,
     pub catalogue: Option<String>,
     pub multiple: bool,
-    /// For multiple catalogue choices rendered as several drop-downs (e.g. nationalities).
+    /// For multiple catalogue choices: render as this many drop-downs (e.g. nationalities)
+    /// instead of a list of checkboxes; 0 = checkboxes.
     pub slots: usize,
     pub pattern: Option<(regex::Regex, Option<Text>)>,
     pub min: Option<i64>,
@@ -538,7 +539,7 @@ fn convert_field(
         options: f.options,
         catalogue: f.catalogue,
         multiple: f.multiple || f.kind == FieldKind::Checkboxes,
-        slots: f.slots.unwrap_or(1).max(1),
+        slots: f.slots.unwrap_or(0),
         pattern,
         min: f.min,
         max: f.max,

@@ -1,1 +1,167 @@
+//! The HTTP layer: citizen portal, back office and the integration API (with OpenAPI),
+//! server-rendered HTML that works without JavaScript.
 
+mod api;
+mod assets;
+mod backoffice;
+mod error;
+mod formview;
+pub mod i18n;
+mod limiter;
+mod portal;
+mod render;
+mod session;
+
+pub use api::openapi_json;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use error::{AppError, AppResult};
+use rathaus_domain::Lang;
+use rathaus_runtime::Runtime;
+use rathaus_store::tenants::{self, Tenant};
+use std::sync::Arc;
+
+/// Slugs a tenant may not have: they are paths of the platform itself.
+pub const RESERVED_SLUGS: &[&str] = &["api", "static", "healthz", "readyz", "favicon.ico", "robots.txt"];
+
+#[derive(Clone, Debug)]
+pub struct WebConfig {
+    /// Set the `Secure` flag on cookies (when served over HTTPS).
+    pub secure_cookies: bool,
+    pub public_url: String,
+}
+
+pub struct App {
+    pub runtime: Arc<Runtime>,
+    pub config: WebConfig,
+    limiter: limiter::Limiter,
+}
+
+pub type AppState = Arc<App>;
+
+impl App {
+    pub fn new(runtime: Arc<Runtime>, config: WebConfig) -> Arc<App> {
+        Arc::new(App { runtime, config, limiter: limiter::Limiter::new(10, std::time::Duration::from_secs(15 * 60)) })
+    }
+
+    pub(crate) async fn tenant(&self, slug: &str) -> AppResult<Tenant> {
+        let mut conn = self.runtime.store.conn().await?;
+        tenants::by_slug(&mut conn, slug).await?.ok_or(AppError::NotFound)
+    }
+}
+
+/// The language of a request: `?lang=` first, then the cookie, German by default.
+pub(crate) fn lang_of(headers: &HeaderMap, uri: &Uri) -> Lang {
+    if let Some(l) = query_lang(uri) {
+        return l;
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == "rathaus_lang")
+        .and_then(|(_, v)| Lang::parse(v))
+        .unwrap_or_default()
+}
+
+fn query_lang(uri: &Uri) -> Option<Lang> {
+    uri.query()?
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == "lang")
+        .and_then(|(_, v)| Lang::parse(v))
+}
+
+/// Remembers a language chosen with `?lang=` in a cookie.
+async fn remember_lang(req: Request, next: Next) -> Response {
+    let chosen = query_lang(req.uri());
+    let mut res = next.run(req).await;
+    if let Some(l) = chosen {
+        if let Ok(v) =
+            HeaderValue::from_str(&format!("rathaus_lang={}; Path=/; SameSite=Lax; Max-Age=31536000", l.code()))
+        {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    res
+}
+
+/// Security headers on every response: no framing, no sniffing, a strict content security
+/// policy (no inline script or style anywhere in the product).
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    let set = |h: &mut HeaderMap, k: &'static str, v: &'static str| {
+        h.entry(k).or_insert(HeaderValue::from_static(v));
+    };
+    set(h, "content-security-policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'");
+    set(h, "x-content-type-options", "nosniff");
+    set(h, "x-frame-options", "DENY");
+    set(h, "referrer-policy", "same-origin");
+    set(h, "permissions-policy", "camera=(), microphone=(), geolocation=()");
+    res
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(app): State<AppState>) -> Response {
+    match app.runtime.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+async fn tenant_root(axum::extract::Path(slug): axum::extract::Path<String>) -> Redirect {
+    Redirect::permanent(&format!("/{slug}/"))
+}
+
+async fn not_found(headers: HeaderMap, uri: Uri) -> Response {
+    error::error_page(StatusCode::NOT_FOUND, "error.not_found_heading", "error.not_found", lang_of(&headers, &uri))
+}
+
+pub fn router(app: AppState) -> Router {
+    Router::new()
+        .route("/", get(portal::landing))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/static/rathaus.css", get(assets::css))
+        .route("/static/rathaus.js", get(assets::js))
+        .route("/api/openapi.json", get(api::openapi))
+        .route("/api/v1/{tenant}/applications", post(api::submit))
+        .route("/api/v1/{tenant}/applications/{reference}", get(api::status))
+        .route("/api/v1/{tenant}/applications/{reference}/documents/{document_id}", get(api::document))
+        .route("/{tenant}", get(tenant_root))
+        .route("/{tenant}/", get(portal::home))
+        .route("/{tenant}/theme.css", get(assets::theme))
+        .route("/{tenant}/leistungen/{procedure}", get(portal::service))
+        .route("/{tenant}/antrag/{procedure}/pruefen", get(portal::check).post(portal::submit))
+        .route("/{tenant}/antrag/{procedure}/{page}", get(portal::page).post(portal::save_page))
+        .route("/{tenant}/vorgang/{reference}/eingang", get(portal::receipt))
+        .route("/{tenant}/vorgang/{reference}", get(portal::status))
+        .route("/{tenant}/vorgang/{reference}/dokumente/{document_id}", get(portal::document))
+        .route("/{tenant}/status", get(portal::status_login).post(portal::status_lookup))
+        .route("/{tenant}/intern/anmelden", get(backoffice::login_form).post(backoffice::login))
+        .route("/{tenant}/intern/abmelden", post(backoffice::logout))
+        .route("/{tenant}/intern/", get(backoffice::worklist))
+        .route("/{tenant}/intern/vorgaenge/{case_id}", get(backoffice::case))
+        .route("/{tenant}/intern/vorgaenge/{case_id}/dokumente/{document_id}", get(backoffice::document))
+        .route("/{tenant}/intern/aufgaben/{task_id}/entscheidung", post(backoffice::decide))
+        .fallback(not_found)
+        .layer(middleware::from_fn(remember_lang))
+        .layer(middleware::from_fn(security_headers))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(2 * 1024 * 1024))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(app)
+}

@@ -1,0 +1,60 @@
+//! Static assets compiled into the binary, and the per-tenant colour theme.
+
+use crate::error::AppResult;
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use rathaus_domain::tenant::{contrast_ratio, parse_hex_color};
+
+const CSS: &str = include_str!("../static/rathaus.css");
+const JS: &str = include_str!("../static/rathaus.js");
+
+pub async fn css() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=300")], CSS)
+}
+
+pub async fn js() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=300")], JS)
+}
+
+const WHITE: (u8, u8, u8) = (255, 255, 255);
+const BLACK: (u8, u8, u8) = (11, 12, 12);
+
+/// Colours that keep WCAG AA contrast whatever a tenant configured: the header text is white
+/// or black, whichever contrasts more; links fall back to a safe blue if the accent colour is
+/// too light on white.
+pub fn theme_css(primary: &str, accent: &str) -> String {
+    let brand = parse_hex_color(primary).unwrap_or((0x1d, 0x4e, 0x89));
+    let brand_text = if contrast_ratio(brand, WHITE) >= contrast_ratio(brand, BLACK) { "#ffffff" } else { "#0b0c0c" };
+    let accent_rgb = parse_hex_color(accent).unwrap_or(brand);
+    let accent_css = if contrast_ratio(accent_rgb, WHITE) >= 4.5 { hex(accent_rgb) } else { "#1d70b8".to_string() };
+    format!(":root {{ --brand: {}; --brand-text: {brand_text}; --accent: {accent_css}; }}\n", hex(brand))
+}
+
+fn hex((r, g, b): (u8, u8, u8)) -> String {
+    format!("#{r:02x}{g:02x}{b:02x}")
+}
+
+pub async fn theme(State(app): State<AppState>, Path(slug): Path<String>) -> AppResult<impl IntoResponse> {
+    let tenant = app.tenant(&slug).await?;
+    let b = &tenant.settings.branding;
+    Ok((
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=60")],
+        theme_css(&b.primary_color, &b.accent_color),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn theme_keeps_contrast() {
+        let css = theme_css("#ffeb3b", "#ffff00");
+        assert!(css.contains("--brand-text: #0b0c0c"), "light brand gets dark text: {css}");
+        assert!(css.contains("--accent: #1d70b8"), "too light accent falls back: {css}");
+        let css = theme_css("#1d4e89", "#7a1f3d");
+        assert!(css.contains("--brand-text: #ffffff") && css.contains("--accent: #7a1f3d"), "{css}");
+    }
+}

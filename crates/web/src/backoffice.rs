@@ -1,0 +1,409 @@
+//! The back office minimum: staff login, worklist of the tenant, case file, decision.
+//! Every query is scoped to the tenant in the path; the session is bound to that tenant.
+
+use crate::error::{AppError, AppResult};
+use crate::formview::Posted;
+use crate::i18n::t;
+use crate::portal::{base, html, pdf_response, size_label};
+use crate::render::render;
+use crate::session::{Session, StaffSession};
+use crate::{lang_of, AppState};
+use argon2::password_hash::PasswordHash;
+use argon2::{Argon2, PasswordVerifier};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Form;
+use minijinja::context;
+use rathaus_domain::time::german_date_time;
+use rathaus_domain::{Lang, Money, Role};
+use rathaus_engine::summary::summarize;
+use rathaus_runtime::{Decision, RuntimeError};
+use rathaus_store::audit::{self, Actor};
+use rathaus_store::tenants::Tenant;
+use rathaus_store::{cases, documents, events, fees, staff, tasks};
+use serde_json::{json, Value as Json};
+
+/// Hashes a password with Argon2id (default parameters of the argon2 crate, OWASP minimum).
+pub fn hash_password(password: &str) -> String {
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default().hash_password(password.as_bytes(), &salt).expect("argon2 hashing").to_string()
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok()).unwrap_or(false)
+}
+
+/// A fixed hash to verify against when the user does not exist, so that the response time
+/// does not reveal which usernames exist.
+fn dummy_hash() -> &'static str {
+    static H: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    H.get_or_init(|| hash_password("dummy password for timing"))
+}
+
+struct StaffCtx {
+    staff: StaffSession,
+    role: Role,
+}
+
+/// The signed-in staff member of this tenant, or a redirect to the login page.
+async fn require_staff(app: &AppState, tenant: &Tenant, session: &Session) -> Result<StaffCtx, Response> {
+    let Some(s) = session.data.staff.clone() else {
+        return Err(Redirect::to(&format!("/{}/intern/anmelden", tenant.slug)).into_response());
+    };
+    let current = async {
+        let mut conn = app.runtime.store.conn().await.ok()?;
+        staff::by_id(&mut conn, &tenant.tenant_id, &s.staff_id).await.ok().flatten()
+    }
+    .await;
+    match current {
+        Some(st) if st.active == 1 => match Role::parse(&st.role) {
+            Some(role) => Ok(StaffCtx { staff: s, role }),
+            None => Err(AppError::Forbidden.into_response()),
+        },
+        _ => Err(Redirect::to(&format!("/{}/intern/anmelden", tenant.slug)).into_response()),
+    }
+}
+
+fn actor(s: &StaffSession) -> Actor {
+    Actor::Staff { staff_id: s.staff_id.clone(), username: s.username.clone() }
+}
+
+pub async fn login_form(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> AppResult<Response> {
+    let lang = lang_of(&headers, &uri);
+    let tenant = app.tenant(&slug).await?;
+    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+    if session.data.staff.is_some() {
+        return session.finish(&app, &slug, Redirect::to(&format!("/{slug}/intern/")).into_response()).await;
+    }
+    let body =
+        render("staff_login.html", context! { username => "", ..base(lang, Some(&tenant), Some(&mut session)) })?;
+    session.finish(&app, &slug, html(body)).await
+}
+
+pub async fn login(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let lang = lang_of(&headers, &uri);
+    let tenant = app.tenant(&slug).await?;
+    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+    let posted = Posted::new(pairs);
+    session.verify_csrf(posted.get("_csrf"))?;
+    let username = posted.text("benutzername").to_lowercase();
+    let password = posted.get("passwort").unwrap_or("").to_string();
+    let key = format!("login:{}:{}", tenant.tenant_id, username);
+    let message = if username.is_empty() || password.is_empty() {
+        t(lang, "staff.login_missing")
+    } else if !app.limiter.allowed(&key) {
+        t(lang, "staff.too_many_attempts")
+    } else {
+        let mut conn = app.runtime.store.conn().await?;
+        let account = staff::by_username(&mut conn, &tenant.tenant_id, &username).await?;
+        drop(conn);
+        let hash = account
+            .as_ref()
+            .filter(|a| a.active == 1)
+            .map(|a| a.password_hash.clone())
+            .unwrap_or_else(|| dummy_hash().to_string());
+        let pw = password.clone();
+        let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash)).await.unwrap_or(false);
+        match account.filter(|a| ok && a.active == 1) {
+            Some(a) => {
+                app.limiter.succeeded(&key);
+                session.rotate(&app).await?;
+                session.data.staff = Some(StaffSession {
+                    staff_id: a.staff_id.clone(),
+                    username: a.username.clone(),
+                    display_name: a.display_name.clone(),
+                    role: a.role.clone(),
+                });
+                let mut conn = app.runtime.store.conn().await?;
+                audit::append(
+                    &mut conn,
+                    &tenant.tenant_id,
+                    &Actor::Staff { staff_id: a.staff_id, username: a.username },
+                    "staff.login",
+                    "staff",
+                    &session.data.staff.as_ref().map(|s| s.staff_id.clone()).unwrap_or_default(),
+                    &json!({}),
+                    app.runtime.clock.now(),
+                )
+                .await?;
+                drop(conn);
+                return session.finish(&app, &slug, Redirect::to(&format!("/{slug}/intern/")).into_response()).await;
+            }
+            None => {
+                app.limiter.failed(&key);
+                t(lang, "staff.login_failed")
+            }
+        }
+    };
+    let errors = vec![json!({"anchor": "benutzername", "message": message})];
+    let body = render(
+        "staff_login.html",
+        context! { username => username, errors => errors, ..base(lang, Some(&tenant), Some(&mut session)) },
+    )?;
+    session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await
+}
+
+pub async fn logout(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let lang = lang_of(&headers, &uri);
+    let tenant = app.tenant(&slug).await?;
+    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+    session.verify_csrf(Posted::new(pairs).get("_csrf"))?;
+    if let Some(s) = session.data.staff.clone() {
+        let mut conn = app.runtime.store.conn().await?;
+        audit::append(
+            &mut conn,
+            &tenant.tenant_id,
+            &actor(&s),
+            "staff.logout",
+            "staff",
+            &s.staff_id,
+            &json!({}),
+            app.runtime.clock.now(),
+        )
+        .await?;
+    }
+    session.destroy(&app).await?;
+    session.data.flash = Some(t(lang, "staff.logged_out"));
+    session.finish(&app, &slug, Redirect::to(&format!("/{slug}/intern/anmelden")).into_response()).await
+}
+
+fn status_label(status: &str, lang: Lang) -> String {
+    t(lang, &format!("case_status.{status}"))
+}
+
+fn when(ts: &str) -> String {
+    rathaus_store::parse_ts(ts).map(german_date_time).unwrap_or_default()
+}
+
+pub async fn worklist(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> AppResult<Response> {
+    let lang = lang_of(&headers, &uri);
+    let tenant = app.tenant(&slug).await?;
+    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+    let ctx = match require_staff(&app, &tenant, &session).await {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    let mut conn = app.runtime.store.conn().await?;
+    let groups = ctx.role.candidate_groups();
+    let mut task_rows = Vec::new();
+    for task in tasks::open(&mut conn, &tenant.tenant_id, 500).await? {
+        // Auditors see every open task (read only); others see the tasks of their groups.
+        if ctx.role != Role::Auditor && !task.groups().iter().any(|g| groups.contains(g)) {
+            continue;
+        }
+        let Some(case) = cases::by_id(&mut conn, &tenant.tenant_id, &task.case_id).await? else { continue };
+        let reasons: Vec<String> = case
+            .findings_json()?
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|b| b["grund"].as_str().map(String::from))
+            .collect();
+        let procedure_name = app
+            .runtime
+            .procedure_of_deployment(&tenant.tenant_id, &case.deployment_id)
+            .await
+            .map(|p| p.manifest.name.get(lang).to_string())
+            .unwrap_or_default();
+        task_rows.push(
+            json!({"case_id": case.case_id, "reference": case.reference, "name": task.name, "applicant": case.applicant,
+            "reasons": reasons, "since": when(&task.created_at), "procedure_name": procedure_name}),
+        );
+    }
+    let recent: Vec<Json> = cases::list(&mut conn, &tenant.tenant_id, None, 50)
+        .await?
+        .into_iter()
+        .map(|c| json!({"case_id": c.case_id, "reference": c.reference, "applicant": c.applicant, "status": c.status, "status_label": status_label(&c.status, lang), "received": when(&c.submitted_at)}))
+        .collect();
+    drop(conn);
+    let body = render(
+        "worklist.html",
+        context! { tasks => task_rows, cases => recent, role_label => t(lang, &format!("role.{}", ctx.role.code())), ..base(lang, Some(&tenant), Some(&mut session)) },
+    )?;
+    session.finish(&app, &slug, html(body)).await
+}
+
+struct DecisionErrors {
+    outcome: Option<String>,
+    reason: Option<String>,
+    reason_text: String,
+}
+
+async fn render_case(
+    app: &AppState,
+    tenant: &Tenant,
+    session: &mut Session,
+    ctx: &StaffCtx,
+    case_id: &str,
+    lang: Lang,
+    errs: Option<DecisionErrors>,
+) -> AppResult<String> {
+    let mut conn = app.runtime.store.conn().await?;
+    let case = cases::by_id(&mut conn, &tenant.tenant_id, case_id).await?.ok_or(AppError::NotFound)?;
+    let procedure = app.runtime.procedure_of_deployment(&tenant.tenant_id, &case.deployment_id).await?;
+    let data = case.data_json()?;
+    let sections = summarize(&procedure.form, &data, &procedure.catalogues, lang);
+    let findings: Vec<Json> = case
+        .findings_json()?
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|b| {
+            let effect =
+                if b["ergebnis"] == "review" { t(lang, "case.effect_review") } else { t(lang, "case.effect_hint") };
+            json!({"grund": b["grund"], "rechtsgrundlage": b["rechtsgrundlage"], "effect": effect})
+        })
+        .collect();
+    let docs: Vec<Json> = documents::for_case(&mut conn, &tenant.tenant_id, &case.case_id)
+        .await?
+        .into_iter()
+        .map(|d| {
+            json!({"title": d.title, "kind": d.kind, "size": size_label(d.size, lang), "created": when(&d.created_at), "sha256_short": &d.sha256[..12],
+                "url": format!("/{}/intern/vorgaenge/{}/dokumente/{}", tenant.slug, case.case_id, d.document_id)})
+        })
+        .collect();
+    let fee_rows: Vec<Json> = fees::for_case(&mut conn, &tenant.tenant_id, &case.case_id)
+        .await?
+        .into_iter()
+        .map(|f| json!({"amount": Money::from_cents(f.amount_cents).to_german(), "kassenzeichen": f.kassenzeichen, "due": f.due_date, "status": f.status}))
+        .collect();
+    let open_tasks: Vec<Json> = tasks::for_case(&mut conn, &tenant.tenant_id, &case.case_id)
+        .await?
+        .into_iter()
+        .filter(|t| t.status == "open")
+        .map(|t| json!({"task_id": t.task_id, "name": t.name}))
+        .collect();
+    let evs: Vec<Json> = events::for_case(&mut conn, &tenant.tenant_id, &case.case_id, false)
+        .await?
+        .into_iter()
+        .map(|e| json!({"at": when(&e.at), "message": e.message, "public": e.public == 1}))
+        .collect();
+    let trail: Vec<Json> = audit::for_object(&mut conn, &tenant.tenant_id, "case", &case.case_id)
+        .await?
+        .into_iter()
+        .map(|a| json!({"seq": a.seq, "at": when(&a.at), "actor": a.actor, "action": a.action}))
+        .collect();
+    drop(conn);
+    let errs = errs.unwrap_or(DecisionErrors { outcome: None, reason: None, reason_text: String::new() });
+    let mut error_list = Vec::new();
+    if let Some(e) = &errs.outcome {
+        error_list.push(json!({"anchor": "ergebnis-bestaetigen", "message": e}));
+    }
+    if let Some(e) = &errs.reason {
+        error_list.push(json!({"anchor": "begruendung", "message": e}));
+    }
+    Ok(render(
+        "case.html",
+        context! {
+            case => context! { reference => case.reference, status => case.status, status_label => status_label(&case.status, lang), received => when(&case.submitted_at),
+                channel => t(lang, &format!("channel.{}", case.channel)), procedure_name => procedure.manifest.name.get(lang), version => procedure.manifest.version },
+            findings => findings, sections => sections, documents => docs, fees => fee_rows, open_tasks => open_tasks, events => evs, audit => trail,
+            may_decide => ctx.role.may_decide(), errors => error_list, outcome_error => errs.outcome, reason_error => errs.reason, reason => errs.reason_text,
+            ..base(lang, Some(tenant), Some(session))
+        },
+    )?)
+}
+
+pub async fn case(
+    State(app): State<AppState>,
+    Path((slug, case_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> AppResult<Response> {
+    let lang = lang_of(&headers, &uri);
+    let tenant = app.tenant(&slug).await?;
+    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+    let ctx = match require_staff(&app, &tenant, &session).await {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    let body = render_case(&app, &tenant, &mut session, &ctx, &case_id, lang, None).await?;
+    session.finish(&app, &slug, html(body)).await
+}
+
+pub async fn document(
+    State(app): State<AppState>,
+    Path((slug, case_id, document_id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let tenant = app.tenant(&slug).await?;
+    let session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+    if let Err(r) = require_staff(&app, &tenant, &session).await {
+        return session.finish(&app, &slug, r).await;
+    }
+    let mut conn = app.runtime.store.conn().await?;
+    let (meta, bytes) =
+        documents::content(&mut conn, &tenant.tenant_id, &case_id, &document_id).await?.ok_or(AppError::NotFound)?;
+    drop(conn);
+    session.finish(&app, &slug, pdf_response(&meta.file_name, bytes)).await
+}
+
+pub async fn decide(
+    State(app): State<AppState>,
+    Path((slug, task_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let lang = lang_of(&headers, &uri);
+    let tenant = app.tenant(&slug).await?;
+    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+    let posted = Posted::new(pairs);
+    session.verify_csrf(posted.get("_csrf"))?;
+    let ctx = match require_staff(&app, &tenant, &session).await {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    if !ctx.role.may_decide() {
+        return Err(AppError::Forbidden);
+    }
+    let mut conn = app.runtime.store.conn().await?;
+    let task = tasks::by_id(&mut conn, &tenant.tenant_id, &task_id).await?.ok_or(AppError::NotFound)?;
+    drop(conn);
+    if !task.groups().iter().any(|g| ctx.role.candidate_groups().contains(g)) {
+        return Err(AppError::Forbidden);
+    }
+    let outcome = posted.text("ergebnis");
+    let reason = posted.text("begruendung");
+    let outcome_error =
+        (!matches!(outcome.as_str(), "bestaetigen" | "ablehnen")).then(|| t(lang, "case.outcome_missing"));
+    let reason_error = (outcome == "ablehnen" && reason.chars().count() < 10).then(|| t(lang, "case.reason_missing"));
+    if outcome_error.is_some() || reason_error.is_some() {
+        let errs = DecisionErrors { outcome: outcome_error, reason: reason_error, reason_text: reason };
+        let body = render_case(&app, &tenant, &mut session, &ctx, &task.case_id, lang, Some(errs)).await?;
+        return session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await;
+    }
+    let decision = Decision { outcome, reason, clerk_name: ctx.staff.display_name.clone() };
+    match app.runtime.complete_task(&tenant.tenant_id, &task_id, &decision, &actor(&ctx.staff)).await {
+        Ok(()) => session.data.flash = Some(t(lang, "case.decided")),
+        Err(RuntimeError::Conflict(_)) => session.data.flash = Some(t(lang, "case.already_decided")),
+        Err(e) => return Err(e.into()),
+    }
+    session
+        .finish(&app, &slug, Redirect::to(&format!("/{slug}/intern/vorgaenge/{}", task.case_id)).into_response())
+        .await
+}

@@ -1,0 +1,403 @@
+//! The bridge between the form schema and HTML: posted fields become canonical JSON data,
+//! and fields become view models for the templates (value, hint, error, options).
+//! Everything works without JavaScript; dates use the GOV.UK three-field pattern.
+
+use crate::i18n::tf;
+use rathaus_domain::Lang;
+use rathaus_engine::form::{get_path, remove_path, set_path, Field, FieldKind, FormSchema, Page};
+use rathaus_engine::{Catalogue, FieldError};
+use serde::Serialize;
+use serde_json::{Map, Value as Json};
+use std::collections::{BTreeMap, HashMap};
+
+/// Posted form fields.
+pub struct Posted {
+    pairs: Vec<(String, String)>,
+}
+
+impl Posted {
+    pub fn new(pairs: Vec<(String, String)>) -> Posted {
+        Posted { pairs }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+    }
+
+    pub fn text(&self, name: &str) -> String {
+        self.get(name).map(str::trim).unwrap_or("").to_string()
+    }
+}
+
+/// The HTML id of a field path: `inhaber.anschrift.plz` → `f-inhaber-anschrift-plz`,
+/// `vertretung[1].vornamen` → `f-vertretung-1-vornamen`.
+pub fn field_id(path: &str) -> String {
+    let mut id = String::from("f-");
+    for c in path.chars() {
+        match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '_' => id.push(c),
+            ']' => {}
+            _ => id.push('-'),
+        }
+    }
+    id
+}
+
+/// Where an error summary link should jump for a field of this kind.
+pub fn anchor_for(schema: &FormSchema, path: &str) -> String {
+    let id = field_id(path);
+    let top = path.split('[').next().unwrap_or(path);
+    match schema.field(top).map(|f| f.kind) {
+        Some(FieldKind::Date) if !path.contains('[') => format!("{id}-tag"),
+        _ => id,
+    }
+}
+
+/// Applies the posted values of `fields` (a page, or an item of a repeating group) to
+/// `target`. Values that cannot even be converted (a date that does not exist, letters in
+/// a number) are not stored; they are returned as errors together with the raw input, so the
+/// page shows what the person typed.
+pub fn apply_posted(
+    schema: &FormSchema,
+    fields: &[Field],
+    posted: &Posted,
+    prefix: &str,
+    target: &mut Json,
+    scope: &Json,
+    lang: Lang,
+    raw: &mut HashMap<String, String>,
+    errors: &mut Vec<FieldError>,
+) {
+    for field in fields {
+        if !schema.field_visible(field, scope) && !posted_contains(posted, &format!("{prefix}{}", field.key)) {
+            continue;
+        }
+        let name = format!("{prefix}{}", field.key);
+        let label = field.label.get(lang);
+        match field.kind {
+            FieldKind::Date => {
+                let parts = [".tag", ".monat", ".jahr"].map(|s| posted.text(&format!("{name}{s}")));
+                for (s, v) in [".tag", ".monat", ".jahr"].iter().zip(parts.iter()) {
+                    raw.insert(format!("{name}{s}"), v.clone());
+                }
+                if parts.iter().all(String::is_empty) {
+                    remove_path(target, &field.key);
+                } else if parts.iter().any(String::is_empty) {
+                    errors.push(FieldError {
+                        field: name.clone(),
+                        message: tf(lang, "form.date_incomplete", &[("label", label)]),
+                    });
+                } else {
+                    let parsed = (|| {
+                        let d: u32 = parts[0].parse().ok()?;
+                        let m: u32 = parts[1].parse().ok()?;
+                        let y: i32 = parts[2].parse().ok()?;
+                        if !(1000..=9999).contains(&y) {
+                            return None;
+                        }
+                        chrono::NaiveDate::from_ymd_opt(y, m, d)
+                    })();
+                    match parsed {
+                        Some(d) => set_path(target, &field.key, Json::String(d.format("%Y-%m-%d").to_string())),
+                        None => errors.push(FieldError {
+                            field: name.clone(),
+                            message: tf(lang, "form.date_invalid", &[("label", label)]),
+                        }),
+                    }
+                }
+            }
+            FieldKind::Integer => {
+                let v = posted.text(&name);
+                raw.insert(name.clone(), v.clone());
+                if v.is_empty() {
+                    remove_path(target, &field.key);
+                } else {
+                    match v.replace(['.', ' '], "").parse::<i64>() {
+                        Ok(n) => set_path(target, &field.key, Json::from(n)),
+                        Err(_) => errors.push(FieldError {
+                            field: name.clone(),
+                            message: tf(lang, "form.integer_invalid", &[("label", label)]),
+                        }),
+                    }
+                }
+            }
+            FieldKind::Boolean => {
+                set_path(target, &field.key, Json::Bool(posted.get(&name) == Some("true")));
+            }
+            FieldKind::Checkboxes => set_list(target, &field.key, posted.all(&name)),
+            FieldKind::Catalogue if field.multiple => {
+                if field.slots > 0 {
+                    let values: Vec<&str> =
+                        (0..field.slots).filter_map(|i| posted.get(&format!("{name}[{i}]"))).collect();
+                    set_list(target, &field.key, values);
+                } else {
+                    set_list(target, &field.key, posted.all(&name));
+                }
+            }
+            FieldKind::Repeat => {
+                let count: usize = posted
+                    .get(&format!("{name}.__count"))
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(0)
+                    .min(field.max_items);
+                let mut items = Vec::new();
+                for i in 0..count {
+                    let mut item = Json::Object(Map::new());
+                    let mut item_scope = scope.clone();
+                    if let Some(o) = item_scope.as_object_mut() {
+                        o.insert("item".into(), item.clone());
+                    }
+                    apply_posted(
+                        schema,
+                        &field.fields,
+                        posted,
+                        &format!("{name}[{i}]."),
+                        &mut item,
+                        &item_scope,
+                        lang,
+                        raw,
+                        errors,
+                    );
+                    items.push(item);
+                }
+                if items.is_empty() {
+                    remove_path(target, &field.key);
+                } else {
+                    set_path(target, &field.key, Json::Array(items));
+                }
+            }
+            _ => {
+                let v = posted.text(&name);
+                raw.insert(name.clone(), v.clone());
+                if v.is_empty() {
+                    remove_path(target, &field.key);
+                } else {
+                    set_path(target, &field.key, Json::String(v));
+                }
+            }
+        }
+    }
+}
+
+fn posted_contains(posted: &Posted, name: &str) -> bool {
+    posted
+        .pairs
+        .iter()
+        .any(|(k, _)| k == name || k.starts_with(&format!("{name}.")) || k.starts_with(&format!("{name}[")))
+}
+
+fn set_list(target: &mut Json, key: &str, values: Vec<&str>) {
+    let mut list: Vec<Json> = Vec::new();
+    for v in values.into_iter().map(str::trim).filter(|v| !v.is_empty()) {
+        if !list.iter().any(|x| x.as_str() == Some(v)) {
+            list.push(Json::String(v.to_string()));
+        }
+    }
+    if list.is_empty() {
+        remove_path(target, key);
+    } else {
+        set_path(target, key, Json::Array(list));
+    }
+}
+
+#[derive(Serialize, Debug, Clone)]
+pub struct OptionView {
+    pub value: String,
+    pub label: String,
+    pub help: Option<String>,
+    pub checked: bool,
+    /// Words the client-side filter searches (label, synonyms).
+    pub search: String,
+}
+
+#[derive(Serialize, Debug, Clone, Default)]
+pub struct DateView {
+    pub tag: String,
+    pub monat: String,
+    pub jahr: String,
+}
+
+#[derive(Serialize, Debug, Clone)]
+pub struct FieldView {
+    pub kind: &'static str,
+    pub id: String,
+    pub name: String,
+    pub label: String,
+    pub help: Option<String>,
+    pub error: Option<String>,
+    pub required: bool,
+    pub multiple: bool,
+    pub value: String,
+    pub date: DateView,
+    pub options: Vec<OptionView>,
+    pub slots: usize,
+    pub slot_values: Vec<String>,
+    pub items: Vec<Vec<FieldView>>,
+    pub item_label: String,
+    pub can_add: bool,
+    pub width: Option<String>,
+    pub autocomplete: Option<String>,
+}
+
+pub struct ViewContext<'a> {
+    pub schema: &'a FormSchema,
+    pub catalogues: &'a BTreeMap<String, Catalogue>,
+    pub errors: &'a [FieldError],
+    pub raw: &'a HashMap<String, String>,
+    pub lang: Lang,
+}
+
+/// View models of the visible fields of a page.
+pub fn page_fields(ctx: &ViewContext<'_>, page: &Page, data: &Json) -> Vec<FieldView> {
+    page.fields
+        .iter()
+        .filter(|f| ctx.schema.field_visible(f, data))
+        .map(|f| field_view(ctx, f, data, data, ""))
+        .collect()
+}
+
+fn field_view(ctx: &ViewContext<'_>, field: &Field, obj: &Json, scope: &Json, prefix: &str) -> FieldView {
+    let lang = ctx.lang;
+    let name = format!("{prefix}{}", field.key);
+    let value = get_path(obj, &field.key);
+    let error = ctx.errors.iter().find(|e| e.field == name).map(|e| e.message.clone());
+    let raw = |n: &str| ctx.raw.get(n).cloned();
+    let selected: Vec<String> = match value {
+        Some(Json::Array(a)) => a.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
+        Some(Json::String(s)) => vec![s.clone()],
+        _ => vec![],
+    };
+    let mut options: Vec<OptionView> = field
+        .options
+        .iter()
+        .map(|o| OptionView {
+            value: o.value.clone(),
+            label: o.label.get(lang).to_string(),
+            help: o.help.as_ref().map(|h| h.get(lang).to_string()),
+            checked: selected.contains(&o.value),
+            search: o.label.get(lang).to_lowercase(),
+        })
+        .collect();
+    if let Some(cat) = field.catalogue.as_ref().and_then(|c| ctx.catalogues.get(c)) {
+        options = cat
+            .entries
+            .iter()
+            .filter_map(|e| {
+                let id = e.get("id")?.as_str()?.to_string();
+                let label = cat.label(&id, lang)?;
+                let mut search = label.to_lowercase();
+                for s in e.get("synonyme").and_then(Json::as_array).into_iter().flatten().filter_map(Json::as_str) {
+                    search.push(' ');
+                    search.push_str(&s.to_lowercase());
+                }
+                Some(OptionView { checked: selected.contains(&id), value: id, label, help: None, search })
+            })
+            .collect();
+    }
+    let text_value = raw(&name).unwrap_or_else(|| match value {
+        Some(Json::String(s)) => s.clone(),
+        Some(Json::Number(n)) => n.to_string(),
+        Some(Json::Bool(b)) => b.to_string(),
+        _ => String::new(),
+    });
+    let date = if field.kind == FieldKind::Date {
+        let parsed = value.and_then(Json::as_str).and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok());
+        let part = |suffix: &str, from: &dyn Fn(chrono::NaiveDate) -> String| {
+            raw(&format!("{name}{suffix}")).unwrap_or_else(|| parsed.map(from).unwrap_or_default())
+        };
+        DateView {
+            tag: part(".tag", &|d| chrono::Datelike::day(&d).to_string()),
+            monat: part(".monat", &|d| chrono::Datelike::month(&d).to_string()),
+            jahr: part(".jahr", &|d| chrono::Datelike::year(&d).to_string()),
+        }
+    } else {
+        DateView::default()
+    };
+    let mut slot_values = selected.clone();
+    if field.slots > 0 {
+        slot_values.resize(field.slots.max(selected.len()), String::new());
+    }
+    let items: Vec<Vec<FieldView>> = if field.kind == FieldKind::Repeat {
+        value
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, item)| {
+                let mut item_scope = scope.clone();
+                if let Some(o) = item_scope.as_object_mut() {
+                    o.insert("item".into(), item.clone());
+                }
+                field
+                    .fields
+                    .iter()
+                    .filter(|f| ctx.schema.field_visible(f, &item_scope))
+                    .map(|f| field_view(ctx, f, item, &item_scope, &format!("{name}[{i}].")))
+                    .collect()
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    FieldView {
+        kind: field.kind.code(),
+        id: field_id(&name),
+        name,
+        label: field.label.get(lang).to_string(),
+        help: field.help.as_ref().map(|h| h.get(lang).to_string()),
+        error,
+        required: ctx.schema.field_required(field, scope)
+            || matches!(field.required, rathaus_engine::form::Requirement::When(_)),
+        multiple: field.multiple,
+        value: text_value,
+        date,
+        options,
+        slots: field.slots,
+        slot_values,
+        can_add: items.len() < field.max_items,
+        items,
+        item_label: field.item_label.as_ref().map(|t| t.get(lang).to_string()).unwrap_or_default(),
+        width: field.width.clone(),
+        autocomplete: field.autocomplete.clone(),
+    }
+}
+
+/// Handles "add another" / "remove" buttons of repeating groups on `page`. Returns true if an
+/// action was applied (the page is shown again instead of moving on).
+pub fn apply_repeat_action(page: &Page, action: &str, data: &mut Json) -> bool {
+    let mut parts = action.splitn(3, ':');
+    let (Some(kind), Some(key)) = (parts.next(), parts.next()) else { return false };
+    let Some(field) = page.fields.iter().find(|f| f.key == key && f.kind == FieldKind::Repeat) else { return false };
+    let mut items = get_path(data, key).and_then(Json::as_array).cloned().unwrap_or_default();
+    match kind {
+        "add" if items.len() < field.max_items => items.push(Json::Object(Map::new())),
+        "remove" => {
+            let Some(i) = parts.next().and_then(|i| i.parse::<usize>().ok()) else { return false };
+            if i < items.len() {
+                items.remove(i);
+            }
+        }
+        _ => return false,
+    }
+    if items.is_empty() {
+        remove_path(data, key);
+    } else {
+        set_path(data, key, Json::Array(items));
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_html_safe() {
+        assert_eq!(field_id("inhaber.anschrift.plz"), "f-inhaber-anschrift-plz");
+        assert_eq!(field_id("vertretung[1].vornamen"), "f-vertretung-1-vornamen");
+    }
+}

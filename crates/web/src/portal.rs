@@ -1,0 +1,719 @@
+//! The citizen portal: service list, service page, the multi-page form with check-your-answers,
+//! submission, receipt, and status with documents (guest access with Aktenzeichen + access
+//! code).
+
+use crate::error::{AppError, AppResult};
+use crate::formview::{anchor_for, apply_posted, apply_repeat_action, page_fields, Posted, ViewContext};
+use crate::i18n::{t, tf};
+use crate::render::render;
+use crate::session::Session;
+use crate::{lang_of, AppState};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Form;
+use minijinja::{context, Value};
+use rathaus_domain::time::{german_date_time, german_today};
+use rathaus_domain::{AccessCode, Channel, Lang, Money, Reference};
+use rathaus_engine::environment::{check as run_check, tenant_facts};
+use rathaus_engine::library::ParameterKind;
+use rathaus_engine::summary::summarize;
+use rathaus_engine::FieldError;
+use rathaus_runtime::{ActiveProcedure, RuntimeError, SubmitRequest};
+use rathaus_store::audit::Actor;
+use rathaus_store::tenants::Tenant;
+use rathaus_store::{cases, documents, events, fees};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
+use std::collections::HashMap;
+
+#[derive(Serialize)]
+pub(crate) struct TenantView {
+    slug: String,
+    name: String,
+    logo_text: String,
+    tagline: String,
+    contact: rathaus_domain::tenant::Contact,
+}
+
+pub(crate) fn tenant_view(t: &Tenant) -> TenantView {
+    let b = &t.settings.branding;
+    TenantView {
+        slug: t.slug.clone(),
+        name: t.name.clone(),
+        logo_text: if b.logo_text.is_empty() { t.name.clone() } else { b.logo_text.clone() },
+        tagline: b.tagline.clone(),
+        contact: t.settings.contact.clone(),
+    }
+}
+
+/// What every page of a tenant needs.
+pub(crate) fn base(lang: Lang, tenant: Option<&Tenant>, session: Option<&mut Session>) -> Value {
+    let (csrf, staff, flash) = match session {
+        Some(s) => (s.csrf().to_string(), s.data.staff.clone(), s.take_flash()),
+        None => (String::new(), None, None),
+    };
+    context! {
+        lang => lang.code(),
+        other_lang => if lang == Lang::De { "en" } else { "de" },
+        tenant => tenant.map(tenant_view),
+        csrf => csrf,
+        staff => staff,
+        flash => flash,
+    }
+}
+
+pub(crate) fn html(body: String) -> Response {
+    Html(body).into_response()
+}
+
+pub(crate) fn size_label(bytes: i64, lang: Lang) -> String {
+    format!("{} {}", (bytes + 1023) / 1024, t(lang, "size.kb"))
+}
+
+fn redirect(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+pub async fn landing(State(app): State<AppState>, headers: HeaderMap, uri: Uri) -> AppResult<Response> {
+    let lang = lang_of(&headers, &uri);
+    let mut conn = app.runtime.store.conn().await?;
+    let tenants: Vec<Json> = rathaus_store::tenants::list(&mut conn)
+        .await?
+        .into_iter()
+        .map(|t| serde_json::json!({"slug": t.slug, "name": t.name}))
+        .collect();
+    Ok(html(render("landing.html", context! { tenants => tenants, ..base(lang, None, None) })?))
+}
+
+pub async fn home(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> AppResult<Response> {
+    let lang = lang_of(&headers, &uri);
+    let tenant = app.tenant(&slug).await?;
+    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+    let services: Vec<Json> = app
+        .runtime
+        .active_procedures(&tenant)
+        .await?
+        .into_iter()
+        .map(|a| {
+            let m = &a.procedure.manifest;
+            serde_json::json!({"id": m.id, "name": m.name.get(lang), "summary": m.summary.get(lang)})
+        })
+        .collect();
+    let body =
+        render("portal.html", context! { services => services, ..base(lang, Some(&tenant), Some(&mut session)) })?;
+    session.finish(&app, &slug, html(body)).await
+}
+
+async fn active(app: &AppState, tenant: &Tenant, procedure: &str) -> AppResult<ActiveProcedure> {
+    app.runtime.active_procedure(tenant, procedure).await.map_err(AppError::from)
+}
+
+fn service_view(a: &ActiveProcedure, lang: Lang) -> Json {
+    let m = &a.procedure.manifest;
+    let fees: Vec<Json> = m
+        .parameters
+        .iter()
+        .filter(|(_, p)| p.kind == ParameterKind::Money)
+        .filter_map(|(name, p)| {
+            let amount = a.parameters.get(name)?;
+            let money = Money::parse(&amount.to_string()).ok()?;
+            let text = if money.is_zero() { t(lang, "service.fee_free") } else { money.to_german() };
+            Some(serde_json::json!({"label": p.label.get(lang).trim_end_matches(" (EUR)"), "amount": text}))
+        })
+        .collect();
+    let first_page = a.procedure.form.pages.first().map(|p| p.id.clone()).unwrap_or_default();
+    serde_json::json!({
+        "id": m.id,
+        "name": m.name.get(lang),
+        "summary": m.summary.get(lang),
+        "description": m.description.as_ref().map(|d| d.get(lang)),
+        "you_need": m.you_need.iter().map(|n| n.get(lang)).collect::<Vec<_>>(),
+        "fees": fees,
+        "duration": tf(lang, "service.duration_immediate", &[("days", &m.processing_days.unwrap_or(5).to_string())]),
+        "legal_basis": m.legal_basis,
+        "office": m.responsible_office.get(lang),
+        "first_page": first_page,
+    })
+}
+
+pub async fn service(
+    State(app): State<AppState>,
+    Path((slug, procedure)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> AppResult<Response> {
+    let lang = lang_of(&headers, &uri);
+    let tenant = app.tenant(&slug).await?;
+    let a = active(&app, &tenant, &procedure).await?;
+    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+    let body = render(
+        "service.html",
+        context! { service => service_view(&a, lang), ..base(lang, Some(&tenant), Some(&mut session)) },
+    )?;
+    session.finish(&app, &slug, html(body)).await
+}
+
+#[derive(Deserialize, Default)]
+pub struct PageQuery {
+    zurueck: Option<String>,
+}
+
+struct PageRender<'a> {
+    tenant: &'a Tenant,
+    active: &'a ActiveProcedure,
+    page_id: &'a str,
+    data: &'a Json,
+    errors: &'a [FieldError],
+    raw: &'a HashMap<String, String>,
+    return_to_check: bool,
+}
+
+fn render_page(r: &PageRender<'_>, lang: Lang, session: &mut Session) -> AppResult<String> {
+    let p = &r.active.procedure;
+    let pages = p.form.visible_pages(r.data);
+    let idx = pages.iter().position(|pg| pg.id == r.page_id).ok_or(AppError::NotFound)?;
+    let page = pages[idx];
+    let ctx = ViewContext { schema: &p.form, catalogues: &p.catalogues, errors: r.errors, raw: r.raw, lang };
+    let fields = page_fields(&ctx, page, r.data);
+    let slug = &r.tenant.slug;
+    let id = p.id();
+    let back_url = if r.return_to_check {
+        format!("/{slug}/antrag/{id}/pruefen")
+    } else if idx == 0 {
+        format!("/{slug}/leistungen/{id}")
+    } else {
+        format!("/{slug}/antrag/{id}/{}", pages[idx - 1].id)
+    };
+    let action_url =
+        format!("/{slug}/antrag/{id}/{}{}", page.id, if r.return_to_check { "?zurueck=pruefen" } else { "" });
+    let errors: Vec<Json> = r
+        .errors
+        .iter()
+        .map(|e| serde_json::json!({"anchor": anchor_for(&p.form, &e.field), "message": e.message}))
+        .collect();
+    Ok(render(
+        "form_page.html",
+        context! {
+            service => service_view(r.active, lang),
+            page => context! { id => page.id, title => page.title.get(lang), intro => page.intro.as_ref().map(|i| i.get(lang)) },
+            fields => fields,
+            errors => errors,
+            step => idx + 1,
+            steps => pages.len() + 1,
+            back_url => back_url,
+            action_url => action_url,
+            return_to_check => r.return_to_check,
+            ..base(lang, Some(r.tenant), Some(session))
+        },
+    )?)
+}
+
+fn draft_of(session: &Session, procedure: &str) -> Json {
+    session.data.drafts.get(procedure).cloned().unwrap_or_else(|| Json::Object(Map::new()))
+}
+
+pub async fn page(
+    State(app): State<AppState>,
+    Path((slug, procedure, page_id)): Path<(String, String, String)>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> AppResult<Response> {
+    let lang = lang_of(&headers, &uri);
+    let tenant = app.tenant(&slug).await?;
+    let a = active(&app, &tenant, &procedure).await?;
+    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+    let data = draft_of(&session, &procedure);
+    if !a.procedure.form.visible_pages(&data).iter().any(|p| p.id == page_id) {
+        // A page that does not apply to the answers so far: continue where it makes sense.
+        return session.finish(&app, &slug, redirect(&format!("/{slug}/antrag/{procedure}/pruefen"))).await;
+    }
+    let body = render_page(
+        &PageRender {
+            tenant: &tenant,
+            active: &a,
+            page_id: &page_id,
+            data: &data,
+            errors: &[],
+            raw: &HashMap::new(),
+            return_to_check: q.zurueck.is_some(),
+        },
+        lang,
+        &mut session,
+    )?;
+    session.finish(&app, &slug, html(body)).await
+}
+
+pub async fn save_page(
+    State(app): State<AppState>,
+    Path((slug, procedure, page_id)): Path<(String, String, String)>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let lang = lang_of(&headers, &uri);
+    let tenant = app.tenant(&slug).await?;
+    let a = active(&app, &tenant, &procedure).await?;
+    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+    let posted = Posted::new(pairs);
+    session.verify_csrf(posted.get("_csrf"))?;
+    let p = &a.procedure;
+    let before = draft_of(&session, &procedure);
+    let page = p.form.page(&page_id).ok_or(AppError::NotFound)?;
+    let mut data = before.clone();
+    let mut raw = HashMap::new();
+    let mut errors = Vec::new();
+    apply_posted(&p.form, &page.fields, &posted, "", &mut data, &before, lang, &mut raw, &mut errors);
+    let action = posted.get("_action").unwrap_or("continue").to_string();
+    let repeat_action = apply_repeat_action(page, &action, &mut data);
+    // What the person entered is kept in the draft even if the page still has errors:
+    // nothing accepted is lost when they leave and come back.
+    session.data.drafts.insert(procedure.clone(), data.clone());
+    let return_to_check = q.zurueck.is_some();
+    let render_with = |errors: &[FieldError], raw: &HashMap<String, String>, session: &mut Session| {
+        render_page(
+            &PageRender { tenant: &tenant, active: &a, page_id: &page_id, data: &data, errors, raw, return_to_check },
+            lang,
+            session,
+        )
+    };
+    if repeat_action {
+        let body = render_with(&[], &HashMap::new(), &mut session)?;
+        return session.finish(&app, &slug, html(body)).await;
+    }
+    let today = german_today(app.runtime.clock.now());
+    let converted: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
+    let newly_visible: Vec<&str> = page
+        .fields
+        .iter()
+        .filter(|f| p.form.field_visible(f, &data) && !p.form.field_visible(f, &before))
+        .map(|f| f.key.as_str())
+        .collect();
+    for e in p.form.validate_page(&page_id, &data, &p.catalogues, today, lang) {
+        let top = e.field.split('[').next().unwrap_or(&e.field);
+        // Fields this answer just revealed are shown without an error first.
+        if !converted.contains(&e.field) && !newly_visible.contains(&top) {
+            errors.push(e);
+        }
+    }
+    if !errors.is_empty() || !newly_visible.is_empty() {
+        let body = render_with(&errors, &raw, &mut session)?;
+        let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+        return session.finish(&app, &slug, (status, Html(body)).into_response()).await;
+    }
+    let pages = p.form.visible_pages(&data);
+    let next = pages.iter().position(|pg| pg.id == page_id).and_then(|i| pages.get(i + 1));
+    let to = match next {
+        Some(n) if !return_to_check => format!("/{slug}/antrag/{procedure}/{}", n.id),
+        _ => format!("/{slug}/antrag/{procedure}/pruefen"),
+    };
+    session.finish(&app, &slug, Redirect::to(&to).into_response()).await
+}
+
+struct CheckView {
+    sections: Vec<Json>,
+    errors: Vec<Json>,
+    outlook: Option<Json>,
+}
+
+fn check_view(
+    app: &AppState,
+    tenant: &Tenant,
+    a: &ActiveProcedure,
+    data: &Json,
+    extra_errors: &[FieldError],
+    lang: Lang,
+) -> CheckView {
+    let p = &a.procedure;
+    let slug = &tenant.slug;
+    let today = german_today(app.runtime.clock.now());
+    let validated = p.form.validate(data, &p.catalogues, today, lang);
+    let page_of = |field: &str| -> String {
+        let top = field.split('[').next().unwrap_or(field);
+        p.form
+            .pages
+            .iter()
+            .find(|pg| pg.fields.iter().any(|f| f.key == top))
+            .map(|pg| pg.id.clone())
+            .unwrap_or_default()
+    };
+    let errors: Vec<Json> = validated
+        .errors
+        .iter()
+        .chain(extra_errors)
+        .map(|e| {
+            let page = page_of(&e.field);
+            serde_json::json!({"message": e.message, "href": format!("/{slug}/antrag/{}/{page}?zurueck=pruefen#{}", p.id(), anchor_for(&p.form, &e.field))})
+        })
+        .collect();
+    let sections: Vec<Json> = summarize(&p.form, &validated.data, &p.catalogues, lang)
+        .into_iter()
+        .map(|s| {
+            let rows: Vec<Json> = s.rows.iter().map(|r| serde_json::json!({"label": r.label, "value": r.value, "anchor": anchor_for(&p.form, &r.key)})).collect();
+            serde_json::json!({"title": s.title, "rows": rows, "change_url": format!("/{slug}/antrag/{}/{}?zurueck=pruefen", p.id(), s.page_id)})
+        })
+        .collect();
+    // The assistant's outlook: the procedure's own checks on the answers.
+    let outlook = if validated.errors.is_empty() {
+        let facts = tenant_facts(&tenant.name, &tenant.settings.postcodes);
+        run_check(p, &validated.data, &a.parameters, &facts, today).ok().map(|r| {
+            let reasons: Vec<String> = r["befunde"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|b| b["ergebnis"] == "review")
+                .filter_map(|b| b["grund"].as_str().map(String::from))
+                .collect();
+            let fee = r
+                .get("gebuehr")
+                .and_then(|g| Money::parse(&g.to_string()).ok())
+                .filter(|m| !m.is_zero())
+                .map(|m| m.to_german());
+            serde_json::json!({"review": r["entscheidung"] == "review", "reasons": reasons, "fee": fee})
+        })
+    } else {
+        None
+    };
+    CheckView { sections, errors, outlook }
+}
+
+fn render_check(
+    app: &AppState,
+    tenant: &Tenant,
+    a: &ActiveProcedure,
+    data: &Json,
+    extra: &[FieldError],
+    declaration_error: Option<String>,
+    lang: Lang,
+    session: &mut Session,
+) -> AppResult<String> {
+    let v = check_view(app, tenant, a, data, extra, lang);
+    let first_page = a.procedure.form.visible_pages(data).last().map(|p| p.id.clone()).unwrap_or_default();
+    // Error summary links of this page lead to the form page of the field.
+    let mut summary_errors = v.errors;
+    if let Some(d) = &declaration_error {
+        summary_errors.push(serde_json::json!({"anchor": "erklaerung", "message": d}));
+    }
+    Ok(render(
+        "check.html",
+        context! {
+            service => service_view(a, lang),
+            sections => v.sections,
+            errors => summary_errors,
+            outlook => v.outlook,
+            declaration_error => declaration_error,
+            back_url => format!("/{}/antrag/{}/{}", tenant.slug, a.procedure.id(), first_page),
+            action_url => format!("/{}/antrag/{}/pruefen", tenant.slug, a.procedure.id()),
+            ..base(lang, Some(tenant), Some(session))
+        },
+    )?)
+}
+
+pub async fn check(
+    State(app): State<AppState>,
+    Path((slug, procedure)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> AppResult<Response> {
+    let lang = lang_of(&headers, &uri);
+    let tenant = app.tenant(&slug).await?;
+    let a = active(&app, &tenant, &procedure).await?;
+    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+    let data = draft_of(&session, &procedure);
+    if data.as_object().is_none_or(|o| o.is_empty()) {
+        let first = a.procedure.form.pages.first().map(|p| p.id.clone()).unwrap_or_default();
+        return session.finish(&app, &slug, redirect(&format!("/{slug}/antrag/{procedure}/{first}"))).await;
+    }
+    let body = render_check(&app, &tenant, &a, &data, &[], None, lang, &mut session)?;
+    session.finish(&app, &slug, html(body)).await
+}
+
+pub async fn submit(
+    State(app): State<AppState>,
+    Path((slug, procedure)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let lang = lang_of(&headers, &uri);
+    let tenant = app.tenant(&slug).await?;
+    let a = active(&app, &tenant, &procedure).await?;
+    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+    let posted = Posted::new(pairs);
+    session.verify_csrf(posted.get("_csrf"))?;
+    let data = draft_of(&session, &procedure);
+    if posted.get("erklaerung") != Some("true") {
+        let body = render_check(
+            &app,
+            &tenant,
+            &a,
+            &data,
+            &[],
+            Some(t(lang, "check.declaration_missing")),
+            lang,
+            &mut session,
+        )?;
+        return session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await;
+    }
+    let result = app
+        .runtime
+        .submit(SubmitRequest {
+            tenant: &tenant,
+            procedure_id: &procedure,
+            data: &data,
+            channel: Channel::Portal,
+            lang,
+            actor: Actor::Applicant,
+        })
+        .await;
+    match result {
+        Ok(s) => {
+            session.data.drafts.remove(&procedure);
+            session.data.grants.push(s.case_id.clone());
+            session.data.fresh_access_code =
+                Some((s.reference.as_str().to_string(), s.access_code.as_str().to_string()));
+            session
+                .finish(&app, &slug, Redirect::to(&format!("/{slug}/vorgang/{}/eingang", s.reference)).into_response())
+                .await
+        }
+        Err(RuntimeError::Invalid(errors)) => {
+            let body = render_check(&app, &tenant, &a, &data, &errors, None, lang, &mut session)?;
+            session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn granted_case(app: &AppState, tenant: &Tenant, session: &Session, reference: &str) -> AppResult<cases::Case> {
+    let reference = Reference::parse(reference).ok_or(AppError::NotFound)?;
+    let mut conn = app.runtime.store.conn().await?;
+    let case =
+        cases::by_reference(&mut conn, &tenant.tenant_id, reference.as_str()).await?.ok_or(AppError::NotFound)?;
+    if !session.data.grants.contains(&case.case_id) {
+        return Err(AppError::Forbidden);
+    }
+    Ok(case)
+}
+
+async fn applicant_documents(app: &AppState, tenant: &Tenant, case: &cases::Case, lang: Lang) -> AppResult<Vec<Json>> {
+    let mut conn = app.runtime.store.conn().await?;
+    Ok(documents::for_case(&mut conn, &tenant.tenant_id, &case.case_id)
+        .await?
+        .into_iter()
+        .filter(|d| d.visible_to_applicant == 1)
+        .map(|d| {
+            let created = rathaus_store::parse_ts(&d.created_at).map(german_date_time).unwrap_or_default();
+            serde_json::json!({"title": d.title, "kind": d.kind, "size": size_label(d.size, lang), "created": created,
+                "url": format!("/{}/vorgang/{}/dokumente/{}", tenant.slug, case.reference, d.document_id)})
+        })
+        .collect())
+}
+
+fn status_texts(status: &str, lang: Lang) -> (String, String) {
+    (t(lang, &format!("case_status.{status}")), t(lang, &format!("case_status_text.{status}")))
+}
+
+pub async fn receipt(
+    State(app): State<AppState>,
+    Path((slug, reference)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> AppResult<Response> {
+    let lang = lang_of(&headers, &uri);
+    let tenant = app.tenant(&slug).await?;
+    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+    let case = granted_case(&app, &tenant, &session, &reference).await?;
+    let access_code = match session.data.fresh_access_code.take() {
+        Some((r, code)) if r == case.reference => Some(code),
+        other => {
+            session.data.fresh_access_code = other;
+            None
+        }
+    };
+    let docs = applicant_documents(&app, &tenant, &case, lang).await?;
+    let (_, text) = status_texts(&case.status, lang);
+    let body = render(
+        "receipt.html",
+        context! { case => context! { reference => case.reference }, access_code => access_code, status_text => text, documents => docs, ..base(lang, Some(&tenant), Some(&mut session)) },
+    )?;
+    session.finish(&app, &slug, html(body)).await
+}
+
+pub async fn status(
+    State(app): State<AppState>,
+    Path((slug, reference)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> AppResult<Response> {
+    let lang = lang_of(&headers, &uri);
+    let tenant = app.tenant(&slug).await?;
+    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+    let case = match granted_case(&app, &tenant, &session, &reference).await {
+        Ok(c) => c,
+        Err(AppError::Forbidden) => return session.finish(&app, &slug, redirect(&format!("/{slug}/status"))).await,
+        Err(e) => return Err(e),
+    };
+    let procedure = app.runtime.procedure_of_deployment(&tenant.tenant_id, &case.deployment_id).await?;
+    let docs = applicant_documents(&app, &tenant, &case, lang).await?;
+    let mut conn = app.runtime.store.conn().await?;
+    let evs: Vec<Json> = events::for_case(&mut conn, &tenant.tenant_id, &case.case_id, true)
+        .await?
+        .into_iter()
+        .map(|e| serde_json::json!({"at": rathaus_store::parse_ts(&e.at).map(german_date_time).unwrap_or_default(), "message": e.message}))
+        .collect();
+    let fee = fees::for_case(&mut conn, &tenant.tenant_id, &case.case_id).await?.into_iter().last().map(|f| {
+        serde_json::json!({"amount": Money::from_cents(f.amount_cents).to_german(), "kassenzeichen": f.kassenzeichen,
+            "due": chrono::NaiveDate::parse_from_str(&f.due_date, "%Y-%m-%d").map(|d| d.format("%d.%m.%Y").to_string()).unwrap_or(f.due_date)})
+    });
+    drop(conn);
+    let reasons: Vec<String> = case
+        .findings_json()?
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|b| b["grund"].as_str().map(String::from))
+        .collect();
+    let (label, text) = status_texts(&case.status, lang);
+    let body = render(
+        "status.html",
+        context! {
+            case => context! { reference => case.reference, status => case.status, status_label => label, status_text => text, procedure_name => procedure.manifest.name.get(lang) },
+            reasons => reasons, fee => fee, documents => docs, events => evs,
+            ..base(lang, Some(&tenant), Some(&mut session))
+        },
+    )?;
+    session.finish(&app, &slug, html(body)).await
+}
+
+pub(crate) fn pdf_response(file_name: &str, bytes: Vec<u8>) -> Response {
+    let disposition = format!("inline; filename=\"{}\"", file_name.replace(['"', '\\', '\r', '\n'], "_"));
+    (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CACHE_CONTROL, "private, no-store".to_string()),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+pub async fn document(
+    State(app): State<AppState>,
+    Path((slug, reference, document_id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let tenant = app.tenant(&slug).await?;
+    let session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+    let case = granted_case(&app, &tenant, &session, &reference).await?;
+    let mut conn = app.runtime.store.conn().await?;
+    let (meta, bytes) = documents::content(&mut conn, &tenant.tenant_id, &case.case_id, &document_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if meta.visible_to_applicant != 1 {
+        return Err(AppError::NotFound);
+    }
+    drop(conn);
+    session.finish(&app, &slug, pdf_response(&meta.file_name, bytes)).await
+}
+
+pub async fn status_login(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> AppResult<Response> {
+    let lang = lang_of(&headers, &uri);
+    let tenant = app.tenant(&slug).await?;
+    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+    let body =
+        render("status_login.html", context! { reference => "", ..base(lang, Some(&tenant), Some(&mut session)) })?;
+    session.finish(&app, &slug, html(body)).await
+}
+
+pub async fn status_lookup(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let lang = lang_of(&headers, &uri);
+    let tenant = app.tenant(&slug).await?;
+    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+    let posted = Posted::new(pairs);
+    session.verify_csrf(posted.get("_csrf"))?;
+    let reference_text = posted.text("aktenzeichen");
+    let code_text = posted.text("zugangscode");
+    let mut reference_error = None;
+    let mut code_error = None;
+    let reference = if reference_text.is_empty() {
+        reference_error = Some(t(lang, "status.reference_missing"));
+        None
+    } else {
+        let r = Reference::parse(&reference_text);
+        if r.is_none() {
+            reference_error = Some(t(lang, "status.reference_invalid"));
+        }
+        r
+    };
+    let code = if code_text.is_empty() {
+        code_error = Some(t(lang, "status.code_missing"));
+        None
+    } else {
+        let c = AccessCode::parse(&code_text);
+        if c.is_none() {
+            code_error = Some(t(lang, "status.code_invalid"));
+        }
+        c
+    };
+    if let (Some(reference), Some(code)) = (&reference, &code) {
+        let key = format!("status:{}:{}", tenant.tenant_id, reference);
+        if !app.limiter.allowed(&key) {
+            code_error = Some(t(lang, "status.too_many_attempts"));
+        } else {
+            let mut conn = app.runtime.store.conn().await?;
+            let case = cases::by_reference(&mut conn, &tenant.tenant_id, reference.as_str()).await?;
+            drop(conn);
+            let expected = app.runtime.secret_hash("access-code", code.as_str());
+            match case {
+                Some(c) if constant_time_eq(c.access_code_hash.as_bytes(), expected.as_bytes()) => {
+                    app.limiter.succeeded(&key);
+                    if !session.data.grants.contains(&c.case_id) {
+                        session.data.grants.push(c.case_id.clone());
+                    }
+                    return session
+                        .finish(&app, &slug, Redirect::to(&format!("/{slug}/vorgang/{}", c.reference)).into_response())
+                        .await;
+                }
+                _ => {
+                    app.limiter.failed(&key);
+                    code_error = Some(t(lang, "status.not_found"));
+                }
+            }
+        }
+    }
+    let mut errors = Vec::new();
+    if let Some(e) = &reference_error {
+        errors.push(serde_json::json!({"anchor": "aktenzeichen", "message": e}));
+    }
+    if let Some(e) = &code_error {
+        errors.push(serde_json::json!({"anchor": "zugangscode", "message": e}));
+    }
+    let body = render(
+        "status_login.html",
+        context! { reference => reference_text, reference_error => reference_error, code_error => code_error, errors => errors, ..base(lang, Some(&tenant), Some(&mut session)) },
+    )?;
+    session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await
+}
+
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,147 @@
+//! Server-side sessions bound to one tenant (the cookie's path is the tenant's path, the row
+//! carries the tenant id). Only the hash of the id is stored. Each session has a CSRF token
+//! that every form posts back.
+
+use crate::error::{AppError, AppResult};
+use crate::App;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::Response;
+use rand::RngCore;
+use rathaus_store::sessions;
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+
+pub const COOKIE: &str = "rathaus_sid";
+const LIFETIME_HOURS: i64 = 8;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StaffSession {
+    pub staff_id: String,
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default)]
+pub struct SessionData {
+    pub csrf: String,
+    pub staff: Option<StaffSession>,
+    /// Unfinished applications by procedure id.
+    pub drafts: BTreeMap<String, Json>,
+    /// Cases (by id) this browser may see: submitted here or unlocked with the access code.
+    pub grants: Vec<String>,
+    pub flash: Option<String>,
+    /// The access code of the case just submitted, shown once on the receipt page.
+    pub fresh_access_code: Option<(String, String)>,
+}
+
+pub struct Session {
+    id: String,
+    tenant_id: String,
+    pub data: SessionData,
+    loaded: Option<SessionData>,
+}
+
+fn random_token() -> String {
+    let mut b = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut b);
+    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, b)
+}
+
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+impl Session {
+    pub async fn load(app: &App, tenant_id: &str, headers: &HeaderMap) -> AppResult<Session> {
+        let now = app.runtime.clock.now();
+        if let Some(id) = cookie_value(headers, COOKIE).filter(|id| id.len() >= 32 && id.len() <= 64) {
+            let mut conn = app.runtime.store.conn().await?;
+            if let Some(json) = sessions::load(&mut conn, tenant_id, &id, now).await? {
+                let data: SessionData = serde_json::from_value(json).unwrap_or_default();
+                return Ok(Session { id, tenant_id: tenant_id.into(), loaded: Some(data.clone()), data });
+            }
+        }
+        Ok(Session {
+            id: random_token(),
+            tenant_id: tenant_id.into(),
+            data: SessionData { csrf: random_token(), ..Default::default() },
+            loaded: None,
+        })
+    }
+
+    /// A new id after login, so that an id planted before login is worthless (session
+    /// fixation). The old row is removed.
+    pub async fn rotate(&mut self, app: &App) -> AppResult<()> {
+        if self.loaded.is_some() {
+            let mut conn = app.runtime.store.conn().await?;
+            sessions::delete(&mut conn, &self.tenant_id, &self.id).await?;
+        }
+        self.id = random_token();
+        self.data.csrf = random_token();
+        self.loaded = None;
+        Ok(())
+    }
+
+    pub async fn destroy(&mut self, app: &App) -> AppResult<()> {
+        let mut conn = app.runtime.store.conn().await?;
+        sessions::delete(&mut conn, &self.tenant_id, &self.id).await?;
+        self.data = SessionData { csrf: random_token(), ..Default::default() };
+        self.id = random_token();
+        self.loaded = None;
+        Ok(())
+    }
+
+    pub fn csrf(&self) -> &str {
+        &self.data.csrf
+    }
+
+    /// Checks the token a form posted. Compared in constant time.
+    pub fn verify_csrf(&self, posted: Option<&str>) -> AppResult<()> {
+        let expected = self.data.csrf.as_bytes();
+        let Some(given) = posted.map(str::as_bytes) else { return Err(AppError::Csrf) };
+        if self.loaded.is_none() || given.len() != expected.len() || expected.is_empty() {
+            return Err(AppError::Csrf);
+        }
+        let diff = given.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        if diff == 0 {
+            Ok(())
+        } else {
+            Err(AppError::Csrf)
+        }
+    }
+
+    pub fn take_flash(&mut self) -> Option<String> {
+        self.data.flash.take()
+    }
+
+    /// Saves the session (which also slides its expiry) and sets the cookie on `response`.
+    pub async fn finish(self, app: &App, slug: &str, mut response: Response) -> AppResult<Response> {
+        let now = app.runtime.clock.now();
+        let mut conn = app.runtime.store.conn().await?;
+        sessions::save(
+            &mut conn,
+            &self.tenant_id,
+            &self.id,
+            &serde_json::to_value(&self.data).expect("session serialises"),
+            now,
+            now + chrono::Duration::hours(LIFETIME_HOURS),
+        )
+        .await?;
+        let secure = if app.config.secure_cookies { "; Secure" } else { "" };
+        let cookie = format!("{COOKIE}={}; Path=/{slug}; HttpOnly; SameSite=Lax{secure}", self.id);
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, HeaderValue::from_str(&cookie).map_err(|e| AppError::Internal(e.to_string()))?);
+        Ok(response)
+    }
+}
