@@ -21,10 +21,29 @@ pub const PLATFORM_MODULE: &str = include_str!("../templates/rathaus.typ");
 /// The receipt every submission gets, whatever the procedure.
 pub const RECEIPT_TEMPLATE: &str = include_str!("../templates/eingangsbestaetigung.typ");
 
+/// A problem in a template, located in one of its files (`main.typ` is the template itself,
+/// `rathaus.typ` the platform module).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateDiagnostic {
+    pub file: Option<String>,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl std::fmt::Display for TemplateDiagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.file, self.line) {
+            (Some(file), Some(line)) => write!(f, "{file}:{line}: {}", self.message),
+            (Some(file), None) => write!(f, "{file}: {}", self.message),
+            _ => f.write_str(&self.message),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    #[error("Vorlage fehlerhaft: {0}")]
-    Template(String),
+    #[error("Vorlage fehlerhaft: {}", .0.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("; "))]
+    Template(Vec<TemplateDiagnostic>),
     #[error("PDF-Erzeugung fehlgeschlagen: {0}")]
     Pdf(String),
     #[error("Daten nicht serialisierbar: {0}")]
@@ -116,30 +135,29 @@ pub fn render_pdf(template: &str, data: &serde_json::Value) -> Result<Vec<u8>, R
         standards: PdfStandards::new(&[PdfStandard::A_2b]).map_err(|e| RenderError::Pdf(e.message().to_string()))?,
         ..PdfOptions::default()
     };
-    let pdf = typst_pdf::pdf(&document, &options).map_err(|errs| RenderError::Pdf(describe(&world, &errs)))?;
+    let pdf = typst_pdf::pdf(&document, &options).map_err(|errs| {
+        RenderError::Pdf(describe(&world, &errs).iter().map(|d| d.to_string()).collect::<Vec<_>>().join("; "))
+    })?;
     // typst memoises aggressively; drop cache entries unused for a few renders so a
     // long-running server does not grow without bound.
     comemo::evict(10);
     Ok(pdf)
 }
 
-fn describe(world: &DocumentWorld, diags: &[SourceDiagnostic]) -> String {
+fn describe(world: &DocumentWorld, diags: &[SourceDiagnostic]) -> Vec<TemplateDiagnostic> {
     diags
         .iter()
         .filter(|d| d.severity == Severity::Error)
         .map(|d| {
-            let location = d
-                .span
-                .id()
-                .and_then(|id| Some((id, world.source(id).ok()?, world.range(d.span)?)))
-                .map(|(id, source, range)| {
-                    format!("{:?}:{} ", id, source.lines().byte_to_line(range.start).map(|l| l + 1).unwrap_or(0))
-                })
-                .unwrap_or_default();
-            format!("{location}{}", d.message)
+            let id = d.span.id();
+            let file = id.map(|id| id.get().vpath().get_without_slash().to_string());
+            let line = id
+                .and_then(|id| Some((world.source(id).ok()?, world.range(d.span)?)))
+                .and_then(|(source, range)| source.lines().byte_to_line(range.start))
+                .map(|l| l + 1);
+            TemplateDiagnostic { file, line, message: d.message.to_string() }
         })
-        .collect::<Vec<_>>()
-        .join("; ")
+        .collect()
 }
 
 #[cfg(test)]

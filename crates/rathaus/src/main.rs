@@ -1,1 +1,319 @@
-fn main() {}
+//! `rathaus`: serve, migrate, validate the library, admin tasks.
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use rathaus::config::{Config, ConfigArgs};
+use rathaus::{admin, seed, server};
+use rathaus_domain::{Role, TenantSettings};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "rathaus", version, about = "Rathaus – Verwaltungsverfahren von Kommunen, durchgängig digital.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the server (portal, back office, API, worker).
+    Serve(ConfigArgs),
+    /// Run the database migrations and exit.
+    Migrate(ConfigArgs),
+    /// The process library.
+    Library {
+        #[command(subcommand)]
+        command: LibraryCommand,
+    },
+    /// Print the OpenAPI document of the integration API.
+    Openapi,
+    /// Create a tenant (municipality) and activate procedures.
+    TenantCreate {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Short name used in addresses, e.g. `musterstadt`.
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        /// Postcodes of the area, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        postcodes: Vec<String>,
+        /// Procedures to activate (repeatable).
+        #[arg(long = "procedure")]
+        procedures: Vec<String>,
+    },
+    /// Create a staff account. The password is read from RATHAUS_NEW_PASSWORD or generated.
+    StaffCreate {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        name: String,
+        /// clerk | team_lead | tenant_admin | auditor
+        #[arg(long)]
+        role: String,
+    },
+    /// Create an API key for a tenant (printed once).
+    ApiKeyCreate {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value = "API")]
+        label: String,
+    },
+    /// Check the audit trail's hash chain of a tenant.
+    AuditVerify {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum LibraryCommand {
+    /// Validate a procedure folder or a whole library; prints every problem with file and line.
+    Validate { dir: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("Fehler: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(args) => {
+            let config = Config::resolve(&args)?;
+            init_logging(&config.log);
+            config.prepare_data_dir()?;
+            server::open_store(&config).await?;
+            println!("Migrationen angewendet: {}", rathaus_store::redact(&config.database_url));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Library { command: LibraryCommand::Validate { dir } } => Ok(validate_library(&dir)),
+        Command::Openapi => {
+            println!("{}", rathaus_web::openapi_json());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::TenantCreate { config, slug, name, postcodes, procedures } => {
+            let (cfg, assembled) = open(&config).await?;
+            let settings = TenantSettings {
+                postcodes,
+                branding: rathaus_domain::Branding {
+                    logo_text: name.clone(),
+                    primary_color: "#1d4e89".into(),
+                    accent_color: "#1d4e89".into(),
+                    tagline: String::new(),
+                },
+                ..Default::default()
+            };
+            let procs: Vec<(&str, serde_json::Value)> =
+                procedures.iter().map(|p| (p.as_str(), serde_json::json!({}))).collect();
+            let t = admin::create_tenant(&assembled.runtime, &slug, &name, &settings, &procs).await?;
+            println!("Mandant „{}“ angelegt: {}/{}/", t.name, cfg.public_url, t.slug);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::StaffCreate { config, tenant, username, name, role } => {
+            let (_, assembled) = open(&config).await?;
+            let role = Role::parse(&role).with_context(|| {
+                format!("Rolle „{role}“ gibt es nicht: clerk, team_lead, tenant_admin oder auditor")
+            })?;
+            let t = tenant_by_slug(&assembled, &tenant).await?;
+            let (password, generated) = match std::env::var("RATHAUS_NEW_PASSWORD") {
+                Ok(p) => (p, false),
+                Err(_) => (admin::random_text(16), true),
+            };
+            admin::create_staff(&assembled.runtime, &t, &username, &name, &password, role).await?;
+            println!("Benutzer „{username}“ ({}) bei „{}“ angelegt.", role.code(), t.slug);
+            if generated {
+                println!("Passwort (nur jetzt sichtbar): {password}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ApiKeyCreate { config, tenant, label } => {
+            let (_, assembled) = open(&config).await?;
+            let t = tenant_by_slug(&assembled, &tenant).await?;
+            let key = admin::create_api_key(&assembled.runtime, &t, &label).await?;
+            println!("API-Schlüssel für „{}“ (nur jetzt sichtbar): {key}", t.slug);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::AuditVerify { config, tenant } => {
+            let (_, assembled) = open(&config).await?;
+            let t = tenant_by_slug(&assembled, &tenant).await?;
+            let mut conn = assembled.runtime.store.conn().await?;
+            let n = rathaus_store::audit::count(&mut conn, &t.tenant_id).await?;
+            match rathaus_store::audit::verify(&mut conn, &t.tenant_id).await? {
+                None => {
+                    println!("Audit-Protokoll von „{}“ ist unversehrt ({n} Einträge).", t.slug);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(seq) => {
+                    eprintln!("Audit-Protokoll von „{}“ ist ab Eintrag {seq} verändert oder unvollständig!", t.slug);
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+    }
+}
+
+/// For admin commands: the configured database and library, without demo seeding.
+async fn open(args: &ConfigArgs) -> Result<(Config, server::Assembled)> {
+    let mut config = Config::resolve(args)?;
+    init_logging("warn");
+    config.prepare_data_dir()?;
+    config.demo = false;
+    let store = server::open_store(&config).await?;
+    let assembled = server::assemble(&config, store).await?;
+    Ok((config, assembled))
+}
+
+async fn tenant_by_slug(a: &server::Assembled, slug: &str) -> Result<rathaus_store::tenants::Tenant> {
+    let mut conn = a.runtime.store.conn().await?;
+    rathaus_store::tenants::by_slug(&mut conn, slug)
+        .await?
+        .with_context(|| format!("Einen Mandanten „{slug}“ gibt es nicht"))
+}
+
+fn validate_library(dir: &std::path::Path) -> ExitCode {
+    let result = if dir.join(rathaus_engine::library::MANIFEST).exists() {
+        rathaus_engine::Procedure::load_dir(dir).map(|p| vec![std::sync::Arc::new(p)]).map_err(|ps| {
+            ps.into_iter()
+                .map(|p| rathaus_engine::Problem {
+                    file: if std::path::Path::new(&p.file).is_absolute() {
+                        p.file
+                    } else {
+                        dir.join(&p.file).display().to_string()
+                    },
+                    ..p
+                })
+                .collect::<Vec<_>>()
+        })
+    } else {
+        rathaus_engine::Library::load(dir).map(|l| l.procedures.into_values().collect())
+    };
+    let procedures = match result {
+        Ok(p) => p,
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            eprintln!("{} Problem(e) gefunden.", problems.len());
+            return ExitCode::from(1);
+        }
+    };
+    let mut failures = 0;
+    for p in &procedures {
+        let folder =
+            if dir.join(rathaus_engine::library::MANIFEST).exists() { dir.to_path_buf() } else { dir.join(p.id()) };
+        let problems = rathaus_runtime::preview::check_examples(p, &folder);
+        for problem in &problems {
+            eprintln!("{problem}");
+        }
+        failures += problems.len();
+        if problems.is_empty() {
+            println!("✓ {} ({}): gültig", p.id(), p.manifest.version);
+        }
+    }
+    if failures > 0 {
+        eprintln!("{failures} Problem(e) gefunden.");
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+async fn serve(args: ConfigArgs) -> Result<ExitCode> {
+    let config = Config::resolve(&args)?;
+    init_logging(&config.log);
+    config.prepare_data_dir()?;
+    let store = server::open_store(&config).await?;
+    let backend = store.backend();
+    let assembled = server::assemble(&config, store).await?;
+    let listener = match tokio::net::TcpListener::bind(config.bind).await {
+        Ok(l) => l,
+        Err(e) => bail!(
+            "Kann nicht auf {} lauschen: {e}. Wählen Sie eine andere Adresse mit --bind / RATHAUS_BIND.",
+            config.bind
+        ),
+    };
+    print_banner(&config, &assembled, backend);
+    server::run(&assembled, listener, shutdown_signal()).await?;
+    println!("Rathaus beendet.");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+fn print_banner(config: &Config, a: &server::Assembled, backend: rathaus_store::Backend) {
+    let url = &config.public_url;
+    let procedures: Vec<&str> = a.runtime.library.procedures.keys().map(String::as_str).collect();
+    println!();
+    println!("Rathaus {} läuft: {url}/", env!("CARGO_PKG_VERSION"));
+    println!("  Datenbank:   {} ({})", backend.name(), rathaus_store::redact(&config.database_url));
+    println!("  Bibliothek:  {} ({})", config.library.display(), procedures.join(", "));
+    println!("  API:         {url}/api/openapi.json   Gesundheit: {url}/healthz, {url}/readyz");
+    if config.demo {
+        println!();
+        println!("  ################################################################");
+        println!("  ##  DEMO-MODUS: Demo-Gemeinden mit Demo-Zugängen sind aktiv.  ##");
+        println!("  ##  Nicht für echte Daten verwenden! (RATHAUS_DEMO=false)      ##");
+        println!("  ################################################################");
+        match &a.credentials {
+            Some(creds) => {
+                for (slug, t) in &creds.tenants {
+                    println!();
+                    println!("  {slug}: Portal {url}/{slug}/   Intern {url}/{slug}/intern/");
+                    for s in &t.staff {
+                        println!("    {:<16} Passwort {:<18} Rolle {}", s.username, s.password, s.role);
+                    }
+                    println!("    API-Schlüssel    {}", t.api_key);
+                }
+                println!();
+                println!(
+                    "  Zugangsdaten stehen auch in {}{}",
+                    seed::credentials_path(&config.data_dir).display(),
+                    if a.seeded { " (neu erzeugt)" } else { "" }
+                );
+            }
+            None => println!(
+                "  Die Demo-Zugangsdaten dieser Datenbank sind nicht mehr in {} gespeichert.",
+                seed::credentials_path(&config.data_dir).display()
+            ),
+        }
+    }
+    println!();
+}

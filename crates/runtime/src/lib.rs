@@ -12,6 +12,7 @@
 pub mod clock;
 mod connectors;
 mod docdata;
+pub mod preview;
 mod procedures;
 mod submit;
 mod tasks;

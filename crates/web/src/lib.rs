@@ -13,6 +13,7 @@ mod render;
 mod session;
 
 pub use api::openapi_json;
+pub use backoffice::hash_password;
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};

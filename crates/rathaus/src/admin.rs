@@ -1,0 +1,150 @@
+//! Administrative tasks shared by the CLI and the demo seed: tenants, staff, API keys.
+//! Every change writes the audit trail.
+
+use anyhow::{bail, Context, Result};
+use rathaus_domain::{Role, TenantSettings};
+use rathaus_runtime::Runtime;
+use rathaus_store::audit::{self, Actor};
+use rathaus_store::{staff, tenants};
+use serde_json::json;
+
+fn check_slug(slug: &str) -> Result<()> {
+    let ok = (2..=40).contains(&slug.len())
+        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-');
+    if !ok {
+        bail!("Kennung „{slug}“: 2 bis 40 Kleinbuchstaben, Ziffern und Bindestriche (sie erscheint in der Adresse)");
+    }
+    if rathaus_web::RESERVED_SLUGS.contains(&slug) {
+        bail!("Kennung „{slug}“ ist für die Plattform reserviert");
+    }
+    Ok(())
+}
+
+pub async fn create_tenant(
+    rt: &Runtime,
+    slug: &str,
+    name: &str,
+    settings: &TenantSettings,
+    procedures: &[(&str, serde_json::Value)],
+) -> Result<tenants::Tenant> {
+    check_slug(slug)?;
+    for code in &settings.postcodes {
+        if code.len() != 5 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            bail!("Postleitzahl „{code}“ muss fünfstellig sein");
+        }
+    }
+    let now = rt.clock.now();
+    let mut tx = rt.store.begin().await?;
+    if tenants::by_slug(&mut tx, slug).await?.is_some() {
+        bail!("Einen Mandanten „{slug}“ gibt es schon");
+    }
+    let tenant = tenants::create(&mut tx, slug, name, settings, now).await?;
+    audit::append(
+        &mut tx,
+        &tenant.tenant_id,
+        &Actor::System,
+        "tenant.created",
+        "tenant",
+        &tenant.tenant_id,
+        &json!({"slug": slug, "name": name}),
+        now,
+    )
+    .await?;
+    for (procedure, parameters) in procedures {
+        let p = rt
+            .library
+            .get(procedure)
+            .with_context(|| format!("Verfahren „{procedure}“ gibt es in der Bibliothek nicht"))?;
+        p.resolve_parameters(parameters)
+            .map_err(|e| anyhow::anyhow!("Parameter für „{procedure}“: {}", e.join("; ")))?;
+        tenants::activate_procedure(&mut tx, &tenant.tenant_id, procedure, parameters, now).await?;
+        audit::append(
+            &mut tx,
+            &tenant.tenant_id,
+            &Actor::System,
+            "procedure.activated",
+            "procedure",
+            procedure,
+            &json!({"parameters": parameters}),
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    for (procedure, _) in procedures {
+        rt.deploy(&tenant.tenant_id, procedure).await?;
+    }
+    Ok(tenant)
+}
+
+pub async fn create_staff(
+    rt: &Runtime,
+    tenant: &tenants::Tenant,
+    username: &str,
+    display_name: &str,
+    password: &str,
+    role: Role,
+) -> Result<()> {
+    if username.is_empty()
+        || !username
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'_')
+    {
+        bail!("Benutzername „{username}“: nur Kleinbuchstaben, Ziffern, Punkt, Binde- und Unterstrich");
+    }
+    if password.chars().count() < 12 {
+        bail!("Das Passwort muss mindestens 12 Zeichen lang sein");
+    }
+    let hash = {
+        let pw = password.to_string();
+        tokio::task::spawn_blocking(move || rathaus_web::hash_password(&pw)).await?
+    };
+    let now = rt.clock.now();
+    let mut tx = rt.store.begin().await?;
+    if staff::by_username(&mut tx, &tenant.tenant_id, username).await?.is_some() {
+        bail!("Den Benutzer „{username}“ gibt es bei „{}“ schon", tenant.slug);
+    }
+    let s = staff::create(&mut tx, &tenant.tenant_id, username, display_name, &hash, role.code(), now).await?;
+    audit::append(
+        &mut tx,
+        &tenant.tenant_id,
+        &Actor::System,
+        "staff.created",
+        "staff",
+        &s.staff_id,
+        &json!({"username": username, "role": role.code()}),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Creates an API key and returns it; only its keyed hash is stored.
+pub async fn create_api_key(rt: &Runtime, tenant: &tenants::Tenant, label: &str) -> Result<String> {
+    let key = format!("rh_{}", random_text(40));
+    let now = rt.clock.now();
+    let mut tx = rt.store.begin().await?;
+    let id = tenants::add_api_key(&mut tx, &tenant.tenant_id, &rt.secret_hash("api-key", &key), label, now).await?;
+    audit::append(
+        &mut tx,
+        &tenant.tenant_id,
+        &Actor::System,
+        "api_key.created",
+        "api_key",
+        &id,
+        &json!({"label": label}),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(key)
+}
+
+/// Random text from letters and digits that cannot be confused (no 0/O, 1/l/I).
+pub fn random_text(len: usize) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    (0..len).map(|_| ALPHABET[rand::random::<usize>() % ALPHABET.len()] as char).collect()
+}

@@ -1,0 +1,157 @@
+//! Demo data: two municipalities that look and charge differently, with staff of every role
+//! and an API key each. Credentials are random per installation, printed at start and
+//! written to `<data-dir>/demo-credentials.json`.
+
+use crate::admin::{create_api_key, create_staff, create_tenant, random_text};
+use anyhow::{Context, Result};
+use rathaus_domain::tenant::{BankAccount, Branding, Contact};
+use rathaus_domain::{Role, TenantSettings};
+use rathaus_runtime::Runtime;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StaffCredential {
+    pub username: String,
+    pub password: String,
+    pub role: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TenantCredentials {
+    pub api_key: String,
+    pub staff: Vec<StaffCredential>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct DemoCredentials {
+    pub tenants: BTreeMap<String, TenantCredentials>,
+}
+
+pub const CREDENTIALS_FILE: &str = "demo-credentials.json";
+
+pub fn credentials_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(CREDENTIALS_FILE)
+}
+
+struct DemoTenant {
+    slug: &'static str,
+    name: &'static str,
+    settings: TenantSettings,
+    fees: serde_json::Value,
+}
+
+fn demo_tenants() -> Vec<DemoTenant> {
+    vec![
+        DemoTenant {
+            slug: "musterstadt",
+            name: "Musterstadt",
+            settings: TenantSettings {
+                postcodes: vec!["09999".into(), "09990".into()],
+                branding: Branding {
+                    logo_text: "Stadt Musterstadt".into(),
+                    primary_color: "#1d4e89".into(),
+                    accent_color: "#1d4e89".into(),
+                    tagline: "Rathaus online – rund um die Uhr".into(),
+                },
+                contact: Contact {
+                    office: "Gewerbeamt".into(),
+                    street: "Markt 1".into(),
+                    postcode: "09999".into(),
+                    city: "Musterstadt".into(),
+                    phone: "03700 1234-0".into(),
+                    email: "gewerbe@musterstadt.example".into(),
+                    opening_hours: "Mo–Fr 8–12 Uhr, Di und Do 14–18 Uhr".into(),
+                },
+                bank: BankAccount {
+                    holder: "Stadtkasse Musterstadt".into(),
+                    iban: "DE02120300000000202051".into(),
+                    bic: "BYLADEM1001".into(),
+                    bank: "Deutsche Kreditbank".into(),
+                },
+                land: "SN".into(),
+            },
+            fees: json!({}),
+        },
+        DemoTenant {
+            slug: "beispielgemeinde",
+            name: "Beispielgemeinde",
+            settings: TenantSettings {
+                postcodes: vec!["09998".into()],
+                branding: Branding {
+                    logo_text: "Gemeinde Beispielgemeinde".into(),
+                    primary_color: "#2f5d3a".into(),
+                    accent_color: "#8a1c3f".into(),
+                    tagline: "Bürgerservice der Gemeinde".into(),
+                },
+                contact: Contact {
+                    office: "Bürgerbüro".into(),
+                    street: "Dorfstraße 5".into(),
+                    postcode: "09998".into(),
+                    city: "Beispielgemeinde".into(),
+                    phone: "03700 5678-0".into(),
+                    email: "buergerbuero@beispielgemeinde.example".into(),
+                    opening_hours: "Mo, Mi, Fr 9–12 Uhr".into(),
+                },
+                bank: BankAccount {
+                    holder: "Gemeindekasse Beispielgemeinde".into(),
+                    iban: "DE89370400440532013000".into(),
+                    bic: "COBADEFFXXX".into(),
+                    bank: "Commerzbank".into(),
+                },
+                land: "SN".into(),
+            },
+            fees: json!({"gebuehr_anmeldung": "30.00", "gebuehr_ummeldung": "25.00", "gebuehr_abmeldung": "12.50"}),
+        },
+    ]
+}
+
+const DEMO_STAFF: &[(&str, &str, Role)] = &[
+    ("sachbearbeitung", "Sabine Sachbearbeiterin", Role::Clerk),
+    ("teamleitung", "Thomas Teamleiter", Role::TeamLead),
+    ("admin", "Anna Administratorin", Role::TenantAdmin),
+    ("pruefung", "Paul Prüfer", Role::Auditor),
+];
+
+/// Seeds the demo municipalities if the database has no tenant yet. Returns the new
+/// credentials, or `None` if tenants existed already.
+pub async fn seed_demo(rt: &Runtime) -> Result<Option<DemoCredentials>> {
+    let mut conn = rt.store.conn().await?;
+    if !rathaus_store::tenants::list(&mut conn).await?.is_empty() {
+        return Ok(None);
+    }
+    drop(conn);
+    let mut creds = DemoCredentials::default();
+    for d in demo_tenants() {
+        let tenant = create_tenant(rt, d.slug, d.name, &d.settings, &[("gewerbeanmeldung", d.fees)])
+            .await
+            .with_context(|| format!("Demo-Mandant {}", d.slug))?;
+        let mut staff = Vec::new();
+        for (username, display, role) in DEMO_STAFF {
+            let password = random_text(16);
+            create_staff(rt, &tenant, username, display, &password, *role).await?;
+            staff.push(StaffCredential { username: username.to_string(), password, role: role.code().into() });
+        }
+        let api_key = create_api_key(rt, &tenant, "Demo-Schlüssel").await?;
+        creds.tenants.insert(d.slug.to_string(), TenantCredentials { api_key, staff });
+    }
+    Ok(Some(creds))
+}
+
+pub fn write_credentials(data_dir: &Path, creds: &DemoCredentials) -> Result<()> {
+    let path = credentials_path(data_dir);
+    std::fs::write(&path, serde_json::to_string_pretty(creds)?)
+        .with_context(|| format!("{} schreiben", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(())
+}
+
+pub fn read_credentials(data_dir: &Path) -> Option<DemoCredentials> {
+    serde_json::from_str(&std::fs::read_to_string(credentials_path(data_dir)).ok()?).ok()
+}

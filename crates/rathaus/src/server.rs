@@ -1,0 +1,107 @@
+//! Assembling and running the product: store, library, runtime, web, worker.
+
+use crate::config::Config;
+use crate::seed::{self, DemoCredentials};
+use anyhow::{bail, Context, Result};
+use rathaus_runtime::{Runtime, RuntimeConfig, SystemClock};
+use rathaus_store::Store;
+use rathaus_web::{App, WebConfig};
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+pub struct Assembled {
+    pub runtime: Arc<Runtime>,
+    pub app: Arc<App>,
+    /// Demo credentials, if demo mode is on (new or from the credentials file).
+    pub credentials: Option<DemoCredentials>,
+    /// True if the demo data was created just now.
+    pub seeded: bool,
+}
+
+/// Connects to the database and runs the migrations, with errors that say what to fix.
+pub async fn open_store(config: &Config) -> Result<Store> {
+    let store = Store::connect(&config.database_url, config.max_connections, None).await.map_err(|e| {
+        anyhow::anyhow!(
+            "Datenbank {} nicht erreichbar: {e}\nPrüfen Sie DATABASE_URL / --database-url (und ob PostgreSQL läuft).",
+            rathaus_store::redact(&config.database_url)
+        )
+    })?;
+    store.migrate().await.context("Datenbankschema konnte nicht migriert werden")?;
+    Ok(store)
+}
+
+pub fn load_library(config: &Config) -> Result<rathaus_engine::Library> {
+    if !config.library.is_dir() {
+        bail!(
+            "Die Prozessbibliothek {} gibt es nicht. Starten Sie im Projektordner oder geben Sie den Ordner mit --library / RATHAUS_LIBRARY an.",
+            config.library.display()
+        );
+    }
+    rathaus_engine::Library::load(&config.library).map_err(|problems| {
+        let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+        anyhow::anyhow!(
+            "Die Prozessbibliothek {} ist fehlerhaft:\n{}\nPrüfen Sie sie mit: rathaus library validate {}",
+            config.library.display(),
+            list.join("\n"),
+            config.library.display()
+        )
+    })
+}
+
+pub async fn assemble(config: &Config, store: Store) -> Result<Assembled> {
+    let library = load_library(config)?;
+    let secret = config.load_secret()?;
+    let node_id = format!("{}-{}", hostname(), std::process::id());
+    let runtime = Runtime::new(
+        store,
+        library,
+        RuntimeConfig { public_url: config.public_url.clone(), secret, library_dir: config.library.clone(), node_id },
+        Arc::new(SystemClock),
+    );
+    let mut credentials = None;
+    let mut seeded = false;
+    if config.demo {
+        match seed::seed_demo(&runtime).await? {
+            Some(creds) => {
+                seed::write_credentials(&config.data_dir, &creds)?;
+                credentials = Some(creds);
+                seeded = true;
+            }
+            None => credentials = seed::read_credentials(&config.data_dir),
+        }
+    }
+    for (tenant, procedure, _, created) in runtime.sync_deployments().await? {
+        if created {
+            tracing::info!(tenant, procedure, "new procedure version deployed");
+        }
+    }
+    let app = App::new(
+        runtime.clone(),
+        WebConfig { secure_cookies: config.public_url.starts_with("https://"), public_url: config.public_url.clone() },
+    );
+    Ok(Assembled { runtime, app, credentials, seeded })
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "rathaus".into())
+}
+
+/// Serves HTTP and runs the job worker until `shutdown` completes.
+pub async fn run(
+    assembled: &Assembled,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(assembled.runtime.clone().run_worker(stop_rx));
+    let router = rathaus_web::router(assembled.app.clone());
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await.context("HTTP-Server")?;
+    let _ = stop_tx.send(true);
+    let _ = worker.await;
+    Ok(())
+}
