@@ -31,12 +31,29 @@ impl Runtime {
 
     /// Runs the due jobs of one instance right away (used after a submission or a decision
     /// so that the applicant sees the result in the same request), within a time budget.
+    /// Jobs another worker holds are waited for, since their completion may start more jobs;
+    /// jobs waiting for a retry later end the wait.
     pub async fn drive(&self, tenant_id: &str, instance_id: &str, budget: Duration) {
         let deadline = Instant::now() + budget;
         while Instant::now() < deadline {
             match self.claim(Some((tenant_id, instance_id))).await {
                 Ok(Some(job)) => self.execute(job).await,
-                Ok(None) => break,
+                Ok(None) => {
+                    let busy = async {
+                        let mut conn = self.store.conn().await?;
+                        let running = jobs::running_for_instance(&mut conn, tenant_id, instance_id).await?;
+                        Ok::<_, StoreError>(running > 0)
+                    }
+                    .await;
+                    match busy {
+                        Ok(true) => tokio::time::sleep(Duration::from_millis(10)).await,
+                        Ok(false) => break,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "checking the instance's jobs failed; the worker will continue it");
+                            break;
+                        }
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "claiming a job failed; the worker will pick it up");
                     break;

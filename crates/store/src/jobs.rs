@@ -151,6 +151,17 @@ pub async fn for_instance(conn: &mut AnyConnection, tenant_id: &str, instance_id
     .await?)
 }
 
+/// Jobs of one instance currently claimed by a worker.
+pub async fn running_for_instance(conn: &mut AnyConnection, tenant_id: &str, instance_id: &str) -> Result<i64> {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE tenant_id = $1 AND instance_id = $2 AND status = 'running'")
+            .bind(tenant_id)
+            .bind(instance_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok(n)
+}
+
 /// Jobs waiting to run or running, across all tenants (for the worker's wake-up and tests).
 pub async fn pending_count(conn: &mut AnyConnection) -> Result<i64> {
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE status IN ('pending', 'running')")

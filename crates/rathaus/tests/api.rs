@@ -1,0 +1,185 @@
+//! Integration API v1 end to end, on SQLite and PostgreSQL.
+
+mod common;
+
+use common::{application, TestServer};
+use rathaus_store::testing;
+use serde_json::{json, Value};
+
+async fn post(s: &TestServer, tenant: &str, key: Option<&str>, body: Value) -> (u16, Value) {
+    let mut req = reqwest::Client::new().post(s.url(&format!("/api/v1/{tenant}/applications"))).json(&body);
+    if let Some(k) = key {
+        req = req.bearer_auth(k);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn get(url: &str, key: &str) -> reqwest::Response {
+    reqwest::Client::new().get(url).bearer_auth(key).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn accept_path_confirms_with_fee_and_downloadable_documents() {
+    for db in testing::all().await {
+        let backend = db.backend();
+        let s = TestServer::start(db).await;
+        let key = s.api_key("musterstadt").to_string();
+        let (status, body) = post(
+            &s,
+            "musterstadt",
+            Some(&key),
+            json!({"procedure": "gewerbeanmeldung", "data": application("software", "09999")}),
+        )
+        .await;
+        assert_eq!(status, 201, "{backend:?}: {body}");
+        assert_eq!(body["status"], "confirmed", "{body}");
+        assert_eq!(body["outcome"], "accepted");
+        let reference = body["reference"].as_str().unwrap();
+        assert!(reference.starts_with("GEW-"), "{reference}");
+        let code = body["access_code"].as_str().unwrap();
+        let status_url = body["status_url"].as_str().unwrap();
+        assert!(status_url.ends_with(&format!("/api/v1/musterstadt/applications/{reference}")));
+
+        let res = get(&format!("{status_url}?access_code={code}"), &key).await;
+        assert_eq!(res.status(), 200);
+        let st: Value = res.json().await.unwrap();
+        assert_eq!(st["outcome"], "accepted");
+        assert_eq!(st["fee"]["amount"], "26.00");
+        assert_eq!(st["fee"]["currency"], "EUR");
+        assert!(st["reasons"].as_array().unwrap().is_empty(), "{st}");
+        let docs = st["documents"].as_array().unwrap();
+        let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+        assert!(kinds.contains(&"eingangsbestaetigung") && kinds.contains(&"bescheinigung"), "{kinds:?}");
+        for d in docs {
+            let res = get(&format!("{}?access_code={code}", d["url"].as_str().unwrap()), &key).await;
+            assert_eq!(res.status(), 200);
+            assert_eq!(res.headers()["content-type"], "application/pdf");
+            let bytes = res.bytes().await.unwrap();
+            assert!(bytes.starts_with(b"%PDF"));
+            assert_eq!(bytes.len() as i64, d["size"].as_i64().unwrap());
+        }
+        // Wrong access code: not found, nothing revealed.
+        let res = get(&format!("{status_url}?access_code=ACDE-FGHJ-KMNP"), &key).await;
+        assert_eq!(res.status(), 404);
+        let res = get(status_url, &key).await;
+        assert_eq!(res.status(), 401, "the access code is required");
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn review_path_lists_every_reason() {
+    for db in testing::all().await {
+        let s = TestServer::start(db).await;
+        let key = s.api_key("musterstadt").to_string();
+        let mut data = application("bewachung", "09999");
+        data["taetigkeiten"] = json!(["bewachung", "heilpraktiker"]);
+        let (status, body) =
+            post(&s, "musterstadt", Some(&key), json!({"procedure": "gewerbeanmeldung", "data": data})).await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["outcome"], "in_review");
+        assert_eq!(body["status"], "in_review");
+        let url =
+            format!("{}?access_code={}", body["status_url"].as_str().unwrap(), body["access_code"].as_str().unwrap());
+        let st: Value = get(&url, &key).await.json().await.unwrap();
+        let texts: Vec<&str> = st["reasons"].as_array().unwrap().iter().map(|r| r["text"].as_str().unwrap()).collect();
+        assert!(texts.contains(&"Erlaubnis nach § 34a GewO fehlt"), "{texts:?}");
+        assert!(texts.iter().any(|t| t.contains("kein Gewerbe")), "{texts:?}");
+        assert!(st["fee"].is_null(), "no fee before the decision");
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn invalid_data_is_refused_with_field_errors_and_nothing_is_stored() {
+    for db in testing::all().await {
+        let s = TestServer::start(db).await;
+        let key = s.api_key("musterstadt").to_string();
+        let mut data = application("software", "09999");
+        data["inhaber"]["familienname"] = json!("");
+        data["beginn"] = json!("31.12.2026");
+        data["taetigkeiten"] = json!(["gibtsnicht"]);
+        data["rechtsform"] = json!("gmbh");
+        let (status, body) =
+            post(&s, "musterstadt", Some(&key), json!({"procedure": "gewerbeanmeldung", "data": data})).await;
+        assert_eq!(status, 422, "{body}");
+        let errors = body["errors"].as_array().unwrap();
+        let by_field =
+            |f: &str| errors.iter().find(|e| e["field"] == f).map(|e| e["message"].as_str().unwrap().to_string());
+        assert_eq!(by_field("inhaber.familienname").unwrap(), "Geben Sie „Familienname“ an.");
+        assert!(by_field("beginn").unwrap().contains("gültiges Datum"));
+        assert!(by_field("taetigkeiten").unwrap().contains("„gibtsnicht“ ist keine zulässige Auswahl"));
+        assert!(by_field("register.art").is_some(), "a GmbH needs register data: {errors:?}");
+        assert!(by_field("vertretung").is_some(), "a GmbH needs its representatives: {errors:?}");
+        let mut conn = s.db.store.conn().await.unwrap();
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM cases").fetch_one(&mut *conn).await.unwrap();
+        assert_eq!(n, 0, "nothing stored");
+        drop(conn);
+        // Malformed JSON and unknown procedures are clear errors too.
+        let res = reqwest::Client::new()
+            .post(s.url("/api/v1/musterstadt/applications"))
+            .bearer_auth(&key)
+            .body("{kaputt")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400);
+        let (status, body) = post(&s, "musterstadt", Some(&key), json!({"procedure": "hundesteuer", "data": {}})).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (404, Some("unknown_procedure")));
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn api_keys_are_bound_to_their_tenant() {
+    for db in testing::all().await {
+        let s = TestServer::start(db).await;
+        let body = json!({"procedure": "gewerbeanmeldung", "data": application("software", "09998")});
+        let (status, _) = post(&s, "beispielgemeinde", None, body.clone()).await;
+        assert_eq!(status, 401);
+        let (status, _) = post(&s, "beispielgemeinde", Some("rh_falsch"), body.clone()).await;
+        assert_eq!(status, 401);
+        let other = s.api_key("musterstadt").to_string();
+        let (status, err) = post(&s, "beispielgemeinde", Some(&other), body.clone()).await;
+        assert_eq!(status, 403, "{err}");
+        assert_eq!(err["error"]["code"], "forbidden");
+        // With its own key: accepted, and the tenant's own fee applies.
+        let own = s.api_key("beispielgemeinde").to_string();
+        let (status, created) = post(&s, "beispielgemeinde", Some(&own), body).await;
+        assert_eq!(status, 201, "{created}");
+        assert_eq!(created["outcome"], "accepted", "{created}");
+        let url = format!(
+            "{}?access_code={}",
+            created["status_url"].as_str().unwrap(),
+            created["access_code"].as_str().unwrap()
+        );
+        let st: Value = get(&url, &own).await.json().await.unwrap();
+        assert_eq!(st["fee"]["amount"], "30.00");
+        // The other tenant's key cannot read it either.
+        assert_eq!(get(&url, &other).await.status(), 403);
+        // And Musterstadt has no case with this reference.
+        let foreign = url.replace("/beispielgemeinde/", "/musterstadt/");
+        assert_eq!(get(&foreign, &other).await.status(), 404);
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn openapi_and_health_are_served() {
+    let s = TestServer::start(testing::sqlite().await).await;
+    let doc: Value = reqwest::get(s.url("/api/openapi.json")).await.unwrap().json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/api/v1/{tenant}/applications",
+        "/api/v1/{tenant}/applications/{reference}",
+        "/api/v1/{tenant}/applications/{reference}/documents/{document_id}",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} missing");
+    }
+    assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
+    assert_eq!(reqwest::get(s.url("/healthz")).await.unwrap().text().await.unwrap(), "ok");
+    assert_eq!(reqwest::get(s.url("/readyz")).await.unwrap().status(), 200);
+    s.stop().await;
+}

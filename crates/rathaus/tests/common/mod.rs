@@ -1,0 +1,122 @@
+//! Starts the whole product (demo mode) on a random port over a test database.
+#![allow(dead_code)]
+
+use rathaus::config::{Config, ConfigArgs};
+use rathaus::seed::DemoCredentials;
+use rathaus::server;
+use rathaus_store::testing::TestDatabase;
+use std::path::PathBuf;
+
+pub struct TestServer {
+    pub base: String,
+    pub creds: DemoCredentials,
+    pub db: TestDatabase,
+    pub assembled: server::Assembled,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+    data_dir: PathBuf,
+}
+
+pub fn library_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../library")
+}
+
+impl TestServer {
+    pub async fn start(db: TestDatabase) -> TestServer {
+        let data_dir = std::env::temp_dir().join(format!("rathaus-e2e-{:016x}", rand::random::<u64>()));
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let args = ConfigArgs {
+            bind: Some(addr.to_string()),
+            data_dir: Some(data_dir.clone()),
+            database_url: Some(db.url.clone()),
+            library: Some(library_dir()),
+            demo: Some(true),
+            ..Default::default()
+        };
+        let config = Config::resolve(&args).unwrap();
+        let assembled = server::assemble(&config, db.store.clone()).await.unwrap();
+        let creds = assembled.credentials.clone().expect("demo credentials");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let runner = server::Assembled {
+            runtime: assembled.runtime.clone(),
+            app: assembled.app.clone(),
+            credentials: None,
+            seeded: false,
+        };
+        let handle = tokio::spawn(async move {
+            server::run(&runner, listener, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        TestServer {
+            base: format!("http://{addr}"),
+            creds,
+            db,
+            assembled,
+            shutdown: Some(tx),
+            handle: Some(handle),
+            data_dir,
+        }
+    }
+
+    pub fn api_key(&self, tenant: &str) -> &str {
+        &self.creds.tenants[tenant].api_key
+    }
+
+    pub fn password(&self, tenant: &str, username: &str) -> &str {
+        &self.creds.tenants[tenant].staff.iter().find(|s| s.username == username).unwrap().password
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            let _ = h.await;
+        }
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+        self.db.cleanup().await;
+    }
+}
+
+/// A browser-like client: keeps cookies, follows redirects.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::limited(10)).build().unwrap()
+}
+
+/// The CSRF token of the first form on a page.
+pub fn csrf(html: &str) -> String {
+    let marker = "name=\"_csrf\" value=\"";
+    let start = html.find(marker).unwrap_or_else(|| panic!("no CSRF token in page:\n{html}")) + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+/// A start date a few days ahead (a standard case).
+pub fn soon() -> chrono::NaiveDate {
+    chrono::Utc::now().date_naive() + chrono::Duration::days(5)
+}
+
+pub fn application(activity: &str, plz: &str) -> serde_json::Value {
+    serde_json::json!({
+        "meldungsart": "anmeldung",
+        "inhaber": {"familienname": "Muster", "vornamen": "Erika", "geburtsdatum": "1985-04-12", "geburtsort": "Chemnitz",
+                    "staatsangehoerigkeit": ["DE"], "anschrift": {"strasse": "Hauptstraße", "hausnummer": "1", "plz": plz, "ort": "Musterstadt"}},
+        "rechtsform": "einzelunternehmen",
+        "betrieb": {"anschrift": {"strasse": "Marktplatz", "hausnummer": "3", "plz": plz, "ort": "Musterstadt"}, "niederlassung": "hauptniederlassung"},
+        "grund": "neugruendung",
+        "taetigkeiten": [activity],
+        "taetigkeit_beschreibung": "Entwicklung und Vertrieb von Software",
+        "betriebsart": ["sonstiges"],
+        "beginn": soon().format("%Y-%m-%d").to_string(),
+        "nebenerwerb": false,
+        "beschaeftigte": {"vollzeit": 0, "teilzeit": 0}
+    })
+}
