@@ -1,0 +1,364 @@
+//! The citizen portal over HTTP like a browser without JavaScript, and the back office:
+//! accept path, review path with a clerk's decision, errors, CSRF, tenant isolation.
+
+mod common;
+
+use common::{client, csrf, soon, TestServer};
+use rathaus_store::testing;
+
+struct Visit {
+    c: reqwest::Client,
+    base: String,
+}
+
+impl Visit {
+    fn new(s: &TestServer) -> Visit {
+        Visit { c: client(), base: s.base.clone() }
+    }
+
+    async fn get(&self, path: &str) -> (u16, String, String) {
+        let res = self.c.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let status = res.status().as_u16();
+        let url = res.url().path().to_string();
+        (status, url, res.text().await.unwrap())
+    }
+
+    /// Posts a form found at `form_page` (for its CSRF token) to `action`.
+    async fn post(&self, form_page: &str, action: &str, fields: &[(&str, &str)]) -> (u16, String, String) {
+        let (_, _, html) = self.get(form_page).await;
+        let token = csrf(&html);
+        let mut body: Vec<(String, String)> = vec![("_csrf".into(), token)];
+        body.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let res = self.c.post(format!("{}{action}", self.base)).form(&body).send().await.unwrap();
+        let status = res.status().as_u16();
+        let url = res.url().path().to_string();
+        (status, url, res.text().await.unwrap())
+    }
+
+    /// Fills one form page and continues.
+    async fn page(&self, tenant: &str, page: &str, fields: &[(&str, &str)]) -> (u16, String, String) {
+        let path = format!("/{tenant}/antrag/gewerbeanmeldung/{page}");
+        self.post(&path, &path, fields).await
+    }
+}
+
+/// Fills the Gewerbeanmeldung page by page like a person; returns the HTML of the check page.
+async fn fill_application(v: &Visit, tenant: &str, plz: &str, activity: &str) -> String {
+    let start = soon();
+    let (day, month, year) =
+        (start.format("%d").to_string(), start.format("%m").to_string(), start.format("%Y").to_string());
+    let (s, url, _) = v.page(tenant, "meldung", &[("meldungsart", "anmeldung")]).await;
+    assert_eq!((s, url.as_str()), (200, format!("/{tenant}/antrag/gewerbeanmeldung/person").as_str()));
+    let (s, url, _) = v
+        .page(
+            tenant,
+            "person",
+            &[
+                ("inhaber.familienname", "Muster"),
+                ("inhaber.vornamen", "Erika"),
+                ("inhaber.geburtsdatum.tag", "12"),
+                ("inhaber.geburtsdatum.monat", "4"),
+                ("inhaber.geburtsdatum.jahr", "1985"),
+                ("inhaber.geburtsort", "Chemnitz"),
+                ("inhaber.staatsangehoerigkeit[0]", "DE"),
+                ("inhaber.anschrift.strasse", "Hauptstraße"),
+                ("inhaber.anschrift.hausnummer", "1"),
+                ("inhaber.anschrift.plz", plz),
+                ("inhaber.anschrift.ort", "Musterstadt"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert!(url.ends_with("/unternehmen"), "{url}");
+    let (_, url, _) = v.page(tenant, "unternehmen", &[("rechtsform", "einzelunternehmen")]).await;
+    assert!(url.ends_with("/betrieb"), "{url}");
+    let (_, url, _) = v
+        .page(
+            tenant,
+            "betrieb",
+            &[
+                ("betrieb.anschrift.strasse", "Marktplatz"),
+                ("betrieb.anschrift.hausnummer", "3"),
+                ("betrieb.anschrift.plz", plz),
+                ("betrieb.anschrift.ort", "Musterstadt"),
+                ("betrieb.niederlassung", "hauptniederlassung"),
+            ],
+        )
+        .await;
+    assert!(url.ends_with("/anlass"), "{url}");
+    let (_, url, _) = v.page(tenant, "anlass", &[("grund", "neugruendung")]).await;
+    assert!(url.ends_with("/taetigkeit"), "{url}");
+    let (s, url, html) = v
+        .page(
+            tenant,
+            "taetigkeit",
+            &[
+                ("taetigkeiten", activity),
+                ("taetigkeit_beschreibung", "Entwicklung und Vertrieb von Software"),
+                ("betriebsart", "sonstiges"),
+                ("beginn.tag", &day),
+                ("beginn.monat", &month),
+                ("beginn.jahr", &year),
+                ("beschaeftigte.vollzeit", "0"),
+                ("beschaeftigte.teilzeit", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200, "{html}");
+    html.contains("Prüfen Sie Ihre Angaben")
+        .then_some(())
+        .unwrap_or_else(|| panic!("not on the check page ({url}):\n{html}"));
+    html
+}
+
+async fn submit(v: &Visit, tenant: &str) -> (u16, String, String) {
+    let path = format!("/{tenant}/antrag/gewerbeanmeldung/pruefen");
+    v.post(&path, &path, &[("erklaerung", "true")]).await
+}
+
+/// The link whose attributes end with `marker` (e.g. `id="doc-bescheinigung"`).
+fn link_to(html: &str, marker: &str) -> String {
+    let end = html.find(marker).unwrap_or_else(|| panic!("{marker} not found"));
+    let start = html[..end].rfind("href=\"").unwrap() + 6;
+    unescape(html[start..end].trim_end().trim_end_matches('"'))
+}
+
+/// Decodes the entities minijinja writes in attribute values.
+fn unescape(s: &str) -> String {
+    s.replace("&#x2f;", "/")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+    let i = html.find(start).unwrap_or_else(|| panic!("{start} not found")) + start.len();
+    let j = html[i..].find(end).unwrap() + i;
+    &html[i..j]
+}
+
+#[tokio::test]
+async fn citizen_submits_a_standard_case_and_gets_the_certificate() {
+    for db in testing::all().await {
+        let s = TestServer::start(db).await;
+        let v = Visit::new(&s);
+        let (status, _, home) = v.get("/musterstadt/").await;
+        assert_eq!(status, 200);
+        assert!(home.contains("Gewerbeanzeige") && home.contains("Stadt Musterstadt"));
+        let (_, _, service) = v.get("/musterstadt/leistungen/gewerbeanmeldung").await;
+        assert!(service.contains("26,00 €") && service.contains("§§ 14, 15 Gewerbeordnung"), "{service}");
+        let check = fill_application(&v, "musterstadt", "09999", "software").await;
+        assert!(
+            check.contains("Softwareentwicklung, IT-Dienstleistungen") && check.contains("12.04.1985"),
+            "answers shown in words"
+        );
+        assert!(check.contains("voraussichtlich sofort bestätigt"), "the assistant predicts the outcome");
+        // Without the declaration the application is not sent.
+        let (st, _, html) = v
+            .post("/musterstadt/antrag/gewerbeanmeldung/pruefen", "/musterstadt/antrag/gewerbeanmeldung/pruefen", &[])
+            .await;
+        assert_eq!(st, 422);
+        assert!(html.contains("Bestätigen Sie, dass Ihre Angaben richtig und vollständig sind."));
+        let (st, url, receipt) = submit(&v, "musterstadt").await;
+        assert_eq!(st, 200, "{receipt}");
+        assert!(url.ends_with("/eingang"), "{url}");
+        let reference = between(&receipt, "<strong id=\"reference\">", "</strong>").to_string();
+        let code = between(&receipt, "<p class=\"access-code\" id=\"access-code\">", "</p>").to_string();
+        assert!(reference.starts_with("GEW-"));
+        assert!(receipt.contains("Ihr Antrag ist bestätigt"), "decided within the request");
+        let pdf_link = link_to(&receipt, "id=\"doc-bescheinigung\"");
+        let res = v.c.get(format!("{}{}", s.base, pdf_link)).send().await.unwrap_or_else(|e| panic!("{pdf_link}: {e}"));
+        assert_eq!(res.headers()["content-type"], "application/pdf");
+        assert!(res.bytes().await.unwrap().starts_with(b"%PDF"));
+        // The access code is shown once only.
+        let (_, _, again) = v.get(&format!("/musterstadt/vorgang/{reference}/eingang")).await;
+        assert!(!again.contains(&code));
+
+        // Another browser needs Aktenzeichen and access code.
+        let other = Visit::new(&s);
+        let (st, url, _) = other.get(&format!("/musterstadt/vorgang/{reference}")).await;
+        assert_eq!((st, url.as_str()), (200, "/musterstadt/status"));
+        let (st, _, html) = other
+            .post(
+                "/musterstadt/status",
+                "/musterstadt/status",
+                &[("aktenzeichen", &reference), ("zugangscode", "ACDE-FGHJ-KMNP")],
+            )
+            .await;
+        assert_eq!(st, 422);
+        assert!(html.contains("keinen Antrag gefunden"));
+        let (st, _, html) = other
+            .post("/musterstadt/status", "/musterstadt/status", &[("aktenzeichen", "quatsch"), ("zugangscode", "")])
+            .await;
+        assert_eq!(st, 422);
+        assert!(html.contains("nicht das erwartete Format") && html.contains("Geben Sie den Zugangscode ein."));
+        let (st, url, html) = other
+            .post(
+                "/musterstadt/status",
+                "/musterstadt/status",
+                &[("aktenzeichen", &reference.to_lowercase()), ("zugangscode", &code.replace('-', " "))],
+            )
+            .await;
+        assert_eq!(st, 200, "{html}");
+        assert!(url.ends_with(&reference), "{url}");
+        assert!(html.contains("Bestätigt") && html.contains("Empfangsbescheinigung") && html.contains("26,00 €"));
+        // A reference of another tenant is not found under this tenant.
+        let (st, _, _) = other.get(&format!("/beispielgemeinde/vorgang/{reference}")).await;
+        assert_ne!(st, 200);
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn form_errors_name_the_field_and_keep_the_input() {
+    let s = TestServer::start(testing::sqlite().await).await;
+    let v = Visit::new(&s);
+    v.page("musterstadt", "meldung", &[("meldungsart", "anmeldung")]).await;
+    let (st, url, html) = v
+        .page(
+            "musterstadt",
+            "person",
+            &[
+                ("inhaber.familienname", ""),
+                ("inhaber.vornamen", "Erika"),
+                ("inhaber.geburtsdatum.tag", "31"),
+                ("inhaber.geburtsdatum.monat", "2"),
+                ("inhaber.geburtsdatum.jahr", "1985"),
+            ],
+        )
+        .await;
+    assert_eq!(st, 422);
+    assert!(url.ends_with("/person"));
+    assert!(html.contains("Es gibt ein Problem"), "error summary");
+    assert!(html.contains("Geben Sie „Familienname“ an."));
+    assert!(html.contains("href=\"#f-inhaber-familienname\""), "summary links to the field");
+    assert!(html.contains("„Geburtsdatum“ muss ein gültiges Datum sein"));
+    assert!(html.contains("value=\"31\""), "what was typed is shown again");
+    assert!(html.contains("value=\"Erika\""));
+    assert!(html.contains("<title>Fehler:"), "the title announces the error");
+    // English on request.
+    let (_, _, html) = v.get("/musterstadt/antrag/gewerbeanmeldung/person?lang=en").await;
+    assert!(html.contains("Personal details") && html.contains("lang=\"en\""));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn posts_without_csrf_token_are_refused() {
+    let s = TestServer::start(testing::sqlite().await).await;
+    let v = Visit::new(&s);
+    v.get("/musterstadt/antrag/gewerbeanmeldung/meldung").await;
+    let res =
+        v.c.post(s.url("/musterstadt/antrag/gewerbeanmeldung/meldung"))
+            .form(&[("meldungsart", "anmeldung")])
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(res.status(), 403);
+    let res =
+        v.c.post(s.url("/musterstadt/intern/anmelden"))
+            .form(&[("_csrf", "falsch"), ("benutzername", "admin"), ("passwort", "x")])
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(res.status(), 403);
+    s.stop().await;
+}
+
+async fn login(s: &TestServer, tenant: &str, user: &str) -> Visit {
+    let v = Visit::new(s);
+    let (st, url, html) = v
+        .post(
+            &format!("/{tenant}/intern/anmelden"),
+            &format!("/{tenant}/intern/anmelden"),
+            &[("benutzername", user), ("passwort", s.password(tenant, user))],
+        )
+        .await;
+    assert_eq!(st, 200, "{html}");
+    assert!(url.ends_with("/intern/"), "{url}");
+    v
+}
+
+#[tokio::test]
+async fn clerk_decides_a_review_case_and_the_citizen_gets_the_notice() {
+    for db in testing::all().await {
+        let s = TestServer::start(db).await;
+        let citizen = Visit::new(&s);
+        let check = fill_application(&citizen, "musterstadt", "09999", "heilpraktiker").await;
+        assert!(
+            check.contains("Sachbearbeiter") && check.contains("kein Gewerbe"),
+            "the assistant warns before submission"
+        );
+        let (_, _, receipt) = submit(&citizen, "musterstadt").await;
+        let reference = between(&receipt, "<strong id=\"reference\">", "</strong>").to_string();
+        assert!(receipt.contains("prüft Ihren Antrag"));
+
+        // Wrong password: a clear error, no session.
+        let v = Visit::new(&s);
+        let (st, _, html) = v
+            .post(
+                "/musterstadt/intern/anmelden",
+                "/musterstadt/intern/anmelden",
+                &[("benutzername", "sachbearbeitung"), ("passwort", "falsch")],
+            )
+            .await;
+        assert_eq!(st, 422, "{html}");
+        assert!(html.contains("Benutzername oder Passwort sind falsch."));
+        let (_, url, _) = v.get("/musterstadt/intern/").await;
+        assert!(url.ends_with("/anmelden"));
+
+        let clerk = login(&s, "musterstadt", "sachbearbeitung").await;
+        let (_, _, list) = clerk.get("/musterstadt/intern/").await;
+        assert!(list.contains(&reference) && list.contains("kein Gewerbe"), "{list}");
+        let case_path = link_to(&list, &format!(">{reference}</a>"));
+        let (_, _, case) = clerk.get(&case_path).await;
+        assert!(
+            case.contains("Ergebnis der automatischen Prüfung")
+                && case.contains("Eingangsbestätigung")
+                && case.contains("case.submitted")
+        );
+        let action =
+            format!("/musterstadt/intern/aufgaben/{}", between(&case, "action=\"/musterstadt/intern/aufgaben/", "\""));
+        assert!(action.contains("/intern/aufgaben/"));
+        // Rejecting needs reasons.
+        let (st, _, html) = clerk.post(&case_path, &action, &[("ergebnis", "ablehnen"), ("begruendung", "kurz")]).await;
+        assert_eq!(st, 422);
+        assert!(html.contains("Geben Sie eine Begründung an"));
+        let (st, _, html) = clerk
+            .post(
+                &case_path,
+                &action,
+                &[("ergebnis", "ablehnen"), ("begruendung", "Die Heilkunde ist ein freier Beruf und kein Gewerbe.")],
+            )
+            .await;
+        assert_eq!(st, 200, "{html}");
+        assert!(html.contains("Die Entscheidung ist gespeichert.") && html.contains("Abgelehnt"), "{html}");
+        // Deciding again is refused politely.
+        let (_, _, html) = clerk.post(&case_path, &action, &[("ergebnis", "bestaetigen"), ("begruendung", "")]).await;
+        assert!(html.contains("bereits erledigt") || !html.contains("Entscheidung speichern"), "{html}");
+
+        // The citizen sees the notice.
+        let (_, _, status) = citizen.get(&format!("/musterstadt/vorgang/{reference}")).await;
+        assert!(status.contains("Abgelehnt") && status.contains("Bescheid über die Gewerbeanzeige"), "{status}");
+
+        // Auditors read but may not decide; staff of one tenant see nothing of another.
+        let auditor = login(&s, "musterstadt", "pruefung").await;
+        let (_, _, html) = auditor.get(&case_path).await;
+        assert!(html.contains(&reference));
+        let (st, _, _) = auditor.post(&case_path, &action, &[("ergebnis", "bestaetigen")]).await;
+        assert_eq!(st, 403);
+        let other = login(&s, "beispielgemeinde", "sachbearbeitung").await;
+        let (_, _, list) = other.get("/beispielgemeinde/intern/").await;
+        assert!(!list.contains(&reference), "another tenant's worklist never shows the case");
+        let foreign = case_path.replace("/musterstadt/", "/beispielgemeinde/");
+        let (st, _, _) = other.get(&foreign).await;
+        assert_eq!(st, 404);
+        let (_, url, _) = other.get(&case_path).await;
+        assert!(
+            url.ends_with("/musterstadt/intern/anmelden"),
+            "a session of Beispielgemeinde is no session in Musterstadt: {url}"
+        );
+        s.stop().await;
+    }
+}
