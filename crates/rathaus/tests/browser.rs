@@ -1,0 +1,248 @@
+//! A person in headless Chromium fills in and submits the Gewerbeanmeldung, then opens the
+//! certificate PDF. Needs Debian's chromium and chromium-driver (see .ci/run); locally it is
+//! skipped with a note when they are missing, in CI (`RATHAUS_REQUIRE_BROWSER=1`) it fails.
+
+mod common;
+
+use common::{soon, TestServer};
+use fantoccini::{Client, ClientBuilder, Locator};
+use rathaus_store::testing;
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Driver {
+    child: Child,
+    profile: PathBuf,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+fn find(var: &str, candidates: &[&str]) -> Option<PathBuf> {
+    if let Ok(p) = std::env::var(var) {
+        return Some(PathBuf::from(p));
+    }
+    candidates.iter().map(PathBuf::from).find(|p| p.exists())
+}
+
+async fn browser() -> Option<(Driver, Client)> {
+    let required = std::env::var("RATHAUS_REQUIRE_BROWSER").is_ok_and(|v| v == "1" || v == "true");
+    let driver = find("RATHAUS_CHROMEDRIVER", &["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]);
+    let chromium = find("RATHAUS_CHROMIUM", &["/usr/bin/chromium", "/usr/bin/chromium-browser"]);
+    let (Some(driver), Some(chromium)) = (driver, chromium) else {
+        assert!(!required, "RATHAUS_REQUIRE_BROWSER is set but chromium/chromedriver were not found (install the Debian packages chromium and chromium-driver)");
+        eprintln!("note: chromium or chromedriver not installed, browser test skipped");
+        return None;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(&driver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let profile = std::env::temp_dir().join(format!("rathaus-chromium-{port}"));
+    let d = Driver { child, profile: profile.clone(), port };
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chromium,
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--window-size=1280,1024",
+                     format!("--user-data-dir={}", profile.display())]
+        }),
+    );
+    let url = format!("http://127.0.0.1:{}", d.port);
+    let mut last_err = None;
+    for _ in 0..50 {
+        match ClientBuilder::rustls().expect("tls").capabilities(caps.clone()).connect(&url).await {
+            Ok(c) => return Some((d, c)),
+            Err(e) => {
+                last_err = Some(e);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    panic!("could not start a Chromium session: {last_err:?}");
+}
+
+async fn type_into(c: &Client, id: &str, text: &str) {
+    let el = c.find(Locator::Id(id)).await.unwrap_or_else(|e| panic!("#{id}: {e}"));
+    el.clear().await.unwrap();
+    el.send_keys(text).await.unwrap();
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+async fn continue_(c: &Client) {
+    click(c, "button[value=continue]").await;
+}
+
+async fn on_page(c: &Client, path_end: &str) {
+    let target = url_matching(c, path_end).await;
+    if c.wait().at_most(Duration::from_secs(10)).for_url(&target).await.is_err() {
+        let current = c.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+        let problems = match c.find(Locator::Css(".error-summary")).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => "(no error summary)".into(),
+        };
+        panic!("did not reach …{path_end}; still at {current}: {problems}");
+    }
+}
+
+async fn url_matching(c: &Client, path_end: &str) -> url::Url {
+    let current = c.current_url().await.unwrap();
+    let mut target = current.clone();
+    let prefix = current
+        .path()
+        .rsplit_once("/antrag/gewerbeanmeldung/")
+        .map(|(p, _)| p.to_string())
+        .unwrap_or_else(|| "/musterstadt".into());
+    target.set_path(&format!("{prefix}/antrag/gewerbeanmeldung/{path_end}"));
+    target.set_query(None);
+    target
+}
+
+#[tokio::test]
+async fn a_person_submits_the_form_in_chromium_and_opens_the_pdf() {
+    let Some((_driver, c)) = browser().await else { return };
+    let s = TestServer::start(testing::sqlite().await).await;
+    let result = run(&c, &s).await;
+    if result.is_err() {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser-failure.png");
+        if let Ok(png) = c.screenshot().await {
+            let _ = std::fs::write(&dir, png);
+            eprintln!("screenshot of the failing page: {}", dir.display());
+        }
+    }
+    let _ = c.close().await;
+    s.stop().await;
+    result.unwrap();
+}
+
+async fn run(c: &Client, s: &TestServer) -> Result<(), String> {
+    c.goto(&s.url("/musterstadt/")).await.map_err(|e| e.to_string())?;
+    assert!(c.title().await.unwrap().contains("Stadt Musterstadt"));
+    c.find(Locator::LinkText("Gewerbeanzeige (An-, Um- und Abmeldung)")).await.unwrap().click().await.unwrap();
+    c.find(Locator::LinkText("Jetzt starten ›")).await.unwrap().click().await.unwrap();
+
+    // Page 1: the kind of notification. Continuing without a choice shows the error summary.
+    continue_(c).await;
+    let summary = c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css(".error-summary")).await.unwrap();
+    assert!(summary.text().await.unwrap().contains("Wählen Sie „Was möchten Sie anzeigen?“ aus."));
+    let focused = c.active_element().await.unwrap();
+    assert_eq!(
+        focused.attr("class").await.unwrap().as_deref(),
+        Some("error-summary"),
+        "the script moves focus to the error summary"
+    );
+    click(c, "#f-meldungsart").await;
+    continue_(c).await;
+
+    on_page(c, "person").await;
+    type_into(c, "f-inhaber-familienname", "Mustermann").await;
+    type_into(c, "f-inhaber-vornamen", "Max").await;
+    type_into(c, "f-inhaber-geburtsdatum-tag", "3").await;
+    type_into(c, "f-inhaber-geburtsdatum-monat", "10").await;
+    type_into(c, "f-inhaber-geburtsdatum-jahr", "1990").await;
+    type_into(c, "f-inhaber-geburtsort", "Zwickau").await;
+    c.find(Locator::Id("f-inhaber-staatsangehoerigkeit")).await.unwrap().select_by_value("DE").await.unwrap();
+    type_into(c, "f-inhaber-anschrift-strasse", "Rosenweg").await;
+    type_into(c, "f-inhaber-anschrift-hausnummer", "4").await;
+    type_into(c, "f-inhaber-anschrift-plz", "09990").await;
+    type_into(c, "f-inhaber-anschrift-ort", "Musterstadt").await;
+    continue_(c).await;
+
+    on_page(c, "unternehmen").await;
+    c.find(Locator::Id("f-rechtsform")).await.unwrap().select_by_value("einzelunternehmen").await.unwrap();
+    continue_(c).await;
+
+    on_page(c, "betrieb").await;
+    type_into(c, "f-betrieb-geschaeftsbezeichnung", "Mustermann IT").await;
+    type_into(c, "f-betrieb-anschrift-strasse", "Am Markt").await;
+    type_into(c, "f-betrieb-anschrift-hausnummer", "7").await;
+    type_into(c, "f-betrieb-anschrift-plz", "09990").await;
+    type_into(c, "f-betrieb-anschrift-ort", "Musterstadt").await;
+    click(c, "#f-betrieb-niederlassung").await;
+    continue_(c).await;
+
+    on_page(c, "anlass").await;
+    click(c, "#f-grund").await;
+    continue_(c).await;
+
+    on_page(c, "taetigkeit").await;
+    // The activity list filters as you type (progressive enhancement).
+    type_into(c, "f-taetigkeiten-filter", "programm").await;
+    let visible = c.execute("return Array.from(document.querySelectorAll('#f-taetigkeiten-list .choice')).filter(e => !e.hidden).length", vec![]).await.unwrap();
+    assert_eq!(visible, json!(1), "only the software activity matches “programm”");
+    click(c, "#f-taetigkeiten-list input[value=software]").await;
+    type_into(c, "f-taetigkeit_beschreibung", "IT-Beratung und Softwareentwicklung").await;
+    click(c, "input[name=betriebsart][value=sonstiges]").await;
+    let start = soon();
+    type_into(c, "f-beginn-tag", &start.format("%d").to_string()).await;
+    type_into(c, "f-beginn-monat", &start.format("%m").to_string()).await;
+    type_into(c, "f-beginn-jahr", &start.format("%Y").to_string()).await;
+    type_into(c, "f-beschaeftigte-vollzeit", "1").await;
+    type_into(c, "f-beschaeftigte-teilzeit", "0").await;
+    continue_(c).await;
+
+    on_page(c, "pruefen").await;
+    let body = c.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+    assert!(body.contains("Mustermann IT") && body.contains("03.10.1990"), "{body}");
+    click(c, "#erklaerung").await;
+    click(c, "form button[type=submit].button").await;
+
+    let reference = c
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Id("reference"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(reference.starts_with("GEW-"), "{reference}");
+    let code = c.find(Locator::Id("access-code")).await.unwrap().text().await.unwrap();
+    assert_eq!(code.len(), 14);
+    let status = c.find(Locator::Id("status-text")).await.unwrap().text().await.unwrap();
+    assert!(status.contains("bestätigt"), "{status}");
+
+    // Open the certificate: the link answers with a PDF in the browser's session.
+    let link = c.find(Locator::Id("doc-bescheinigung")).await.unwrap();
+    let href = link.attr("href").await.unwrap().unwrap();
+    let fetched = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch(arguments[0]).then(r => r.arrayBuffer().then(b => done([r.status, r.headers.get('content-type'), new TextDecoder().decode(b.slice(0, 5)), b.byteLength])));",
+            vec![json!(href)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(fetched[0], json!(200), "{fetched}");
+    assert_eq!(fetched[1], json!("application/pdf"));
+    assert_eq!(fetched[2], json!("%PDF-"));
+    assert!(fetched[3].as_i64().unwrap() > 10_000);
+    link.click().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The browser is still fine after opening the PDF; the status page shows the case.
+    c.goto(&s.url(&format!("/musterstadt/vorgang/{reference}"))).await.unwrap();
+    let text = c.find(Locator::Id("case-status")).await.unwrap().text().await.unwrap();
+    assert_eq!(text, "Bestätigt");
+    Ok(())
+}
