@@ -261,3 +261,12 @@ async fn invalid_data_stores_nothing() {
         db.cleanup().await;
     }
 }
+
+#[test]
+fn library_examples_are_valid_and_render_every_template() {
+    let library = rathaus_engine::Library::load(&library_dir()).unwrap();
+    for (id, p) in &library.procedures {
+        let problems = rathaus_runtime::preview::check_examples(p, &library_dir().join(id));
+        assert!(problems.is_empty(), "{id}:\n{}", problems.join("\n"));
+    }
+}
