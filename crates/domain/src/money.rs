@@ -70,7 +70,7 @@ impl Money {
         let whole = (abs / 100).to_string();
         let mut grouped = String::new();
         for (i, ch) in whole.chars().enumerate() {
-            if i > 0 && (whole.len() - i) % 3 == 0 {
+            if i > 0 && (whole.len() - i).is_multiple_of(3) {
                 grouped.push('.');
             }
             grouped.push(ch);
@@ -102,7 +102,7 @@ fn luhn_check_digit(digits: &str) -> u32 {
         .enumerate()
         .map(|(i, b)| {
             let d = (b - b'0') as u32;
-            if i % 2 == 0 {
+            if i.is_multiple_of(2) {
                 let x = d * 2;
                 if x > 9 {
                     x - 9

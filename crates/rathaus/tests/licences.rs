@@ -64,7 +64,7 @@ fn atom(t: &[&str], pos: &mut usize, allow: &[String]) -> bool {
                 name = format!("{name} WITH {}", t.get(*pos + 1).unwrap_or(&""));
                 *pos += 2;
             }
-            allow.iter().any(|a| *a == name)
+            allow.contains(&name)
                 || (name.contains(" WITH ") && allow.iter().any(|a| name.starts_with(&format!("{a} WITH "))))
         }
         None => false,

@@ -105,9 +105,7 @@ async fn fill_application(v: &Visit, tenant: &str, plz: &str, activity: &str) ->
         )
         .await;
     assert_eq!(s, 200, "{html}");
-    html.contains("Prüfen Sie Ihre Angaben")
-        .then_some(())
-        .unwrap_or_else(|| panic!("not on the check page ({url}):\n{html}"));
+    assert!(html.contains("Prüfen Sie Ihre Angaben"), "not on the check page ({url}):\n{html}");
     html
 }
 
@@ -333,7 +331,16 @@ async fn clerk_decides_a_review_case_and_the_citizen_gets_the_notice() {
             )
             .await;
         assert_eq!(st, 200, "{html}");
-        assert!(html.contains("Die Entscheidung ist gespeichert.") && html.contains("Abgelehnt"), "{html}");
+        if !html.contains("Abgelehnt") {
+            let mut conn = s.db.store.conn().await.unwrap();
+            let jobs: Vec<(String, String, i64, Option<String>, String)> =
+                sqlx::query_as("SELECT job_type, status, attempts, last_error, run_at FROM jobs ORDER BY created_at")
+                    .fetch_all(&mut *conn)
+                    .await
+                    .unwrap();
+            panic!("case not rejected after the decision ({:?}); jobs: {jobs:#?}", s.db.backend());
+        }
+        assert!(html.contains("Die Entscheidung ist gespeichert."), "{html}");
         // Deciding again is refused politely.
         let (_, _, html) = clerk.post(&case_path, &action, &[("ergebnis", "bestaetigen"), ("begruendung", "")]).await;
         assert!(html.contains("bereits erledigt") || !html.contains("Entscheidung speichern"), "{html}");

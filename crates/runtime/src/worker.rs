@@ -31,8 +31,8 @@ impl Runtime {
 
     /// Runs the due jobs of one instance right away (used after a submission or a decision
     /// so that the applicant sees the result in the same request), within a time budget.
-    /// Jobs another worker holds are waited for, since their completion may start more jobs;
-    /// jobs waiting for a retry later end the wait.
+    /// Jobs another worker holds or is claiming are waited for, since their completion may
+    /// start more jobs; only jobs waiting for a later retry end the wait.
     pub async fn drive(&self, tenant_id: &str, instance_id: &str, budget: Duration) {
         let deadline = Instant::now() + budget;
         while Instant::now() < deadline {
@@ -41,7 +41,8 @@ impl Runtime {
                 Ok(None) => {
                     let busy = async {
                         let mut conn = self.store.conn().await?;
-                        let running = jobs::running_for_instance(&mut conn, tenant_id, instance_id).await?;
+                        let running =
+                            jobs::busy_for_instance(&mut conn, tenant_id, instance_id, self.clock.now()).await?;
                         Ok::<_, StoreError>(running > 0)
                     }
                     .await;

@@ -40,20 +40,13 @@ pub struct Entry {
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-fn entry_hash(
-    tenant_id: &str,
-    seq: i64,
-    at: &str,
-    actor: &str,
-    action: &str,
-    object_type: &str,
-    object_id: &str,
-    details: &str,
-    prev: &str,
-) -> String {
-    let material =
-        [tenant_id, &seq.to_string(), at, actor, action, object_type, object_id, details, prev].join("\u{1f}");
-    sha256_hex(material.as_bytes())
+/// The hash of an entry: over the tenant, the sequence number, every field and the previous
+/// hash, separated by a unit separator that cannot occur in the fields' JSON or text.
+fn entry_hash(tenant_id: &str, seq: i64, fields: [&str; 7]) -> String {
+    let seq = seq.to_string();
+    let mut material = vec![tenant_id, seq.as_str()];
+    material.extend(fields);
+    sha256_hex(material.join("\u{1f}").as_bytes())
 }
 
 /// Appends an entry. Call it inside the transaction of the change it records, so that a
@@ -79,7 +72,7 @@ pub async fn append(
     let at = ts(now);
     let actor = actor.label();
     let details = details.to_string();
-    let hash = entry_hash(tenant_id, seq, &at, &actor, action, object_type, object_id, &details, &prev);
+    let hash = entry_hash(tenant_id, seq, [&at, &actor, action, object_type, object_id, &details, &prev]);
     sqlx::query(
         "INSERT INTO audit_log (tenant_id, seq, at, actor, action, object_type, object_id, details, prev_hash, hash)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -136,7 +129,7 @@ pub async fn verify(conn: &mut AnyConnection, tenant_id: &str) -> Result<Option<
     let mut prev = GENESIS.to_string();
     for (i, e) in entries.iter().enumerate() {
         let expected =
-            entry_hash(tenant_id, e.seq, &e.at, &e.actor, &e.action, &e.object_type, &e.object_id, &e.details, &prev);
+            entry_hash(tenant_id, e.seq, [&e.at, &e.actor, &e.action, &e.object_type, &e.object_id, &e.details, &prev]);
         if e.seq != i as i64 + 1 || e.prev_hash != prev || e.hash != expected {
             return Ok(Some(e.seq));
         }

@@ -151,14 +151,23 @@ pub async fn for_instance(conn: &mut AnyConnection, tenant_id: &str, instance_id
     .await?)
 }
 
-/// Jobs of one instance currently claimed by a worker.
-pub async fn running_for_instance(conn: &mut AnyConnection, tenant_id: &str, instance_id: &str) -> Result<i64> {
-    let (n,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE tenant_id = $1 AND instance_id = $2 AND status = 'running'")
-            .bind(tenant_id)
-            .bind(instance_id)
-            .fetch_one(&mut *conn)
-            .await?;
+/// Jobs of one instance that are running or due now. A due job another worker is just
+/// claiming is invisible to `claim` (SKIP LOCKED) but counted here, so a caller waiting for
+/// the instance does not stop too early.
+pub async fn busy_for_instance(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    instance_id: &str,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM jobs WHERE tenant_id = $1 AND instance_id = $2 AND (status = 'running' OR (status = 'pending' AND run_at <= $3))",
+    )
+    .bind(tenant_id)
+    .bind(instance_id)
+    .bind(ts(now))
+    .fetch_one(&mut *conn)
+    .await?;
     Ok(n)
 }
 

@@ -142,8 +142,18 @@ async fn jobs_are_claimed_once_retried_and_dead_lettered() {
             jobs::claim(&mut conn, backend, "w2", t0(), lease, None).await.unwrap().is_none(),
             "a leased job is not claimed twice"
         );
+        assert_eq!(
+            jobs::busy_for_instance(&mut conn, &a.tenant_id, "i1", t0()).await.unwrap(),
+            1,
+            "running counts as busy"
+        );
         // The first worker fails: retried after a backoff, not before.
         assert!(!jobs::fail(&mut conn, &job, "w1", "boom", t0()).await.unwrap());
+        assert_eq!(
+            jobs::busy_for_instance(&mut conn, &a.tenant_id, "i1", t0()).await.unwrap(),
+            0,
+            "a later retry is not busy now"
+        );
         assert!(jobs::claim(&mut conn, backend, "w2", t0(), lease, None).await.unwrap().is_none());
         let later = t0() + Duration::minutes(5);
         let job = jobs::claim(&mut conn, backend, "w2", later, lease, None).await.unwrap().expect("due again");

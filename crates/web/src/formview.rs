@@ -57,126 +57,128 @@ pub fn anchor_for(schema: &FormSchema, path: &str) -> String {
     }
 }
 
-/// Applies the posted values of `fields` (a page, or an item of a repeating group) to
-/// `target`. Values that cannot even be converted (a date that does not exist, letters in
-/// a number) are not stored; they are returned as errors together with the raw input, so the
-/// page shows what the person typed.
-pub fn apply_posted(
-    schema: &FormSchema,
-    fields: &[Field],
-    posted: &Posted,
-    prefix: &str,
-    target: &mut Json,
-    scope: &Json,
-    lang: Lang,
-    raw: &mut HashMap<String, String>,
-    errors: &mut Vec<FieldError>,
-) {
-    for field in fields {
-        if !schema.field_visible(field, scope) && !posted_contains(posted, &format!("{prefix}{}", field.key)) {
-            continue;
-        }
-        let name = format!("{prefix}{}", field.key);
-        let label = field.label.get(lang);
-        match field.kind {
-            FieldKind::Date => {
-                let parts = [".tag", ".monat", ".jahr"].map(|s| posted.text(&format!("{name}{s}")));
-                for (s, v) in [".tag", ".monat", ".jahr"].iter().zip(parts.iter()) {
-                    raw.insert(format!("{name}{s}"), v.clone());
-                }
-                if parts.iter().all(String::is_empty) {
-                    remove_path(target, &field.key);
-                } else if parts.iter().any(String::is_empty) {
-                    errors.push(FieldError {
-                        field: name.clone(),
-                        message: tf(lang, "form.date_incomplete", &[("label", label)]),
-                    });
-                } else {
-                    let parsed = (|| {
-                        let d: u32 = parts[0].parse().ok()?;
-                        let m: u32 = parts[1].parse().ok()?;
-                        let y: i32 = parts[2].parse().ok()?;
-                        if !(1000..=9999).contains(&y) {
-                            return None;
+/// What applying posted values found: the raw input per field name (to show it again) and
+/// the values that could not be converted.
+#[derive(Default)]
+pub struct Applied {
+    pub raw: HashMap<String, String>,
+    pub errors: Vec<FieldError>,
+}
+
+/// Applies posted form values to application data.
+pub struct Apply<'a> {
+    pub schema: &'a FormSchema,
+    pub posted: &'a Posted,
+    pub lang: Lang,
+}
+
+impl Apply<'_> {
+    /// Applies the posted values of `fields` (a page, or an item of a repeating group) to
+    /// `target`. Values that cannot even be converted (a date that does not exist, letters in
+    /// a number) are not stored; they are returned as errors together with the raw input, so the
+    /// page shows what the person typed.
+    pub fn apply_fields(&self, fields: &[Field], prefix: &str, target: &mut Json, scope: &Json, out: &mut Applied) {
+        let (schema, posted, lang) = (self.schema, self.posted, self.lang);
+        let (raw, errors) = (&mut out.raw, &mut out.errors);
+        for field in fields {
+            if !schema.field_visible(field, scope) && !posted_contains(posted, &format!("{prefix}{}", field.key)) {
+                continue;
+            }
+            let name = format!("{prefix}{}", field.key);
+            let label = field.label.get(lang);
+            match field.kind {
+                FieldKind::Date => {
+                    let parts = [".tag", ".monat", ".jahr"].map(|s| posted.text(&format!("{name}{s}")));
+                    for (s, v) in [".tag", ".monat", ".jahr"].iter().zip(parts.iter()) {
+                        raw.insert(format!("{name}{s}"), v.clone());
+                    }
+                    if parts.iter().all(String::is_empty) {
+                        remove_path(target, &field.key);
+                    } else if parts.iter().any(String::is_empty) {
+                        errors.push(FieldError {
+                            field: name.clone(),
+                            message: tf(lang, "form.date_incomplete", &[("label", label)]),
+                        });
+                    } else {
+                        let parsed = (|| {
+                            let d: u32 = parts[0].parse().ok()?;
+                            let m: u32 = parts[1].parse().ok()?;
+                            let y: i32 = parts[2].parse().ok()?;
+                            if !(1000..=9999).contains(&y) {
+                                return None;
+                            }
+                            chrono::NaiveDate::from_ymd_opt(y, m, d)
+                        })();
+                        match parsed {
+                            Some(d) => set_path(target, &field.key, Json::String(d.format("%Y-%m-%d").to_string())),
+                            None => errors.push(FieldError {
+                                field: name.clone(),
+                                message: tf(lang, "form.date_invalid", &[("label", label)]),
+                            }),
                         }
-                        chrono::NaiveDate::from_ymd_opt(y, m, d)
-                    })();
-                    match parsed {
-                        Some(d) => set_path(target, &field.key, Json::String(d.format("%Y-%m-%d").to_string())),
-                        None => errors.push(FieldError {
-                            field: name.clone(),
-                            message: tf(lang, "form.date_invalid", &[("label", label)]),
-                        }),
                     }
                 }
-            }
-            FieldKind::Integer => {
-                let v = posted.text(&name);
-                raw.insert(name.clone(), v.clone());
-                if v.is_empty() {
-                    remove_path(target, &field.key);
-                } else {
-                    match v.replace(['.', ' '], "").parse::<i64>() {
-                        Ok(n) => set_path(target, &field.key, Json::from(n)),
-                        Err(_) => errors.push(FieldError {
-                            field: name.clone(),
-                            message: tf(lang, "form.integer_invalid", &[("label", label)]),
-                        }),
+                FieldKind::Integer => {
+                    let v = posted.text(&name);
+                    raw.insert(name.clone(), v.clone());
+                    if v.is_empty() {
+                        remove_path(target, &field.key);
+                    } else {
+                        match v.replace(['.', ' '], "").parse::<i64>() {
+                            Ok(n) => set_path(target, &field.key, Json::from(n)),
+                            Err(_) => errors.push(FieldError {
+                                field: name.clone(),
+                                message: tf(lang, "form.integer_invalid", &[("label", label)]),
+                            }),
+                        }
                     }
                 }
-            }
-            FieldKind::Boolean => {
-                set_path(target, &field.key, Json::Bool(posted.get(&name) == Some("true")));
-            }
-            FieldKind::Checkboxes => set_list(target, &field.key, posted.all(&name)),
-            FieldKind::Catalogue if field.multiple => {
-                if field.slots > 0 {
-                    let values: Vec<&str> =
-                        (0..field.slots).filter_map(|i| posted.get(&format!("{name}[{i}]"))).collect();
-                    set_list(target, &field.key, values);
-                } else {
-                    set_list(target, &field.key, posted.all(&name));
+                FieldKind::Boolean => {
+                    set_path(target, &field.key, Json::Bool(posted.get(&name) == Some("true")));
                 }
-            }
-            FieldKind::Repeat => {
-                let count: usize = posted
-                    .get(&format!("{name}.__count"))
-                    .and_then(|c| c.parse().ok())
-                    .unwrap_or(0)
-                    .min(field.max_items);
-                let mut items = Vec::new();
-                for i in 0..count {
-                    let mut item = Json::Object(Map::new());
-                    let mut item_scope = scope.clone();
-                    if let Some(o) = item_scope.as_object_mut() {
-                        o.insert("item".into(), item.clone());
+                FieldKind::Checkboxes => set_list(target, &field.key, posted.all(&name)),
+                FieldKind::Catalogue if field.multiple => {
+                    if field.slots > 0 {
+                        let values: Vec<&str> =
+                            (0..field.slots).filter_map(|i| posted.get(&format!("{name}[{i}]"))).collect();
+                        set_list(target, &field.key, values);
+                    } else {
+                        set_list(target, &field.key, posted.all(&name));
                     }
-                    apply_posted(
-                        schema,
-                        &field.fields,
-                        posted,
-                        &format!("{name}[{i}]."),
-                        &mut item,
-                        &item_scope,
-                        lang,
-                        raw,
-                        errors,
-                    );
-                    items.push(item);
                 }
-                if items.is_empty() {
-                    remove_path(target, &field.key);
-                } else {
-                    set_path(target, &field.key, Json::Array(items));
+                FieldKind::Repeat => {
+                    let count: usize = posted
+                        .get(&format!("{name}.__count"))
+                        .and_then(|c| c.parse().ok())
+                        .unwrap_or(0)
+                        .min(field.max_items);
+                    let mut items = Vec::new();
+                    for i in 0..count {
+                        let mut item = Json::Object(Map::new());
+                        let mut item_scope = scope.clone();
+                        if let Some(o) = item_scope.as_object_mut() {
+                            o.insert("item".into(), item.clone());
+                        }
+                        let mut sub = Applied::default();
+                        self.apply_fields(&field.fields, &format!("{name}[{i}]."), &mut item, &item_scope, &mut sub);
+                        raw.extend(sub.raw);
+                        errors.extend(sub.errors);
+                        items.push(item);
+                    }
+                    if items.is_empty() {
+                        remove_path(target, &field.key);
+                    } else {
+                        set_path(target, &field.key, Json::Array(items));
+                    }
                 }
-            }
-            _ => {
-                let v = posted.text(&name);
-                raw.insert(name.clone(), v.clone());
-                if v.is_empty() {
-                    remove_path(target, &field.key);
-                } else {
-                    set_path(target, &field.key, Json::String(v));
+                _ => {
+                    let v = posted.text(&name);
+                    raw.insert(name.clone(), v.clone());
+                    if v.is_empty() {
+                        remove_path(target, &field.key);
+                    } else {
+                        set_path(target, &field.key, Json::String(v));
+                    }
                 }
             }
         }

@@ -3,7 +3,7 @@
 //! code).
 
 use crate::error::{AppError, AppResult};
-use crate::formview::{anchor_for, apply_posted, apply_repeat_action, page_fields, Posted, ViewContext};
+use crate::formview::{anchor_for, apply_repeat_action, page_fields, Applied, Apply, Posted, ViewContext};
 use crate::i18n::{t, tf};
 use crate::render::render;
 use crate::session::Session;
@@ -268,9 +268,9 @@ pub async fn save_page(
     let before = draft_of(&session, &procedure);
     let page = p.form.page(&page_id).ok_or(AppError::NotFound)?;
     let mut data = before.clone();
-    let mut raw = HashMap::new();
-    let mut errors = Vec::new();
-    apply_posted(&p.form, &page.fields, &posted, "", &mut data, &before, lang, &mut raw, &mut errors);
+    let mut applied = Applied::default();
+    Apply { schema: &p.form, posted: &posted, lang }.apply_fields(&page.fields, "", &mut data, &before, &mut applied);
+    let Applied { raw, mut errors } = applied;
     let action = posted.get("_action").unwrap_or("continue").to_string();
     let repeat_action = apply_repeat_action(page, &action, &mut data);
     // What the person entered is kept in the draft even if the page still has errors:
@@ -384,17 +384,25 @@ fn check_view(
     CheckView { sections, errors, outlook }
 }
 
+/// Problems to show on the check page besides those of the data itself.
+#[derive(Default)]
+struct CheckProblems<'a> {
+    /// Errors the runtime reported on submission.
+    fields: &'a [FieldError],
+    declaration: Option<String>,
+}
+
 fn render_check(
     app: &AppState,
     tenant: &Tenant,
     a: &ActiveProcedure,
     data: &Json,
-    extra: &[FieldError],
-    declaration_error: Option<String>,
+    problems: CheckProblems<'_>,
     lang: Lang,
     session: &mut Session,
 ) -> AppResult<String> {
-    let v = check_view(app, tenant, a, data, extra, lang);
+    let declaration_error = problems.declaration;
+    let v = check_view(app, tenant, a, data, problems.fields, lang);
     let first_page = a.procedure.form.visible_pages(data).last().map(|p| p.id.clone()).unwrap_or_default();
     // Error summary links of this page lead to the form page of the field.
     let mut summary_errors = v.errors;
@@ -431,7 +439,7 @@ pub async fn check(
         let first = a.procedure.form.pages.first().map(|p| p.id.clone()).unwrap_or_default();
         return session.finish(&app, &slug, redirect(&format!("/{slug}/antrag/{procedure}/{first}"))).await;
     }
-    let body = render_check(&app, &tenant, &a, &data, &[], None, lang, &mut session)?;
+    let body = render_check(&app, &tenant, &a, &data, CheckProblems::default(), lang, &mut session)?;
     session.finish(&app, &slug, html(body)).await
 }
 
@@ -455,8 +463,7 @@ pub async fn submit(
             &tenant,
             &a,
             &data,
-            &[],
-            Some(t(lang, "check.declaration_missing")),
+            CheckProblems { declaration: Some(t(lang, "check.declaration_missing")), ..Default::default() },
             lang,
             &mut session,
         )?;
@@ -484,7 +491,15 @@ pub async fn submit(
                 .await
         }
         Err(RuntimeError::Invalid(errors)) => {
-            let body = render_check(&app, &tenant, &a, &data, &errors, None, lang, &mut session)?;
+            let body = render_check(
+                &app,
+                &tenant,
+                &a,
+                &data,
+                CheckProblems { fields: &errors, declaration: None },
+                lang,
+                &mut session,
+            )?;
             session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await
         }
         Err(e) => Err(e.into()),
