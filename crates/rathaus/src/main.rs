@@ -257,7 +257,11 @@ async fn serve(args: ConfigArgs) -> Result<ExitCode> {
             config.bind
         ),
     };
-    print_banner(&config, &assembled, backend);
+    let tenant_count = {
+        let mut conn = assembled.runtime.store.conn().await?;
+        rathaus_store::tenants::list(&mut conn).await?.len()
+    };
+    print_banner(&config, &assembled, backend, tenant_count);
     server::run(&assembled, listener, shutdown_signal()).await?;
     println!("Rathaus beendet.");
     Ok(ExitCode::SUCCESS)
@@ -278,7 +282,7 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
-fn print_banner(config: &Config, a: &server::Assembled, backend: rathaus_store::Backend) {
+fn print_banner(config: &Config, a: &server::Assembled, backend: rathaus_store::Backend, tenant_count: usize) {
     let url = &config.public_url;
     let procedures: Vec<&str> = a.runtime.library.procedures.keys().map(String::as_str).collect();
     println!();
@@ -286,6 +290,14 @@ fn print_banner(config: &Config, a: &server::Assembled, backend: rathaus_store::
     println!("  Datenbank:   {} ({})", backend.name(), rathaus_store::redact(&config.database_url));
     println!("  Bibliothek:  {} ({})", config.library.display(), procedures.join(", "));
     println!("  API:         {url}/api/openapi.json   Gesundheit: {url}/healthz, {url}/readyz");
+    if tenant_count == 0 {
+        println!();
+        println!("  Noch keine Gemeinde eingerichtet. Anlegen mit:");
+        println!("    rathaus tenant-create --slug SLUG --name NAME --postcodes 01234 --procedure gewerbeanmeldung");
+        println!("    rathaus staff-create --tenant SLUG --username NAME --name \"Vorname Nachname\" --role clerk");
+        println!("    rathaus api-key-create --tenant SLUG");
+        println!("  (mit denselben Datenbankeinstellungen), oder zum Ausprobieren RATHAUS_DEMO=true.");
+    }
     if config.demo {
         println!();
         println!("  ################################################################");

@@ -110,6 +110,15 @@ impl Store {
             _ => url.to_string(),
         };
         let options = AnyConnectOptions::from_str(&url)?;
+        // One direct connection first: a pool would only report "timed out", this reports why
+        // (refused, unknown database, authentication) within seconds.
+        {
+            use sqlx::ConnectOptions;
+            let probe = tokio::time::timeout(Duration::from_secs(10), options.connect())
+                .await
+                .map_err(|_| sqlx::Error::PoolTimedOut)??;
+            sqlx::Connection::close(probe).await?;
+        }
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(30))
