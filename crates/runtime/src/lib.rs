@@ -137,6 +137,45 @@ pub(crate) struct EffectContext<'a> {
     pub now: chrono::DateTime<chrono::Utc>,
 }
 
+/// Ends the wait of `token` (a finished job or user task) with `result`, advances the
+/// instance and persists the effects, all inside the caller's transaction. Returns the
+/// number of new jobs, or `None` if another transaction saved the instance meanwhile (the
+/// caller rolls back and retries from a fresh read).
+pub(crate) async fn continue_instance(
+    conn: &mut sqlx::AnyConnection,
+    ctx: &EffectContext<'_>,
+    token: u64,
+    result: serde_json::Map<String, Json>,
+) -> Result<Option<usize>> {
+    let row =
+        rathaus_store::instances::by_id(conn, ctx.tenant_id, ctx.instance_id).await?.ok_or(RuntimeError::NotFound)?;
+    let mut instance: Instance = serde_json::from_str(&row.state)
+        .map_err(|e| RuntimeError::Procedure(format!("Instanzzustand unlesbar: {e}")))?;
+    instance.complete(&ctx.procedure.process, token, result).map_err(|e| RuntimeError::Conflict(e.to_string()))?;
+    let today = rathaus_domain::time::german_today(ctx.now);
+    let effects = instance.advance(
+        &ctx.procedure.process,
+        &rathaus_engine::environment::ProcedureDecisions { procedure: ctx.procedure, today },
+    );
+    let new_jobs = apply_effects(conn, ctx, &effects).await?;
+    let state = serde_json::to_string(&instance).expect("instance serialises");
+    match rathaus_store::instances::save(
+        conn,
+        ctx.tenant_id,
+        ctx.instance_id,
+        instance_status(&instance),
+        &state,
+        row.revision,
+        ctx.now,
+    )
+    .await
+    {
+        Ok(_) => Ok(Some(new_jobs)),
+        Err(StoreError::Conflict(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Persists the effects of moving a process, inside the caller's transaction.
 pub(crate) async fn apply_effects(
     conn: &mut sqlx::AnyConnection,

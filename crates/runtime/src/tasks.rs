@@ -1,9 +1,8 @@
 //! Completing user tasks: a clerk's decision continues the process.
 
-use crate::{apply_effects, instance_status, EffectContext, Result, Runtime, RuntimeError};
-use rathaus_engine::executor::Instance;
+use crate::{continue_instance, EffectContext, Result, Runtime, RuntimeError};
 use rathaus_store::audit::{self, Actor};
-use rathaus_store::{cases, events, instances, tasks, StoreError};
+use rathaus_store::{cases, events, tasks};
 use serde_json::{json, Map, Value as Json};
 use std::time::Duration;
 
@@ -48,17 +47,6 @@ impl Runtime {
                 tx.rollback().await?;
                 return Err(RuntimeError::Conflict("Diese Aufgabe ist bereits erledigt.".into()));
             }
-            let row = instances::by_id(&mut tx, tenant_id, &task.instance_id).await?.ok_or(RuntimeError::NotFound)?;
-            let mut instance: Instance =
-                serde_json::from_str(&row.state).map_err(|e| RuntimeError::Procedure(e.to_string()))?;
-            instance
-                .complete(&procedure.process, task.token as u64, result.clone())
-                .map_err(|e| RuntimeError::Conflict(e.to_string()))?;
-            let today = rathaus_domain::time::german_today(now);
-            let effects = instance.advance(
-                &procedure.process,
-                &rathaus_engine::environment::ProcedureDecisions { procedure: &procedure, today },
-            );
             let ctx = EffectContext {
                 tenant_id,
                 case_id: &case.case_id,
@@ -66,25 +54,9 @@ impl Runtime {
                 procedure: &procedure,
                 now,
             };
-            apply_effects(&mut tx, &ctx, &effects).await?;
-            let state = serde_json::to_string(&instance).expect("instance serialises");
-            match instances::save(
-                &mut tx,
-                tenant_id,
-                &task.instance_id,
-                instance_status(&instance),
-                &state,
-                row.revision,
-                now,
-            )
-            .await
-            {
-                Ok(_) => {}
-                Err(StoreError::Conflict(_)) => {
-                    tx.rollback().await?;
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
+            if continue_instance(&mut tx, &ctx, task.token as u64, result.clone()).await?.is_none() {
+                tx.rollback().await?;
+                continue;
             }
             audit::append(
                 &mut tx,

@@ -2,7 +2,7 @@
 //! continues the process, each job in one transaction.
 
 use crate::connectors::{self, Prepared};
-use crate::{apply_effects, instance_status, EffectContext, Result, Runtime, RuntimeError};
+use crate::{continue_instance, EffectContext, Result, Runtime, RuntimeError};
 use rathaus_engine::executor::Instance;
 use rathaus_store::audit::{self, Actor};
 use rathaus_store::jobs::{self, Job};
@@ -164,18 +164,6 @@ impl Runtime {
             }
             let mut new_jobs = 0;
             if job.token > 0 {
-                let row =
-                    instances::by_id(&mut tx, &job.tenant_id, &job.instance_id).await?.ok_or(RuntimeError::NotFound)?;
-                let mut instance: Instance =
-                    serde_json::from_str(&row.state).map_err(|e| RuntimeError::Procedure(e.to_string()))?;
-                instance
-                    .complete(&procedure.process, job.token as u64, output)
-                    .map_err(|e| RuntimeError::Procedure(format!("Schritt „{}“: {e}", job.element_id)))?;
-                let today = rathaus_domain::time::german_today(now);
-                let effects = instance.advance(
-                    &procedure.process,
-                    &rathaus_engine::environment::ProcedureDecisions { procedure: &procedure, today },
-                );
                 let ctx = EffectContext {
                     tenant_id: &job.tenant_id,
                     case_id: &job.case_id,
@@ -183,25 +171,12 @@ impl Runtime {
                     procedure: &procedure,
                     now,
                 };
-                new_jobs = apply_effects(&mut tx, &ctx, &effects).await?;
-                let state = serde_json::to_string(&instance).expect("instance serialises");
-                match instances::save(
-                    &mut tx,
-                    &job.tenant_id,
-                    &job.instance_id,
-                    instance_status(&instance),
-                    &state,
-                    row.revision,
-                    now,
-                )
-                .await
-                {
-                    Ok(_) => {}
-                    Err(StoreError::Conflict(_)) => {
+                match continue_instance(&mut tx, &ctx, job.token as u64, output).await? {
+                    Some(n) => new_jobs = n,
+                    None => {
                         tx.rollback().await?;
                         continue;
                     }
-                    Err(e) => return Err(e.into()),
                 }
             }
             tx.commit().await?;

@@ -7,11 +7,12 @@ use crate::i18n::t;
 use crate::portal::{base, html, pdf_response, size_label};
 use crate::render::render;
 use crate::session::{Session, StaffSession};
-use crate::{lang_of, AppState};
+use crate::visit::Visit;
+use crate::AppState;
 use argon2::password_hash::PasswordHash;
 use argon2::{Argon2, PasswordVerifier};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use minijinja::context;
@@ -70,15 +71,8 @@ fn actor(s: &StaffSession) -> Actor {
     Actor::Staff { staff_id: s.staff_id.clone(), username: s.username.clone() }
 }
 
-pub async fn login_form(
-    State(app): State<AppState>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> AppResult<Response> {
-    let lang = lang_of(&headers, &uri);
-    let tenant = app.tenant(&slug).await?;
-    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+pub async fn login_form(State(app): State<AppState>, Path(slug): Path<String>, visit: Visit) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
     if session.data.staff.is_some() {
         return session.finish(&app, &slug, Redirect::to(&format!("/{slug}/intern/")).into_response()).await;
     }
@@ -90,13 +84,10 @@ pub async fn login_form(
 pub async fn login(
     State(app): State<AppState>,
     Path(slug): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
+    visit: Visit,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
-    let lang = lang_of(&headers, &uri);
-    let tenant = app.tenant(&slug).await?;
-    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+    let Visit { lang, tenant, mut session } = visit;
     let posted = Posted::new(pairs);
     session.verify_csrf(posted.get("_csrf"))?;
     let username = posted.text("benutzername").to_lowercase();
@@ -159,13 +150,10 @@ pub async fn login(
 pub async fn logout(
     State(app): State<AppState>,
     Path(slug): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
+    visit: Visit,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
-    let lang = lang_of(&headers, &uri);
-    let tenant = app.tenant(&slug).await?;
-    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+    let Visit { lang, tenant, mut session } = visit;
     session.verify_csrf(Posted::new(pairs).get("_csrf"))?;
     if let Some(s) = session.data.staff.clone() {
         let mut conn = app.runtime.store.conn().await?;
@@ -194,15 +182,8 @@ fn when(ts: &str) -> String {
     rathaus_store::parse_ts(ts).map(german_date_time).unwrap_or_default()
 }
 
-pub async fn worklist(
-    State(app): State<AppState>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> AppResult<Response> {
-    let lang = lang_of(&headers, &uri);
-    let tenant = app.tenant(&slug).await?;
-    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+pub async fn worklist(State(app): State<AppState>, Path(slug): Path<String>, visit: Visit) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
     let ctx = match require_staff(&app, &tenant, &session).await {
         Ok(c) => c,
         Err(r) => return session.finish(&app, &slug, r).await,
@@ -331,12 +312,9 @@ async fn render_case(
 pub async fn case(
     State(app): State<AppState>,
     Path((slug, case_id)): Path<(String, String)>,
-    headers: HeaderMap,
-    uri: Uri,
+    visit: Visit,
 ) -> AppResult<Response> {
-    let lang = lang_of(&headers, &uri);
-    let tenant = app.tenant(&slug).await?;
-    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+    let Visit { lang, tenant, mut session } = visit;
     let ctx = match require_staff(&app, &tenant, &session).await {
         Ok(c) => c,
         Err(r) => return session.finish(&app, &slug, r).await,
@@ -348,10 +326,9 @@ pub async fn case(
 pub async fn document(
     State(app): State<AppState>,
     Path((slug, case_id, document_id)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    visit: Visit,
 ) -> AppResult<Response> {
-    let tenant = app.tenant(&slug).await?;
-    let session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+    let Visit { tenant, session, .. } = visit;
     if let Err(r) = require_staff(&app, &tenant, &session).await {
         return session.finish(&app, &slug, r).await;
     }
@@ -365,13 +342,10 @@ pub async fn document(
 pub async fn decide(
     State(app): State<AppState>,
     Path((slug, task_id)): Path<(String, String)>,
-    headers: HeaderMap,
-    uri: Uri,
+    visit: Visit,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
-    let lang = lang_of(&headers, &uri);
-    let tenant = app.tenant(&slug).await?;
-    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+    let Visit { lang, tenant, mut session } = visit;
     let posted = Posted::new(pairs);
     session.verify_csrf(posted.get("_csrf"))?;
     let ctx = match require_staff(&app, &tenant, &session).await {

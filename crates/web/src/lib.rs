@@ -11,6 +11,7 @@ mod limiter;
 mod portal;
 mod render;
 mod session;
+mod visit;
 
 pub use api::openapi_json;
 pub use backoffice::hash_password;
@@ -61,15 +62,7 @@ pub(crate) fn lang_of(headers: &HeaderMap, uri: &Uri) -> Lang {
     if let Some(l) = query_lang(uri) {
         return l;
     }
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == "rathaus_lang")
-        .and_then(|(_, v)| Lang::parse(v))
-        .unwrap_or_default()
+    session::cookie_value(headers, "rathaus_lang").and_then(|v| Lang::parse(&v)).unwrap_or_default()
 }
 
 fn query_lang(uri: &Uri) -> Option<Lang> {

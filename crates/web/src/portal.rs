@@ -7,6 +7,7 @@ use crate::formview::{anchor_for, apply_repeat_action, page_fields, Applied, App
 use crate::i18n::{t, tf};
 use crate::render::render;
 use crate::session::Session;
+use crate::visit::Visit;
 use crate::{lang_of, AppState};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
@@ -86,15 +87,8 @@ pub async fn landing(State(app): State<AppState>, headers: HeaderMap, uri: Uri) 
     Ok(html(render("landing.html", context! { tenants => tenants, ..base(lang, None, None) })?))
 }
 
-pub async fn home(
-    State(app): State<AppState>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> AppResult<Response> {
-    let lang = lang_of(&headers, &uri);
-    let tenant = app.tenant(&slug).await?;
-    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+pub async fn home(State(app): State<AppState>, Path(slug): Path<String>, visit: Visit) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
     let services: Vec<Json> = app
         .runtime
         .active_procedures(&tenant)
@@ -145,13 +139,10 @@ fn service_view(a: &ActiveProcedure, lang: Lang) -> Json {
 pub async fn service(
     State(app): State<AppState>,
     Path((slug, procedure)): Path<(String, String)>,
-    headers: HeaderMap,
-    uri: Uri,
+    visit: Visit,
 ) -> AppResult<Response> {
-    let lang = lang_of(&headers, &uri);
-    let tenant = app.tenant(&slug).await?;
+    let Visit { lang, tenant, mut session } = visit;
     let a = active(&app, &tenant, &procedure).await?;
-    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
     let body = render(
         "service.html",
         context! { service => service_view(&a, lang), ..base(lang, Some(&tenant), Some(&mut session)) },
@@ -222,13 +213,10 @@ pub async fn page(
     State(app): State<AppState>,
     Path((slug, procedure, page_id)): Path<(String, String, String)>,
     Query(q): Query<PageQuery>,
-    headers: HeaderMap,
-    uri: Uri,
+    visit: Visit,
 ) -> AppResult<Response> {
-    let lang = lang_of(&headers, &uri);
-    let tenant = app.tenant(&slug).await?;
+    let Visit { lang, tenant, mut session } = visit;
     let a = active(&app, &tenant, &procedure).await?;
-    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
     let data = draft_of(&session, &procedure);
     if !a.procedure.form.visible_pages(&data).iter().any(|p| p.id == page_id) {
         // A page that does not apply to the answers so far: continue where it makes sense.
@@ -254,14 +242,11 @@ pub async fn save_page(
     State(app): State<AppState>,
     Path((slug, procedure, page_id)): Path<(String, String, String)>,
     Query(q): Query<PageQuery>,
-    headers: HeaderMap,
-    uri: Uri,
+    visit: Visit,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
-    let lang = lang_of(&headers, &uri);
-    let tenant = app.tenant(&slug).await?;
+    let Visit { lang, tenant, mut session } = visit;
     let a = active(&app, &tenant, &procedure).await?;
-    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
     let posted = Posted::new(pairs);
     session.verify_csrf(posted.get("_csrf"))?;
     let p = &a.procedure;
@@ -427,13 +412,10 @@ fn render_check(
 pub async fn check(
     State(app): State<AppState>,
     Path((slug, procedure)): Path<(String, String)>,
-    headers: HeaderMap,
-    uri: Uri,
+    visit: Visit,
 ) -> AppResult<Response> {
-    let lang = lang_of(&headers, &uri);
-    let tenant = app.tenant(&slug).await?;
+    let Visit { lang, tenant, mut session } = visit;
     let a = active(&app, &tenant, &procedure).await?;
-    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
     let data = draft_of(&session, &procedure);
     if data.as_object().is_none_or(|o| o.is_empty()) {
         let first = a.procedure.form.pages.first().map(|p| p.id.clone()).unwrap_or_default();
@@ -446,14 +428,11 @@ pub async fn check(
 pub async fn submit(
     State(app): State<AppState>,
     Path((slug, procedure)): Path<(String, String)>,
-    headers: HeaderMap,
-    uri: Uri,
+    visit: Visit,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
-    let lang = lang_of(&headers, &uri);
-    let tenant = app.tenant(&slug).await?;
+    let Visit { lang, tenant, mut session } = visit;
     let a = active(&app, &tenant, &procedure).await?;
-    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
     let posted = Posted::new(pairs);
     session.verify_csrf(posted.get("_csrf"))?;
     let data = draft_of(&session, &procedure);
@@ -538,12 +517,9 @@ fn status_texts(status: &str, lang: Lang) -> (String, String) {
 pub async fn receipt(
     State(app): State<AppState>,
     Path((slug, reference)): Path<(String, String)>,
-    headers: HeaderMap,
-    uri: Uri,
+    visit: Visit,
 ) -> AppResult<Response> {
-    let lang = lang_of(&headers, &uri);
-    let tenant = app.tenant(&slug).await?;
-    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+    let Visit { lang, tenant, mut session } = visit;
     let case = granted_case(&app, &tenant, &session, &reference).await?;
     let access_code = match session.data.fresh_access_code.take() {
         Some((r, code)) if r == case.reference => Some(code),
@@ -564,12 +540,9 @@ pub async fn receipt(
 pub async fn status(
     State(app): State<AppState>,
     Path((slug, reference)): Path<(String, String)>,
-    headers: HeaderMap,
-    uri: Uri,
+    visit: Visit,
 ) -> AppResult<Response> {
-    let lang = lang_of(&headers, &uri);
-    let tenant = app.tenant(&slug).await?;
-    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+    let Visit { lang, tenant, mut session } = visit;
     let case = match granted_case(&app, &tenant, &session, &reference).await {
         Ok(c) => c,
         Err(AppError::Forbidden) => return session.finish(&app, &slug, redirect(&format!("/{slug}/status"))).await,
@@ -623,10 +596,9 @@ pub(crate) fn pdf_response(file_name: &str, bytes: Vec<u8>) -> Response {
 pub async fn document(
     State(app): State<AppState>,
     Path((slug, reference, document_id)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    visit: Visit,
 ) -> AppResult<Response> {
-    let tenant = app.tenant(&slug).await?;
-    let session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+    let Visit { tenant, session, .. } = visit;
     let case = granted_case(&app, &tenant, &session, &reference).await?;
     let mut conn = app.runtime.store.conn().await?;
     let (meta, bytes) = documents::content(&mut conn, &tenant.tenant_id, &case.case_id, &document_id)
@@ -639,15 +611,8 @@ pub async fn document(
     session.finish(&app, &slug, pdf_response(&meta.file_name, bytes)).await
 }
 
-pub async fn status_login(
-    State(app): State<AppState>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> AppResult<Response> {
-    let lang = lang_of(&headers, &uri);
-    let tenant = app.tenant(&slug).await?;
-    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+pub async fn status_login(State(app): State<AppState>, Path(slug): Path<String>, visit: Visit) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
     let body =
         render("status_login.html", context! { reference => "", ..base(lang, Some(&tenant), Some(&mut session)) })?;
     session.finish(&app, &slug, html(body)).await
@@ -656,13 +621,10 @@ pub async fn status_login(
 pub async fn status_lookup(
     State(app): State<AppState>,
     Path(slug): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
+    visit: Visit,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
-    let lang = lang_of(&headers, &uri);
-    let tenant = app.tenant(&slug).await?;
-    let mut session = Session::load(&app, &tenant.tenant_id, &headers).await?;
+    let Visit { lang, tenant, mut session } = visit;
     let posted = Posted::new(pairs);
     session.verify_csrf(posted.get("_csrf"))?;
     let reference_text = posted.text("aktenzeichen");
