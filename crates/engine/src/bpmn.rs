@@ -128,9 +128,6 @@ const KNOWN_UNSUPPORTED: &[&str] = &[
     "manualTask",
     "intermediateCatchEvent",
     "boundaryEvent",
-    "dataObject",
-    "dataObjectReference",
-    "dataStoreReference",
 ];
 
 /// Elements inside a process that carry no behaviour and are ignored.
@@ -146,6 +143,12 @@ const IGNORED: &[&str] = &[
     "property",
     "incoming",
     "outgoing",
+    // Data objects and stores document data; the executor keeps data in process variables.
+    "dataObject",
+    "dataObjectReference",
+    "dataStoreReference",
+    "dataInputAssociation",
+    "dataOutputAssociation",
 ];
 
 impl Process {
@@ -211,6 +214,7 @@ impl Process {
         let mut problems = Vec::new();
         let mut elements = Vec::new();
         let mut flows = Vec::new();
+        let mut rejected: HashSet<String> = HashSet::new();
         let mut names: Vec<String> = PROCESS_VARIABLES.iter().map(|s| s.to_string()).collect();
         for n in process_node.descendants().filter(|n| n.is_element() && n.tag_name().namespace() == Some(ZEEBE_NS)) {
             for attr in ["resultVariable", "target"] {
@@ -358,7 +362,10 @@ impl Process {
                     problems.push(p(format!("bpmn:{name} (Mehrfachausführung) wird noch nicht unterstützt")));
                 }
             }
-            let Some(kind) = kind else { continue };
+            let Some(kind) = kind else {
+                rejected.insert(id);
+                continue;
+            };
             let (inputs, outputs) = io_mappings(node, names, &mut problems, &id, line);
             elements.push(Element {
                 id,
@@ -379,8 +386,12 @@ impl Process {
             elements,
             flows,
         };
-        process.link(&mut problems);
-        process.check_structure(&mut problems);
+        process.link(&mut problems, &rejected);
+        // Reachability and the like only make sense for a model we could read completely;
+        // with rejected elements they would only repeat the root cause.
+        if rejected.is_empty() {
+            process.check_structure(&mut problems);
+        }
         if problems.is_empty() {
             Ok(process)
         } else {
@@ -388,7 +399,9 @@ impl Process {
         }
     }
 
-    fn link(&mut self, problems: &mut Vec<BpmnProblem>) {
+    /// Connects flows and elements. Flows from or to an element that was rejected (and
+    /// reported) already are skipped silently.
+    fn link(&mut self, problems: &mut Vec<BpmnProblem>, rejected: &HashSet<String>) {
         let mut seen = HashSet::new();
         for e in &self.elements {
             if !seen.insert(e.id.clone()) {
@@ -404,6 +417,9 @@ impl Process {
             for (end, what) in [(&f.source, "sourceRef"), (&f.target, "targetRef")] {
                 if !self.index.contains_key(end) {
                     ok = false;
+                    if rejected.contains(end.as_str()) {
+                        continue;
+                    }
                     problems.push(BpmnProblem {
                         line: Some(f.line),
                         element: Some(f.id.clone()),
@@ -589,7 +605,13 @@ fn io_mappings(
                 });
                 continue;
             }
-            match Expression::parse(source, names) {
+            // As in Zeebe, a source without a leading `=` is a literal text, not an expression.
+            let source = if source.trim_start().starts_with('=') {
+                source.to_string()
+            } else {
+                format!("\"{}\"", source.replace('\\', "\\\\").replace('"', "\\\""))
+            };
+            match Expression::parse(&source, names) {
                 Ok(source) => match m.tag_name().name() {
                     "input" => inputs.push(Mapping { source, target }),
                     "output" => outputs.push(Mapping { source, target }),

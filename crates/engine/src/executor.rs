@@ -297,3 +297,98 @@ impl Instance {
         self.tokens.iter().find(|t| t.waiting && t.element == element_id).map(|t| t.id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const MODEL: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="d">
+  <bpmn:process id="p" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="rule"/>
+    <bpmn:businessRuleTask id="rule"><bpmn:extensionElements><zeebe:calledDecision decisionId="D" resultVariable="r"/></bpmn:extensionElements></bpmn:businessRuleTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="rule" targetRef="gw"/>
+    <bpmn:exclusiveGateway id="gw" default="fDefault"/>
+    <bpmn:sequenceFlow id="fHigh" sourceRef="gw" targetRef="job"><bpmn:conditionExpression>=r &gt; 10</bpmn:conditionExpression></bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="fDefault" sourceRef="gw" targetRef="task"/>
+    <bpmn:serviceTask id="job"><bpmn:extensionElements><zeebe:taskDefinition type="t"/><zeebe:ioMapping><zeebe:input source="fest" target="text"/><zeebe:input source="=r * 2" target="doppelt"/></zeebe:ioMapping></bpmn:extensionElements></bpmn:serviceTask>
+    <bpmn:sequenceFlow id="f3" sourceRef="job" targetRef="end"/>
+    <bpmn:userTask id="task" name="Prüfen"><bpmn:extensionElements><zeebe:assignmentDefinition candidateGroups="clerk"/></bpmn:extensionElements></bpmn:userTask>
+    <bpmn:sequenceFlow id="f4" sourceRef="task" targetRef="end"/>
+    <bpmn:endEvent id="end"/>
+  </bpmn:process>
+</bpmn:definitions>"#;
+
+    struct Fixed(Result<Json, String>);
+
+    impl DecisionService for Fixed {
+        fn evaluate(&self, _: &str, _: &Json) -> Result<Json, String> {
+            self.0.clone()
+        }
+    }
+
+    fn process() -> Process {
+        Process::parse(MODEL).unwrap()
+    }
+
+    #[test]
+    fn condition_true_leads_to_the_job_with_mapped_input() {
+        let p = process();
+        let mut i = Instance::start(&p, Map::new());
+        let effects = i.advance(&p, &Fixed(Ok(json!(20))));
+        let Some(Effect::Job { token, input, .. }) = effects.iter().find(|e| matches!(e, Effect::Job { .. })) else {
+            panic!("{effects:?}")
+        };
+        assert_eq!(input, &json!({"text": "fest", "doppelt": 40}), "a source without '=' is literal text");
+        i.complete(&p, *token, Map::new()).unwrap();
+        assert_eq!(i.advance(&p, &Fixed(Ok(json!(20)))), vec![Effect::Completed]);
+        assert_eq!(i.status, InstanceStatus::Completed);
+        assert_eq!(i.trail, ["start", "rule", "gw", "job", "end"]);
+    }
+
+    #[test]
+    fn default_flow_when_no_condition_holds() {
+        let p = process();
+        let mut i = Instance::start(&p, Map::new());
+        let effects = i.advance(&p, &Fixed(Ok(json!(3))));
+        assert!(effects.iter().any(|e| matches!(e, Effect::UserTask { name, candidate_groups, .. } if name == "Prüfen" && candidate_groups == &vec!["clerk".to_string()])), "{effects:?}");
+        assert!(i.is_running());
+        let token = i.waiting_token_at("task").unwrap();
+        assert_eq!(i.complete(&p, token + 99, Map::new()), Err(ExecError::UnknownToken(token + 99)));
+        i.complete(&p, token, Map::new()).unwrap();
+        assert_eq!(i.complete(&p, token, Map::new()), Err(ExecError::NotWaiting(token)), "a wait is completed once");
+    }
+
+    #[test]
+    fn a_failing_decision_is_an_incident_not_a_panic() {
+        let p = process();
+        let mut i = Instance::start(&p, Map::new());
+        let effects = i.advance(&p, &Fixed(Err("kaputt".into())));
+        assert!(
+            matches!(&i.status, InstanceStatus::Incident { element, message } if element == "rule" && message.contains("kaputt"))
+        );
+        assert!(matches!(effects.last(), Some(Effect::Incident { .. })));
+        assert_eq!(i.complete(&p, 1, Map::new()), Err(ExecError::NotRunning));
+    }
+
+    #[test]
+    fn a_condition_that_yields_null_counts_as_false() {
+        let p = process();
+        let mut i = Instance::start(&p, Map::new());
+        i.advance(&p, &Fixed(Ok(json!("kein Vergleich möglich"))));
+        // "text" > 10 is null in FEEL: no flow taken by condition, so the default flow is.
+        assert!(i.is_running());
+        assert!(i.waiting_token_at("task").is_some());
+    }
+
+    #[test]
+    fn state_survives_serialisation() {
+        let p = process();
+        let mut i = Instance::start(&p, Map::new());
+        i.advance(&p, &Fixed(Ok(json!(3))));
+        let back: Instance = serde_json::from_str(&serde_json::to_string(&i).unwrap()).unwrap();
+        assert_eq!(back, i);
+    }
+}

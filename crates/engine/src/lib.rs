@@ -17,6 +17,7 @@ pub mod form;
 pub mod library;
 pub mod messages;
 pub mod summary;
+pub mod tck;
 
 pub use catalogue::Catalogue;
 pub use executor::{Effect, Instance, InstanceStatus};

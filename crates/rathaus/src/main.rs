@@ -28,6 +28,14 @@ enum Command {
     },
     /// Print the OpenAPI document of the integration API.
     Openapi,
+    /// Run the DMN TCK test cases below a folder and print `N passed, M failed` per compliance level.
+    DmnTck {
+        /// e.g. testdata/dmn-tck/TestCases
+        dir: PathBuf,
+        /// List every failing result node.
+        #[arg(long)]
+        failures: bool,
+    },
     /// Create a tenant (municipality) and activate procedures.
     TenantCreate {
         #[command(flatten)]
@@ -112,6 +120,30 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Library { command: LibraryCommand::Validate { dir } } => Ok(validate_library(&dir)),
+        Command::DmnTck { dir, failures } => {
+            if !dir.is_dir() {
+                bail!("{} ist kein Ordner mit TCK-Testfällen (z. B. testdata/dmn-tck/TestCases)", dir.display());
+            }
+            // dsntk panics on some TCK models; the runner counts those as failures, the
+            // default hook would only add noise.
+            std::panic::set_hook(Box::new(|_| {}));
+            let report = rathaus_engine::tck::run(&dir);
+            let _ = std::panic::take_hook();
+            if failures {
+                for r in report.results.iter().filter(|r| !r.passed) {
+                    println!("FAILED {}: {}", r.id, r.detail);
+                }
+            }
+            for (level, (passed, failed)) in &report.levels {
+                let total = passed + failed;
+                println!(
+                    "{level}: {passed} passed, {failed} failed ({:.1} %)",
+                    100.0 * *passed as f64 / total.max(1) as f64
+                );
+            }
+            println!("{} passed, {} failed", report.passed(), report.failed());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Openapi => {
             println!("{}", rathaus_web::openapi_json());
             Ok(ExitCode::SUCCESS)
