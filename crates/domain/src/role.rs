@@ -37,11 +37,6 @@ impl Role {
         matches!(self, Role::Clerk | Role::TeamLead)
     }
 
-    /// Whether the role may open the worklist and case files of its tenant.
-    pub fn may_read_cases(self) -> bool {
-        true
-    }
-
     /// The candidate group names (as written in BPMN `candidateGroups`) this role belongs to.
     pub fn candidate_groups(self) -> &'static [&'static str] {
         match self {

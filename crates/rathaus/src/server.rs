@@ -5,7 +5,7 @@ use crate::seed::{self, DemoCredentials};
 use anyhow::{bail, Context, Result};
 use rathaus_runtime::{Runtime, RuntimeConfig, SystemClock};
 use rathaus_store::Store;
-use rathaus_web::{App, WebConfig};
+use rathaus_web::App;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -56,7 +56,7 @@ pub async fn assemble(config: &Config, store: Store) -> Result<Assembled> {
     let runtime = Runtime::new(
         store,
         library,
-        RuntimeConfig { public_url: config.public_url.clone(), secret, library_dir: config.library.clone(), node_id },
+        RuntimeConfig { public_url: config.public_url.clone(), secret, node_id },
         Arc::new(SystemClock),
     );
     let mut credentials = None;
@@ -76,10 +76,7 @@ pub async fn assemble(config: &Config, store: Store) -> Result<Assembled> {
             tracing::info!(tenant, procedure, "new procedure version deployed");
         }
     }
-    let app = App::new(
-        runtime.clone(),
-        WebConfig { secure_cookies: config.public_url.starts_with("https://"), public_url: config.public_url.clone() },
-    );
+    let app = App::new(runtime.clone());
     Ok(Assembled { runtime, app, credentials, seeded })
 }
 

@@ -111,7 +111,6 @@ pub(crate) async fn prepare(
 /// Writes the prepared result; returns the output merged into the process variables.
 pub(crate) async fn commit(
     conn: &mut AnyConnection,
-    _rt: &Runtime,
     job: &Job,
     tenant: &Tenant,
     case: &Case,

@@ -29,7 +29,6 @@ use rathaus_store::audit::{self, Actor};
 use rathaus_store::{cases, events, jobs, new_id, tasks as task_store, Store, StoreError};
 use serde_json::{json, Value as Json};
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
@@ -69,8 +68,6 @@ pub struct RuntimeConfig {
     /// Secret used to hash access codes and API keys (a database dump alone does not reveal
     /// or allow to test them). Must be the same on every node of an installation.
     pub secret: Vec<u8>,
-    /// The procedure library folder.
-    pub library_dir: PathBuf,
     /// Name of this node (job leases).
     pub node_id: String,
 }

@@ -155,7 +155,7 @@ impl Runtime {
         for _ in 0..MAX_CONFLICT_RETRIES {
             let now = self.clock.now();
             let mut tx = self.store.begin().await?;
-            let output = connectors::commit(&mut tx, self, job, &tenant, &case, &prepared, now).await?;
+            let output = connectors::commit(&mut tx, job, &tenant, &case, &prepared, now).await?;
             if !jobs::complete(&mut tx, &job.tenant_id, &job.job_id, &self.config.node_id, now).await? {
                 // Our lease ran out and another worker took the job over: its run counts.
                 tx.rollback().await?;

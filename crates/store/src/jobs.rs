@@ -171,7 +171,7 @@ pub async fn busy_for_instance(
     Ok(n)
 }
 
-/// Jobs waiting to run or running, across all tenants (for the worker's wake-up and tests).
+/// Jobs waiting to run or running, across all tenants (for monitoring and tests).
 pub async fn pending_count(conn: &mut AnyConnection) -> Result<i64> {
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE status IN ('pending', 'running')")
         .fetch_one(&mut *conn)

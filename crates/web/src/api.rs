@@ -205,7 +205,7 @@ async fn authorize(app: &AppState, headers: &HeaderMap, slug: &str) -> Result<(T
 }
 
 fn urls(app: &AppState, slug: &str, reference: &str) -> (String, String) {
-    let base = app.config.public_url.trim_end_matches('/');
+    let base = app.public_url();
     (format!("{base}/api/v1/{slug}/applications/{reference}"), format!("{base}/{slug}/status"))
 }
 

@@ -31,24 +31,26 @@ use std::sync::Arc;
 /// Slugs a tenant may not have: they are paths of the platform itself.
 pub const RESERVED_SLUGS: &[&str] = &["api", "static", "healthz", "readyz", "favicon.ico", "robots.txt"];
 
-#[derive(Clone, Debug)]
-pub struct WebConfig {
-    /// Set the `Secure` flag on cookies (when served over HTTPS).
-    pub secure_cookies: bool,
-    pub public_url: String,
-}
-
 pub struct App {
     pub runtime: Arc<Runtime>,
-    pub config: WebConfig,
     limiter: limiter::Limiter,
 }
 
 pub type AppState = Arc<App>;
 
 impl App {
-    pub fn new(runtime: Arc<Runtime>, config: WebConfig) -> Arc<App> {
-        Arc::new(App { runtime, config, limiter: limiter::Limiter::new(10, std::time::Duration::from_secs(15 * 60)) })
+    pub fn new(runtime: Arc<Runtime>) -> Arc<App> {
+        Arc::new(App { runtime, limiter: limiter::Limiter::new(10, std::time::Duration::from_secs(15 * 60)) })
+    }
+
+    /// The public base URL (links in API answers).
+    pub(crate) fn public_url(&self) -> &str {
+        self.runtime.config.public_url.trim_end_matches('/')
+    }
+
+    /// Cookies get the `Secure` flag when the installation is served over HTTPS.
+    pub(crate) fn secure_cookies(&self) -> bool {
+        self.runtime.config.public_url.starts_with("https://")
     }
 
     pub(crate) async fn tenant(&self, slug: &str) -> AppResult<Tenant> {

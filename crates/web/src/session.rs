@@ -138,7 +138,7 @@ impl Session {
             now + chrono::Duration::hours(LIFETIME_HOURS),
         )
         .await?;
-        let secure = if app.config.secure_cookies { "; Secure" } else { "" };
+        let secure = if app.secure_cookies() { "; Secure" } else { "" };
         let cookie = format!("{COOKIE}={}; Path=/{slug}; HttpOnly; SameSite=Lax{secure}", self.id);
         response
             .headers_mut()
