@@ -56,6 +56,16 @@ impl Money {
         Ok(Money { cents: if negative { -cents } else { cents } })
     }
 
+    /// An amount of euros as decisions and parameters carry it in JSON: a number (`26`,
+    /// `12.5`) or a text (`"26.00"`).
+    pub fn from_json_euros(value: &serde_json::Value) -> Result<Money, MoneyParseError> {
+        match value {
+            serde_json::Value::Number(n) => Money::parse(&n.to_string()),
+            serde_json::Value::String(s) => Money::parse(s),
+            other => Err(MoneyParseError(other.to_string())),
+        }
+    }
+
     /// "26.00" — the machine format used in JSON and CSV exports.
     pub fn to_decimal_string(self) -> String {
         let sign = if self.cents < 0 { "-" } else { "" };
@@ -147,6 +157,15 @@ mod tests {
         wrong[6] = if wrong[6] == b'9' { b'8' } else { wrong[6] + 1 };
         assert!(!kassenzeichen_valid(&String::from_utf8(wrong).unwrap()));
         assert_eq!(luhn_check_digit("7992739871"), 3);
+    }
+
+    #[test]
+    fn reads_euros_from_json() {
+        assert_eq!(Money::from_json_euros(&serde_json::json!(26)).unwrap().cents(), 2600);
+        assert_eq!(Money::from_json_euros(&serde_json::json!(12.5)).unwrap().cents(), 1250);
+        assert_eq!(Money::from_json_euros(&serde_json::json!("3,10")).unwrap().cents(), 310);
+        assert!(Money::from_json_euros(&serde_json::json!(true)).is_err());
+        assert!(Money::from_json_euros(&serde_json::json!(1.005)).is_err(), "more than cents is refused");
     }
 
     #[test]

@@ -59,41 +59,51 @@ impl Catalogue {
     }
 
     pub fn label(&self, id: &str, lang: Lang) -> Option<String> {
-        let label = self.entry(id)?.get("label")?;
-        let text: Text = serde_json::from_value(label.clone()).ok()?;
-        Some(text.get(lang).to_string())
+        label_of(self.entry(id)?, lang)
     }
 
-    /// Entries as (id, label) in catalogue order.
-    pub fn choices(&self, lang: Lang) -> Vec<(String, String)> {
+    /// The entries in catalogue order, each with its label and the text a search looks in.
+    pub fn choices(&self, lang: Lang) -> Vec<CatalogueChoice> {
         self.entries
             .iter()
             .filter_map(|e| {
                 let id = e.get("id")?.as_str()?.to_string();
-                let label = self.label(&id, lang)?;
-                Some((id, label))
+                let label = label_of(e, lang)?;
+                // Searched: the id, the label and the `synonyme`, case-insensitive.
+                let mut search = format!("{id} {label}").to_lowercase();
+                for s in e.get("synonyme").and_then(Json::as_array).into_iter().flatten().filter_map(Json::as_str) {
+                    search.push(' ');
+                    search.push_str(&s.to_lowercase());
+                }
+                Some(CatalogueChoice { id, label, search })
             })
             .collect()
     }
 
-    /// Entries matching a search: every word of the query must occur in the label, the id or
-    /// one of the `synonyme` (case-insensitive). The assistant uses this to find activities.
+    /// Entries matching a search: every word of the query must occur in the search text of
+    /// the entry (see [`Catalogue::choices`]). The assistant uses this to find activities.
     pub fn search(&self, query: &str, lang: Lang) -> Vec<(String, String)> {
         let words: Vec<String> = query.split_whitespace().map(|w| w.to_lowercase()).collect();
         self.choices(lang)
             .into_iter()
-            .filter(|(id, label)| {
-                let mut haystack = format!("{} {}", id, label).to_lowercase();
-                if let Some(syn) = self.entry(id).and_then(|e| e.get("synonyme")).and_then(Json::as_array) {
-                    for s in syn.iter().filter_map(Json::as_str) {
-                        haystack.push(' ');
-                        haystack.push_str(&s.to_lowercase());
-                    }
-                }
-                words.iter().all(|w| haystack.contains(w.as_str()))
-            })
+            .filter(|c| words.iter().all(|w| c.search.contains(w.as_str())))
+            .map(|c| (c.id, c.label))
             .collect()
     }
+}
+
+/// One entry of a catalogue as a choice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogueChoice {
+    pub id: String,
+    pub label: String,
+    /// Lower-case text of id, label and synonyms.
+    pub search: String,
+}
+
+fn label_of(entry: &Json, lang: Lang) -> Option<String> {
+    let text: Text = serde_json::from_value(entry.get("label")?.clone()).ok()?;
+    Some(text.get(lang).to_string())
 }
 
 #[cfg(test)]

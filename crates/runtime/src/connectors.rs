@@ -46,10 +46,8 @@ pub(crate) async fn prepare(
         }
         FEE => {
             let amount = match input.get("betrag") {
-                Some(Json::Number(n)) => Money::parse(&n.to_string()).map_err(|e| e.to_string())?,
-                Some(Json::String(s)) => Money::parse(s).map_err(|e| e.to_string())?,
                 Some(Json::Null) | None => Money::ZERO,
-                Some(other) => return Err(format!("Eingabe „betrag“ ist kein Betrag: {other}")),
+                Some(v) => Money::from_json_euros(v).map_err(|e| format!("Eingabe „betrag“: {e}"))?,
             };
             let legal_basis = input
                 .get("rechtsgrundlage")

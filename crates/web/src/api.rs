@@ -5,7 +5,8 @@
 //! refused for another (403). Reading a case additionally needs its access code, which only
 //! the applicant (and the submitting service) knows.
 
-use crate::portal::{constant_time_eq, pdf_response};
+use crate::access::Unlock;
+use crate::portal::pdf_response;
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -323,26 +324,14 @@ async fn unlocked_case(
             },
         ));
     };
-    let key = format!("api-status:{}:{}", tenant.tenant_id, reference);
-    if !app.limiter.allowed(&key) {
-        return Err(error(
+    match app.unlock_case(tenant, &reference, &code, "api-status").await.map_err(internal)? {
+        Unlock::Granted(c) => Ok(*c),
+        Unlock::Denied => Err(not_found()),
+        Unlock::Limited => Err(error(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_requests",
             if de { "Zu viele Versuche; bitte 15 Minuten warten." } else { "Too many attempts; wait 15 minutes." },
-        ));
-    }
-    let mut conn = app.runtime.store.conn().await.map_err(internal)?;
-    let case = cases::by_reference(&mut conn, &tenant.tenant_id, reference.as_str()).await.map_err(internal)?;
-    let expected = app.runtime.secret_hash("access-code", code.as_str());
-    match case {
-        Some(c) if constant_time_eq(c.access_code_hash.as_bytes(), expected.as_bytes()) => {
-            app.limiter.succeeded(&key);
-            Ok(c)
-        }
-        _ => {
-            app.limiter.failed(&key);
-            Err(not_found())
-        }
+        )),
     }
 }
 

@@ -286,17 +286,14 @@ fn field_view(ctx: &ViewContext<'_>, field: &Field, obj: &Json, scope: &Json, pr
         .collect();
     if let Some(cat) = field.catalogue.as_ref().and_then(|c| ctx.catalogues.get(c)) {
         options = cat
-            .entries
-            .iter()
-            .filter_map(|e| {
-                let id = e.get("id")?.as_str()?.to_string();
-                let label = cat.label(&id, lang)?;
-                let mut search = label.to_lowercase();
-                for s in e.get("synonyme").and_then(Json::as_array).into_iter().flatten().filter_map(Json::as_str) {
-                    search.push(' ');
-                    search.push_str(&s.to_lowercase());
-                }
-                Some(OptionView { checked: selected.contains(&id), value: id, label, help: None, search })
+            .choices(lang)
+            .into_iter()
+            .map(|c| OptionView {
+                checked: selected.contains(&c.id),
+                value: c.id,
+                label: c.label,
+                help: None,
+                search: c.search,
             })
             .collect();
     }

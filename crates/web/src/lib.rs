@@ -1,6 +1,7 @@
 //! The HTTP layer: citizen portal, back office and the integration API (with OpenAPI),
 //! server-rendered HTML that works without JavaScript.
 
+mod access;
 mod api;
 mod assets;
 mod backoffice;

@@ -2,6 +2,7 @@
 //! submission, receipt, and status with documents (guest access with Aktenzeichen + access
 //! code).
 
+use crate::access::Unlock;
 use crate::error::{AppError, AppResult};
 use crate::formview::{anchor_for, apply_repeat_action, page_fields, Applied, Apply, Posted, ViewContext};
 use crate::i18n::{t, tf};
@@ -116,7 +117,7 @@ fn service_view(a: &ActiveProcedure, lang: Lang) -> Json {
         .filter(|(_, p)| p.kind == ParameterKind::Money)
         .filter_map(|(name, p)| {
             let amount = a.parameters.get(name)?;
-            let money = Money::parse(&amount.to_string()).ok()?;
+            let money = Money::from_json_euros(amount).ok()?;
             let text = if money.is_zero() { t(lang, "service.fee_free") } else { money.to_german() };
             Some(serde_json::json!({"label": p.label.get(lang).trim_end_matches(" (EUR)"), "amount": text}))
         })
@@ -358,7 +359,7 @@ fn check_view(
                 .collect();
             let fee = r
                 .get("gebuehr")
-                .and_then(|g| Money::parse(&g.to_string()).ok())
+                .and_then(|g| Money::from_json_euros(g).ok())
                 .filter(|m| !m.is_zero())
                 .map(|m| m.to_german());
             serde_json::json!({"review": r["entscheidung"] == "review", "reasons": reasons, "fee": fee})
@@ -652,29 +653,17 @@ pub async fn status_lookup(
         c
     };
     if let (Some(reference), Some(code)) = (&reference, &code) {
-        let key = format!("status:{}:{}", tenant.tenant_id, reference);
-        if !app.limiter.allowed(&key) {
-            code_error = Some(t(lang, "status.too_many_attempts"));
-        } else {
-            let mut conn = app.runtime.store.conn().await?;
-            let case = cases::by_reference(&mut conn, &tenant.tenant_id, reference.as_str()).await?;
-            drop(conn);
-            let expected = app.runtime.secret_hash("access-code", code.as_str());
-            match case {
-                Some(c) if constant_time_eq(c.access_code_hash.as_bytes(), expected.as_bytes()) => {
-                    app.limiter.succeeded(&key);
-                    if !session.data.grants.contains(&c.case_id) {
-                        session.data.grants.push(c.case_id.clone());
-                    }
-                    return session
-                        .finish(&app, &slug, Redirect::to(&format!("/{slug}/vorgang/{}", c.reference)).into_response())
-                        .await;
+        match app.unlock_case(&tenant, reference, code, "status").await? {
+            Unlock::Granted(c) => {
+                if !session.data.grants.contains(&c.case_id) {
+                    session.data.grants.push(c.case_id.clone());
                 }
-                _ => {
-                    app.limiter.failed(&key);
-                    code_error = Some(t(lang, "status.not_found"));
-                }
+                return session
+                    .finish(&app, &slug, Redirect::to(&format!("/{slug}/vorgang/{}", c.reference)).into_response())
+                    .await;
             }
+            Unlock::Denied => code_error = Some(t(lang, "status.not_found")),
+            Unlock::Limited => code_error = Some(t(lang, "status.too_many_attempts")),
         }
     }
     let mut errors = Vec::new();
@@ -689,8 +678,4 @@ pub async fn status_lookup(
         context! { reference => reference_text, reference_error => reference_error, code_error => code_error, errors => errors, ..base(lang, Some(&tenant), Some(&mut session)) },
     )?;
     session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await
-}
-
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -2,6 +2,7 @@
 //! carries the tenant id). Only the hash of the id is stored. Each session has a CSRF token
 //! that every form posts back.
 
+use crate::access::constant_time_eq;
 use crate::error::{AppError, AppResult};
 use crate::App;
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -110,15 +111,10 @@ impl Session {
     pub fn verify_csrf(&self, posted: Option<&str>) -> AppResult<()> {
         let expected = self.data.csrf.as_bytes();
         let Some(given) = posted.map(str::as_bytes) else { return Err(AppError::Csrf) };
-        if self.loaded.is_none() || given.len() != expected.len() || expected.is_empty() {
+        if self.loaded.is_none() || expected.is_empty() || !constant_time_eq(given, expected) {
             return Err(AppError::Csrf);
         }
-        let diff = given.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        if diff == 0 {
-            Ok(())
-        } else {
-            Err(AppError::Csrf)
-        }
+        Ok(())
     }
 
     pub fn take_flash(&mut self) -> Option<String> {
