@@ -95,10 +95,34 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(assembled.runtime.clone().run_worker(stop_rx));
+    let worker = tokio::spawn(assembled.runtime.clone().run_worker(stop_rx.clone()));
+    let housekeeping = tokio::spawn(housekeeping(assembled.runtime.clone(), stop_rx));
     let router = rathaus_web::router(assembled.app.clone());
     axum::serve(listener, router).with_graceful_shutdown(shutdown).await.context("HTTP-Server")?;
     let _ = stop_tx.send(true);
     let _ = worker.await;
+    let _ = housekeeping.await;
     Ok(())
+}
+
+/// Periodic clean-up on every node: expired sessions (with the unfinished drafts in them)
+/// are deleted, so personal data entered but never submitted does not stay in the database.
+async fn housekeeping(runtime: Arc<Runtime>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let purged = async {
+            let mut conn = runtime.store.conn().await?;
+            rathaus_store::sessions::purge_expired(&mut conn, runtime.clock.now()).await
+        }
+        .await;
+        match purged {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "expired sessions deleted"),
+            Err(e) => tracing::warn!(error = %e, "deleting expired sessions failed; retried in 10 minutes"),
+        }
+    }
 }
