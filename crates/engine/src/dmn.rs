@@ -126,12 +126,6 @@ impl Decisions {
     }
 }
 
-impl crate::executor::DecisionService for Decisions {
-    fn evaluate(&self, decision_id: &str, input: &Json) -> Result<Json, String> {
-        Decisions::evaluate(self, decision_id, input)
-    }
-}
-
 /// Reads ids, names and positions with roxmltree (dsntk's model has no positions) and checks
 /// the FEEL text of the model.
 fn scan(file: &str, xml: &str, problems: &mut Vec<DmnProblem>) -> Option<Vec<(String, DecisionRef)>> {

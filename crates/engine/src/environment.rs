@@ -2,9 +2,11 @@
 //! its decisions see. One place, so that the runtime, the assistant and the tests build them
 //! identically.
 
-use crate::executor::DecisionService;
+use crate::bpmn::Process;
+use crate::executor::Environment;
 use crate::library::Procedure;
 use chrono::{DateTime, NaiveDate, Utc};
+use rathaus_domain::calendar::WorkCalendar;
 use serde_json::{json, Map, Value as Json};
 
 /// Facts about the tenant that decisions may use (`mandant.name`, `mandant.plz`).
@@ -28,25 +30,40 @@ pub fn start_variables(data: &Json, parameters: &Json, tenant: &Json, received_a
     vars
 }
 
-/// Decisions of one procedure as the executor calls them: the procedure's catalogues
-/// (`katalog`) and the date of evaluation (`heute`) are added to the task's input.
-pub struct ProcedureDecisions<'a> {
+/// A procedure as the executor runs it: its decisions see the procedure's catalogues
+/// (`katalog`) and the date of evaluation (`heute`) besides the task's input; its call
+/// activities call the processes deployed with it; its timers count in the tenant's
+/// working calendar.
+pub struct ProcedureEnv<'a> {
     pub procedure: &'a Procedure,
-    pub today: NaiveDate,
+    pub now: DateTime<Utc>,
+    pub calendar: &'a WorkCalendar,
 }
 
-impl ProcedureDecisions<'_> {
-    pub fn input(&self, variables: &Json) -> Json {
-        let mut input = variables.as_object().cloned().unwrap_or_default();
-        input.entry("katalog").or_insert_with(|| self.procedure.catalogue_json());
-        input.entry("heute").or_insert_with(|| Json::String(self.today.format("%Y-%m-%d").to_string()));
-        Json::Object(input)
+/// The input a decision of the procedure sees.
+pub fn decision_input(procedure: &Procedure, variables: &Json, today: NaiveDate) -> Json {
+    let mut input = variables.as_object().cloned().unwrap_or_default();
+    input.entry("katalog").or_insert_with(|| procedure.catalogue_json());
+    input.entry("heute").or_insert_with(|| Json::String(today.format("%Y-%m-%d").to_string()));
+    Json::Object(input)
+}
+
+impl Environment for ProcedureEnv<'_> {
+    fn now(&self) -> DateTime<Utc> {
+        self.now
     }
-}
 
-impl DecisionService for ProcedureDecisions<'_> {
-    fn evaluate(&self, decision_id: &str, input: &Json) -> Result<Json, String> {
-        self.procedure.decisions.evaluate(decision_id, &self.input(input))
+    fn decide(&self, decision_id: &str, input: &Json) -> Result<Json, String> {
+        let today = rathaus_domain::time::german_today(self.now);
+        self.procedure.decisions.evaluate(decision_id, &decision_input(self.procedure, input, today))
+    }
+
+    fn called_process(&self, process_id: &str) -> Option<&Process> {
+        self.procedure.called.get(process_id)
+    }
+
+    fn calendar(&self) -> &WorkCalendar {
+        self.calendar
     }
 }
 
@@ -65,5 +82,5 @@ pub fn check(
         .as_deref()
         .ok_or_else(|| format!("Verfahren „{}“ hat keine check_decision", procedure.id()))?;
     let vars = json!({ "antrag": data, "parameter": parameters, "mandant": tenant });
-    ProcedureDecisions { procedure, today }.evaluate(decision, &vars)
+    procedure.decisions.evaluate(decision, &decision_input(procedure, &vars, today))
 }

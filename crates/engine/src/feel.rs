@@ -51,8 +51,8 @@ impl Expression {
             return Err(FeelSyntaxError { source_text: source.to_string(), message: "leer".into() });
         }
         let mut known = FeelContext::default();
-        for n in names {
-            known.set_entry(&Name::from(*n), Value::Null(None));
+        for n in names.iter().copied().chain(words(text).iter().map(String::as_str)) {
+            known.set_entry(&Name::from(n), Value::Null(None));
         }
         let scope = FeelScope::from(known);
         let node = dsntk_feel_parser::parse_expression(&scope, text, false)
@@ -94,6 +94,107 @@ impl Expression {
             }),
         }
     }
+}
+
+/// FEEL keywords: never taken as variable names.
+const KEYWORDS: &[&str] = &[
+    "if",
+    "then",
+    "else",
+    "for",
+    "in",
+    "return",
+    "some",
+    "every",
+    "satisfies",
+    "and",
+    "or",
+    "not",
+    "between",
+    "instance",
+    "of",
+    "true",
+    "false",
+    "null",
+    "function",
+    "external",
+];
+
+/// The names an expression may use as variables: identifiers and dotted paths outside
+/// string literals that are not keywords and not part of a function's name. Declaring them
+/// lets the parser see `betrag * 2` as a product and `if a.b then a.c else 0` as a
+/// condition, where unknown names would swallow operators and keywords (FEEL names may
+/// contain blanks and `*`, `+`, `-`, `.`); paths resolve through the aliases that
+/// `json_to_context` adds.
+fn words(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let is_start = |c: char| c.is_alphabetic() || c == '_' || c == '?';
+    let is_part = |c: char| c.is_alphanumeric() || c == '_';
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '"' {
+            i += 1;
+            while i < chars.len() && chars[i] != '"' {
+                if chars[i] == '\\' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        if !is_start(c) || (i > 0 && (is_part(chars[i - 1]) || chars[i - 1] == '.')) {
+            i += 1;
+            continue;
+        }
+        // A path: word(.word)*
+        let start = i;
+        let mut first_end = None;
+        loop {
+            while i < chars.len() && is_part(chars[i]) {
+                i += 1;
+            }
+            first_end.get_or_insert(i);
+            if i + 1 < chars.len() && chars[i] == '.' && is_start(chars[i + 1]) {
+                i += 1;
+                continue;
+            }
+            break;
+        }
+        let path: String = chars[start..i].iter().collect();
+        let first: String = chars[start..first_end.unwrap_or(i)].iter().collect();
+        // Words up to an opening parenthesis name a function ("years and months
+        // duration(", "day of week("); keywords other than `and`/`of` end such a run.
+        let mut j = i;
+        loop {
+            while j < chars.len() && chars[j] == ' ' {
+                j += 1;
+            }
+            if j < chars.len() && is_start(chars[j]) {
+                let w0 = j;
+                while j < chars.len() && is_part(chars[j]) {
+                    j += 1;
+                }
+                let w: String = chars[w0..j].iter().collect();
+                if KEYWORDS.contains(&w.as_str()) && w != "and" && w != "of" {
+                    break;
+                }
+                continue;
+            }
+            break;
+        }
+        let called = j < chars.len() && chars[j] == '(';
+        if !called && !KEYWORDS.contains(&first.as_str()) {
+            for name in [first, path] {
+                if !out.contains(&name) {
+                    out.push(name);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Converts a JSON object into a FEEL context.
@@ -206,6 +307,19 @@ mod tests {
         assert_eq!(count.evaluate_json(&data).unwrap(), json!(2));
         let ctx = Expression::parse(r#"{a: 1.5, b: "x", c: [true]}"#, &[]).unwrap();
         assert_eq!(ctx.evaluate_json(&data).unwrap(), json!({"a": 1.5, "b": "x", "c": [true]}));
+    }
+
+    #[test]
+    fn operators_after_undeclared_names_and_camunda_style_paths() {
+        let data = json!({"betrag": 21, "antrag": {"art": "gmbh", "kosten": {"gesamt": 5}}, "x": 2});
+        let e = |src: &str| Expression::parse(src, &[]).unwrap().evaluate_json(&data).unwrap();
+        assert_eq!(e("=betrag * 2"), json!(42));
+        assert_eq!(e("betrag+1"), json!(22));
+        assert_eq!(e("betrag - x"), json!(19));
+        assert_eq!(e(r#"if antrag.art = "gmbh" then antrag.kosten.gesamt else 0"#), json!(5));
+        assert_eq!(e(r#"if x > 1 then "viel" else "wenig""#), json!("viel"));
+        assert_eq!(e("count([betrag, x])"), json!(2));
+        assert_eq!(e(r#""betrag * 2""#), json!("betrag * 2"));
     }
 
     #[test]

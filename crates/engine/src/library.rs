@@ -74,6 +74,14 @@ pub struct Manifest {
     pub addressee: Option<String>,
     pub form: String,
     pub process: String,
+    /// Further BPMN files whose processes the call activities call (the main file may hold
+    /// them too). A path may point into the library's shared `_prozesse/` folder.
+    #[serde(default)]
+    pub subprocesses: Vec<String>,
+    /// Job types of service tasks that external workers perform (fetch-and-lock API), besides
+    /// the built-in `rathaus:` connectors. Declared, so that a typo is an error at validation.
+    #[serde(default)]
+    pub external_task_types: Vec<String>,
     pub decisions: Vec<String>,
     /// The decision the assistant and the API use to describe the expected outcome.
     #[serde(default)]
@@ -119,6 +127,8 @@ pub struct Procedure {
     pub manifest: Manifest,
     pub form: FormSchema,
     pub process: Process,
+    /// Processes a call activity may call, by process id (the main process included).
+    pub called: BTreeMap<String, Process>,
     pub decisions: Decisions,
     pub catalogues: BTreeMap<String, Catalogue>,
     /// Template name → typst source.
@@ -183,17 +193,39 @@ impl Procedure {
                 None
             }
         });
-        let process = get(&manifest.process, &mut problems).and_then(|text| match Process::parse(&text) {
-            Ok(p) => Some(p),
-            Err(ps) => {
-                problems.extend(ps.into_iter().map(|p| Problem {
-                    file: manifest.process.clone(),
-                    line: p.line,
-                    message: p.to_string(),
-                }));
-                None
+        let mut called = BTreeMap::new();
+        let mut origins: BTreeMap<String, String> = BTreeMap::new();
+        let mut process = None;
+        let mut bpmn_ok = true;
+        for (i, file) in std::iter::once(&manifest.process).chain(&manifest.subprocesses).enumerate() {
+            match get(file, &mut problems).map(|text| Process::parse_all(&text)) {
+                Some(Ok(ps)) => {
+                    for p in ps {
+                        if i == 0 && process.is_none() {
+                            process = Some(p.clone());
+                        }
+                        origins.insert(p.id.clone(), file.clone());
+                        if called.insert(p.id.clone(), p).is_some() {
+                            problems.push(Problem {
+                                file: file.clone(),
+                                line: None,
+                                message: "Prozess-id kommt in den BPMN-Dateien des Verfahrens mehrfach vor".into(),
+                            });
+                        }
+                    }
+                }
+                Some(Err(ps)) => {
+                    bpmn_ok = false;
+                    problems.extend(ps.into_iter().map(|p| Problem {
+                        file: file.clone(),
+                        line: p.line,
+                        message: p.to_string(),
+                    }));
+                }
+                None => bpmn_ok = false,
             }
-        });
+        }
+        let process = if bpmn_ok { process } else { None };
         let dmn_files: Vec<(String, String)> =
             manifest.decisions.iter().filter_map(|d| get(d, &mut problems).map(|t| (d.clone(), t))).collect();
         let decisions = match Decisions::load(&dmn_files) {
@@ -232,8 +264,8 @@ impl Procedure {
                 None
             }
         });
-        if let (Some(process), Some(decisions)) = (&process, &decisions) {
-            cross_check(&manifest, process, decisions, &mut problems);
+        if let (Some(_), Some(decisions)) = (&process, &decisions) {
+            cross_check(&manifest, &files[MANIFEST], &called, &origins, decisions, &mut problems);
         }
         if let (Some(cd), Some(decisions)) = (&manifest.check_decision, &decisions) {
             if !decisions.contains(cd) {
@@ -252,6 +284,7 @@ impl Procedure {
             manifest,
             form: form.expect("no problems"),
             process: process.expect("no problems"),
+            called,
             decisions: decisions.expect("no problems"),
             catalogues,
             templates,
@@ -371,52 +404,86 @@ fn check_manifest(m: &Manifest, files: &BTreeMap<String, String>, problems: &mut
     }
 }
 
-/// Checks that what the process refers to exists: decisions, connectors and their headers,
-/// templates, user task forms.
-fn cross_check(m: &Manifest, process: &Process, decisions: &Decisions, problems: &mut Vec<Problem>) {
-    let mut p =
-        |line: usize, message: String| problems.push(Problem { file: m.process.clone(), line: Some(line), message });
-    for (e, decision) in process.business_rule_decisions() {
-        if !decisions.contains(decision) {
-            p(
-                e.line,
-                format!(
-                    "Element „{}“: Entscheidung „{decision}“ ist in keiner DMN-Datei von decisions definiert",
-                    e.id
-                ),
-            );
+/// Checks that what the processes refer to exists: decisions, called processes, connectors
+/// and their headers, external job types, templates, user task forms.
+fn cross_check(
+    m: &Manifest,
+    manifest_text: &str,
+    processes: &BTreeMap<String, Process>,
+    origins: &BTreeMap<String, String>,
+    decisions: &Decisions,
+    problems: &mut Vec<Problem>,
+) {
+    for t in &m.external_task_types {
+        if t.starts_with("rathaus:") || t.trim().is_empty() {
+            problems.push(Problem {
+                file: MANIFEST.into(),
+                line: find_line(manifest_text, "external_task_types"),
+                message: format!("external_task_types: „{t}“ ist kein zulässiger Typ (rathaus: ist den eingebauten Konnektoren vorbehalten)"),
+            });
         }
     }
-    for (e, task_type, headers) in process.service_tasks() {
-        match connectors::find(task_type) {
-            None => p(
-                e.line,
-                format!(
-                    "Element „{}“: unbekannter Konnektor „{task_type}“ (verfügbar: {})",
-                    e.id,
-                    connectors::ALL.iter().map(|c| c.task_type).collect::<Vec<_>>().join(", ")
+    for process in processes.values() {
+        let file = origins.get(&process.id).cloned().unwrap_or_else(|| m.process.clone());
+        let mut p =
+            |line: usize, message: String| problems.push(Problem { file: file.clone(), line: Some(line), message });
+        for (e, decision) in process.business_rule_decisions() {
+            if !decisions.contains(decision) {
+                p(
+                    e.line,
+                    format!(
+                        "Element „{}“: Entscheidung „{decision}“ ist in keiner DMN-Datei von decisions definiert",
+                        e.id
+                    ),
+                );
+            }
+        }
+        for (e, target) in process.called_processes() {
+            if !processes.contains_key(target) {
+                p(
+                    e.line,
+                    format!(
+                        "Element „{}“: aufgerufener Prozess „{target}“ ist in keiner BPMN-Datei des Verfahrens (process, subprocesses) definiert",
+                        e.id
+                    ),
+                );
+            }
+        }
+        for (e, job) in process.jobs() {
+            let task_type = job.task_type.as_str();
+            if m.external_task_types.iter().any(|t| t == task_type) {
+                continue;
+            }
+            match connectors::find(task_type) {
+                None => p(
+                    e.line,
+                    format!(
+                        "Element „{}“: unbekannter Konnektor „{task_type}“ (eingebaut: {}; Aufgaben für externe Dienste in external_task_types von procedure.toml angeben)",
+                        e.id,
+                        connectors::ALL.iter().map(|c| c.task_type).collect::<Vec<_>>().join(", ")
+                    ),
                 ),
-            ),
-            Some(c) => {
-                for problem in c.check_headers(headers, &m.templates.keys().cloned().collect::<Vec<_>>()) {
-                    p(e.line, format!("Element „{}“ ({task_type}): {problem}", e.id));
+                Some(c) => {
+                    for problem in c.check_headers(&job.headers, &m.templates.keys().cloned().collect::<Vec<_>>()) {
+                        p(e.line, format!("Element „{}“ ({task_type}): {problem}", e.id));
+                    }
                 }
             }
         }
-    }
-    for e in &process.elements {
-        if let ElementKind::UserTask { form_key, .. } = &e.kind {
-            match form_key.as_deref() {
-                Some(connectors::DECISION_FORM) => {}
-                other => p(
-                    e.line,
-                    format!(
-                        "Element „{}“: Benutzeraufgabe braucht zeebe:formDefinition formKey=\"{}\" (gefunden: {:?})",
-                        e.id,
-                        connectors::DECISION_FORM,
-                        other
+        for e in &process.elements {
+            if let ElementKind::UserTask(def) = &e.kind {
+                match def.form_key.as_deref() {
+                    Some(connectors::DECISION_FORM) => {}
+                    other => p(
+                        e.line,
+                        format!(
+                            "Element „{}“: Benutzeraufgabe braucht zeebe:formDefinition formKey=\"{}\" (gefunden: {:?})",
+                            e.id,
+                            connectors::DECISION_FORM,
+                            other
+                        ),
                     ),
-                ),
+                }
             }
         }
     }
@@ -490,6 +557,7 @@ fn read_files(dir: &Path) -> Result<BTreeMap<String, String>, Vec<Problem>> {
     })?;
     let mut problems = Vec::new();
     let mut wanted: Vec<String> = vec![manifest.form.clone(), manifest.process.clone()];
+    wanted.extend(manifest.subprocesses.iter().cloned());
     wanted.extend(manifest.decisions.iter().cloned());
     wanted.extend(manifest.catalogues.values().cloned());
     wanted.extend(manifest.templates.values().map(|t| t.file.clone()));

@@ -11,7 +11,9 @@
 
 pub mod clock;
 mod connectors;
+mod correlation;
 mod docdata;
+pub mod external;
 pub mod preview;
 mod procedures;
 mod submit;
@@ -19,14 +21,17 @@ mod tasks;
 mod worker;
 
 pub use clock::{Clock, SystemClock};
+pub use correlation::Correlated;
 pub use procedures::ActiveProcedure;
 pub use submit::{SubmitRequest, Submitted};
 pub use tasks::Decision;
 
-use rathaus_engine::executor::{Effect, Instance, InstanceStatus};
+use rathaus_domain::calendar::{Land, WorkCalendar};
+use rathaus_engine::environment::ProcedureEnv;
+use rathaus_engine::executor::{Effect, ExecError, Instance, InstanceStatus};
 use rathaus_engine::{FieldError, Procedure};
 use rathaus_store::audit::{self, Actor};
-use rathaus_store::{cases, events, jobs, new_id, tasks as task_store, Store, StoreError};
+use rathaus_store::{cases, events, jobs, messages, new_id, tasks as task_store, Store, StoreError};
 use serde_json::{json, Value as Json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -125,36 +130,80 @@ pub(crate) fn instance_status(i: &Instance) -> &'static str {
     }
 }
 
+/// The working calendar of a tenant: public holidays of its Land.
+pub fn tenant_calendar(settings: &rathaus_domain::TenantSettings) -> WorkCalendar {
+    WorkCalendar::new(Land::parse(&settings.land))
+}
+
+/// Job type of timers: a job that runs at the timer's due time (token = the subscription).
+pub const TIMER_JOB: &str = "rathaus:timer";
+
 /// Everything needed to write the effects of an advance.
 pub(crate) struct EffectContext<'a> {
     pub tenant_id: &'a str,
     pub case_id: &'a str,
     pub instance_id: &'a str,
     pub procedure: &'a Procedure,
+    pub calendar: &'a WorkCalendar,
     pub now: chrono::DateTime<chrono::Utc>,
 }
 
-/// Ends the wait of `token` (a finished job or user task) with `result`, advances the
-/// instance and persists the effects, all inside the caller's transaction. Returns the
-/// number of new jobs, or `None` if another transaction saved the instance meanwhile (the
-/// caller rolls back and retries from a fresh read).
-pub(crate) async fn continue_instance(
-    conn: &mut sqlx::AnyConnection,
-    ctx: &EffectContext<'_>,
-    token: u64,
-    result: serde_json::Map<String, Json>,
-) -> Result<Option<usize>> {
+impl EffectContext<'_> {
+    fn env(&self) -> ProcedureEnv<'_> {
+        ProcedureEnv { procedure: self.procedure, now: self.now, calendar: self.calendar }
+    }
+}
+
+/// How a waiting instance is continued.
+#[derive(Clone)]
+pub(crate) enum Resume {
+    /// A job or user task is done.
+    Complete { token: u64, result: serde_json::Map<String, Json> },
+    /// A timer is due.
+    Timer { subscription: u64 },
+    /// A message for the case arrived.
+    Message { name: String, payload: serde_json::Map<String, Json> },
+    /// A job ended with a BPMN error.
+    JobError { token: u64, code: String },
+}
+
+pub(crate) enum Resumed {
+    /// The instance moved on; this many new jobs are due.
+    Done { new_jobs: usize },
+    /// What the caller wanted to continue no longer waits (its activity was interrupted,
+    /// the instance ended): nothing to do.
+    Stale(String),
+    /// A timer claimed before its time (the clock was set back).
+    NotDue(chrono::DateTime<chrono::Utc>),
+    /// Nothing in the instance waits for this message.
+    NoSubscriber,
+    /// Another transaction saved the instance meanwhile: roll back and retry.
+    Conflict,
+}
+
+/// Continues a waiting instance, advances it and persists the effects, all inside the
+/// caller's transaction.
+pub(crate) async fn resume(conn: &mut sqlx::AnyConnection, ctx: &EffectContext<'_>, how: Resume) -> Result<Resumed> {
     let row =
         rathaus_store::instances::by_id(conn, ctx.tenant_id, ctx.instance_id).await?.ok_or(RuntimeError::NotFound)?;
     let mut instance: Instance = serde_json::from_str(&row.state)
         .map_err(|e| RuntimeError::Procedure(format!("Instanzzustand unlesbar: {e}")))?;
-    instance.complete(&ctx.procedure.process, token, result).map_err(|e| RuntimeError::Conflict(e.to_string()))?;
-    let today = rathaus_domain::time::german_today(ctx.now);
-    let effects = instance.advance(
-        &ctx.procedure.process,
-        &rathaus_engine::environment::ProcedureDecisions { procedure: ctx.procedure, today },
-    );
-    let new_jobs = apply_effects(conn, ctx, &effects).await?;
+    let process = &ctx.procedure.process;
+    let env = ctx.env();
+    let outcome = match how {
+        Resume::Complete { token, result } => instance.complete(process, token, result, &env).map(Some),
+        Resume::Timer { subscription } => instance.fire_timer(process, subscription, &env).map(Some),
+        Resume::Message { name, payload } => instance.correlate(process, &name, payload, &env),
+        Resume::JobError { token, code } => instance.throw_job_error(process, token, &code, &env).map(Some),
+    };
+    let mut effects = match outcome {
+        Ok(Some(effects)) => effects,
+        Ok(None) => return Ok(Resumed::NoSubscriber),
+        Err(ExecError::NotDue(due)) => return Ok(Resumed::NotDue(due)),
+        Err(e) => return Ok(Resumed::Stale(e.to_string())),
+    };
+    effects.extend(instance.advance(process, &env));
+    let new_jobs = persist_effects(conn, ctx, &mut instance, effects).await?;
     let state = serde_json::to_string(&instance).expect("instance serialises");
     match rathaus_store::instances::save(
         conn,
@@ -167,137 +216,225 @@ pub(crate) async fn continue_instance(
     )
     .await
     {
-        Ok(_) => Ok(Some(new_jobs)),
-        Err(StoreError::Conflict(_)) => Ok(None),
+        Ok(_) => Ok(Resumed::Done { new_jobs }),
+        Err(StoreError::Conflict(_)) => Ok(Resumed::Conflict),
         Err(e) => Err(e.into()),
     }
 }
 
-/// Persists the effects of moving a process, inside the caller's transaction.
-pub(crate) async fn apply_effects(
+/// Persists the effects of moving a process, inside the caller's transaction. A new message
+/// wait takes a buffered message of the case right away, which may move the instance on
+/// and bring more effects. Returns the number of new jobs.
+pub(crate) async fn persist_effects(
     conn: &mut sqlx::AnyConnection,
     ctx: &EffectContext<'_>,
-    effects: &[Effect],
+    instance: &mut Instance,
+    effects: Vec<Effect>,
 ) -> Result<usize> {
+    let mut queue = std::collections::VecDeque::from(effects);
     let mut new_jobs = 0;
-    for effect in effects {
-        match effect {
-            Effect::Job { token, element, job_type, headers, input, retries } => {
-                jobs::insert(
-                    conn,
-                    ctx.tenant_id,
-                    &new_id(),
-                    ctx.instance_id,
-                    ctx.case_id,
-                    *token as i64,
-                    element,
-                    job_type,
-                    &json!(headers),
-                    input,
-                    *retries as i64 + 1,
-                    ctx.now,
-                )
-                .await?;
-                new_jobs += 1;
+    let env = ctx.env();
+    while let Some(effect) = queue.pop_front() {
+        if let Effect::MessageWait { subscription, name, .. } = &effect {
+            if instance.subscription(*subscription).is_some() && instance.is_running() {
+                if let Some(m) = messages::take(conn, ctx.tenant_id, ctx.case_id, name, ctx.now).await? {
+                    let payload = serde_json::from_str::<Json>(&m.payload)
+                        .ok()
+                        .and_then(|v| v.as_object().cloned())
+                        .unwrap_or_default();
+                    if let Ok(Some(more)) = instance.correlate(&ctx.procedure.process, name, payload, &env) {
+                        events::add(
+                            conn,
+                            ctx.tenant_id,
+                            ctx.case_id,
+                            "message",
+                            &format!("Nachricht „{name}“ zugeordnet (war vorgemerkt)"),
+                            false,
+                            ctx.now,
+                        )
+                        .await?;
+                        queue.extend(more);
+                        queue.extend(instance.advance(&ctx.procedure.process, &env));
+                    }
+                }
             }
-            Effect::UserTask { token, element, name, candidate_groups, form_key, .. } => {
-                let task = task_store::Task {
-                    tenant_id: ctx.tenant_id.into(),
-                    task_id: new_id(),
-                    case_id: ctx.case_id.into(),
-                    instance_id: ctx.instance_id.into(),
-                    token: *token as i64,
-                    element_id: element.clone(),
-                    name: name.clone(),
-                    candidate_groups: candidate_groups.join(","),
-                    form_key: form_key.clone().unwrap_or_default(),
-                    status: "open".into(),
-                    assignee: None,
-                    result: None,
-                    created_at: rathaus_store::ts(ctx.now),
-                    completed_at: None,
-                    completed_by: None,
-                };
-                task_store::insert(conn, &task).await?;
-                audit::append(
-                    conn,
-                    ctx.tenant_id,
-                    &Actor::System,
-                    "task.created",
-                    "case",
-                    ctx.case_id,
-                    &json!({"task": task.task_id, "name": name}),
-                    ctx.now,
-                )
-                .await?;
+            continue;
+        }
+        new_jobs += apply_effect(conn, ctx, &effect).await?;
+    }
+    Ok(new_jobs)
+}
+
+/// Writes one effect; returns 1 if it created a job that is due now.
+async fn apply_effect(conn: &mut sqlx::AnyConnection, ctx: &EffectContext<'_>, effect: &Effect) -> Result<usize> {
+    match effect {
+        Effect::Job { token, element, job_type, headers, input, retries } => {
+            jobs::insert(
+                conn,
+                ctx.tenant_id,
+                &new_id(),
+                ctx.instance_id,
+                ctx.case_id,
+                *token as i64,
+                element,
+                job_type,
+                &json!(headers),
+                input,
+                *retries as i64 + 1,
+                ctx.now,
+                ctx.now,
+            )
+            .await?;
+            return Ok(1);
+        }
+        Effect::Timer { subscription, element, due } => {
+            jobs::insert(
+                conn,
+                ctx.tenant_id,
+                &new_id(),
+                ctx.instance_id,
+                ctx.case_id,
+                *subscription as i64,
+                element,
+                TIMER_JOB,
+                &json!({}),
+                &json!({"due": rathaus_store::ts(*due)}),
+                5,
+                *due,
+                ctx.now,
+            )
+            .await?;
+            return Ok(usize::from(*due <= ctx.now));
+        }
+        Effect::MessageWait { .. } => {}
+        Effect::Cancelled { ids } => {
+            let ids: Vec<i64> = ids.iter().map(|i| *i as i64).collect();
+            jobs::cancel_for_tokens(conn, ctx.tenant_id, ctx.instance_id, &ids, ctx.now).await?;
+            let withdrawn = task_store::cancel_for_tokens(conn, ctx.tenant_id, ctx.instance_id, &ids, ctx.now).await?;
+            if withdrawn > 0 {
                 events::add(
                     conn,
                     ctx.tenant_id,
                     ctx.case_id,
                     "task",
-                    &format!("Aufgabe „{name}“ für die Sachbearbeitung angelegt"),
-                    false,
-                    ctx.now,
-                )
-                .await?;
-            }
-            Effect::Decided { decision_id, result, element } => {
-                if ctx.procedure.manifest.check_decision.as_deref() == Some(decision_id.as_str()) {
-                    let findings = result.get("befunde").cloned().unwrap_or_else(|| Json::Array(vec![]));
-                    cases::set_findings(conn, ctx.tenant_id, ctx.case_id, &findings, ctx.now).await?;
-                }
-                audit::append(
-                    conn,
-                    ctx.tenant_id,
-                    &Actor::System,
-                    "decision.evaluated",
-                    "case",
-                    ctx.case_id,
-                    &json!({"decision": decision_id, "element": element, "result": result}),
-                    ctx.now,
-                )
-                .await?;
-            }
-            Effect::Completed => {
-                audit::append(
-                    conn,
-                    ctx.tenant_id,
-                    &Actor::System,
-                    "process.completed",
-                    "case",
-                    ctx.case_id,
-                    &json!({"instance": ctx.instance_id}),
-                    ctx.now,
-                )
-                .await?;
-                events::add(conn, ctx.tenant_id, ctx.case_id, "process", "Bearbeitung abgeschlossen", false, ctx.now)
-                    .await?;
-            }
-            Effect::Incident { element, message } => {
-                tracing::error!(case = ctx.case_id, element, message, "process incident");
-                audit::append(
-                    conn,
-                    ctx.tenant_id,
-                    &Actor::System,
-                    "process.incident",
-                    "case",
-                    ctx.case_id,
-                    &json!({"element": element, "message": message}),
-                    ctx.now,
-                )
-                .await?;
-                events::add(
-                    conn,
-                    ctx.tenant_id,
-                    ctx.case_id,
-                    "incident",
-                    &format!("Störung im Ablauf bei „{element}“: {message}"),
+                    "Aufgabe zurückgezogen (Frist abgelaufen oder Ereignis eingetreten)",
                     false,
                     ctx.now,
                 )
                 .await?;
             }
         }
+        Effect::UserTask {
+            token,
+            element,
+            name,
+            candidate_groups,
+            candidate_users,
+            assignee,
+            form_key,
+            due,
+            follow_up,
+            ..
+        } => {
+            let task = task_store::Task {
+                tenant_id: ctx.tenant_id.into(),
+                task_id: new_id(),
+                case_id: ctx.case_id.into(),
+                instance_id: ctx.instance_id.into(),
+                token: *token as i64,
+                element_id: element.clone(),
+                name: name.clone(),
+                candidate_groups: candidate_groups.join(","),
+                form_key: form_key.clone().unwrap_or_default(),
+                status: "open".into(),
+                assignee: assignee.clone(),
+                result: None,
+                created_at: rathaus_store::ts(ctx.now),
+                completed_at: None,
+                completed_by: None,
+                candidate_users: candidate_users.join(","),
+                due_at: due.map(rathaus_store::ts),
+                follow_up_at: follow_up.map(rathaus_store::ts),
+            };
+            task_store::insert(conn, &task).await?;
+            audit::append(
+                conn,
+                ctx.tenant_id,
+                &Actor::System,
+                "task.created",
+                "case",
+                ctx.case_id,
+                &json!({"task": task.task_id, "name": name, "due": task.due_at}),
+                ctx.now,
+            )
+            .await?;
+            events::add(
+                conn,
+                ctx.tenant_id,
+                ctx.case_id,
+                "task",
+                &format!("Aufgabe „{name}“ für die Sachbearbeitung angelegt"),
+                false,
+                ctx.now,
+            )
+            .await?;
+        }
+        Effect::Decided { decision_id, result, element } => {
+            if ctx.procedure.manifest.check_decision.as_deref() == Some(decision_id.as_str()) {
+                let findings = result.get("befunde").cloned().unwrap_or_else(|| Json::Array(vec![]));
+                cases::set_findings(conn, ctx.tenant_id, ctx.case_id, &findings, ctx.now).await?;
+            }
+            audit::append(
+                conn,
+                ctx.tenant_id,
+                &Actor::System,
+                "decision.evaluated",
+                "case",
+                ctx.case_id,
+                &json!({"decision": decision_id, "element": element, "result": result}),
+                ctx.now,
+            )
+            .await?;
+        }
+        Effect::Completed => {
+            audit::append(
+                conn,
+                ctx.tenant_id,
+                &Actor::System,
+                "process.completed",
+                "case",
+                ctx.case_id,
+                &json!({"instance": ctx.instance_id}),
+                ctx.now,
+            )
+            .await?;
+            events::add(conn, ctx.tenant_id, ctx.case_id, "process", "Bearbeitung abgeschlossen", false, ctx.now)
+                .await?;
+        }
+        Effect::Incident { element, message } => {
+            tracing::error!(case = ctx.case_id, element, message, "process incident");
+            audit::append(
+                conn,
+                ctx.tenant_id,
+                &Actor::System,
+                "process.incident",
+                "case",
+                ctx.case_id,
+                &json!({"element": element, "message": message}),
+                ctx.now,
+            )
+            .await?;
+            events::add(
+                conn,
+                ctx.tenant_id,
+                ctx.case_id,
+                "incident",
+                &format!("Störung im Ablauf bei „{element}“: {message}"),
+                false,
+                ctx.now,
+            )
+            .await?;
+        }
     }
-    Ok(new_jobs)
+    Ok(0)
 }

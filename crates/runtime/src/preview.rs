@@ -6,8 +6,7 @@
 use crate::docdata::{document_data, DocumentContext};
 use rathaus_domain::tenant::{BankAccount, Branding, Contact};
 use rathaus_domain::{Lang, TenantSettings};
-use rathaus_engine::environment::{start_variables, tenant_facts, ProcedureDecisions};
-use rathaus_engine::executor::DecisionService;
+use rathaus_engine::environment::{decision_input, start_variables, tenant_facts};
 use rathaus_engine::Procedure;
 use rathaus_store::cases::Case;
 use rathaus_store::fees::Fee;
@@ -111,9 +110,8 @@ pub fn check_examples(procedure: &Procedure, folder: &Path) -> Vec<String> {
             &tenant_facts(&tenant.name, &tenant.settings.postcodes),
             now,
         ));
-        let decisions = ProcedureDecisions { procedure, today };
         for (element, decision) in procedure.process.business_rule_decisions() {
-            match decisions.evaluate(decision, &vars) {
+            match procedure.decisions.evaluate(decision, &decision_input(procedure, &vars, today)) {
                 Ok(result) => {
                     if let rathaus_engine::bpmn::ElementKind::BusinessRuleTask { result_variable, .. } = &element.kind {
                         vars[result_variable.as_str()] = result;

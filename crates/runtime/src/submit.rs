@@ -1,11 +1,11 @@
 //! Submission of an application: validate, store, start the process — one transaction.
 
 use crate::procedures::ActiveProcedure;
-use crate::{apply_effects, instance_status, EffectContext, Result, Runtime, RuntimeError};
+use crate::{instance_status, persist_effects, tenant_calendar, EffectContext, Result, Runtime, RuntimeError};
 use chrono::Datelike;
 use rathaus_domain::time::{german_time, german_today};
 use rathaus_domain::{AccessCode, CaseStatus, Channel, Lang, Reference};
-use rathaus_engine::environment::{start_variables, tenant_facts, ProcedureDecisions};
+use rathaus_engine::environment::{start_variables, tenant_facts, ProcedureEnv};
 use rathaus_engine::executor::Instance;
 use rathaus_store::audit::{self, Actor};
 use rathaus_store::tenants::Tenant;
@@ -104,15 +104,17 @@ impl Runtime {
 
         let facts = tenant_facts(&tenant.name, &tenant.settings.postcodes);
         let mut instance = Instance::start(&procedure.process, start_variables(&data, &active.parameters, &facts, now));
-        let effects = instance.advance(&procedure.process, &ProcedureDecisions { procedure, today: german_today(now) });
+        let calendar = tenant_calendar(&tenant.settings);
+        let effects = instance.advance(&procedure.process, &ProcedureEnv { procedure, now, calendar: &calendar });
         let ctx = EffectContext {
             tenant_id: &tenant.tenant_id,
             case_id: &case_id,
             instance_id: &instance_id,
             procedure,
+            calendar: &calendar,
             now,
         };
-        apply_effects(&mut tx, &ctx, &effects).await?;
+        persist_effects(&mut tx, &ctx, &mut instance, effects).await?;
         instances::insert(
             &mut tx,
             &instances::InstanceRow {
@@ -139,6 +141,7 @@ impl Runtime {
             &json!({}),
             &json!({}),
             5,
+            now,
             now,
         )
         .await?;

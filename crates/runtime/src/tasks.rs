@@ -1,8 +1,8 @@
 //! Completing user tasks: a clerk's decision continues the process.
 
-use crate::{continue_instance, EffectContext, Result, Runtime, RuntimeError};
+use crate::{resume, tenant_calendar, EffectContext, Result, Resume, Resumed, Runtime, RuntimeError};
 use rathaus_store::audit::{self, Actor};
-use rathaus_store::{cases, events, tasks};
+use rathaus_store::{cases, events, tasks, tenants};
 use serde_json::{json, Map, Value as Json};
 use std::time::Duration;
 
@@ -32,7 +32,9 @@ impl Runtime {
         let mut conn = self.store.conn().await?;
         let task = tasks::by_id(&mut conn, tenant_id, task_id).await?.ok_or(RuntimeError::NotFound)?;
         let case = cases::by_id(&mut conn, tenant_id, &task.case_id).await?.ok_or(RuntimeError::NotFound)?;
+        let tenant = tenants::by_id(&mut conn, tenant_id).await?.ok_or(RuntimeError::NotFound)?;
         drop(conn);
+        let calendar = tenant_calendar(&tenant.settings);
         let procedure = self.procedure_of_deployment(tenant_id, &case.deployment_id).await?;
         let mut result = Map::new();
         result.insert(
@@ -52,11 +54,19 @@ impl Runtime {
                 case_id: &case.case_id,
                 instance_id: &task.instance_id,
                 procedure: &procedure,
+                calendar: &calendar,
                 now,
             };
-            if continue_instance(&mut tx, &ctx, task.token as u64, result.clone()).await?.is_none() {
-                tx.rollback().await?;
-                continue;
+            match resume(&mut tx, &ctx, Resume::Complete { token: task.token as u64, result: result.clone() }).await? {
+                Resumed::Done { .. } => {}
+                Resumed::Conflict => {
+                    tx.rollback().await?;
+                    continue;
+                }
+                Resumed::Stale(_) | Resumed::NotDue(_) | Resumed::NoSubscriber => {
+                    tx.rollback().await?;
+                    return Err(RuntimeError::Conflict("Diese Aufgabe wurde zurückgezogen.".into()));
+                }
             }
             audit::append(
                 &mut tx,

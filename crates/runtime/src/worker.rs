@@ -2,10 +2,10 @@
 //! continues the process, each job in one transaction.
 
 use crate::connectors::{self, Prepared};
-use crate::{continue_instance, EffectContext, Result, Runtime, RuntimeError};
+use crate::{resume, tenant_calendar, EffectContext, Result, Resume, Resumed, Runtime, RuntimeError, TIMER_JOB};
 use rathaus_engine::executor::Instance;
 use rathaus_store::audit::{self, Actor};
-use rathaus_store::jobs::{self, Job};
+use rathaus_store::jobs::{self, Claim, Job};
 use rathaus_store::{cases, events, instances, tenants, StoreError};
 use serde_json::json;
 use std::sync::Arc;
@@ -15,7 +15,7 @@ const LEASE_SECONDS: i64 = 60;
 const MAX_CONFLICT_RETRIES: usize = 8;
 
 impl Runtime {
-    async fn claim(&self, instance: Option<(&str, &str)>) -> Result<Option<Job>> {
+    async fn claim(&self, what: Claim<'_>) -> Result<Option<Job>> {
         let mut conn = self.store.conn().await?;
         let now = self.clock.now();
         Ok(jobs::claim(
@@ -24,7 +24,7 @@ impl Runtime {
             &self.config.node_id,
             now,
             chrono::Duration::seconds(LEASE_SECONDS),
-            instance,
+            what,
         )
         .await?)
     }
@@ -36,7 +36,7 @@ impl Runtime {
     pub async fn drive(&self, tenant_id: &str, instance_id: &str, budget: Duration) {
         let deadline = Instant::now() + budget;
         while Instant::now() < deadline {
-            match self.claim(Some((tenant_id, instance_id))).await {
+            match self.claim(Claim::Instance { tenant_id, instance_id }).await {
                 Ok(Some(job)) => self.execute(job).await,
                 Ok(None) => {
                     let busy = async {
@@ -66,7 +66,7 @@ impl Runtime {
     /// Runs every due job until none is left; returns how many ran.
     pub async fn run_due_jobs(&self) -> Result<usize> {
         let mut n = 0;
-        while let Some(job) = self.claim(None).await? {
+        while let Some(job) = self.claim(Claim::BuiltIn).await? {
             self.execute(job).await;
             n += 1;
         }
@@ -79,7 +79,7 @@ impl Runtime {
             if *shutdown.borrow() {
                 return;
             }
-            match self.claim(None).await {
+            match self.claim(Claim::BuiltIn).await {
                 Ok(Some(job)) => self.execute(job).await,
                 Ok(None) => {
                     tokio::select! {
@@ -145,17 +145,28 @@ impl Runtime {
         let row = instances::by_id(&mut conn, &job.tenant_id, &job.instance_id).await?.ok_or(RuntimeError::NotFound)?;
         drop(conn);
         let procedure = self.procedure_of_deployment(&job.tenant_id, &case.deployment_id).await?;
-        let instance: Instance = serde_json::from_str(&row.state)
-            .map_err(|e| RuntimeError::Procedure(format!("Instanzzustand unlesbar: {e}")))?;
+        let calendar = tenant_calendar(&tenant.settings);
+        let timer = job.job_type == TIMER_JOB;
         // The expensive part (rendering) happens outside the transaction.
-        let prepared: Prepared = connectors::prepare(self, job, &tenant, &case, &procedure, &instance.variables_json())
-            .await
-            .map_err(RuntimeError::Procedure)?;
+        let prepared = if timer {
+            None
+        } else {
+            let instance: Instance = serde_json::from_str(&row.state)
+                .map_err(|e| RuntimeError::Procedure(format!("Instanzzustand unlesbar: {e}")))?;
+            let prepared: Prepared =
+                connectors::prepare(self, job, &tenant, &case, &procedure, &instance.variables_json())
+                    .await
+                    .map_err(RuntimeError::Procedure)?;
+            Some(prepared)
+        };
 
         for _ in 0..MAX_CONFLICT_RETRIES {
             let now = self.clock.now();
             let mut tx = self.store.begin().await?;
-            let output = connectors::commit(&mut tx, job, &tenant, &case, &prepared, now).await?;
+            let output = match &prepared {
+                Some(p) => connectors::commit(&mut tx, job, &tenant, &case, p, now).await?,
+                None => serde_json::Map::new(),
+            };
             if !jobs::complete(&mut tx, &job.tenant_id, &job.job_id, &self.config.node_id, now).await? {
                 // Our lease ran out and another worker took the job over: its run counts.
                 tx.rollback().await?;
@@ -169,11 +180,32 @@ impl Runtime {
                     case_id: &job.case_id,
                     instance_id: &job.instance_id,
                     procedure: &procedure,
+                    calendar: &calendar,
                     now,
                 };
-                match continue_instance(&mut tx, &ctx, job.token as u64, output).await? {
-                    Some(n) => new_jobs = n,
-                    None => {
+                let how = if timer {
+                    Resume::Timer { subscription: job.token as u64 }
+                } else {
+                    Resume::Complete { token: job.token as u64, result: output }
+                };
+                match resume(&mut tx, &ctx, how).await? {
+                    Resumed::Done { new_jobs: n } => new_jobs = n,
+                    Resumed::Stale(why) => {
+                        tracing::info!(
+                            job = job.job_id,
+                            element = job.element_id,
+                            why,
+                            "job outlived its wait; nothing to continue"
+                        );
+                    }
+                    Resumed::NotDue(due) => {
+                        tx.rollback().await?;
+                        let mut tx = self.store.begin().await?;
+                        jobs::reschedule(&mut tx, job, &self.config.node_id, due).await?;
+                        tx.commit().await?;
+                        return Ok(());
+                    }
+                    Resumed::NoSubscriber | Resumed::Conflict => {
                         tx.rollback().await?;
                         continue;
                     }

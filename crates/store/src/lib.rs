@@ -12,6 +12,7 @@ pub mod events;
 pub mod fees;
 pub mod instances;
 pub mod jobs;
+pub mod messages;
 pub mod sessions;
 pub mod staff;
 pub mod tasks;

@@ -21,6 +21,9 @@ pub struct Task {
     pub created_at: String,
     pub completed_at: Option<String>,
     pub completed_by: Option<String>,
+    pub candidate_users: String,
+    pub due_at: Option<String>,
+    pub follow_up_at: Option<String>,
 }
 
 impl Task {
@@ -29,11 +32,11 @@ impl Task {
     }
 }
 
-const COLUMNS: &str = "tenant_id, task_id, case_id, instance_id, token, element_id, name, candidate_groups, form_key, status, assignee, result, created_at, completed_at, completed_by";
+const COLUMNS: &str = "tenant_id, task_id, case_id, instance_id, token, element_id, name, candidate_groups, form_key, status, assignee, result, created_at, completed_at, completed_by, candidate_users, due_at, follow_up_at";
 
 pub async fn insert(conn: &mut AnyConnection, t: &Task) -> Result<()> {
     sqlx::query(&format!(
-        "INSERT INTO tasks ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        "INSERT INTO tasks ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
     ))
     .bind(&t.tenant_id)
     .bind(&t.task_id)
@@ -50,6 +53,9 @@ pub async fn insert(conn: &mut AnyConnection, t: &Task) -> Result<()> {
     .bind(&t.created_at)
     .bind(&t.completed_at)
     .bind(&t.completed_by)
+    .bind(&t.candidate_users)
+    .bind(&t.due_at)
+    .bind(&t.follow_up_at)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -105,4 +111,29 @@ pub async fn complete(
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Withdraws the open tasks of the given tokens (an interrupting event ended their activity).
+/// Returns how many were withdrawn.
+pub async fn cancel_for_tokens(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    instance_id: &str,
+    tokens: &[i64],
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let mut n = 0;
+    for token in tokens {
+        n += sqlx::query(
+            "UPDATE tasks SET status = 'cancelled', completed_at = $4 WHERE tenant_id = $1 AND instance_id = $2 AND token = $3 AND status = 'open'",
+        )
+        .bind(tenant_id)
+        .bind(instance_id)
+        .bind(token)
+        .bind(ts(now))
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    }
+    Ok(n)
 }

@@ -3,7 +3,8 @@
 use chrono::{Duration, TimeZone, Utc};
 use rathaus_domain::TenantSettings;
 use rathaus_store::audit::Actor;
-use rathaus_store::{audit, cases, documents, jobs, next_counter, sessions, tenants, testing};
+use rathaus_store::jobs::Claim;
+use rathaus_store::{audit, cases, documents, jobs, messages, next_counter, sessions, tenants, testing};
 use serde_json::json;
 
 fn t0() -> chrono::DateTime<Utc> {
@@ -132,14 +133,15 @@ async fn jobs_are_claimed_once_retried_and_dead_lettered() {
             &json!({}),
             2,
             t0(),
+            t0(),
         )
         .await
         .unwrap();
         let lease = Duration::seconds(30);
-        let job = jobs::claim(&mut conn, backend, "w1", t0(), lease, None).await.unwrap().expect("claimable");
+        let job = jobs::claim(&mut conn, backend, "w1", t0(), lease, Claim::BuiltIn).await.unwrap().expect("claimable");
         assert_eq!(job.attempts, 1);
         assert!(
-            jobs::claim(&mut conn, backend, "w2", t0(), lease, None).await.unwrap().is_none(),
+            jobs::claim(&mut conn, backend, "w2", t0(), lease, Claim::BuiltIn).await.unwrap().is_none(),
             "a leased job is not claimed twice"
         );
         assert_eq!(
@@ -154,18 +156,21 @@ async fn jobs_are_claimed_once_retried_and_dead_lettered() {
             0,
             "a later retry is not busy now"
         );
-        assert!(jobs::claim(&mut conn, backend, "w2", t0(), lease, None).await.unwrap().is_none());
+        assert!(jobs::claim(&mut conn, backend, "w2", t0(), lease, Claim::BuiltIn).await.unwrap().is_none());
         let later = t0() + Duration::minutes(5);
-        let job = jobs::claim(&mut conn, backend, "w2", later, lease, None).await.unwrap().expect("due again");
+        let job =
+            jobs::claim(&mut conn, backend, "w2", later, lease, Claim::BuiltIn).await.unwrap().expect("due again");
         assert_eq!(job.attempts, 2);
         // Lease expiry: w2 dies; w3 takes over; w2 can no longer complete it.
         let much_later = later + Duration::minutes(1);
-        let job3 =
-            jobs::claim(&mut conn, backend, "w3", much_later, lease, None).await.unwrap().expect("lease expired");
+        let job3 = jobs::claim(&mut conn, backend, "w3", much_later, lease, Claim::BuiltIn)
+            .await
+            .unwrap()
+            .expect("lease expired");
         assert!(!jobs::complete(&mut conn, &a.tenant_id, "j1", "w2", much_later).await.unwrap());
         // Last attempt fails: dead letter.
         assert!(jobs::fail(&mut conn, &job3, "w3", "boom again", much_later).await.unwrap());
-        assert!(jobs::claim(&mut conn, backend, "w4", much_later + Duration::days(1), lease, None)
+        assert!(jobs::claim(&mut conn, backend, "w4", much_later + Duration::days(1), lease, Claim::BuiltIn)
             .await
             .unwrap()
             .is_none());
@@ -173,13 +178,141 @@ async fn jobs_are_claimed_once_retried_and_dead_lettered() {
         assert_eq!(all[0].status, "failed");
         assert_eq!(all[0].last_error.as_deref(), Some("boom again"));
         // Instance filter: only that instance's jobs.
-        jobs::insert(&mut conn, &a.tenant_id, "j2", "i2", "c2", 1, "T", "rathaus:fee", &json!({}), &json!({}), 3, t0())
-            .await
-            .unwrap();
-        assert!(jobs::claim(&mut conn, backend, "w", t0(), lease, Some((&a.tenant_id, "i1"))).await.unwrap().is_none());
-        let j2 = jobs::claim(&mut conn, backend, "w", t0(), lease, Some((&a.tenant_id, "i2"))).await.unwrap().unwrap();
+        jobs::insert(
+            &mut conn,
+            &a.tenant_id,
+            "j2",
+            "i2",
+            "c2",
+            1,
+            "T",
+            "rathaus:fee",
+            &json!({}),
+            &json!({}),
+            3,
+            t0(),
+            t0(),
+        )
+        .await
+        .unwrap();
+        let only = |i| Claim::Instance { tenant_id: &a.tenant_id, instance_id: i };
+        assert!(jobs::claim(&mut conn, backend, "w", t0(), lease, only("i1")).await.unwrap().is_none());
+        let j2 = jobs::claim(&mut conn, backend, "w", t0(), lease, only("i2")).await.unwrap().unwrap();
         assert!(jobs::complete(&mut conn, &a.tenant_id, &j2.job_id, "w", t0()).await.unwrap());
         assert_eq!(jobs::pending_count(&mut conn).await.unwrap(), 0);
+        drop(conn);
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn external_jobs_timers_cancellation_and_buffered_messages() {
+    for db in testing::all().await {
+        let (a, b) = two_tenants(&db.store).await;
+        let backend = db.backend();
+        let lease = Duration::seconds(30);
+        let mut conn = db.store.conn().await.unwrap();
+        for (id, tenant, job_type, token, run_at) in [
+            ("ext", &a.tenant_id, "fachverfahren:gewerbe", 1, t0()),
+            ("timer", &a.tenant_id, "rathaus:timer", 2, t0() + Duration::days(3)),
+            ("other", &b.tenant_id, "fachverfahren:gewerbe", 1, t0()),
+        ] {
+            jobs::insert(
+                &mut conn,
+                tenant,
+                id,
+                "i1",
+                "c1",
+                token,
+                "T",
+                job_type,
+                &json!({}),
+                &json!({}),
+                3,
+                run_at,
+                t0(),
+            )
+            .await
+            .unwrap();
+        }
+        // The built-in worker leaves external types alone; an external worker sees only its
+        // tenant's jobs of its type.
+        assert!(jobs::claim(&mut conn, backend, "node", t0(), lease, Claim::BuiltIn).await.unwrap().is_none());
+        let ext = Claim::External { tenant_id: &a.tenant_id, job_type: "fachverfahren:gewerbe" };
+        let job = jobs::claim(&mut conn, backend, "sw", t0(), lease, ext).await.unwrap().expect("external job");
+        assert_eq!(job.job_id, "ext");
+        assert!(
+            jobs::claim(&mut conn, backend, "sw", t0(), lease, ext).await.unwrap().is_none(),
+            "tenant b's job is not visible"
+        );
+        assert!(jobs::extend_lock(&mut conn, &a.tenant_id, "ext", "sw", t0() + Duration::minutes(10)).await.unwrap());
+        assert!(!jobs::extend_lock(&mut conn, &a.tenant_id, "ext", "other", t0() + Duration::minutes(10))
+            .await
+            .unwrap());
+        assert!(
+            jobs::claim(&mut conn, backend, "sw2", t0() + Duration::minutes(5), lease, ext).await.unwrap().is_none(),
+            "the extended lock holds"
+        );
+        assert_eq!(
+            jobs::fail_external(&mut conn, &job, "sw", "Fachverfahren nicht erreichbar", 0, Duration::minutes(1), t0())
+                .await
+                .unwrap(),
+            Some(true),
+            "no retries left: dead letter"
+        );
+        assert_eq!(jobs::failed(&mut conn, &a.tenant_id, 10).await.unwrap().len(), 1);
+        // A timer runs at its due time, not before.
+        assert!(jobs::claim(&mut conn, backend, "node", t0() + Duration::days(2), lease, Claim::BuiltIn)
+            .await
+            .unwrap()
+            .is_none());
+        let timer = jobs::claim(&mut conn, backend, "node", t0() + Duration::days(3), lease, Claim::BuiltIn)
+            .await
+            .unwrap()
+            .expect("due timer");
+        // Claimed too early after a clock jump back: put back without counting the attempt.
+        jobs::reschedule(&mut conn, &timer, "node", t0() + Duration::days(4)).await.unwrap();
+        let again = jobs::by_id(&mut conn, &a.tenant_id, "timer").await.unwrap().unwrap();
+        assert_eq!((again.status.as_str(), again.attempts), ("pending", 0));
+        // Cancelling by token voids the pending timer.
+        assert_eq!(jobs::cancel_for_tokens(&mut conn, &a.tenant_id, "i1", &[2], t0()).await.unwrap(), 1);
+        assert_eq!(jobs::by_id(&mut conn, &a.tenant_id, "timer").await.unwrap().unwrap().status, "cancelled");
+        // Buffered messages: taken once, oldest first, not after expiry, per tenant.
+        messages::buffer(
+            &mut conn,
+            &a.tenant_id,
+            "m1",
+            "c1",
+            "zahlung",
+            &json!({"n": 1}),
+            t0(),
+            t0() + Duration::days(1),
+        )
+        .await
+        .unwrap();
+        messages::buffer(
+            &mut conn,
+            &a.tenant_id,
+            "m2",
+            "c1",
+            "zahlung",
+            &json!({"n": 2}),
+            t0() + Duration::seconds(1),
+            t0() + Duration::hours(1),
+        )
+        .await
+        .unwrap();
+        assert!(messages::take(&mut conn, &b.tenant_id, "c1", "zahlung", t0()).await.unwrap().is_none());
+        let m = messages::take(&mut conn, &a.tenant_id, "c1", "zahlung", t0()).await.unwrap().unwrap();
+        assert_eq!(m.message_id, "m1");
+        assert!(
+            messages::take(&mut conn, &a.tenant_id, "c1", "zahlung", t0() + Duration::hours(2))
+                .await
+                .unwrap()
+                .is_none(),
+            "m2 expired"
+        );
+        assert_eq!(messages::purge(&mut conn, t0() + Duration::days(2)).await.unwrap(), 2);
         drop(conn);
         db.cleanup().await;
     }
