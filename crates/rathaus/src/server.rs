@@ -116,13 +116,17 @@ async fn housekeeping(runtime: Arc<Runtime>, mut stop: tokio::sync::watch::Recei
         }
         let purged = async {
             let mut conn = runtime.store.conn().await?;
-            rathaus_store::sessions::purge_expired(&mut conn, runtime.clock.now()).await
+            let now = runtime.clock.now();
+            let sessions = rathaus_store::sessions::purge_expired(&mut conn, now).await?;
+            // Buffered messages: kept a day past expiry or correlation for tracing, then gone.
+            let messages = rathaus_store::messages::purge(&mut conn, now - chrono::Duration::days(1)).await?;
+            Ok::<_, rathaus_store::StoreError>((sessions, messages))
         }
         .await;
         match purged {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(sessions = n, "expired sessions deleted"),
-            Err(e) => tracing::warn!(error = %e, "deleting expired sessions failed; retried in 10 minutes"),
+            Ok((0, 0)) => {}
+            Ok((sessions, messages)) => tracing::info!(sessions, messages, "expired sessions and messages deleted"),
+            Err(e) => tracing::warn!(error = %e, "housekeeping failed; retried in 10 minutes"),
         }
     }
 }

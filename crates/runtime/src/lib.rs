@@ -20,7 +20,7 @@ mod submit;
 mod tasks;
 mod worker;
 
-pub use clock::{Clock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use correlation::Correlated;
 pub use procedures::ActiveProcedure;
 pub use submit::{SubmitRequest, Submitted};

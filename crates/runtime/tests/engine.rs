@@ -1,0 +1,235 @@
+//! The engine in the runtime on both backends: timers in working days fired by the worker
+//! (with a clock that can jump), messages correlated or buffered, external workers, BPMN
+//! errors, a call activity, and a restart in between.
+
+use chrono::{DateTime, TimeZone, Utc};
+use rathaus_domain::{CaseStatus, Channel, Lang, TenantSettings};
+use rathaus_runtime::{Correlated, ManualClock, Runtime, RuntimeConfig, RuntimeError, SubmitRequest};
+use rathaus_store::audit::Actor;
+use rathaus_store::{cases, jobs, tenants, testing};
+use serde_json::{json, Map};
+use std::path::Path;
+use std::sync::Arc;
+
+const WORKER: &str = "fachverfahren-1";
+const TYPE: &str = "fachverfahren:pruefung";
+
+/// Monday, 16 November 2026, 10:00 German time. In Saxony Wednesday the 18th is a public
+/// holiday (Buß- und Bettag).
+fn monday() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 16, 9, 0, 0).unwrap()
+}
+
+fn runtime(db: &testing::TestDatabase, clock: Arc<ManualClock>, node: &str) -> Arc<Runtime> {
+    let library = rathaus_engine::Library::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/library")).unwrap();
+    let config = RuntimeConfig { public_url: "http://test".into(), secret: b"secret".to_vec(), node_id: node.into() };
+    Runtime::new(db.store.clone(), library, config, clock)
+}
+
+async fn setup(db: &testing::TestDatabase) -> (Arc<Runtime>, Arc<ManualClock>, tenants::Tenant) {
+    let clock = Arc::new(ManualClock::new(monday()));
+    let rt = runtime(db, clock.clone(), "node-1");
+    let settings = TenantSettings { postcodes: vec!["09999".into()], land: "SN".into(), ..Default::default() };
+    let mut tx = db.store.begin().await.unwrap();
+    let t = tenants::create(&mut tx, "musterstadt", "Musterstadt", &settings, monday()).await.unwrap();
+    tenants::activate_procedure(&mut tx, &t.tenant_id, "fristen", &json!({}), monday()).await.unwrap();
+    tx.commit().await.unwrap();
+    rt.sync_deployments().await.unwrap();
+    (rt, clock, t)
+}
+
+async fn submit(rt: &Runtime, t: &tenants::Tenant, name: &str) -> String {
+    let data = json!({"name": name});
+    let s = rt
+        .submit(SubmitRequest {
+            tenant: t,
+            procedure_id: "fristen",
+            data: &data,
+            channel: Channel::Api,
+            lang: Lang::De,
+            actor: Actor::System,
+        })
+        .await
+        .unwrap();
+    s.reference.as_str().to_string()
+}
+
+async fn status(db: &testing::TestDatabase, t: &tenants::Tenant, reference: &str) -> CaseStatus {
+    let mut conn = db.store.conn().await.unwrap();
+    let c = cases::by_reference(&mut conn, &t.tenant_id, reference).await.unwrap().unwrap();
+    CaseStatus::parse(&c.status).unwrap()
+}
+
+async fn timer_jobs(db: &testing::TestDatabase, t: &tenants::Tenant, reference: &str) -> Vec<jobs::Job> {
+    let mut conn = db.store.conn().await.unwrap();
+    let c = cases::by_reference(&mut conn, &t.tenant_id, reference).await.unwrap().unwrap();
+    let row = rathaus_store::instances::by_case(&mut conn, &t.tenant_id, &c.case_id).await.unwrap().unwrap();
+    jobs::for_instance(&mut conn, &t.tenant_id, &row.instance_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.job_type == "rathaus:timer")
+        .collect()
+}
+
+fn vars(v: serde_json::Value) -> Map<String, serde_json::Value> {
+    v.as_object().cloned().unwrap()
+}
+
+#[tokio::test]
+async fn external_worker_then_payment_message() {
+    for db in testing::all().await {
+        let (rt, _clock, t) = setup(&db).await;
+        let reference = submit(&rt, &t, "Erika").await;
+        rt.run_due_jobs().await.unwrap();
+        assert_eq!(status(&db, &t, &reference).await, CaseStatus::Submitted, "waits for the external worker");
+        assert!(
+            rt.fetch_and_lock(&t.tenant_id, WORKER, &["rathaus:case-status".into()], 5, chrono::Duration::minutes(5))
+                .await
+                .is_err(),
+            "built-in jobs cannot be fetched"
+        );
+        let fetched =
+            rt.fetch_and_lock(&t.tenant_id, WORKER, &[TYPE.into()], 5, chrono::Duration::minutes(5)).await.unwrap();
+        assert_eq!(fetched.len(), 1);
+        assert_eq!(fetched[0].reference, reference);
+        assert_eq!(fetched[0].variables, json!({"name": "Erika", "gebuehr": 20}));
+        assert!(
+            rt.fetch_and_lock(&t.tenant_id, "other", &[TYPE.into()], 5, chrono::Duration::minutes(5))
+                .await
+                .unwrap()
+                .is_empty(),
+            "locked for the first worker"
+        );
+        assert!(matches!(
+            rt.complete_external(&t.tenant_id, &fetched[0].id, "other", Map::new()).await,
+            Err(RuntimeError::Conflict(_))
+        ));
+        rt.complete_external(&t.tenant_id, &fetched[0].id, WORKER, vars(json!({"geprueft": true}))).await.unwrap();
+        // Now waiting for payment or the deadline: two working days, the holiday skipped.
+        let timers = timer_jobs(&db, &t, &reference).await;
+        assert_eq!(timers.len(), 1);
+        assert_eq!(timers[0].run_at, "2026-11-19T09:00:00.000Z");
+        let got = rt
+            .correlate_message(
+                &t.tenant_id,
+                &reference,
+                "zahlung",
+                vars(json!({"betrag": 20})),
+                chrono::Duration::days(7),
+                &Actor::System,
+            )
+            .await
+            .unwrap();
+        assert_eq!(got, Correlated::Delivered);
+        assert_eq!(status(&db, &t, &reference).await, CaseStatus::Confirmed);
+        assert_eq!(timer_jobs(&db, &t, &reference).await[0].status, "cancelled", "the deadline is void");
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn deadline_in_working_days_fires_after_restart_and_not_on_the_holiday() {
+    for db in testing::all().await {
+        let (rt, clock, t) = setup(&db).await;
+        let reference = submit(&rt, &t, "Erika").await;
+        let job =
+            rt.fetch_and_lock(&t.tenant_id, WORKER, &[TYPE.into()], 1, chrono::Duration::minutes(5)).await.unwrap();
+        rt.complete_external(&t.tenant_id, &job[0].id, WORKER, Map::new()).await.unwrap();
+        drop(rt);
+        // A restart: a new runtime (another node) on the same database.
+        let rt = runtime(&db, clock.clone(), "node-2");
+        clock.set(Utc.with_ymd_and_hms(2026, 11, 18, 23, 0, 0).unwrap());
+        assert_eq!(rt.run_due_jobs().await.unwrap(), 0, "Wednesday was a holiday: not yet due");
+        // The clock jumps back: still nothing.
+        clock.set(monday());
+        assert_eq!(rt.run_due_jobs().await.unwrap(), 0);
+        clock.set(Utc.with_ymd_and_hms(2026, 11, 19, 9, 0, 0).unwrap());
+        assert!(rt.run_due_jobs().await.unwrap() >= 1);
+        assert_eq!(status(&db, &t, &reference).await, CaseStatus::Rejected, "deadline passed, via the called process");
+        assert!(matches!(
+            rt.correlate_message(
+                &t.tenant_id,
+                &reference,
+                "zahlung",
+                Map::new(),
+                chrono::Duration::zero(),
+                &Actor::System
+            )
+            .await,
+            Err(RuntimeError::Conflict(_))
+        ));
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn early_message_is_buffered_and_taken_by_the_wait() {
+    for db in testing::all().await {
+        let (rt, _clock, t) = setup(&db).await;
+        let reference = submit(&rt, &t, "Erika").await;
+        let got = rt
+            .correlate_message(
+                &t.tenant_id,
+                &reference,
+                "zahlung",
+                Map::new(),
+                chrono::Duration::days(7),
+                &Actor::System,
+            )
+            .await
+            .unwrap();
+        assert!(matches!(got, Correlated::Buffered { .. }), "nothing waits yet: {got:?}");
+        let job =
+            rt.fetch_and_lock(&t.tenant_id, WORKER, &[TYPE.into()], 1, chrono::Duration::minutes(5)).await.unwrap();
+        rt.complete_external(&t.tenant_id, &job[0].id, WORKER, Map::new()).await.unwrap();
+        assert_eq!(status(&db, &t, &reference).await, CaseStatus::Confirmed, "the buffered payment was taken");
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn bpmn_error_and_failures_of_external_workers() {
+    for db in testing::all().await {
+        let (rt, clock, t) = setup(&db).await;
+        let rejected = submit(&rt, &t, "Erika").await;
+        let job =
+            rt.fetch_and_lock(&t.tenant_id, WORKER, &[TYPE.into()], 1, chrono::Duration::minutes(5)).await.unwrap();
+        rt.bpmn_error_external(&t.tenant_id, &job[0].id, WORKER, "ABGELEHNT", "Gewerbe untersagt").await.unwrap();
+        assert_eq!(status(&db, &t, &rejected).await, CaseStatus::Rejected);
+
+        let failing = submit(&rt, &t, "Max").await;
+        let job =
+            rt.fetch_and_lock(&t.tenant_id, WORKER, &[TYPE.into()], 1, chrono::Duration::minutes(5)).await.unwrap();
+        assert_eq!(job[0].reference, failing);
+        let dead = rt
+            .fail_external(
+                &t.tenant_id,
+                &job[0].id,
+                WORKER,
+                "Fachverfahren nicht erreichbar",
+                1,
+                chrono::Duration::minutes(1),
+            )
+            .await
+            .unwrap();
+        assert!(!dead, "one retry left");
+        assert!(rt
+            .fetch_and_lock(&t.tenant_id, WORKER, &[TYPE.into()], 1, chrono::Duration::minutes(5))
+            .await
+            .unwrap()
+            .is_empty());
+        clock.advance(chrono::Duration::minutes(2));
+        let again =
+            rt.fetch_and_lock(&t.tenant_id, WORKER, &[TYPE.into()], 1, chrono::Duration::minutes(5)).await.unwrap();
+        assert_eq!(again[0].id, job[0].id, "retried after the timeout");
+        assert!(rt
+            .fail_external(&t.tenant_id, &again[0].id, WORKER, "wieder nicht", 0, chrono::Duration::zero())
+            .await
+            .unwrap());
+        let mut conn = db.store.conn().await.unwrap();
+        assert_eq!(jobs::failed(&mut conn, &t.tenant_id, 10).await.unwrap().len(), 1, "dead letter for admins");
+        drop(conn);
+        db.cleanup().await;
+    }
+}
