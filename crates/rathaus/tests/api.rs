@@ -166,6 +166,62 @@ async fn api_keys_are_bound_to_their_tenant() {
     }
 }
 
+async fn call(s: &TestServer, path: &str, key: &str, body: Value) -> (u16, Value) {
+    let res = reqwest::Client::new().post(s.url(path)).bearer_auth(key).json(&body).send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn engine_endpoints_messages_jobs_and_deployments() {
+    for db in testing::all().await {
+        let s = TestServer::start(db).await;
+        let key = s.api_key("musterstadt").to_string();
+        let other = s.api_key("beispielgemeinde").to_string();
+        let (_, created) = post(
+            &s,
+            "musterstadt",
+            Some(&key),
+            json!({"procedure": "gewerbeanmeldung", "data": application("software", "09999")}),
+        )
+        .await;
+        let reference = created["reference"].as_str().unwrap();
+        let path = format!("/api/v1/musterstadt/cases/{reference}/messages");
+        // The finished case waits for nothing: refused without buffering, buffered with it.
+        let (status, err) = call(&s, &path, &key, json!({"name": "zahlung", "ttl_seconds": 0})).await;
+        assert_eq!(status, 409, "{err}");
+        assert!(err["error"]["message"].as_str().unwrap().contains("zahlung"));
+        let (status, got) = call(&s, &path, &key, json!({"name": "zahlung", "variables": {"betrag": 26}})).await;
+        assert_eq!(status, 200, "{got}");
+        assert_eq!(got["delivered"], false);
+        assert!(got["expires_at"].is_string());
+        let (status, err) = call(&s, &path, &key, json!({"name": " "})).await;
+        assert_eq!(status, 422, "{err}");
+        assert_eq!(call(&s, &path, &key, json!({"nam": "x"})).await.0, 400, "unknown shape");
+        assert_eq!(call(&s, &path, &other, json!({"name": "zahlung"})).await.0, 403, "another tenant's key");
+        let missing = "/api/v1/musterstadt/cases/GEW-2026-999999/messages";
+        assert_eq!(call(&s, missing, &key, json!({"name": "zahlung"})).await.0, 404);
+        // External workers: built-in types are not for them; unknown jobs are 404.
+        let fetch = "/api/v1/musterstadt/jobs/fetch-and-lock";
+        let (status, err) = call(&s, fetch, &key, json!({"worker": "fv", "types": ["rathaus:document"]})).await;
+        assert_eq!(status, 409, "{err}");
+        let (status, jobs) =
+            call(&s, fetch, &key, json!({"worker": "fv", "types": ["fachverfahren:x"], "max_jobs": 5})).await;
+        assert_eq!((status, jobs), (200, json!([])));
+        assert_eq!(call(&s, fetch, &key, json!({"worker": "", "types": ["x"]})).await.0, 422);
+        assert_eq!(call(&s, fetch, &key, json!({"worker": "fv", "types": ["x"], "lock_seconds": 0})).await.0, 422);
+        let (status, _) = call(&s, "/api/v1/musterstadt/jobs/unbekannt/complete", &key, json!({"worker": "fv"})).await;
+        assert_eq!(status, 404);
+        // Deployments: the version the case runs on, with no instance left running.
+        let list: Value = get(&s.url("/api/v1/musterstadt/deployments"), &key).await.json().await.unwrap();
+        let list = list.as_array().unwrap();
+        assert_eq!(list.len(), 1, "{list:?}");
+        assert_eq!(list[0]["procedure"], "gewerbeanmeldung");
+        assert_eq!(list[0]["running_instances"], 0);
+        assert_eq!(list[0]["content_hash"].as_str().unwrap().len(), 64);
+        s.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn openapi_and_health_are_served() {
     let s = TestServer::start(testing::sqlite().await).await;
@@ -179,6 +235,13 @@ async fn openapi_and_health_are_served() {
         assert!(doc["paths"].get(path).is_some(), "{path} missing");
     }
     assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
+    for path in [
+        "/api/v1/{tenant}/jobs/fetch-and-lock",
+        "/api/v1/{tenant}/cases/{reference}/messages",
+        "/api/v1/{tenant}/deployments",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} documented");
+    }
     assert_eq!(reqwest::get(s.url("/healthz")).await.unwrap().text().await.unwrap(), "ok");
     assert_eq!(reqwest::get(s.url("/readyz")).await.unwrap().status(), 200);
     s.stop().await;

@@ -86,3 +86,14 @@ pub async fn files(conn: &mut AnyConnection, tenant_id: &str, deployment_id: &st
     serde_json::from_value(value)
         .map_err(|e| StoreError::Corrupt { what: "Deployment-Dateien", message: e.to_string() })
 }
+
+/// Running process instances per deployment of a tenant (deployment id → count).
+pub async fn running_instances(conn: &mut AnyConnection, tenant_id: &str) -> Result<BTreeMap<String, i64>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT deployment_id, COUNT(*) FROM process_instances WHERE tenant_id = $1 AND status = 'running' GROUP BY deployment_id",
+    )
+    .bind(tenant_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().collect())
+}

@@ -75,7 +75,7 @@ pub struct ErrorDetail {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     pub error: ErrorDetail,
 }
 
@@ -132,7 +132,7 @@ pub struct AccessQuery {
     pub access_code: Option<String>,
 }
 
-fn lang(headers: &HeaderMap) -> Lang {
+pub(crate) fn lang(headers: &HeaderMap) -> Lang {
     headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
@@ -141,7 +141,7 @@ fn lang(headers: &HeaderMap) -> Lang {
         .unwrap_or_default()
 }
 
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     let mut res =
         (status, Json(ApiError { error: ErrorDetail { code: code.into(), message: message.into() } })).into_response();
     if status == StatusCode::UNAUTHORIZED {
@@ -150,13 +150,13 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response
     res
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
+pub(crate) fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "API request failed");
     error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Interner Fehler; bitte später erneut versuchen.")
 }
 
 /// Authenticates the API key and checks it belongs to the tenant of the path.
-async fn authorize(app: &AppState, headers: &HeaderMap, slug: &str) -> Result<(Tenant, Actor), Response> {
+pub(crate) async fn authorize(app: &AppState, headers: &HeaderMap, slug: &str) -> Result<(Tenant, Actor), Response> {
     let de = lang(headers) == Lang::De;
     let token = headers
         .get(header::AUTHORIZATION)
@@ -481,8 +481,40 @@ impl Modify for SecurityAddon {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Rathaus Integration API", version = "1.0.0", description = "Submit applications to a municipality's procedures and follow them. Errors are JSON; messages are German unless `Accept-Language: en`.", license(name = "EUPL-1.2")),
-    paths(submit, status, document),
-    components(schemas(SubmitBody, Created, ValidationFailed, FieldProblem, ApiError, ErrorDetail, ApplicationStatus, Reason, FeeInfo, DocumentInfo)),
+    paths(
+        submit,
+        status,
+        document,
+        crate::engine_api::message,
+        crate::engine_api::fetch_and_lock,
+        crate::engine_api::complete,
+        crate::engine_api::failure,
+        crate::engine_api::bpmn_error,
+        crate::engine_api::extend_lock,
+        crate::engine_api::deployments
+    ),
+    components(schemas(
+        SubmitBody,
+        Created,
+        ValidationFailed,
+        FieldProblem,
+        ApiError,
+        ErrorDetail,
+        ApplicationStatus,
+        Reason,
+        FeeInfo,
+        DocumentInfo,
+        crate::engine_api::MessageBody,
+        crate::engine_api::MessageResult,
+        crate::engine_api::FetchBody,
+        crate::engine_api::LockedJob,
+        crate::engine_api::CompleteBody,
+        crate::engine_api::FailureBody,
+        crate::engine_api::BpmnErrorBody,
+        crate::engine_api::ExtendBody,
+        crate::engine_api::JobOutcome,
+        crate::engine_api::DeploymentInfo
+    )),
     modifiers(&SecurityAddon)
 )]
 struct ApiDoc;

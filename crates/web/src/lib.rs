@@ -5,6 +5,7 @@ mod access;
 mod api;
 mod assets;
 mod backoffice;
+mod engine_api;
 mod error;
 mod formview;
 pub mod i18n;
@@ -139,6 +140,13 @@ pub fn router(app: AppState) -> Router {
         .route("/api/v1/{tenant}/applications", post(api::submit))
         .route("/api/v1/{tenant}/applications/{reference}", get(api::status))
         .route("/api/v1/{tenant}/applications/{reference}/documents/{document_id}", get(api::document))
+        .route("/api/v1/{tenant}/cases/{reference}/messages", post(engine_api::message))
+        .route("/api/v1/{tenant}/jobs/fetch-and-lock", post(engine_api::fetch_and_lock))
+        .route("/api/v1/{tenant}/jobs/{job}/complete", post(engine_api::complete))
+        .route("/api/v1/{tenant}/jobs/{job}/failure", post(engine_api::failure))
+        .route("/api/v1/{tenant}/jobs/{job}/bpmn-error", post(engine_api::bpmn_error))
+        .route("/api/v1/{tenant}/jobs/{job}/extend-lock", post(engine_api::extend_lock))
+        .route("/api/v1/{tenant}/deployments", get(engine_api::deployments))
         .route("/{tenant}", get(tenant_root))
         .route("/{tenant}/", get(portal::home))
         .route("/{tenant}/theme.css", get(assets::theme))
