@@ -75,12 +75,34 @@ enum Command {
         #[arg(long, default_value = "API")]
         label: String,
     },
+    /// Benchmarks, printed as JSON.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Check the audit trail's hash chain of a tenant.
     AuditVerify {
         #[command(flatten)]
         config: ConfigArgs,
         #[arg(long)]
         tenant: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Durable process instances per second on the configured database, with the database's
+    /// own single-row commit ceiling measured in the same run (works in a scratch tenant that
+    /// is deleted afterwards).
+    Engine {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Instances per scenario (and commits for the ceiling).
+        #[arg(long, default_value_t = 2000)]
+        instances: usize,
+        /// Parallel clients.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
     },
 }
 
@@ -188,6 +210,19 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let t = tenant_by_slug(&assembled, &tenant).await?;
             let key = admin::create_api_key(&assembled.runtime, &t, &label).await?;
             println!("API-Schlüssel für „{}“ (nur jetzt sichtbar): {key}", t.slug);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { command: BenchCommand::Engine { config, instances, concurrency } } => {
+            if instances == 0 {
+                bail!("--instances muss mindestens 1 sein");
+            }
+            let mut config = Config::resolve(&config)?;
+            init_logging("warn");
+            config.prepare_data_dir()?;
+            config.max_connections = config.max_connections.max(concurrency as u32 + 1);
+            let store = server::open_store(&config).await?;
+            let report = rathaus_runtime::bench::run(store, instances, concurrency).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::AuditVerify { config, tenant } => {

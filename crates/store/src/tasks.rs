@@ -137,3 +137,14 @@ pub async fn cancel_for_tokens(
     }
     Ok(n)
 }
+
+/// Open tasks of one process instance.
+pub async fn open_for_instance(conn: &mut AnyConnection, tenant_id: &str, instance_id: &str) -> Result<Vec<Task>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM tasks WHERE tenant_id = $1 AND instance_id = $2 AND status = 'open' ORDER BY created_at"
+    ))
+    .bind(tenant_id)
+    .bind(instance_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}

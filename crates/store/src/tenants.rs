@@ -151,3 +151,33 @@ pub async fn tenant_of_api_key(conn: &mut AnyConnection, key_hash: &str) -> Resu
         .fetch_optional(&mut *conn)
         .await?)
 }
+
+/// Every table that holds rows of a tenant, children first.
+const TENANT_TABLES: &[&str] = &[
+    "messages",
+    "sessions",
+    "audit_log",
+    "case_events",
+    "fees",
+    "documents",
+    "jobs",
+    "tasks",
+    "process_instances",
+    "cases",
+    "counters",
+    "deployments",
+    "tenant_procedures",
+    "api_keys",
+    "staff",
+    "tenants",
+];
+
+/// Deletes a tenant and all its data, audit trail included. Only for tenants that never
+/// held real cases (the benchmark's scratch tenant); real offboarding keeps the audit trail
+/// for its retention period.
+pub async fn delete_scratch_tenant(conn: &mut AnyConnection, tenant_id: &str) -> Result<()> {
+    for table in TENANT_TABLES {
+        sqlx::query(&format!("DELETE FROM {table} WHERE tenant_id = $1")).bind(tenant_id).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
