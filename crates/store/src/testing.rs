@@ -21,6 +21,18 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
+    /// The address another process (a `rathaus serve` started by a test) uses to reach this
+    /// database: for PostgreSQL with the test's schema as search path.
+    pub fn process_url(&self) -> String {
+        match &self.schema {
+            Some(schema) => {
+                let sep = if self.url.contains('?') { '&' } else { '?' };
+                format!("{}{sep}options=-c%20search_path%3D{schema}", self.url)
+            }
+            None => self.url.clone(),
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         self.store.backend()
     }
