@@ -164,7 +164,8 @@ async fn start_instance(ctx: &Ctx, i: usize, review: bool) -> Result<String, Ben
         now,
     };
     let mut tx = ctx.store.begin().await?;
-    persist_effects(&mut tx, &ectx, &mut instance, effects).await?;
+    let mut audit_entries = Vec::new();
+    persist_effects(&mut tx, &ectx, &mut instance, effects, &mut audit_entries).await?;
     instances::insert(
         &mut tx,
         &instances::InstanceRow {
@@ -179,6 +180,7 @@ async fn start_instance(ctx: &Ctx, i: usize, review: bool) -> Result<String, Ben
         now,
     )
     .await?;
+    rathaus_store::audit::append_all(&mut tx, &ctx.tenant_id, &audit_entries, now).await?;
     tx.commit().await?;
     let expected = if review { "running" } else { "completed" };
     if instance_status(&instance) != expected {
@@ -197,10 +199,9 @@ async fn complete_task(ctx: &Ctx, instance_id: &str) -> Result<(), BenchError> {
         .ok_or_else(|| BenchError::Failed("no open task".into()))?;
     let result = json!({"entscheidung": {"ergebnis": "bestaetigen"}});
     tasks::complete(&mut tx, &ctx.tenant_id, &task.task_id, &result, "benchmark", now).await?;
-    let row = instances::by_id(&mut tx, &ctx.tenant_id, instance_id).await?.ok_or(crate::RuntimeError::NotFound)?;
     let ectx = EffectContext {
         tenant_id: &ctx.tenant_id,
-        case_id: &row.case_id,
+        case_id: &task.case_id,
         instance_id,
         procedure: &ctx.procedure,
         calendar: &ctx.calendar,

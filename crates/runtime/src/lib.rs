@@ -204,7 +204,8 @@ pub(crate) async fn resume(conn: &mut sqlx::AnyConnection, ctx: &EffectContext<'
         Err(e) => return Ok(Resumed::Stale(e.to_string())),
     };
     effects.extend(instance.advance(process, &env));
-    let new_jobs = persist_effects(conn, ctx, &mut instance, effects).await?;
+    let mut audit_entries = Vec::new();
+    let new_jobs = persist_effects(conn, ctx, &mut instance, effects, &mut audit_entries).await?;
     let state = serde_json::to_string(&instance).expect("instance serialises");
     match rathaus_store::instances::save(
         conn,
@@ -217,7 +218,11 @@ pub(crate) async fn resume(conn: &mut sqlx::AnyConnection, ctx: &EffectContext<'
     )
     .await
     {
-        Ok(_) => Ok(Resumed::Done { new_jobs }),
+        Ok(_) => {
+            // Last write of the step: keeps the tenant's audit sequence locked only briefly.
+            audit::append_all(conn, ctx.tenant_id, &audit_entries, ctx.now).await?;
+            Ok(Resumed::Done { new_jobs })
+        }
         Err(StoreError::Conflict(_)) => Ok(Resumed::Conflict),
         Err(e) => Err(e.into()),
     }
@@ -231,6 +236,7 @@ pub(crate) async fn persist_effects(
     ctx: &EffectContext<'_>,
     instance: &mut Instance,
     effects: Vec<Effect>,
+    audit_entries: &mut Vec<audit::Pending>,
 ) -> Result<usize> {
     let mut queue = std::collections::VecDeque::from(effects);
     let mut new_jobs = 0;
@@ -261,13 +267,27 @@ pub(crate) async fn persist_effects(
             }
             continue;
         }
-        new_jobs += apply_effect(conn, ctx, &effect).await?;
+        new_jobs += apply_effect(conn, ctx, &effect, audit_entries).await?;
     }
     Ok(new_jobs)
 }
 
 /// Writes one effect; returns 1 if it created a job that is due now.
-async fn apply_effect(conn: &mut sqlx::AnyConnection, ctx: &EffectContext<'_>, effect: &Effect) -> Result<usize> {
+async fn apply_effect(
+    conn: &mut sqlx::AnyConnection,
+    ctx: &EffectContext<'_>,
+    effect: &Effect,
+    audit_entries: &mut Vec<audit::Pending>,
+) -> Result<usize> {
+    let mut record = |action: &str, details: Json| {
+        audit_entries.push(audit::Pending {
+            actor: Actor::System,
+            action: action.into(),
+            object_type: "case".into(),
+            object_id: ctx.case_id.into(),
+            details,
+        })
+    };
     match effect {
         Effect::Job { token, element, job_type, headers, input, retries } => {
             jobs::insert(
@@ -358,17 +378,7 @@ async fn apply_effect(conn: &mut sqlx::AnyConnection, ctx: &EffectContext<'_>, e
                 follow_up_at: follow_up.map(rathaus_store::ts),
             };
             task_store::insert(conn, &task).await?;
-            audit::append(
-                conn,
-                ctx.tenant_id,
-                &Actor::System,
-                "task.created",
-                "case",
-                ctx.case_id,
-                &json!({"task": task.task_id, "name": name, "due": task.due_at}),
-                ctx.now,
-            )
-            .await?;
+            record("task.created", json!({"task": task.task_id, "name": name, "due": task.due_at}));
             events::add(
                 conn,
                 ctx.tenant_id,
@@ -385,46 +395,16 @@ async fn apply_effect(conn: &mut sqlx::AnyConnection, ctx: &EffectContext<'_>, e
                 let findings = result.get("befunde").cloned().unwrap_or_else(|| Json::Array(vec![]));
                 cases::set_findings(conn, ctx.tenant_id, ctx.case_id, &findings, ctx.now).await?;
             }
-            audit::append(
-                conn,
-                ctx.tenant_id,
-                &Actor::System,
-                "decision.evaluated",
-                "case",
-                ctx.case_id,
-                &json!({"decision": decision_id, "element": element, "result": result}),
-                ctx.now,
-            )
-            .await?;
+            record("decision.evaluated", json!({"decision": decision_id, "element": element, "result": result}));
         }
         Effect::Completed => {
-            audit::append(
-                conn,
-                ctx.tenant_id,
-                &Actor::System,
-                "process.completed",
-                "case",
-                ctx.case_id,
-                &json!({"instance": ctx.instance_id}),
-                ctx.now,
-            )
-            .await?;
+            record("process.completed", json!({"instance": ctx.instance_id}));
             events::add(conn, ctx.tenant_id, ctx.case_id, "process", "Bearbeitung abgeschlossen", false, ctx.now)
                 .await?;
         }
         Effect::Incident { element, message } => {
             tracing::error!(case = ctx.case_id, element, message, "process incident");
-            audit::append(
-                conn,
-                ctx.tenant_id,
-                &Actor::System,
-                "process.incident",
-                "case",
-                ctx.case_id,
-                &json!({"element": element, "message": message}),
-                ctx.now,
-            )
-            .await?;
+            record("process.incident", json!({"element": element, "message": message}));
             events::add(
                 conn,
                 ctx.tenant_id,

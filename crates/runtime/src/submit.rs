@@ -90,17 +90,13 @@ impl Runtime {
         )
         .await?;
         events::add(&mut tx, &tenant.tenant_id, &case_id, "submitted", "Antrag eingegangen", true, now).await?;
-        audit::append(
-            &mut tx,
-            &tenant.tenant_id,
-            &req.actor,
-            "case.submitted",
-            "case",
-            &case_id,
-            &json!({"reference": reference.as_str(), "procedure": procedure.id(), "deployment": active.deployment_id, "channel": req.channel.code()}),
-            now,
-        )
-        .await?;
+        let mut audit_entries = vec![audit::Pending {
+            actor: req.actor.clone(),
+            action: "case.submitted".into(),
+            object_type: "case".into(),
+            object_id: case_id.clone(),
+            details: json!({"reference": reference.as_str(), "procedure": procedure.id(), "deployment": active.deployment_id, "channel": req.channel.code()}),
+        }];
 
         let facts = tenant_facts(&tenant.name, &tenant.settings.postcodes);
         let mut instance = Instance::start(&procedure.process, start_variables(&data, &active.parameters, &facts, now));
@@ -114,7 +110,7 @@ impl Runtime {
             calendar: &calendar,
             now,
         };
-        persist_effects(&mut tx, &ctx, &mut instance, effects).await?;
+        persist_effects(&mut tx, &ctx, &mut instance, effects, &mut audit_entries).await?;
         instances::insert(
             &mut tx,
             &instances::InstanceRow {
@@ -145,6 +141,7 @@ impl Runtime {
             now,
         )
         .await?;
+        audit::append_all(&mut tx, &tenant.tenant_id, &audit_entries, now).await?;
         tx.commit().await?;
         tracing::info!(tenant = tenant.slug, reference = reference.as_str(), "application submitted");
 

@@ -92,6 +92,84 @@ pub async fn append(
     Ok(seq)
 }
 
+/// An entry to append later in the same transaction (see [`append_all`]).
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub actor: Actor,
+    pub action: String,
+    pub object_type: String,
+    pub object_id: String,
+    pub details: serde_json::Value,
+}
+
+/// Appends several entries at once, as the last writes of a transaction. The tenant's
+/// sequence is locked from here until the commit, so appending last keeps that lock short:
+/// transactions of one tenant serialise only on this step, not on their whole work.
+pub async fn append_all(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    entries: &[Pending],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let last = crate::reserve_counter(conn, tenant_id, "audit", entries.len() as i64).await?;
+    let first = last - entries.len() as i64 + 1;
+    let prev: Option<(String,)> = sqlx::query_as("SELECT hash FROM audit_log WHERE tenant_id = $1 AND seq = $2")
+        .bind(tenant_id)
+        .bind(first - 1)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let mut prev = prev.map(|p| p.0).unwrap_or_else(|| GENESIS.to_string());
+    let at = ts(now);
+    let mut rows = Vec::with_capacity(entries.len());
+    for (i, e) in entries.iter().enumerate() {
+        let seq = first + i as i64;
+        let actor = e.actor.label();
+        let details = e.details.to_string();
+        let hash = entry_hash(tenant_id, seq, [&at, &actor, &e.action, &e.object_type, &e.object_id, &details, &prev]);
+        rows.push((seq, actor, details, prev.clone(), hash.clone()));
+        prev = hash;
+    }
+    let values: Vec<String> = (0..rows.len())
+        .map(|i| {
+            let b = i * 9 + 2;
+            format!(
+                "($1, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                b,
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 8
+            )
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO audit_log (tenant_id, seq, at, actor, action, object_type, object_id, details, prev_hash, hash) VALUES {}",
+        values.join(", ")
+    );
+    let mut q = sqlx::query(&sql).bind(tenant_id);
+    for (e, (seq, actor, details, prev, hash)) in entries.iter().zip(rows) {
+        q = q
+            .bind(seq)
+            .bind(at.clone())
+            .bind(actor)
+            .bind(e.action.clone())
+            .bind(e.object_type.clone())
+            .bind(e.object_id.clone())
+            .bind(details)
+            .bind(prev)
+            .bind(hash);
+    }
+    q.execute(&mut *conn).await?;
+    Ok(())
+}
+
 /// Entries about one object (e.g. a case), oldest first.
 pub async fn for_object(
     conn: &mut AnyConnection,

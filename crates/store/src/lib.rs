@@ -215,18 +215,26 @@ pub fn sha256_hex(data: &[u8]) -> String {
 /// sequence). Inside a transaction the row stays locked until commit, so numbers are gapless
 /// per committed transaction and never handed out twice.
 pub async fn next_counter(conn: &mut AnyConnection, tenant_id: &str, name: &str) -> Result<i64> {
+    reserve_counter(conn, tenant_id, name, 1).await
+}
+
+/// Advances a counter by `n` and returns its new value: the numbers `value - n + 1 ..= value`
+/// are reserved for the caller.
+pub async fn reserve_counter(conn: &mut AnyConnection, tenant_id: &str, name: &str, n: i64) -> Result<i64> {
     let row: Option<(i64,)> =
-        sqlx::query_as("UPDATE counters SET value = value + 1 WHERE tenant_id = $1 AND name = $2 RETURNING value")
+        sqlx::query_as("UPDATE counters SET value = value + $3 WHERE tenant_id = $1 AND name = $2 RETURNING value")
             .bind(tenant_id)
             .bind(name)
+            .bind(n)
             .fetch_optional(&mut *conn)
             .await?;
     if let Some((v,)) = row {
         return Ok(v);
     }
-    sqlx::query("INSERT INTO counters (tenant_id, name, value) VALUES ($1, $2, 1) ON CONFLICT (tenant_id, name) DO UPDATE SET value = counters.value + 1")
+    sqlx::query("INSERT INTO counters (tenant_id, name, value) VALUES ($1, $2, $3) ON CONFLICT (tenant_id, name) DO UPDATE SET value = counters.value + $3")
         .bind(tenant_id)
         .bind(name)
+        .bind(n)
         .execute(&mut *conn)
         .await?;
     let (v,): (i64,) = sqlx::query_as("SELECT value FROM counters WHERE tenant_id = $1 AND name = $2")

@@ -98,6 +98,23 @@ async fn audit_trail_is_a_verifiable_hash_chain() {
         audit::append(&mut conn, &b.tenant_id, &Actor::Applicant, "case.submitted", "case", "c9", &json!({}), t0())
             .await
             .unwrap();
+        // A batch appended at the end of a transaction continues the same chain.
+        let batch: Vec<audit::Pending> = (0..3)
+            .map(|i| audit::Pending {
+                actor: Actor::System,
+                action: "process.step".into(),
+                object_type: "case".into(),
+                object_id: "c2".into(),
+                details: json!({"step": i}),
+            })
+            .collect();
+        audit::append_all(&mut conn, &a.tenant_id, &batch, t0()).await.unwrap();
+        audit::append_all(&mut conn, &a.tenant_id, &[], t0()).await.unwrap();
+        audit::append(&mut conn, &a.tenant_id, &Actor::System, "case.status", "case", "c2", &json!({}), t0())
+            .await
+            .unwrap();
+        assert_eq!(audit::count(&mut conn, &a.tenant_id).await.unwrap(), 7);
+        assert_eq!(audit::for_object(&mut conn, &a.tenant_id, "case", "c2").await.unwrap().len(), 4);
         assert_eq!(audit::verify(&mut conn, &a.tenant_id).await.unwrap(), None);
         assert_eq!(audit::for_object(&mut conn, &a.tenant_id, "case", "c1").await.unwrap().len(), 3);
         assert_eq!(audit::for_object(&mut conn, &b.tenant_id, "case", "c1").await.unwrap().len(), 0);
