@@ -61,6 +61,43 @@ pub struct Report {
     pub concurrency: usize,
     pub ceiling: Ceiling,
     pub scenarios: Vec<Scenario>,
+    /// The executor alone, without a database, on one core: what the engine costs.
+    pub in_memory: Vec<InMemory>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InMemory {
+    pub name: &'static str,
+    pub instances: usize,
+    pub instances_per_second: f64,
+}
+
+/// Runs the reference process without a database (start, decisions, gateway, and the user
+/// task completed) and measures instances per second on one thread.
+pub fn in_memory(procedure: &Procedure, n: usize, review: bool) -> f64 {
+    let now = chrono::Utc::now();
+    let calendar = WorkCalendar::default();
+    let env = ProcedureEnv { procedure, now, calendar: &calendar };
+    let process = &procedure.process;
+    let started = Instant::now();
+    for i in 0..n {
+        let mut vars = Map::new();
+        let kategorie = ["a", "b", "c", "d"][i % 4];
+        vars.insert("antrag".into(), json!({"kategorie": kategorie, "betrag": (i % 200) as i64, "pruefen": review}));
+        let mut instance = Instance::start(process, vars);
+        instance.advance(process, &env);
+        if review {
+            let token = instance.waiting_token_at("aufgabe").expect("waits at the task");
+            let mut result = Map::new();
+            result.insert("entscheidung".into(), json!({"ergebnis": "bestaetigen"}));
+            instance.complete(process, token, result, &env).expect("task completes");
+            instance.advance(process, &env);
+        }
+        assert!(!instance.is_running(), "reference instance completes");
+        // What a durable run would store: the serialised state.
+        std::hint::black_box(serde_json::to_string(&instance).expect("serialises"));
+    }
+    n as f64 / started.elapsed().as_secs_f64()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -267,9 +304,23 @@ pub async fn run(store: Store, instances: usize, concurrency: usize) -> Result<R
                 complete_task(&ctx, &id).await
             })
             .await?;
+            let procedure = &ctx.procedure;
+            let in_memory_runs = vec![
+                InMemory {
+                    name: "start → DMN → gateway → end",
+                    instances,
+                    instances_per_second: in_memory(procedure, instances, false),
+                },
+                InMemory {
+                    name: "start → DMN → gateway → user task (completed) → end",
+                    instances,
+                    instances_per_second: in_memory(procedure, instances, true),
+                },
+            ];
             Ok::<_, BenchError>(Report {
                 backend: format!("{:?}", store.backend()).to_lowercase(),
                 concurrency,
+                in_memory: in_memory_runs,
                 scenarios: vec![
                     scenario("start → DMN → gateway → end", instances, auto, ceiling.commits_per_second),
                     scenario(
