@@ -38,6 +38,16 @@ impl Role {
     }
 
     /// The candidate group names (as written in BPMN `candidateGroups`) this role belongs to.
+    /// May see the operations page (deployments, failed jobs).
+    pub fn may_see_operations(self) -> bool {
+        matches!(self, Role::TenantAdmin | Role::Auditor)
+    }
+
+    /// May start a failed job again.
+    pub fn may_retry_jobs(self) -> bool {
+        matches!(self, Role::TenantAdmin)
+    }
+
     pub fn candidate_groups(self) -> &'static [&'static str] {
         match self {
             Role::Clerk => &["clerk"],

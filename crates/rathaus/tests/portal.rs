@@ -369,3 +369,63 @@ async fn clerk_decides_a_review_case_and_the_citizen_gets_the_notice() {
         s.stop().await;
     }
 }
+
+#[tokio::test]
+async fn admins_see_deployments_and_failed_steps_and_retry_them() {
+    for db in testing::all().await {
+        let s = TestServer::start(db).await;
+        let store = s.assembled.runtime.store.clone();
+        let mut conn = store.conn().await.unwrap();
+        let tenant = rathaus_store::tenants::by_slug(&mut conn, "musterstadt").await.unwrap().unwrap();
+        let t = tenant.tenant_id.as_str();
+        let now = chrono::Utc::now();
+        rathaus_store::jobs::insert(
+            &mut conn,
+            t,
+            "job-kaputt",
+            "instanz-x",
+            "vorgang-x",
+            0,
+            "Bescheid_erstellen",
+            "rathaus:document",
+            &serde_json::json!({}),
+            &serde_json::json!({}),
+            1,
+            now,
+            now,
+        )
+        .await
+        .unwrap();
+        let only = rathaus_store::jobs::Claim::Instance { tenant_id: t, instance_id: "instanz-x" };
+        let job =
+            rathaus_store::jobs::claim(&mut conn, store.backend(), "test", now, chrono::Duration::seconds(60), only)
+                .await
+                .unwrap()
+                .unwrap();
+        assert!(rathaus_store::jobs::fail(&mut conn, &job, "test", "Vorlage fehlt", now).await.unwrap());
+        drop(conn);
+
+        let admin = login(&s, "musterstadt", "admin").await;
+        let (_, _, worklist) = admin.get("/musterstadt/intern/").await;
+        assert!(worklist.contains("/musterstadt/intern/betrieb"), "admins find the operations page");
+        let (st, _, page) = admin.get("/musterstadt/intern/betrieb").await;
+        assert_eq!(st, 200);
+        assert!(page.contains("Bescheid_erstellen") && page.contains("Vorlage fehlt"), "{page}");
+        assert!(page.contains("gewerbeanmeldung") && page.contains("Bereitstellungen"));
+        let (st, _, after) = admin
+            .post("/musterstadt/intern/betrieb", "/musterstadt/intern/auftraege/job-kaputt/wiederholen", &[])
+            .await;
+        assert_eq!(st, 200);
+        assert!(after.contains("wird erneut versucht"), "{after}");
+        let mut conn = store.conn().await.unwrap();
+        let entries = rathaus_store::audit::for_object(&mut conn, t, "case", "vorgang-x").await.unwrap();
+        assert!(entries.iter().any(|e| e.action == "job.retried" && e.actor == "staff:admin"));
+        drop(conn);
+
+        let clerk = login(&s, "musterstadt", "sachbearbeitung").await;
+        let (_, _, worklist) = clerk.get("/musterstadt/intern/").await;
+        assert!(!worklist.contains("/musterstadt/intern/betrieb"));
+        assert_eq!(clerk.get("/musterstadt/intern/betrieb").await.0, 403);
+        s.stop().await;
+    }
+}

@@ -248,3 +248,40 @@ impl Runtime {
         }
     }
 }
+
+impl Runtime {
+    /// An administrator starts a dead-lettered job again (built-in or external).
+    pub async fn retry_failed_job(&self, tenant_id: &str, job_id: &str, actor: &Actor) -> Result<()> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let job = jobs::by_id(&mut tx, tenant_id, job_id).await?.ok_or(RuntimeError::NotFound)?;
+        if !jobs::retry_failed(&mut tx, tenant_id, job_id, now).await? {
+            tx.rollback().await?;
+            return Err(RuntimeError::Conflict("Dieser Auftrag ist nicht (mehr) fehlgeschlagen.".into()));
+        }
+        audit::append(
+            &mut tx,
+            tenant_id,
+            actor,
+            "job.retried",
+            "case",
+            &job.case_id,
+            &json!({"job": job.job_id, "type": job.job_type, "element": job.element_id}),
+            now,
+        )
+        .await?;
+        events::add(
+            &mut tx,
+            tenant_id,
+            &job.case_id,
+            "job",
+            &format!("Schritt „{}“ wird erneut versucht", job.element_id),
+            false,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        self.notify_work();
+        Ok(())
+    }
+}

@@ -315,3 +315,19 @@ pub async fn pending_count(conn: &mut AnyConnection) -> Result<i64> {
         .await?;
     Ok(n)
 }
+
+/// Starts a dead-lettered job again (an administrator fixed the cause): one more attempt,
+/// due now. False if the job is not failed (someone else retried it already).
+pub async fn retry_failed(conn: &mut AnyConnection, tenant_id: &str, job_id: &str, now: DateTime<Utc>) -> Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE jobs SET status = 'pending', run_at = $3, max_attempts = attempts + 1, finished_at = NULL
+         WHERE tenant_id = $1 AND job_id = $2 AND status = 'failed'",
+    )
+    .bind(tenant_id)
+    .bind(job_id)
+    .bind(ts(now))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1)
+}

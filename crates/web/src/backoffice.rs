@@ -223,7 +223,7 @@ pub async fn worklist(State(app): State<AppState>, Path(slug): Path<String>, vis
     drop(conn);
     let body = render(
         "worklist.html",
-        context! { tasks => task_rows, cases => recent, role_label => t(lang, &format!("role.{}", ctx.role.code())), ..base(lang, Some(&tenant), Some(&mut session)) },
+        context! { tasks => task_rows, cases => recent, role_label => t(lang, &format!("role.{}", ctx.role.code())), may_see_operations => ctx.role.may_see_operations(), ..base(lang, Some(&tenant), Some(&mut session)) },
     )?;
     session.finish(&app, &slug, html(body)).await
 }
@@ -380,4 +380,63 @@ pub async fn decide(
     session
         .finish(&app, &slug, Redirect::to(&format!("/{slug}/intern/vorgaenge/{}", task.case_id)).into_response())
         .await
+}
+
+/// The operations page: deployments with their running cases, and dead-lettered jobs.
+pub async fn operations(State(app): State<AppState>, Path(slug): Path<String>, visit: Visit) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    let ctx = match require_staff(&app, &tenant, &session).await {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    if !ctx.role.may_see_operations() {
+        return Err(AppError::Forbidden);
+    }
+    let mut conn = app.runtime.store.conn().await?;
+    let mut failed = Vec::new();
+    for job in rathaus_store::jobs::failed(&mut conn, &tenant.tenant_id, 200).await? {
+        let reference =
+            cases::by_id(&mut conn, &tenant.tenant_id, &job.case_id).await?.map(|c| c.reference).unwrap_or_default();
+        failed.push(
+            json!({"job_id": job.job_id, "case_id": job.case_id, "reference": reference, "element": job.element_id,
+            "job_type": job.job_type, "error": job.last_error.unwrap_or_default(), "attempts": job.attempts}),
+        );
+    }
+    let running = rathaus_store::deployments::running_instances(&mut conn, &tenant.tenant_id).await?;
+    let deployments: Vec<Json> = rathaus_store::deployments::list(&mut conn, &tenant.tenant_id)
+        .await?
+        .into_iter()
+        .map(|d| json!({"procedure": d.procedure_id, "version": d.version, "deployed_at": when(&d.deployed_at),
+            "running": running.get(&d.deployment_id).copied().unwrap_or(0), "hash": d.content_hash.chars().take(12).collect::<String>()}))
+        .collect();
+    drop(conn);
+    let body = render(
+        "operations.html",
+        context! { failed => failed, deployments => deployments, may_retry => ctx.role.may_retry_jobs(), ..base(lang, Some(&tenant), Some(&mut session)) },
+    )?;
+    session.finish(&app, &slug, html(body)).await
+}
+
+pub async fn retry_job(
+    State(app): State<AppState>,
+    Path((slug, job_id)): Path<(String, String)>,
+    visit: Visit,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    let posted = Posted::new(pairs);
+    session.verify_csrf(posted.get("_csrf"))?;
+    let ctx = match require_staff(&app, &tenant, &session).await {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    if !ctx.role.may_retry_jobs() {
+        return Err(AppError::Forbidden);
+    }
+    match app.runtime.retry_failed_job(&tenant.tenant_id, &job_id, &actor(&ctx.staff)).await {
+        Ok(()) => session.data.flash = Some(t(lang, "operations.retried")),
+        Err(RuntimeError::Conflict(_)) => session.data.flash = Some(t(lang, "operations.already_retried")),
+        Err(e) => return Err(e.into()),
+    }
+    session.finish(&app, &slug, Redirect::to(&format!("/{slug}/intern/betrieb")).into_response()).await
 }

@@ -163,6 +163,8 @@ pub fn router(app: AppState) -> Router {
         .route("/{tenant}/intern/vorgaenge/{case_id}", get(backoffice::case))
         .route("/{tenant}/intern/vorgaenge/{case_id}/dokumente/{document_id}", get(backoffice::document))
         .route("/{tenant}/intern/aufgaben/{task_id}/entscheidung", post(backoffice::decide))
+        .route("/{tenant}/intern/betrieb", get(backoffice::operations))
+        .route("/{tenant}/intern/auftraege/{job_id}/wiederholen", post(backoffice::retry_job))
         .fallback(not_found)
         .layer(middleware::from_fn(remember_lang))
         .layer(middleware::from_fn(security_headers))

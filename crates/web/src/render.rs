@@ -19,6 +19,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("staff_login.html", include_str!("../templates/staff_login.html")),
     ("worklist.html", include_str!("../templates/worklist.html")),
     ("case.html", include_str!("../templates/case.html")),
+    ("operations.html", include_str!("../templates/operations.html")),
     ("error.html", include_str!("../templates/error.html")),
 ];
 
