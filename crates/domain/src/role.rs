@@ -37,7 +37,6 @@ impl Role {
         matches!(self, Role::Clerk | Role::TeamLead)
     }
 
-    /// The candidate group names (as written in BPMN `candidateGroups`) this role belongs to.
     /// May see the operations page (deployments, failed jobs).
     pub fn may_see_operations(self) -> bool {
         matches!(self, Role::TenantAdmin | Role::Auditor)
@@ -48,6 +47,7 @@ impl Role {
         matches!(self, Role::TenantAdmin)
     }
 
+    /// The candidate group names (as written in BPMN `candidateGroups`) this role belongs to.
     pub fn candidate_groups(self) -> &'static [&'static str] {
         match self {
             Role::Clerk => &["clerk"],
@@ -58,9 +58,67 @@ impl Role {
     }
 }
 
+/// A staff member as task assignment sees them.
+pub struct Worker<'a> {
+    pub role: Role,
+    pub username: &'a str,
+    /// Organisational units (e.g. `ordnungsamt`), usable as candidate groups in models.
+    pub org_units: &'a [String],
+}
+
+/// Who a user task is for (`zeebe:assignmentDefinition`).
+pub struct Assignment<'a> {
+    pub candidate_groups: &'a [&'a str],
+    pub candidate_users: &'a [&'a str],
+    pub assignee: Option<&'a str>,
+}
+
+impl Worker<'_> {
+    /// Whether this person may work on (and decide) a task: the assignee, or, for an
+    /// unassigned task, anyone in a candidate group (by role or organisational unit) or
+    /// named as candidate user. A team lead may also take over assigned tasks of the team.
+    pub fn may_work_on(&self, a: &Assignment) -> bool {
+        if !self.role.may_decide() {
+            return false;
+        }
+        let in_group = a
+            .candidate_groups
+            .iter()
+            .any(|g| self.role.candidate_groups().contains(g) || self.org_units.iter().any(|u| u == g));
+        match a.assignee {
+            Some(assignee) => assignee == self.username || (self.role == Role::TeamLead && in_group),
+            None => in_group || a.candidate_users.contains(&self.username),
+        }
+    }
+
+    /// Whether the task shows in this person's worklist (auditors see every task, read only).
+    pub fn sees(&self, a: &Assignment) -> bool {
+        self.role == Role::Auditor || self.may_work_on(a)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn assignment_by_role_org_unit_user_and_assignee() {
+        let units = vec!["ordnungsamt".to_string()];
+        let erika = Worker { role: Role::Clerk, username: "erika", org_units: &units };
+        let max = Worker { role: Role::Clerk, username: "max", org_units: &[] };
+        let lead = Worker { role: Role::TeamLead, username: "lea", org_units: &[] };
+        let auditor = Worker { role: Role::Auditor, username: "pia", org_units: &[] };
+        let by_role = Assignment { candidate_groups: &["clerk"], candidate_users: &[], assignee: None };
+        assert!(erika.may_work_on(&by_role) && max.may_work_on(&by_role));
+        let by_unit = Assignment { candidate_groups: &["ordnungsamt"], candidate_users: &[], assignee: None };
+        assert!(erika.may_work_on(&by_unit) && !max.may_work_on(&by_unit));
+        let by_user = Assignment { candidate_groups: &[], candidate_users: &["max"], assignee: None };
+        assert!(max.may_work_on(&by_user) && !erika.may_work_on(&by_user));
+        let assigned = Assignment { candidate_groups: &["clerk"], candidate_users: &[], assignee: Some("erika") };
+        assert!(erika.may_work_on(&assigned) && !max.may_work_on(&assigned));
+        assert!(lead.may_work_on(&assigned), "the team lead can take over");
+        assert!(!auditor.may_work_on(&by_role) && auditor.sees(&by_role));
+    }
 
     #[test]
     fn codes_round_trip() {

@@ -86,7 +86,15 @@ pub async fn create_staff(
     display_name: &str,
     password: &str,
     role: Role,
+    org_units: &[String],
 ) -> Result<()> {
+    for unit in org_units {
+        if unit.is_empty()
+            || !unit.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        {
+            bail!("Organisationseinheit „{unit}“: nur Kleinbuchstaben, Ziffern, Binde- und Unterstrich (so wie in candidateGroups im Modell)");
+        }
+    }
     if username.is_empty()
         || !username
             .bytes()
@@ -107,6 +115,9 @@ pub async fn create_staff(
         bail!("Den Benutzer „{username}“ gibt es bei „{}“ schon", tenant.slug);
     }
     let s = staff::create(&mut tx, &tenant.tenant_id, username, display_name, &hash, role.code(), now).await?;
+    if !org_units.is_empty() {
+        staff::set_org_units(&mut tx, &tenant.tenant_id, &s.staff_id, org_units).await?;
+    }
     audit::append(
         &mut tx,
         &tenant.tenant_id,
@@ -114,7 +125,7 @@ pub async fn create_staff(
         "staff.created",
         "staff",
         &s.staff_id,
-        &json!({"username": username, "role": role.code()}),
+        &json!({"username": username, "role": role.code(), "org_units": org_units}),
         now,
     )
     .await?;

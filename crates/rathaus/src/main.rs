@@ -65,6 +65,9 @@ enum Command {
         /// clerk | team_lead | tenant_admin | auditor
         #[arg(long)]
         role: String,
+        /// Organisational unit (repeatable), usable as candidateGroups of user tasks.
+        #[arg(long = "org-unit")]
+        org_units: Vec<String>,
     },
     /// Create an API key for a tenant (printed once).
     ApiKeyCreate {
@@ -188,7 +191,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             println!("Mandant „{}“ angelegt: {}/{}/", t.name, cfg.public_url, t.slug);
             Ok(ExitCode::SUCCESS)
         }
-        Command::StaffCreate { config, tenant, username, name, role } => {
+        Command::StaffCreate { config, tenant, username, name, role, org_units } => {
             let (_, assembled) = open(&config).await?;
             let role = Role::parse(&role).with_context(|| {
                 format!("Rolle „{role}“ gibt es nicht: clerk, team_lead, tenant_admin oder auditor")
@@ -198,7 +201,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 Ok(p) => (p, false),
                 Err(_) => (admin::random_text(16), true),
             };
-            admin::create_staff(&assembled.runtime, &t, &username, &name, &password, role).await?;
+            admin::create_staff(&assembled.runtime, &t, &username, &name, &password, role, &org_units).await?;
             println!("Benutzer „{username}“ ({}) bei „{}“ angelegt.", role.code(), t.slug);
             if generated {
                 println!("Passwort (nur jetzt sichtbar): {password}");

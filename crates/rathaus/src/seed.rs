@@ -131,7 +131,10 @@ pub async fn seed_demo(rt: &Runtime) -> Result<Option<DemoCredentials>> {
         let mut staff = Vec::new();
         for (username, display, role) in DEMO_STAFF {
             let password = random_text(16);
-            create_staff(rt, &tenant, username, display, &password, *role).await?;
+            // Clerks and team leads belong to the trade office: models can address it as a
+            // candidate group (`candidateGroups="gewerbeamt"`).
+            let units: Vec<String> = if role.may_decide() { vec!["gewerbeamt".to_string()] } else { Vec::new() };
+            create_staff(rt, &tenant, username, display, &password, *role, &units).await?;
             staff.push(StaffCredential { username: username.to_string(), password, role: role.code().into() });
         }
         let api_key = create_api_key(rt, &tenant, "Demo-Schlüssel").await?;

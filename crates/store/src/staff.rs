@@ -13,6 +13,14 @@ pub struct Staff {
     pub password_hash: String,
     pub role: String,
     pub active: i64,
+    /// Organisational units, comma-separated (candidate groups of user tasks).
+    pub org_units: String,
+}
+
+impl Staff {
+    pub fn org_unit_list(&self) -> Vec<String> {
+        self.org_units.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+    }
 }
 
 pub async fn create(
@@ -45,10 +53,22 @@ pub async fn create(
         password_hash: password_hash.into(),
         role: role.into(),
         active: 1,
+        org_units: String::new(),
     })
 }
 
-const COLUMNS: &str = "tenant_id, staff_id, username, display_name, password_hash, role, active";
+const COLUMNS: &str = "tenant_id, staff_id, username, display_name, password_hash, role, active, org_units";
+
+/// Sets the organisational units of a staff member.
+pub async fn set_org_units(conn: &mut AnyConnection, tenant_id: &str, staff_id: &str, units: &[String]) -> Result<()> {
+    sqlx::query("UPDATE staff SET org_units = $3 WHERE tenant_id = $1 AND staff_id = $2")
+        .bind(tenant_id)
+        .bind(staff_id)
+        .bind(units.join(","))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
 
 pub async fn by_username(conn: &mut AnyConnection, tenant_id: &str, username: &str) -> Result<Option<Staff>> {
     Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM staff WHERE tenant_id = $1 AND username = $2"))

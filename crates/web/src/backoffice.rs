@@ -46,6 +46,32 @@ fn dummy_hash() -> &'static str {
 struct StaffCtx {
     staff: StaffSession,
     role: Role,
+    org_units: Vec<String>,
+}
+
+impl StaffCtx {
+    fn worker(&self) -> rathaus_domain::role::Worker<'_> {
+        rathaus_domain::role::Worker { role: self.role, username: &self.staff.username, org_units: &self.org_units }
+    }
+}
+
+/// Task assignment as the model gave it.
+fn assignment_of(task: &tasks::Task) -> (Vec<&str>, Vec<&str>) {
+    let users = task.candidate_users.split(',').filter(|s| !s.is_empty()).collect();
+    (task.groups(), users)
+}
+
+fn may_work_on(ctx: &StaffCtx, task: &tasks::Task) -> bool {
+    let (groups, users) = assignment_of(task);
+    ctx.worker().may_work_on(&rathaus_domain::role::Assignment {
+        candidate_groups: &groups,
+        candidate_users: &users,
+        assignee: task.assignee.as_deref(),
+    })
+}
+
+fn sees(ctx: &StaffCtx, task: &tasks::Task) -> bool {
+    ctx.role == Role::Auditor || may_work_on(ctx, task)
 }
 
 /// The signed-in staff member of this tenant, or a redirect to the login page.
@@ -60,7 +86,7 @@ async fn require_staff(app: &AppState, tenant: &Tenant, session: &Session) -> Re
     .await;
     match current {
         Some(st) if st.active == 1 => match Role::parse(&st.role) {
-            Some(role) => Ok(StaffCtx { staff: s, role }),
+            Some(role) => Ok(StaffCtx { org_units: st.org_unit_list(), staff: s, role }),
             None => Err(AppError::Forbidden.into_response()),
         },
         _ => Err(Redirect::to(&format!("/{}/intern/anmelden", tenant.slug)).into_response()),
@@ -189,11 +215,11 @@ pub async fn worklist(State(app): State<AppState>, Path(slug): Path<String>, vis
         Err(r) => return session.finish(&app, &slug, r).await,
     };
     let mut conn = app.runtime.store.conn().await?;
-    let groups = ctx.role.candidate_groups();
     let mut task_rows = Vec::new();
     for task in tasks::open(&mut conn, &tenant.tenant_id, 500).await? {
-        // Auditors see every open task (read only); others see the tasks of their groups.
-        if ctx.role != Role::Auditor && !task.groups().iter().any(|g| groups.contains(g)) {
+        // Auditors see every open task (read only); others the tasks assigned to them, their
+        // roles or their organisational units.
+        if !sees(&ctx, &task) {
             continue;
         }
         let Some(case) = cases::by_id(&mut conn, &tenant.tenant_id, &task.case_id).await? else { continue };
@@ -276,7 +302,10 @@ async fn render_case(
         .await?
         .into_iter()
         .filter(|t| t.status == "open")
-        .map(|t| json!({"task_id": t.task_id, "name": t.name}))
+        .map(|t| {
+            json!({"task_id": t.task_id, "name": t.name, "may_work": may_work_on(ctx, &t),
+                "due": t.due_at.as_deref().map(when), "follow_up": t.follow_up_at.as_deref().map(when), "assignee": t.assignee})
+        })
         .collect();
     let evs: Vec<Json> = events::for_case(&mut conn, &tenant.tenant_id, &case.case_id, false)
         .await?
@@ -358,7 +387,7 @@ pub async fn decide(
     let mut conn = app.runtime.store.conn().await?;
     let task = tasks::by_id(&mut conn, &tenant.tenant_id, &task_id).await?.ok_or(AppError::NotFound)?;
     drop(conn);
-    if !task.groups().iter().any(|g| ctx.role.candidate_groups().contains(g)) {
+    if !may_work_on(&ctx, &task) {
         return Err(AppError::Forbidden);
     }
     let outcome = posted.text("ergebnis");
