@@ -309,6 +309,16 @@ async fn clerk_decides_a_review_case_and_the_citizen_gets_the_notice() {
         let clerk = login(&s, "musterstadt", "sachbearbeitung").await;
         let (_, _, list) = clerk.get("/musterstadt/intern/").await;
         assert!(list.contains(&reference) && list.contains("kein Gewerbe"), "{list}");
+        // The review is due in three working days of Musterstadt's Land (processing_days).
+        let due = rathaus_domain::calendar::WorkCalendar::new(Some(rathaus_domain::calendar::Land::SN))
+            .add(
+                chrono::Utc::now(),
+                &rathaus_domain::calendar::IsoDuration::parse("P3D").unwrap(),
+                rathaus_domain::calendar::Counting::Arbeitstage,
+            )
+            .unwrap();
+        assert!(list.contains(&rathaus_domain::time::german_date(due)), "due date in the worklist: {list}");
+        assert!(!list.contains("überfällig"));
         let case_path = link_to(&list, &format!(">{reference}</a>"));
         let (_, _, case) = clerk.get(&case_path).await;
         assert!(

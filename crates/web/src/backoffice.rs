@@ -236,9 +236,12 @@ pub async fn worklist(State(app): State<AppState>, Path(slug): Path<String>, vis
             .await
             .map(|p| p.manifest.name.get(lang).to_string())
             .unwrap_or_default();
+        let due = task.due_at.as_deref().and_then(|d| rathaus_store::parse_ts(d).ok());
+        let overdue = due.is_some_and(|d| d < app.runtime.clock.now());
         task_rows.push(
             json!({"case_id": case.case_id, "reference": case.reference, "name": task.name, "applicant": case.applicant,
-            "reasons": reasons, "since": when(&task.created_at), "procedure_name": procedure_name}),
+            "reasons": reasons, "since": when(&task.created_at), "procedure_name": procedure_name,
+            "due": task.due_at.as_deref().map(when), "overdue": overdue, "assignee": task.assignee}),
         );
     }
     let recent: Vec<Json> = cases::list(&mut conn, &tenant.tenant_id, None, 50)
