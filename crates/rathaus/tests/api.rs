@@ -186,11 +186,26 @@ async fn engine_endpoints_messages_jobs_and_deployments() {
         .await;
         let reference = created["reference"].as_str().unwrap();
         let path = format!("/api/v1/musterstadt/cases/{reference}/messages");
-        // The finished case waits for nothing: refused without buffering, buffered with it.
-        let (status, err) = call(&s, &path, &key, json!({"name": "zahlung", "ttl_seconds": 0})).await;
+        // The case is finished: a message for it is refused, not kept (buffering for running
+        // cases is tested in the runtime's engine tests).
+        let (status, err) = call(&s, &path, &key, json!({"name": "zahlung", "variables": {"betrag": 26}})).await;
         assert_eq!(status, 409, "{err}");
-        assert!(err["error"]["message"].as_str().unwrap().contains("zahlung"));
-        let (status, got) = call(&s, &path, &key, json!({"name": "zahlung", "variables": {"betrag": 26}})).await;
+        assert!(err["error"]["message"].as_str().unwrap().contains("abgeschlossen"), "{err}");
+        // A case under review waits for a clerk, not for a payment: the message is kept for
+        // when it does (or refused with ttl_seconds = 0).
+        let (_, review) = post(
+            &s,
+            "musterstadt",
+            Some(&key),
+            json!({"procedure": "gewerbeanmeldung", "data": application("heilpraktiker", "09999")}),
+        )
+        .await;
+        assert_eq!(review["status"], "in_review", "{review}");
+        let review_path = format!("/api/v1/musterstadt/cases/{}/messages", review["reference"].as_str().unwrap());
+        let (status, err) = call(&s, &review_path, &key, json!({"name": "zahlung", "ttl_seconds": 0})).await;
+        assert_eq!(status, 409, "{err}");
+        assert!(err["error"]["message"].as_str().unwrap().contains("wartet derzeit nicht"), "{err}");
+        let (status, got) = call(&s, &review_path, &key, json!({"name": "zahlung", "variables": {"betrag": 26}})).await;
         assert_eq!(status, 200, "{got}");
         assert_eq!(got["delivered"], false);
         assert!(got["expires_at"].is_string());
@@ -216,7 +231,7 @@ async fn engine_endpoints_messages_jobs_and_deployments() {
         let list = list.as_array().unwrap();
         assert_eq!(list.len(), 1, "{list:?}");
         assert_eq!(list[0]["procedure"], "gewerbeanmeldung");
-        assert_eq!(list[0]["running_instances"], 0);
+        assert_eq!(list[0]["running_instances"], 1, "the case under review");
         assert_eq!(list[0]["content_hash"].as_str().unwrap().len(), 64);
         s.stop().await;
     }

@@ -73,7 +73,13 @@ impl Runtime {
                     tx.rollback().await?;
                     continue;
                 }
-                Resumed::NoSubscriber | Resumed::Stale(_) | Resumed::NotDue(_) => {
+                Resumed::Stale(_) | Resumed::NotDue(_) => {
+                    tx.rollback().await?;
+                    return Err(RuntimeError::Conflict(format!(
+                        "Der Vorgang {reference} ist abgeschlossen; die Nachricht „{name}“ wird nicht mehr angenommen"
+                    )));
+                }
+                Resumed::NoSubscriber => {
                     if ttl <= chrono::Duration::zero() {
                         tx.rollback().await?;
                         return Err(RuntimeError::Conflict(format!(
