@@ -233,3 +233,69 @@ async fn bpmn_error_and_failures_of_external_workers() {
         db.cleanup().await;
     }
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_new_version_never_changes_running_cases() {
+    for db in testing::all().await {
+        let (rt, clock, t) = setup(&db).await;
+        let old_case = submit(&rt, &t, "Alt").await;
+        // Version 2 of the procedure: five working days to pay instead of two.
+        let dir = std::env::temp_dir().join(format!("rathaus-lib-{:016x}", rand_suffix()));
+        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/library"), &dir);
+        let toml = dir.join("fristen/procedure.toml");
+        std::fs::write(&toml, std::fs::read_to_string(&toml).unwrap().replace("version = \"1\"", "version = \"2\""))
+            .unwrap();
+        let bpmn = dir.join("fristen/process.bpmn");
+        std::fs::write(&bpmn, std::fs::read_to_string(&bpmn).unwrap().replace(">P2D<", ">P5D<")).unwrap();
+        let library = rathaus_engine::Library::load(&dir).unwrap();
+        let config =
+            RuntimeConfig { public_url: "http://test".into(), secret: b"secret".to_vec(), node_id: "node-v2".into() };
+        let rt2 = Runtime::new(db.store.clone(), library, config, clock.clone());
+        clock.advance(chrono::Duration::minutes(1));
+        let changes = rt2.sync_deployments().await.unwrap();
+        assert!(changes.iter().any(|c| c.3), "a new deployment was made: {changes:?}");
+        let new_case = submit(&rt2, &t, "Neu").await;
+        // Both cases pass the external check; each runs on the version it started with.
+        for _ in 0..2 {
+            let job = rt2
+                .fetch_and_lock(&t.tenant_id, WORKER, &[TYPE.into()], 1, chrono::Duration::minutes(5))
+                .await
+                .unwrap();
+            rt2.complete_external(&t.tenant_id, &job[0].id, WORKER, Map::new()).await.unwrap();
+        }
+        // Monday 16 Nov, 10:01 + 2 working days (Wednesday is a holiday in Saxony) = Thursday
+        // 19th; + 5 working days = Tuesday 24th.
+        assert_eq!(timer_jobs(&db, &t, &old_case).await[0].run_at, "2026-11-19T09:01:00.000Z");
+        assert_eq!(timer_jobs(&db, &t, &new_case).await[0].run_at, "2026-11-24T09:01:00.000Z");
+        let mut conn = db.store.conn().await.unwrap();
+        let a = cases::by_reference(&mut conn, &t.tenant_id, &old_case).await.unwrap().unwrap();
+        let b = cases::by_reference(&mut conn, &t.tenant_id, &new_case).await.unwrap().unwrap();
+        assert_ne!(a.deployment_id, b.deployment_id);
+        let list = rathaus_store::deployments::list(&mut conn, &t.tenant_id).await.unwrap();
+        let version_of = |id: &str| list.iter().find(|d| d.deployment_id == id).unwrap().version.clone();
+        assert_eq!((version_of(&a.deployment_id), version_of(&b.deployment_id)), ("1".to_string(), "2".to_string()));
+        drop(conn);
+        let _ = std::fs::remove_dir_all(&dir);
+        db.cleanup().await;
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    h.finish()
+}
