@@ -211,6 +211,9 @@ async fn engine_endpoints_messages_jobs_and_deployments() {
         assert!(got["expires_at"].is_string());
         let (status, err) = call(&s, &path, &key, json!({"name": " "})).await;
         assert_eq!(status, 422, "{err}");
+        let (status, err) = call(&s, &path, &key, json!({"name": "zahlung", "variables": {"antrag": {}}})).await;
+        assert_eq!(status, 422, "the application cannot be replaced from outside: {err}");
+        assert!(err["error"]["message"].as_str().unwrap().contains("variables.antrag"));
         assert_eq!(call(&s, &path, &key, json!({"nam": "x"})).await.0, 400, "unknown shape");
         assert_eq!(call(&s, &path, &other, json!({"name": "zahlung"})).await.0, 403, "another tenant's key");
         let missing = "/api/v1/musterstadt/cases/GEW-2026-999999/messages";

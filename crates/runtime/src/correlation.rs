@@ -35,6 +35,7 @@ impl Runtime {
         if name.is_empty() {
             return Err(RuntimeError::Conflict("Nachrichtenname fehlt".into()));
         }
+        crate::check_outside_variables(&payload)?;
         let mut conn = self.store.conn().await?;
         let tenant = tenants::by_id(&mut conn, tenant_id).await?.ok_or(RuntimeError::NotFound)?;
         let case = cases::by_reference(&mut conn, tenant_id, reference).await?.ok_or(RuntimeError::NotFound)?;

@@ -103,6 +103,7 @@ impl Runtime {
         worker: &str,
         variables: Map<String, Json>,
     ) -> Result<()> {
+        crate::check_outside_variables(&variables)?;
         let job = self.held_job(tenant_id, job_id, worker).await?;
         let how = Resume::Complete { token: job.token as u64, result: variables };
         self.finish_external(&job, worker, how, "job.completed", json!({})).await

@@ -136,6 +136,14 @@ pub fn tenant_calendar(settings: &rathaus_domain::TenantSettings) -> WorkCalenda
     WorkCalendar::new(Land::parse(&settings.land))
 }
 
+/// Refuses variables from outside that would replace what the process started with.
+pub(crate) fn check_outside_variables(variables: &serde_json::Map<String, Json>) -> Result<()> {
+    match variables.keys().find(|k| rathaus_engine::bpmn::PROCESS_VARIABLES.contains(&k.as_str())) {
+        Some(name) => Err(RuntimeError::Conflict(format!("Die Prozessvariable „{name}“ ist reserviert"))),
+        None => Ok(()),
+    }
+}
+
 /// Job type of timers: a job that runs at the timer's due time (token = the subscription).
 pub const TIMER_JOB: &str = "rathaus:timer";
 

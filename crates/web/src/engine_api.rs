@@ -90,6 +90,9 @@ pub async fn message(
     if body.name.trim().is_empty() {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "bad_request", "Feld „name“: Nachrichtenname fehlt.");
     }
+    if let Err(r) = check_variables(&body.variables) {
+        return r;
+    }
     let ttl = chrono::Duration::seconds(body.ttl_seconds.unwrap_or(7 * 24 * 3600).clamp(0, 365 * 24 * 3600));
     match app.runtime.correlate_message(&tenant.tenant_id, &reference, &body.name, body.variables, ttl, &actor).await {
         Ok(Correlated::Delivered) => Json(MessageResult { delivered: true, expires_at: None }).into_response(),
@@ -146,6 +149,23 @@ impl From<ExternalJob> for LockedJob {
             locked_until: j.locked_until,
         }
     }
+}
+
+/// Variables from outside may not replace what the process started with (the application,
+/// the tenant's parameters, the receipt, the clerk's decision): documents and decisions rely
+/// on them.
+fn check_variables(variables: &Map<String, Value>) -> Result<(), Response> {
+    if let Some(name) = variables.keys().find(|k| rathaus_engine::bpmn::PROCESS_VARIABLES.contains(&k.as_str())) {
+        return Err(error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_request",
+            format!(
+                "Feld „variables.{name}“: diese Prozessvariable ist reserviert ({}) und kann nicht von außen gesetzt werden.",
+                rathaus_engine::bpmn::PROCESS_VARIABLES.join(", ")
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn check_worker(worker: &str) -> Result<(), Response> {
@@ -281,6 +301,9 @@ pub async fn complete(
         Ok(b) => b,
         Err(r) => return r,
     };
+    if let Err(r) = check_variables(&body.variables) {
+        return r;
+    }
     match app.runtime.complete_external(&tenant.tenant_id, &job, &body.worker, body.variables).await {
         Ok(()) => outcome("completed"),
         Err(e) => runtime_error(e),
