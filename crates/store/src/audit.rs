@@ -114,14 +114,36 @@ pub async fn append_all(
     if entries.is_empty() {
         return Ok(());
     }
-    let last = crate::reserve_counter(conn, tenant_id, "audit", entries.len() as i64).await?;
-    let first = last - entries.len() as i64 + 1;
-    let prev: Option<(String,)> = sqlx::query_as("SELECT hash FROM audit_log WHERE tenant_id = $1 AND seq = $2")
-        .bind(tenant_id)
-        .bind(first - 1)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let mut prev = prev.map(|p| p.0).unwrap_or_else(|| GENESIS.to_string());
+    let n = entries.len() as i64;
+    // One statement reserves the sequence numbers and reads the chain's last hash (the
+    // subquery sees the entry before the reserved range).
+    let reserved: Option<(i64, Option<String>)> = sqlx::query_as(
+        "UPDATE counters SET value = value + $2 WHERE tenant_id = $1 AND name = 'audit'
+         RETURNING value, (SELECT hash FROM audit_log a WHERE a.tenant_id = $1 AND a.seq = counters.value - $2)",
+    )
+    .bind(tenant_id)
+    .bind(n)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (last, prev) = match reserved {
+        Some(r) => r,
+        None => (crate::reserve_counter(conn, tenant_id, "audit", n).await?, None),
+    };
+    let first = last - n + 1;
+    let mut prev = match prev {
+        Some(p) => p,
+        None if first == 1 => GENESIS.to_string(),
+        None => {
+            // The counter row existed without entries before it (cannot happen unless rows
+            // were deleted): chain from what is there, so verify reports the gap.
+            let p: Option<(String,)> = sqlx::query_as("SELECT hash FROM audit_log WHERE tenant_id = $1 AND seq = $2")
+                .bind(tenant_id)
+                .bind(first - 1)
+                .fetch_optional(&mut *conn)
+                .await?;
+            p.map(|p| p.0).unwrap_or_else(|| GENESIS.to_string())
+        }
+    };
     let at = ts(now);
     let mut rows = Vec::with_capacity(entries.len());
     for (i, e) in entries.iter().enumerate() {
