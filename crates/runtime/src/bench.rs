@@ -245,7 +245,7 @@ async fn complete_task(ctx: &Ctx, instance_id: &str) -> Result<(), BenchError> {
         now,
     };
     let result = result.as_object().cloned().unwrap_or_default();
-    match resume(&mut tx, &ectx, Resume::Complete { token: task.token as u64, result }).await? {
+    match resume(&mut tx, &ectx, Resume::Complete { token: task.token as u64, result }, Vec::new()).await? {
         Resumed::Done { .. } => {}
         _ => return Err(BenchError::Failed("task completion did not continue the instance".into())),
     }

@@ -54,8 +54,15 @@ impl Runtime {
                 calendar: &calendar,
                 now,
             };
-            let outcome =
-                resume(&mut tx, &ctx, Resume::Message { name: name.to_string(), payload: payload.clone() }).await?;
+            let entry = |delivered: bool| audit::Pending {
+                actor: actor.clone(),
+                action: "message.received".into(),
+                object_type: "case".into(),
+                object_id: case.case_id.clone(),
+                details: json!({"name": name, "delivered": delivered}),
+            };
+            let how = Resume::Message { name: name.to_string(), payload: payload.clone() };
+            let outcome = resume(&mut tx, &ctx, how, vec![entry(true)]).await?;
             let result = match outcome {
                 Resumed::Done { .. } => {
                     events::add(
@@ -99,20 +106,10 @@ impl Runtime {
                         expires_at,
                     )
                     .await?;
+                    audit::append_all(&mut tx, tenant_id, &[entry(false)], now).await?;
                     Correlated::Buffered { expires_at }
                 }
             };
-            audit::append(
-                &mut tx,
-                tenant_id,
-                actor,
-                "message.received",
-                "case",
-                &case.case_id,
-                &json!({"name": name, "delivered": result == Correlated::Delivered}),
-                now,
-            )
-            .await?;
             tx.commit().await?;
             self.notify_work();
             self.drive(tenant_id, &row.instance_id, Duration::from_secs(10)).await;

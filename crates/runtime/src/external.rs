@@ -148,7 +148,14 @@ impl Runtime {
                 calendar: &calendar,
                 now,
             };
-            match resume(&mut tx, &ctx, how.clone()).await? {
+            let entry = audit::Pending {
+                actor: Actor::System,
+                action: action.into(),
+                object_type: "case".into(),
+                object_id: job.case_id.clone(),
+                details: json!({"job": job.job_id, "type": job.job_type, "worker": worker, "details": details}),
+            };
+            match resume(&mut tx, &ctx, how.clone(), vec![entry.clone()]).await? {
                 Resumed::Done { .. } => {}
                 Resumed::Conflict => {
                     tx.rollback().await?;
@@ -165,20 +172,12 @@ impl Runtime {
                         now,
                     )
                     .await?;
+                    audit::append_all(&mut tx, &job.tenant_id, &[entry], now).await?;
                 }
-                Resumed::NotDue(_) | Resumed::NoSubscriber => {}
+                Resumed::NotDue(_) | Resumed::NoSubscriber => {
+                    audit::append_all(&mut tx, &job.tenant_id, &[entry], now).await?;
+                }
             }
-            audit::append(
-                &mut tx,
-                &job.tenant_id,
-                &Actor::System,
-                action,
-                "case",
-                &job.case_id,
-                &json!({"job": job.job_id, "type": job.job_type, "worker": worker, "details": details}),
-                now,
-            )
-            .await?;
             tx.commit().await?;
             self.notify_work();
             self.drive(&job.tenant_id, &job.instance_id, Duration::from_secs(10)).await;

@@ -191,8 +191,14 @@ pub(crate) enum Resumed {
 }
 
 /// Continues a waiting instance, advances it and persists the effects, all inside the
-/// caller's transaction.
-pub(crate) async fn resume(conn: &mut sqlx::AnyConnection, ctx: &EffectContext<'_>, how: Resume) -> Result<Resumed> {
+/// caller's transaction. `recorded` are the caller's own audit entries (the task completed,
+/// the message received): written in the same batch as the step's, only if the step is done.
+pub(crate) async fn resume(
+    conn: &mut sqlx::AnyConnection,
+    ctx: &EffectContext<'_>,
+    how: Resume,
+    recorded: Vec<audit::Pending>,
+) -> Result<Resumed> {
     let row =
         rathaus_store::instances::by_id(conn, ctx.tenant_id, ctx.instance_id).await?.ok_or(RuntimeError::NotFound)?;
     let mut instance: Instance = serde_json::from_str(&row.state)
@@ -212,7 +218,7 @@ pub(crate) async fn resume(conn: &mut sqlx::AnyConnection, ctx: &EffectContext<'
         Err(e) => return Ok(Resumed::Stale(e.to_string())),
     };
     effects.extend(instance.advance(process, &env));
-    let mut audit_entries = Vec::new();
+    let mut audit_entries = recorded;
     let new_jobs = persist_effects(conn, ctx, &mut instance, effects, &mut audit_entries).await?;
     let state = serde_json::to_string(&instance).expect("instance serialises");
     match rathaus_store::instances::save(

@@ -57,7 +57,15 @@ impl Runtime {
                 calendar: &calendar,
                 now,
             };
-            match resume(&mut tx, &ctx, Resume::Complete { token: task.token as u64, result: result.clone() }).await? {
+            let recorded = vec![audit::Pending {
+                actor: actor.clone(),
+                action: "task.completed".into(),
+                object_type: "case".into(),
+                object_id: case.case_id.clone(),
+                details: json!({"task": task_id, "outcome": decision.outcome, "reason": decision.reason}),
+            }];
+            let how = Resume::Complete { token: task.token as u64, result: result.clone() };
+            match resume(&mut tx, &ctx, how, recorded).await? {
                 Resumed::Done { .. } => {}
                 Resumed::Conflict => {
                     tx.rollback().await?;
@@ -68,17 +76,6 @@ impl Runtime {
                     return Err(RuntimeError::Conflict("Diese Aufgabe wurde zurückgezogen.".into()));
                 }
             }
-            audit::append(
-                &mut tx,
-                tenant_id,
-                actor,
-                "task.completed",
-                "case",
-                &case.case_id,
-                &json!({"task": task_id, "outcome": decision.outcome, "reason": decision.reason}),
-                now,
-            )
-            .await?;
             let text = match decision.outcome.as_str() {
                 "bestaetigen" => "Sachbearbeitung hat entschieden: bestätigt",
                 _ => "Sachbearbeitung hat entschieden: zurückgewiesen",

@@ -188,7 +188,7 @@ impl Runtime {
                 } else {
                     Resume::Complete { token: job.token as u64, result: output }
                 };
-                match resume(&mut tx, &ctx, how).await? {
+                match resume(&mut tx, &ctx, how, Vec::new()).await? {
                     Resumed::Done { new_jobs: n } => new_jobs = n,
                     Resumed::Stale(why) => {
                         tracing::info!(

@@ -2,6 +2,7 @@
 //! (fetch-and-lock, complete, failure, BPMN error, extend lock, as Camunda's external tasks)
 //! and the tenant's deployments. Same authentication as the rest of the API: the tenant's
 //! API key; every call is scoped to that tenant.
+#![allow(clippy::result_large_err)] // helpers hand back ready-made error responses, as axum handlers do
 
 use crate::api::{authorize, error, internal, ApiError};
 use crate::AppState;
