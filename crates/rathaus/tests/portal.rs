@@ -388,7 +388,9 @@ async fn admins_see_deployments_and_failed_steps_and_retry_them() {
         let mut conn = store.conn().await.unwrap();
         let tenant = rathaus_store::tenants::by_slug(&mut conn, "musterstadt").await.unwrap().unwrap();
         let t = tenant.tenant_id.as_str();
-        let now = chrono::Utc::now();
+        // Due tomorrow, so that the server's own worker does not take it first; this test
+        // claims and fails it "tomorrow".
+        let now = chrono::Utc::now() + chrono::Duration::days(1);
         rathaus_store::jobs::insert(
             &mut conn,
             t,
