@@ -575,20 +575,8 @@ impl Instance {
                     Json::Object(m) if !element.inputs.is_empty() => m,
                     _ => Map::new(),
                 };
-                self.tokens[pos].waiting = true;
-                let id = self.next_id();
-                self.scopes.push(Scope {
-                    id,
-                    parent: token.scope,
-                    element: element.id.clone(),
-                    token: token.id,
-                    kind: ScopeKind::SubProcess,
-                    variables: locals,
-                });
-                if !self.is_inner_instance(&token, &element.id) {
-                    self.open_boundaries(token.id, element, process, env, effects).map_err(fail)?;
-                }
-                self.new_token(start, id, None);
+                self.enter_scope(pos, element, ScopeKind::SubProcess, locals, start, process, env, effects)
+                    .map_err(fail)?;
             }
             ElementKind::CallActivity { process_id, .. } => {
                 let called = env
@@ -598,21 +586,9 @@ impl Instance {
                     Json::Object(m) => m,
                     _ => Map::new(),
                 };
-                self.tokens[pos].waiting = true;
-                let id = self.next_id();
-                self.scopes.push(Scope {
-                    id,
-                    parent: token.scope,
-                    element: element.id.clone(),
-                    token: token.id,
-                    kind: ScopeKind::Call { process: process_id.clone() },
-                    variables,
-                });
-                if !self.is_inner_instance(&token, &element.id) {
-                    self.open_boundaries(token.id, element, process, env, effects).map_err(fail)?;
-                }
                 let start = called.start_event().id.clone();
-                self.new_token(&start, id, None);
+                let kind = ScopeKind::Call { process: process_id.clone() };
+                self.enter_scope(pos, element, kind, variables, &start, process, env, effects).map_err(fail)?;
             }
             ElementKind::ExclusiveGateway => {
                 let vars = Json::Object(self.visible(token.scope));
@@ -688,6 +664,38 @@ impl Instance {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// The token at `pos` waits in `element` while a new scope (sub-process or called
+    /// process) runs from `start`; boundary events of the activity start listening.
+    #[allow(clippy::too_many_arguments)]
+    fn enter_scope(
+        &mut self,
+        pos: usize,
+        element: &Element,
+        kind: ScopeKind,
+        variables: Map<String, Json>,
+        start: &str,
+        process: &Process,
+        env: &dyn Environment,
+        effects: &mut Vec<Effect>,
+    ) -> Result<(), String> {
+        let token = self.tokens[pos].clone();
+        self.tokens[pos].waiting = true;
+        let id = self.next_id();
+        self.scopes.push(Scope {
+            id,
+            parent: token.scope,
+            element: element.id.clone(),
+            token: token.id,
+            kind,
+            variables,
+        });
+        if !self.is_inner_instance(&token, &element.id) {
+            self.open_boundaries(token.id, element, process, env, effects)?;
+        }
+        self.new_token(start, id, None);
         Ok(())
     }
 

@@ -12,7 +12,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rathaus_runtime::external::ExternalJob;
 use rathaus_runtime::{Correlated, RuntimeError};
+use rathaus_store::audit::Actor;
 use rathaus_store::deployments;
+use rathaus_store::tenants::Tenant;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -26,6 +28,20 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8], expected: &str) -> Result<
     serde_json::from_slice(body).map_err(|e| {
         error(StatusCode::BAD_REQUEST, "bad_request", format!("Ungültiges JSON: {e}. Erwartet: {expected}"))
     })
+}
+
+/// The prologue of every engine endpoint with a body: the API key must belong to the
+/// tenant of the path, and the body must be the expected JSON.
+async fn authorized<T: serde::de::DeserializeOwned>(
+    app: &AppState,
+    headers: &HeaderMap,
+    slug: &str,
+    body: &[u8],
+    expected: &str,
+) -> Result<(Tenant, Actor, T), Response> {
+    let (tenant, actor) = authorize(app, headers, slug).await?;
+    let body = parse(body, expected)?;
+    Ok((tenant, actor, body))
 }
 
 fn runtime_error(e: RuntimeError) -> Response {
@@ -80,14 +96,11 @@ pub async fn message(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let (tenant, actor) = match authorize(&app, &headers, &slug).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let body: MessageBody = match parse(&body, r#"{"name": "…", "variables": {…}}"#) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+    let (tenant, actor, body): (_, _, MessageBody) =
+        match authorized(&app, &headers, &slug, &body, r#"{"name": "…", "variables": {…}}"#).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
     if body.name.trim().is_empty() {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "bad_request", "Feld „name“: Nachrichtenname fehlt.");
     }
@@ -203,14 +216,11 @@ pub async fn fetch_and_lock(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let (tenant, _) = match authorize(&app, &headers, &slug).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let body: FetchBody = match parse(&body, r#"{"worker": "…", "types": ["…"]}"#) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+    let (tenant, _, body): (_, _, FetchBody) =
+        match authorized(&app, &headers, &slug, &body, r#"{"worker": "…", "types": ["…"]}"#).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
     if let Err(r) = check_worker(&body.worker) {
         return r;
     }
@@ -294,14 +304,11 @@ pub async fn complete(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let (tenant, _) = match authorize(&app, &headers, &slug).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let body: CompleteBody = match parse(&body, r#"{"worker": "…", "variables": {…}}"#) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+    let (tenant, _, body): (_, _, CompleteBody) =
+        match authorized(&app, &headers, &slug, &body, r#"{"worker": "…", "variables": {…}}"#).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
     if let Err(r) = check_variables(&body.variables) {
         return r;
     }
@@ -326,14 +333,11 @@ pub async fn failure(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let (tenant, _) = match authorize(&app, &headers, &slug).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let body: FailureBody = match parse(&body, r#"{"worker": "…", "message": "…", "retries": 2}"#) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+    let (tenant, _, body): (_, _, FailureBody) =
+        match authorized(&app, &headers, &slug, &body, r#"{"worker": "…", "message": "…", "retries": 2}"#).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
     let retry_in = chrono::Duration::seconds(body.retry_seconds.unwrap_or(60).clamp(0, MAX_LOCK_SECONDS));
     match app.runtime.fail_external(&tenant.tenant_id, &job, &body.worker, &body.message, body.retries, retry_in).await
     {
@@ -358,14 +362,11 @@ pub async fn bpmn_error(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let (tenant, _) = match authorize(&app, &headers, &slug).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let body: BpmnErrorBody = match parse(&body, r#"{"worker": "…", "code": "…"}"#) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+    let (tenant, _, body): (_, _, BpmnErrorBody) =
+        match authorized(&app, &headers, &slug, &body, r#"{"worker": "…", "code": "…"}"#).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
     if body.code.trim().is_empty() {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "bad_request", "Feld „code“: Fehlercode fehlt.");
     }
@@ -391,14 +392,11 @@ pub async fn extend_lock(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let (tenant, _) = match authorize(&app, &headers, &slug).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let body: ExtendBody = match parse(&body, r#"{"worker": "…", "lock_seconds": 300}"#) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+    let (tenant, _, body): (_, _, ExtendBody) =
+        match authorized(&app, &headers, &slug, &body, r#"{"worker": "…", "lock_seconds": 300}"#).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
     let lock = match lock(Some(body.lock_seconds), 300) {
         Ok(l) => l,
         Err(r) => return r,
