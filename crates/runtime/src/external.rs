@@ -216,16 +216,7 @@ impl Runtime {
         )
         .await?;
         if dead {
-            events::add(
-                &mut tx,
-                tenant_id,
-                &job.case_id,
-                "incident",
-                &format!("Schritt „{}“ endgültig fehlgeschlagen: {error}", job.element_id),
-                false,
-                now,
-            )
-            .await?;
+            crate::record_dead_letter(&mut tx, &job, error, now).await?;
         }
         tx.commit().await?;
         Ok(dead)

@@ -144,6 +144,18 @@ pub(crate) fn check_outside_variables(variables: &serde_json::Map<String, Json>)
     }
 }
 
+/// The case's timeline entry for a step that failed after its last attempt (built-in
+/// worker and external workers alike).
+pub(crate) async fn record_dead_letter(
+    conn: &mut sqlx::AnyConnection,
+    job: &jobs::Job,
+    error: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> std::result::Result<(), StoreError> {
+    let text = format!("Schritt „{}“ endgültig fehlgeschlagen: {error}", job.element_id);
+    events::add(conn, &job.tenant_id, &job.case_id, "incident", &text, false, now).await
+}
+
 /// Job type of timers: a job that runs at the timer's due time (token = the subscription).
 pub const TIMER_JOB: &str = "rathaus:timer";
 

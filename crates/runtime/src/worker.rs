@@ -6,7 +6,7 @@ use crate::{resume, tenant_calendar, EffectContext, Result, Resume, Resumed, Run
 use rathaus_engine::executor::Instance;
 use rathaus_store::audit::{self, Actor};
 use rathaus_store::jobs::{self, Claim, Job};
-use rathaus_store::{cases, events, instances, tenants, StoreError};
+use rathaus_store::{cases, instances, tenants, StoreError};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -117,16 +117,7 @@ impl Runtime {
                         now,
                     )
                     .await?;
-                    events::add(
-                        &mut tx,
-                        &job.tenant_id,
-                        &job.case_id,
-                        "incident",
-                        &format!("Schritt „{}“ endgültig fehlgeschlagen: {message}", job.element_id),
-                        false,
-                        now,
-                    )
-                    .await?;
+                    crate::record_dead_letter(&mut tx, &job, &message, now).await?;
                 }
                 tx.commit().await?;
                 Ok::<_, StoreError>(())
