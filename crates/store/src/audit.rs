@@ -1,5 +1,6 @@
 //! The audit trail: append-only, one hash chain per tenant.
 
+use crate::batch::Write;
 use crate::{next_counter, sha256_hex, ts, Result};
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
@@ -111,8 +112,23 @@ pub async fn append_all(
     entries: &[Pending],
     now: DateTime<Utc>,
 ) -> Result<()> {
+    if let Some(write) = chain(conn, tenant_id, entries, now).await? {
+        write.execute(conn).await?;
+    }
+    Ok(())
+}
+
+/// Reserves the sequence numbers of `entries`, links them to the chain and returns their
+/// insert, to be sent (in a [`crate::batch::Batch`]) before the transaction commits. As in
+/// [`append_all`], the sequence stays locked until the commit: call this last.
+pub async fn chain(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    entries: &[Pending],
+    now: DateTime<Utc>,
+) -> Result<Option<Write>> {
     if entries.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let n = entries.len() as i64;
     // One statement reserves the sequence numbers and reads the chain's last hash (the
@@ -175,21 +191,20 @@ pub async fn append_all(
         "INSERT INTO audit_log (tenant_id, seq, at, actor, action, object_type, object_id, details, prev_hash, hash) VALUES {}",
         values.join(", ")
     );
-    let mut q = sqlx::query(&sql).bind(tenant_id);
+    let mut w = Write::new(sql).bind(tenant_id);
     for (e, (seq, actor, details, prev, hash)) in entries.iter().zip(rows) {
-        q = q
+        w = w
             .bind(seq)
             .bind(at.clone())
             .bind(actor)
-            .bind(e.action.clone())
-            .bind(e.object_type.clone())
-            .bind(e.object_id.clone())
+            .bind(&e.action)
+            .bind(&e.object_type)
+            .bind(&e.object_id)
             .bind(details)
             .bind(prev)
             .bind(hash);
     }
-    q.execute(&mut *conn).await?;
-    Ok(())
+    Ok(Some(w))
 }
 
 /// Entries about one object (e.g. a case), oldest first.

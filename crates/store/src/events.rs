@@ -1,5 +1,6 @@
 //! The timeline of a case: what applicant (public events) and clerks see happening.
 
+use crate::batch::Write;
 use crate::{ts, Result};
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
@@ -22,7 +23,13 @@ pub async fn add(
     public: bool,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    sqlx::query(
+    add_write(tenant_id, case_id, kind, message, public, now).execute(conn).await?;
+    Ok(())
+}
+
+/// The insert of a timeline entry, to be sent in a [`crate::batch::Batch`].
+pub fn add_write(tenant_id: &str, case_id: &str, kind: &str, message: &str, public: bool, now: DateTime<Utc>) -> Write {
+    Write::new(
         "INSERT INTO case_events (tenant_id, case_id, at, kind, message, public) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(tenant_id)
@@ -31,9 +38,6 @@ pub async fn add(
     .bind(kind)
     .bind(message)
     .bind(if public { 1i64 } else { 0 })
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 pub async fn for_case(

@@ -1,5 +1,6 @@
 //! Process instances: the executor's state of a case, saved with optimistic locking.
 
+use crate::batch::Write;
 use crate::{ts, Result, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
@@ -16,7 +17,13 @@ pub struct InstanceRow {
 }
 
 pub async fn insert(conn: &mut AnyConnection, row: &InstanceRow, now: DateTime<Utc>) -> Result<()> {
-    sqlx::query(
+    insert_write(row, now).execute(conn).await?;
+    Ok(())
+}
+
+/// The insert of a new instance, to be sent in a [`crate::batch::Batch`].
+pub fn insert_write(row: &InstanceRow, now: DateTime<Utc>) -> Write {
+    Write::new(
         "INSERT INTO process_instances (tenant_id, instance_id, case_id, deployment_id, status, state, revision, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&row.tenant_id)
@@ -27,9 +34,6 @@ pub async fn insert(conn: &mut AnyConnection, row: &InstanceRow, now: DateTime<U
     .bind(&row.state)
     .bind(row.revision)
     .bind(ts(now))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 const COLUMNS: &str = "tenant_id, instance_id, case_id, deployment_id, status, state, revision";
@@ -61,7 +65,24 @@ pub async fn save(
     expected_revision: i64,
     now: DateTime<Utc>,
 ) -> Result<i64> {
-    let done = sqlx::query(
+    let changed = save_write(tenant_id, instance_id, status, state, expected_revision, now).execute(conn).await?;
+    if changed != 1 {
+        return Err(StoreError::Conflict(format!("Prozessinstanz {instance_id} wurde gleichzeitig geändert")));
+    }
+    Ok(expected_revision + 1)
+}
+
+/// The update of [`save`] as a write of a batch: it changes one row, or none if someone else
+/// saved since `expected_revision` (the caller must then roll back and retry).
+pub fn save_write(
+    tenant_id: &str,
+    instance_id: &str,
+    status: &str,
+    state: &str,
+    expected_revision: i64,
+    now: DateTime<Utc>,
+) -> Write {
+    Write::new(
         "UPDATE process_instances SET status = $3, state = $4, revision = revision + 1, updated_at = $5
          WHERE tenant_id = $1 AND instance_id = $2 AND revision = $6",
     )
@@ -71,10 +92,4 @@ pub async fn save(
     .bind(state)
     .bind(ts(now))
     .bind(expected_revision)
-    .execute(&mut *conn)
-    .await?;
-    if done.rows_affected() != 1 {
-        return Err(StoreError::Conflict(format!("Prozessinstanz {instance_id} wurde gleichzeitig geändert")));
-    }
-    Ok(expected_revision + 1)
 }

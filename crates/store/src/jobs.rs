@@ -3,6 +3,7 @@
 //! PostgreSQL, so several nodes share the queue), and a job whose lease expired (its worker
 //! died) is claimed again.
 
+use crate::batch::Write;
 use crate::{ts, Backend, Result};
 use chrono::{DateTime, Duration, Utc};
 use sqlx::AnyConnection;
@@ -44,7 +45,42 @@ pub async fn insert(
     run_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    sqlx::query(
+    insert_write(
+        tenant_id,
+        job_id,
+        instance_id,
+        case_id,
+        token,
+        element_id,
+        job_type,
+        headers,
+        input,
+        max_attempts,
+        run_at,
+        now,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The insert of a new job, to be sent in a [`crate::batch::Batch`].
+#[allow(clippy::too_many_arguments)]
+pub fn insert_write(
+    tenant_id: &str,
+    job_id: &str,
+    instance_id: &str,
+    case_id: &str,
+    token: i64,
+    element_id: &str,
+    job_type: &str,
+    headers: &serde_json::Value,
+    input: &serde_json::Value,
+    max_attempts: i64,
+    run_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Write {
+    Write::new(
         "INSERT INTO jobs (tenant_id, job_id, instance_id, case_id, token, element_id, job_type, headers, input, status, attempts, max_attempts, run_at, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0, $10, $11, $12)",
     )
@@ -60,9 +96,6 @@ pub async fn insert(
     .bind(max_attempts.max(1))
     .bind(ts(run_at))
     .bind(ts(now))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 /// Prefix of the job types the built-in worker performs (connectors, timers, receipts);

@@ -5,6 +5,7 @@
 //! Functions take `&mut AnyConnection`, so the caller decides what forms one transaction.
 
 pub mod audit;
+pub mod batch;
 pub mod cases;
 pub mod deployments;
 pub mod documents;
@@ -86,6 +87,8 @@ pub fn redact(url: &str) -> String {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// SQLite: the one connection that writes (see [`Store::begin`]). PostgreSQL: the pool.
+    writer: AnyPool,
     backend: Backend,
 }
 
@@ -120,10 +123,22 @@ impl Store {
                 .map_err(|_| sqlx::Error::PoolTimedOut)??;
             sqlx::Connection::close(probe).await?;
         }
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(move |conn, _meta| {
+        let after = after_connect.clone();
+        let pool = Self::pool_options(backend, max_connections, after).connect_with(options.clone()).await?;
+        // SQLite has one writer at a time anyway. Giving writes their own connection keeps its
+        // page cache valid from one transaction to the next (a write by another connection
+        // would discard it) and lets writers queue in the pool instead of polling for the
+        // file lock.
+        let writer = match backend {
+            Backend::Sqlite => Self::pool_options(backend, 1, after_connect).connect_with(options).await?,
+            Backend::Postgres => pool.clone(),
+        };
+        Ok(Store { pool, writer, backend })
+    }
+
+    fn pool_options(backend: Backend, max_connections: u32, after_connect: Option<String>) -> AnyPoolOptions {
+        AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(30)).after_connect(
+            move |conn, _meta| {
                 let after = after_connect.clone();
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -139,10 +154,8 @@ impl Store {
                     }
                     Ok(())
                 })
-            })
-            .connect_with(options)
-            .await?;
-        Ok(Store { pool, backend })
+            },
+        )
     }
 
     pub fn backend(&self) -> Backend {
@@ -167,7 +180,7 @@ impl Store {
     /// a deferred transaction that reads first could otherwise fail when it upgrades.
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         })
     }
@@ -178,6 +191,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await
     }
 

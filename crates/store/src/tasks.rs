@@ -1,5 +1,6 @@
 //! User tasks: work for people, created by the process, completed through the back office.
 
+use crate::batch::Write;
 use crate::{ts, Result};
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
@@ -35,7 +36,13 @@ impl Task {
 const COLUMNS: &str = "tenant_id, task_id, case_id, instance_id, token, element_id, name, candidate_groups, form_key, status, assignee, result, created_at, completed_at, completed_by, candidate_users, due_at, follow_up_at";
 
 pub async fn insert(conn: &mut AnyConnection, t: &Task) -> Result<()> {
-    sqlx::query(&format!(
+    insert_write(t).execute(conn).await?;
+    Ok(())
+}
+
+/// The insert of a new task, to be sent in a [`crate::batch::Batch`].
+pub fn insert_write(t: &Task) -> Write {
+    Write::new(format!(
         "INSERT INTO tasks ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
     ))
     .bind(&t.tenant_id)
@@ -56,9 +63,6 @@ pub async fn insert(conn: &mut AnyConnection, t: &Task) -> Result<()> {
     .bind(&t.candidate_users)
     .bind(&t.due_at)
     .bind(&t.follow_up_at)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 /// Open tasks of a tenant, oldest first (the worklist).
@@ -100,7 +104,19 @@ pub async fn complete(
     completed_by: &str,
     now: DateTime<Utc>,
 ) -> Result<bool> {
-    let done = sqlx::query(
+    Ok(complete_write(tenant_id, task_id, result, completed_by, now).execute(conn).await? == 1)
+}
+
+/// The update of [`complete`] as a write of a batch (the caller knows by other means, the
+/// process instance's revision, that the task is still open).
+pub fn complete_write(
+    tenant_id: &str,
+    task_id: &str,
+    result: &serde_json::Value,
+    completed_by: &str,
+    now: DateTime<Utc>,
+) -> Write {
+    Write::new(
         "UPDATE tasks SET status = 'completed', result = $3, completed_by = $4, completed_at = $5 WHERE tenant_id = $1 AND task_id = $2 AND status = 'open'",
     )
     .bind(tenant_id)
@@ -108,9 +124,6 @@ pub async fn complete(
     .bind(result.to_string())
     .bind(completed_by)
     .bind(ts(now))
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
 }
 
 /// Withdraws the open tasks of the given tokens (an interrupting event ended their activity).

@@ -392,3 +392,100 @@ async fn documents_keep_bytes_and_are_idempotent() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn a_batch_writes_everything_in_one_statement_and_reports_its_last_write() {
+    use rathaus_store::batch::Batch;
+    use rathaus_store::{events, instances, tasks};
+    for db in testing::all().await {
+        let (a, _) = two_tenants(&db.store).await;
+        let t = &a.tenant_id;
+        let row = instances::InstanceRow {
+            tenant_id: t.clone(),
+            instance_id: "i1".into(),
+            case_id: "c1".into(),
+            deployment_id: "d1".into(),
+            status: "running".into(),
+            state: "{}".into(),
+            revision: 0,
+        };
+        let task = tasks::Task {
+            tenant_id: t.clone(),
+            task_id: "k1".into(),
+            case_id: "c1".into(),
+            instance_id: "i1".into(),
+            token: 7,
+            element_id: "pruefen".into(),
+            name: "Prüfen".into(),
+            candidate_groups: "sachbearbeitung".into(),
+            form_key: String::new(),
+            status: "open".into(),
+            assignee: None,
+            result: None,
+            created_at: rathaus_store::ts(t0()),
+            completed_at: None,
+            completed_by: None,
+            candidate_users: String::new(),
+            due_at: Some(rathaus_store::ts(t0() + Duration::days(3))),
+            follow_up_at: None,
+        };
+        let entry = |action: &str| audit::Pending {
+            actor: Actor::System,
+            action: action.into(),
+            object_type: "case".into(),
+            object_id: "c1".into(),
+            details: json!({"n": 1}),
+        };
+        // First step: instance, task, timeline entry and audit entries together.
+        let mut tx = db.store.begin().await.unwrap();
+        let mut batch = Batch::new();
+        batch.push(tasks::insert_write(&task));
+        batch.push(events::add_write(t, "c1", "task", "Aufgabe angelegt", false, t0()));
+        batch.push(
+            audit::chain(&mut tx, t, &[entry("task.created"), entry("decision.evaluated")], t0())
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+        batch.push(instances::insert_write(&row, t0()));
+        assert_eq!(batch.len(), 4);
+        assert_eq!(batch.execute(&mut tx).await.unwrap(), 1, "{:?}: the last write inserted one row", db.backend());
+        assert!(batch.is_empty());
+        tx.commit().await.unwrap();
+
+        // Second step: the checked save comes last; with the right revision it changes a row.
+        let mut tx = db.store.begin().await.unwrap();
+        let mut batch = Batch::new();
+        batch.push(tasks::complete_write(t, "k1", &json!({"ok": true}), "benchmark", t0()));
+        batch.push(events::add_write(t, "c1", "process", "Bearbeitung abgeschlossen", false, t0()));
+        batch.push(audit::chain(&mut tx, t, &[entry("process.completed")], t0()).await.unwrap().unwrap());
+        batch.push(instances::save_write(t, "i1", "completed", "{\"done\":true}", 0, t0()));
+        assert_eq!(batch.execute(&mut tx).await.unwrap(), 1);
+        tx.commit().await.unwrap();
+
+        // A stale revision changes nothing and says so; rolling back undoes the rest.
+        let mut tx = db.store.begin().await.unwrap();
+        let mut batch = Batch::new();
+        batch.push(events::add_write(t, "c1", "process", "verloren", false, t0()));
+        batch.push(audit::chain(&mut tx, t, &[entry("lost")], t0()).await.unwrap().unwrap());
+        batch.push(instances::save_write(t, "i1", "running", "{}", 0, t0()));
+        assert_eq!(batch.execute(&mut tx).await.unwrap(), 0, "{:?}: stale revision", db.backend());
+        tx.rollback().await.unwrap();
+
+        let mut conn = db.store.conn().await.unwrap();
+        let saved = instances::by_id(&mut conn, t, "i1").await.unwrap().unwrap();
+        assert_eq!((saved.status.as_str(), saved.revision), ("completed", 1));
+        let task = tasks::by_id(&mut conn, t, "k1").await.unwrap().unwrap();
+        assert_eq!(task.status, "completed");
+        assert_eq!(task.due_at, Some(rathaus_store::ts(t0() + Duration::days(3))));
+        let timeline: Vec<String> =
+            events::for_case(&mut conn, t, "c1", false).await.unwrap().into_iter().map(|e| e.message).collect();
+        assert_eq!(timeline, ["Aufgabe angelegt", "Bearbeitung abgeschlossen"]);
+        let trail = audit::for_object(&mut conn, t, "case", "c1").await.unwrap();
+        let actions: Vec<&str> = trail.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, ["task.created", "decision.evaluated", "process.completed"]);
+        assert_eq!(audit::verify(&mut conn, t).await.unwrap(), None, "{:?}: chain intact", db.backend());
+        drop(conn);
+        db.cleanup().await;
+    }
+}
