@@ -8,7 +8,7 @@
 //! transaction ends at a user task and a second transaction completes the task and the
 //! process. Rendering documents and the HTTP layer are not part of it.
 
-use crate::{instance_status, persist_effects, resume, EffectContext, Resume, Resumed};
+use crate::{instance_status, persist_effects, resume, EffectContext, Resume, Resumed, Step};
 use rathaus_domain::calendar::WorkCalendar;
 use rathaus_domain::TenantSettings;
 use rathaus_engine::environment::ProcedureEnv;
@@ -201,10 +201,9 @@ async fn start_instance(ctx: &Ctx, i: usize, review: bool) -> Result<String, Ben
         now,
     };
     let mut tx = ctx.store.begin().await?;
-    let mut audit_entries = Vec::new();
-    persist_effects(&mut tx, &ectx, &mut instance, effects, &mut audit_entries).await?;
-    instances::insert(
-        &mut tx,
+    let mut step = Step::default();
+    persist_effects(&mut tx, &ectx, &mut instance, effects, &mut step).await?;
+    let row = instances::insert_write(
         &instances::InstanceRow {
             tenant_id: ctx.tenant_id.clone(),
             instance_id: instance_id.clone(),
@@ -215,9 +214,8 @@ async fn start_instance(ctx: &Ctx, i: usize, review: bool) -> Result<String, Ben
             revision: 0,
         },
         now,
-    )
-    .await?;
-    rathaus_store::audit::append_all(&mut tx, &ctx.tenant_id, &audit_entries, now).await?;
+    );
+    step.finish(&mut tx, &ctx.tenant_id, now, row).await?;
     tx.commit().await?;
     let expected = if review { "running" } else { "completed" };
     if instance_status(&instance) != expected {
@@ -226,16 +224,21 @@ async fn start_instance(ctx: &Ctx, i: usize, review: bool) -> Result<String, Ben
     Ok(instance_id)
 }
 
-/// Completes the open task of an instance, in a second transaction.
+/// Completes the open task of an instance, in a second transaction, as a clerk's decision
+/// does (`Runtime::complete_task`): the task is read first (the clerk has it open), then
+/// one transaction completes it and continues the process.
 async fn complete_task(ctx: &Ctx, instance_id: &str) -> Result<(), BenchError> {
-    let now = chrono::Utc::now();
-    let mut tx = ctx.store.begin().await?;
-    let task = tasks::open_for_instance(&mut tx, &ctx.tenant_id, instance_id)
+    let mut conn = ctx.store.conn().await?;
+    let task = tasks::open_for_instance(&mut conn, &ctx.tenant_id, instance_id)
         .await?
         .pop()
         .ok_or_else(|| BenchError::Failed("no open task".into()))?;
+    drop(conn);
+    let now = chrono::Utc::now();
+    let mut tx = ctx.store.begin().await?;
     let result = json!({"entscheidung": {"ergebnis": "bestaetigen"}});
-    tasks::complete(&mut tx, &ctx.tenant_id, &task.task_id, &result, "benchmark", now).await?;
+    let mut step = Step::default();
+    step.writes.push(tasks::complete_write(&ctx.tenant_id, &task.task_id, &result, "benchmark", now));
     let ectx = EffectContext {
         tenant_id: &ctx.tenant_id,
         case_id: &task.case_id,
@@ -245,7 +248,7 @@ async fn complete_task(ctx: &Ctx, instance_id: &str) -> Result<(), BenchError> {
         now,
     };
     let result = result.as_object().cloned().unwrap_or_default();
-    match resume(&mut tx, &ectx, Resume::Complete { token: task.token as u64, result }, Vec::new()).await? {
+    match resume(&mut tx, &ectx, Resume::Complete { token: task.token as u64, result }, step).await? {
         Resumed::Done { .. } => {}
         _ => return Err(BenchError::Failed("task completion did not continue the instance".into())),
     }

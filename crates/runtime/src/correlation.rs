@@ -2,7 +2,7 @@
 //! consulted authority answered) is delivered by case and message name. A message nothing
 //! waits for yet is kept until it expires, and taken by the first wait for it.
 
-use crate::{resume, tenant_calendar, EffectContext, Result, Resume, Resumed, Runtime, RuntimeError};
+use crate::{resume, tenant_calendar, EffectContext, Result, Resume, Resumed, Runtime, RuntimeError, Step};
 use chrono::{DateTime, Utc};
 use rathaus_store::audit::{self, Actor};
 use rathaus_store::{cases, events, instances, messages, new_id, tenants};
@@ -62,21 +62,18 @@ impl Runtime {
                 details: json!({"name": name, "delivered": delivered}),
             };
             let how = Resume::Message { name: name.to_string(), payload: payload.clone() };
-            let outcome = resume(&mut tx, &ctx, how, vec![entry(true)]).await?;
+            let mut step = Step::recording(vec![entry(true)]);
+            step.writes.push(events::add_write(
+                tenant_id,
+                &case.case_id,
+                "message",
+                &format!("Nachricht „{name}“ eingegangen"),
+                false,
+                now,
+            ));
+            let outcome = resume(&mut tx, &ctx, how, step).await?;
             let result = match outcome {
-                Resumed::Done { .. } => {
-                    events::add(
-                        &mut tx,
-                        tenant_id,
-                        &case.case_id,
-                        "message",
-                        &format!("Nachricht „{name}“ eingegangen"),
-                        false,
-                        now,
-                    )
-                    .await?;
-                    Correlated::Delivered
-                }
+                Resumed::Done { .. } => Correlated::Delivered,
                 Resumed::Conflict => {
                     tx.rollback().await?;
                     continue;

@@ -4,7 +4,7 @@
 //! them with variables, reports a failure (retried or dead-lettered) or a BPMN error (caught
 //! by an error boundary event). Every call is scoped to the tenant of the API key.
 
-use crate::{resume, tenant_calendar, EffectContext, Result, Resume, Resumed, Runtime, RuntimeError};
+use crate::{resume, tenant_calendar, EffectContext, Result, Resume, Resumed, Runtime, RuntimeError, Step};
 use rathaus_store::audit::{self, Actor};
 use rathaus_store::jobs::{self, Claim, Job, BUILT_IN_PREFIX};
 use rathaus_store::{cases, events, tenants};
@@ -155,7 +155,7 @@ impl Runtime {
                 object_id: job.case_id.clone(),
                 details: json!({"job": job.job_id, "type": job.job_type, "worker": worker, "details": details}),
             };
-            match resume(&mut tx, &ctx, how.clone(), vec![entry.clone()]).await? {
+            match resume(&mut tx, &ctx, how.clone(), Step::recording(vec![entry.clone()])).await? {
                 Resumed::Done { .. } => {}
                 Resumed::Conflict => {
                     tx.rollback().await?;

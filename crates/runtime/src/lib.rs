@@ -32,7 +32,8 @@ use rathaus_engine::environment::ProcedureEnv;
 use rathaus_engine::executor::{Effect, ExecError, Instance, InstanceStatus};
 use rathaus_engine::{FieldError, Procedure};
 use rathaus_store::audit::{self, Actor};
-use rathaus_store::{cases, events, jobs, messages, new_id, tasks as task_store, Store, StoreError};
+use rathaus_store::batch::{Batch, Write};
+use rathaus_store::{cases, events, instances, jobs, messages, new_id, tasks as task_store, Store, StoreError};
 use serde_json::{json, Value as Json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -202,14 +203,49 @@ pub(crate) enum Resumed {
     Conflict,
 }
 
+/// What one step of a process writes besides its immediate reads and checks: timeline
+/// entries, tasks, jobs and the audit entries, sent to the database together at the end of
+/// the step ([`Step::finish`]), since each statement is a round trip and most of the time a
+/// step takes.
+#[derive(Default)]
+pub(crate) struct Step {
+    pub audit: Vec<audit::Pending>,
+    pub writes: Batch,
+}
+
+impl Step {
+    /// A step that starts with the caller's own audit entries (the task completed, the
+    /// message received).
+    pub fn recording(entries: Vec<audit::Pending>) -> Step {
+        Step { audit: entries, writes: Batch::new() }
+    }
+
+    /// Chains the audit entries and sends all writes, `last` as the very last one. Returns
+    /// the rows `last` changed. The tenant's audit sequence stays locked from here to the
+    /// commit, so this is the last thing a transaction does before committing.
+    pub async fn finish(
+        mut self,
+        conn: &mut sqlx::AnyConnection,
+        tenant_id: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        last: Write,
+    ) -> Result<u64> {
+        if let Some(entries) = audit::chain(conn, tenant_id, &self.audit, now).await? {
+            self.writes.push(entries);
+        }
+        self.writes.push(last);
+        Ok(self.writes.execute(conn).await?)
+    }
+}
+
 /// Continues a waiting instance, advances it and persists the effects, all inside the
-/// caller's transaction. `recorded` are the caller's own audit entries (the task completed,
-/// the message received): written in the same batch as the step's, only if the step is done.
+/// caller's transaction. `step` holds the caller's own writes (the task completed, the
+/// message received): sent in the same batch as the step's, only if the step is done.
 pub(crate) async fn resume(
     conn: &mut sqlx::AnyConnection,
     ctx: &EffectContext<'_>,
     how: Resume,
-    recorded: Vec<audit::Pending>,
+    mut step: Step,
 ) -> Result<Resumed> {
     let row =
         rathaus_store::instances::by_id(conn, ctx.tenant_id, ctx.instance_id).await?.ok_or(RuntimeError::NotFound)?;
@@ -230,27 +266,21 @@ pub(crate) async fn resume(
         Err(e) => return Ok(Resumed::Stale(e.to_string())),
     };
     effects.extend(instance.advance(process, &env));
-    let mut audit_entries = recorded;
-    let new_jobs = persist_effects(conn, ctx, &mut instance, effects, &mut audit_entries).await?;
+    let new_jobs = persist_effects(conn, ctx, &mut instance, effects, &mut step).await?;
     let state = serde_json::to_string(&instance).expect("instance serialises");
-    match rathaus_store::instances::save(
-        conn,
+    // The save is checked against the revision read above: if another transaction moved
+    // the instance meanwhile, nothing of this step may stay (the caller rolls back).
+    let save = instances::save_write(
         ctx.tenant_id,
         ctx.instance_id,
         instance_status(&instance),
         &state,
         row.revision,
         ctx.now,
-    )
-    .await
-    {
-        Ok(_) => {
-            // Last write of the step: keeps the tenant's audit sequence locked only briefly.
-            audit::append_all(conn, ctx.tenant_id, &audit_entries, ctx.now).await?;
-            Ok(Resumed::Done { new_jobs })
-        }
-        Err(StoreError::Conflict(_)) => Ok(Resumed::Conflict),
-        Err(e) => Err(e.into()),
+    );
+    match step.finish(conn, ctx.tenant_id, ctx.now, save).await? {
+        1 => Ok(Resumed::Done { new_jobs }),
+        _ => Ok(Resumed::Conflict),
     }
 }
 
@@ -262,7 +292,7 @@ pub(crate) async fn persist_effects(
     ctx: &EffectContext<'_>,
     instance: &mut Instance,
     effects: Vec<Effect>,
-    audit_entries: &mut Vec<audit::Pending>,
+    step: &mut Step,
 ) -> Result<usize> {
     let mut queue = std::collections::VecDeque::from(effects);
     let mut new_jobs = 0;
@@ -276,16 +306,14 @@ pub(crate) async fn persist_effects(
                         .and_then(|v| v.as_object().cloned())
                         .unwrap_or_default();
                     if let Ok(Some(more)) = instance.correlate(&ctx.procedure.process, name, payload, &env) {
-                        events::add(
-                            conn,
+                        step.writes.push(events::add_write(
                             ctx.tenant_id,
                             ctx.case_id,
                             "message",
                             &format!("Nachricht „{name}“ zugeordnet (war vorgemerkt)"),
                             false,
                             ctx.now,
-                        )
-                        .await?;
+                        ));
                         queue.extend(more);
                         queue.extend(instance.advance(&ctx.procedure.process, &env));
                     }
@@ -293,18 +321,20 @@ pub(crate) async fn persist_effects(
             }
             continue;
         }
-        new_jobs += apply_effect(conn, ctx, &effect, audit_entries).await?;
+        new_jobs += apply_effect(conn, ctx, &effect, step).await?;
     }
     Ok(new_jobs)
 }
 
-/// Writes one effect; returns 1 if it created a job that is due now.
+/// Writes one effect (most into the step's batch); returns 1 if it created a job that is
+/// due now.
 async fn apply_effect(
     conn: &mut sqlx::AnyConnection,
     ctx: &EffectContext<'_>,
     effect: &Effect,
-    audit_entries: &mut Vec<audit::Pending>,
+    step: &mut Step,
 ) -> Result<usize> {
+    let Step { audit: audit_entries, writes } = step;
     let mut record = |action: &str, details: Json| {
         audit_entries.push(audit::Pending {
             actor: Actor::System,
@@ -316,8 +346,7 @@ async fn apply_effect(
     };
     match effect {
         Effect::Job { token, element, job_type, headers, input, retries } => {
-            jobs::insert(
-                conn,
+            writes.push(jobs::insert_write(
                 ctx.tenant_id,
                 &new_id(),
                 ctx.instance_id,
@@ -330,13 +359,11 @@ async fn apply_effect(
                 *retries as i64 + 1,
                 ctx.now,
                 ctx.now,
-            )
-            .await?;
+            ));
             return Ok(1);
         }
         Effect::Timer { subscription, element, due } => {
-            jobs::insert(
-                conn,
+            writes.push(jobs::insert_write(
                 ctx.tenant_id,
                 &new_id(),
                 ctx.instance_id,
@@ -349,8 +376,7 @@ async fn apply_effect(
                 5,
                 *due,
                 ctx.now,
-            )
-            .await?;
+            ));
             return Ok(usize::from(*due <= ctx.now));
         }
         Effect::MessageWait { .. } => {}
@@ -359,16 +385,14 @@ async fn apply_effect(
             jobs::cancel_for_tokens(conn, ctx.tenant_id, ctx.instance_id, &ids, ctx.now).await?;
             let withdrawn = task_store::cancel_for_tokens(conn, ctx.tenant_id, ctx.instance_id, &ids, ctx.now).await?;
             if withdrawn > 0 {
-                events::add(
-                    conn,
+                writes.push(events::add_write(
                     ctx.tenant_id,
                     ctx.case_id,
                     "task",
                     "Aufgabe zurückgezogen (Frist abgelaufen oder Ereignis eingetreten)",
                     false,
                     ctx.now,
-                )
-                .await?;
+                ));
             }
         }
         Effect::UserTask {
@@ -403,18 +427,16 @@ async fn apply_effect(
                 due_at: due.map(rathaus_store::ts),
                 follow_up_at: follow_up.map(rathaus_store::ts),
             };
-            task_store::insert(conn, &task).await?;
+            writes.push(task_store::insert_write(&task));
             record("task.created", json!({"task": task.task_id, "name": name, "due": task.due_at}));
-            events::add(
-                conn,
+            writes.push(events::add_write(
                 ctx.tenant_id,
                 ctx.case_id,
                 "task",
                 &format!("Aufgabe „{name}“ für die Sachbearbeitung angelegt"),
                 false,
                 ctx.now,
-            )
-            .await?;
+            ));
         }
         Effect::Decided { decision_id, result, element } => {
             if ctx.procedure.manifest.check_decision.as_deref() == Some(decision_id.as_str()) {
@@ -425,22 +447,26 @@ async fn apply_effect(
         }
         Effect::Completed => {
             record("process.completed", json!({"instance": ctx.instance_id}));
-            events::add(conn, ctx.tenant_id, ctx.case_id, "process", "Bearbeitung abgeschlossen", false, ctx.now)
-                .await?;
+            writes.push(events::add_write(
+                ctx.tenant_id,
+                ctx.case_id,
+                "process",
+                "Bearbeitung abgeschlossen",
+                false,
+                ctx.now,
+            ));
         }
         Effect::Incident { element, message } => {
             tracing::error!(case = ctx.case_id, element, message, "process incident");
             record("process.incident", json!({"element": element, "message": message}));
-            events::add(
-                conn,
+            writes.push(events::add_write(
                 ctx.tenant_id,
                 ctx.case_id,
                 "incident",
                 &format!("Störung im Ablauf bei „{element}“: {message}"),
                 false,
                 ctx.now,
-            )
-            .await?;
+            ));
         }
     }
     Ok(0)

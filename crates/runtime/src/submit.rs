@@ -1,7 +1,7 @@
 //! Submission of an application: validate, store, start the process — one transaction.
 
 use crate::procedures::ActiveProcedure;
-use crate::{instance_status, persist_effects, tenant_calendar, EffectContext, Result, Runtime, RuntimeError};
+use crate::{instance_status, persist_effects, tenant_calendar, EffectContext, Result, Runtime, RuntimeError, Step};
 use chrono::Datelike;
 use rathaus_domain::time::{german_time, german_today};
 use rathaus_domain::{AccessCode, CaseStatus, Channel, Lang, Reference};
@@ -89,14 +89,16 @@ impl Runtime {
             },
         )
         .await?;
-        events::add(&mut tx, &tenant.tenant_id, &case_id, "submitted", "Antrag eingegangen", true, now).await?;
-        let mut audit_entries = vec![audit::Pending {
+        // The case row is written at once (the check decision's findings update it); the rest
+        // of the submission goes out with the process step's batch.
+        let mut step = Step::recording(vec![audit::Pending {
             actor: req.actor.clone(),
             action: "case.submitted".into(),
             object_type: "case".into(),
             object_id: case_id.clone(),
             details: json!({"reference": reference.as_str(), "procedure": procedure.id(), "deployment": active.deployment_id, "channel": req.channel.code()}),
-        }];
+        }]);
+        step.writes.push(events::add_write(&tenant.tenant_id, &case_id, "submitted", "Antrag eingegangen", true, now));
 
         let facts = tenant_facts(&tenant.name, &tenant.settings.postcodes);
         let mut instance = Instance::start(&procedure.process, start_variables(&data, &active.parameters, &facts, now));
@@ -110,23 +112,8 @@ impl Runtime {
             calendar: &calendar,
             now,
         };
-        persist_effects(&mut tx, &ctx, &mut instance, effects, &mut audit_entries).await?;
-        instances::insert(
-            &mut tx,
-            &instances::InstanceRow {
-                tenant_id: tenant.tenant_id.clone(),
-                instance_id: instance_id.clone(),
-                case_id: case_id.clone(),
-                deployment_id: active.deployment_id.clone(),
-                status: instance_status(&instance).into(),
-                state: serde_json::to_string(&instance).expect("instance serialises"),
-                revision: 0,
-            },
-            now,
-        )
-        .await?;
-        jobs::insert(
-            &mut tx,
+        persist_effects(&mut tx, &ctx, &mut instance, effects, &mut step).await?;
+        step.writes.push(jobs::insert_write(
             &tenant.tenant_id,
             &new_id(),
             &instance_id,
@@ -139,9 +126,20 @@ impl Runtime {
             5,
             now,
             now,
-        )
-        .await?;
-        audit::append_all(&mut tx, &tenant.tenant_id, &audit_entries, now).await?;
+        ));
+        let instance_row = instances::insert_write(
+            &instances::InstanceRow {
+                tenant_id: tenant.tenant_id.clone(),
+                instance_id: instance_id.clone(),
+                case_id: case_id.clone(),
+                deployment_id: active.deployment_id.clone(),
+                status: instance_status(&instance).into(),
+                state: serde_json::to_string(&instance).expect("instance serialises"),
+                revision: 0,
+            },
+            now,
+        );
+        step.finish(&mut tx, &tenant.tenant_id, now, instance_row).await?;
         tx.commit().await?;
         tracing::info!(tenant = tenant.slug, reference = reference.as_str(), "application submitted");
 

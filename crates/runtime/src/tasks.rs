@@ -1,6 +1,6 @@
 //! Completing user tasks: a clerk's decision continues the process.
 
-use crate::{resume, tenant_calendar, EffectContext, Result, Resume, Resumed, Runtime, RuntimeError};
+use crate::{resume, tenant_calendar, EffectContext, Result, Resume, Resumed, Runtime, RuntimeError, Step};
 use rathaus_store::audit::{self, Actor};
 use rathaus_store::{cases, events, tasks, tenants};
 use serde_json::{json, Map, Value as Json};
@@ -31,6 +31,9 @@ impl Runtime {
         }
         let mut conn = self.store.conn().await?;
         let task = tasks::by_id(&mut conn, tenant_id, task_id).await?.ok_or(RuntimeError::NotFound)?;
+        if task.status != "open" {
+            return Err(task_closed(&task.status));
+        }
         let case = cases::by_id(&mut conn, tenant_id, &task.case_id).await?.ok_or(RuntimeError::NotFound)?;
         let tenant = tenants::by_id(&mut conn, tenant_id).await?.ok_or(RuntimeError::NotFound)?;
         drop(conn);
@@ -41,14 +44,13 @@ impl Runtime {
             "entscheidung".into(),
             json!({"ergebnis": decision.outcome, "begruendung": decision.reason, "bearbeitet_von": decision.clerk_name}),
         );
+        let text = match decision.outcome.as_str() {
+            "bestaetigen" => "Sachbearbeitung hat entschieden: bestätigt",
+            _ => "Sachbearbeitung hat entschieden: zurückgewiesen",
+        };
         for _ in 0..8 {
             let now = self.clock.now();
             let mut tx = self.store.begin().await?;
-            if !tasks::complete(&mut tx, tenant_id, task_id, &Json::Object(result.clone()), &actor.label(), now).await?
-            {
-                tx.rollback().await?;
-                return Err(RuntimeError::Conflict("Diese Aufgabe ist bereits erledigt.".into()));
-            }
             let ctx = EffectContext {
                 tenant_id,
                 case_id: &case.case_id,
@@ -57,15 +59,32 @@ impl Runtime {
                 calendar: &calendar,
                 now,
             };
-            let recorded = vec![audit::Pending {
+            let mut step = Step::recording(vec![audit::Pending {
                 actor: actor.clone(),
                 action: "task.completed".into(),
                 object_type: "case".into(),
                 object_id: case.case_id.clone(),
                 details: json!({"task": task_id, "outcome": decision.outcome, "reason": decision.reason}),
-            }];
+            }]);
+            // The instance is the guard: only one completion of the task's token can move it
+            // (a second one finds the token gone, or conflicts on the instance's revision).
+            step.writes.push(tasks::complete_write(
+                tenant_id,
+                task_id,
+                &Json::Object(result.clone()),
+                &actor.label(),
+                now,
+            ));
+            step.writes.push(events::add_write(
+                tenant_id,
+                &case.case_id,
+                "decision",
+                &format!("{text} ({})", decision.clerk_name),
+                false,
+                now,
+            ));
             let how = Resume::Complete { token: task.token as u64, result: result.clone() };
-            match resume(&mut tx, &ctx, how, recorded).await? {
+            match resume(&mut tx, &ctx, how, step).await? {
                 Resumed::Done { .. } => {}
                 Resumed::Conflict => {
                     tx.rollback().await?;
@@ -73,28 +92,24 @@ impl Runtime {
                 }
                 Resumed::Stale(_) | Resumed::NotDue(_) | Resumed::NoSubscriber => {
                     tx.rollback().await?;
-                    return Err(RuntimeError::Conflict("Diese Aufgabe wurde zurückgezogen.".into()));
+                    let mut conn = self.store.conn().await?;
+                    let status = tasks::by_id(&mut conn, tenant_id, task_id).await?.map(|t| t.status);
+                    return Err(task_closed(status.as_deref().unwrap_or("cancelled")));
                 }
             }
-            let text = match decision.outcome.as_str() {
-                "bestaetigen" => "Sachbearbeitung hat entschieden: bestätigt",
-                _ => "Sachbearbeitung hat entschieden: zurückgewiesen",
-            };
-            events::add(
-                &mut tx,
-                tenant_id,
-                &case.case_id,
-                "decision",
-                &format!("{text} ({})", decision.clerk_name),
-                false,
-                now,
-            )
-            .await?;
             tx.commit().await?;
             self.notify_work();
             self.drive(tenant_id, &task.instance_id, Duration::from_secs(10)).await;
             return Ok(());
         }
         Err(RuntimeError::Conflict("Der Vorgang wird gerade anderweitig bearbeitet; bitte erneut versuchen.".into()))
+    }
+}
+
+/// Why a task can no longer be completed, for the clerk.
+fn task_closed(status: &str) -> RuntimeError {
+    match status {
+        "completed" => RuntimeError::Conflict("Diese Aufgabe ist bereits erledigt.".into()),
+        _ => RuntimeError::Conflict("Diese Aufgabe wurde zurückgezogen.".into()),
     }
 }

@@ -2,7 +2,7 @@
 //! continues the process, each job in one transaction.
 
 use crate::connectors::{self, Prepared};
-use crate::{resume, tenant_calendar, EffectContext, Result, Resume, Resumed, Runtime, RuntimeError, TIMER_JOB};
+use crate::{resume, tenant_calendar, EffectContext, Result, Resume, Resumed, Runtime, RuntimeError, Step, TIMER_JOB};
 use rathaus_engine::executor::Instance;
 use rathaus_store::audit::{self, Actor};
 use rathaus_store::jobs::{self, Claim, Job};
@@ -179,7 +179,7 @@ impl Runtime {
                 } else {
                     Resume::Complete { token: job.token as u64, result: output }
                 };
-                match resume(&mut tx, &ctx, how, Vec::new()).await? {
+                match resume(&mut tx, &ctx, how, Step::default()).await? {
                     Resumed::Done { new_jobs: n } => new_jobs = n,
                     Resumed::Stale(why) => {
                         tracing::info!(

@@ -137,8 +137,13 @@ impl Store {
     }
 
     fn pool_options(backend: Backend, max_connections: u32, after_connect: Option<String>) -> AnyPoolOptions {
-        AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(30)).after_connect(
-            move |conn, _meta| {
+        AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(30))
+            // An embedded database's connection cannot drop like a network connection: a
+            // ping before each use would only cost a round trip to its thread.
+            .test_before_acquire(backend == Backend::Postgres)
+            .after_connect(move |conn, _meta| {
                 let after = after_connect.clone();
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -154,8 +159,7 @@ impl Store {
                     }
                     Ok(())
                 })
-            },
-        )
+            })
     }
 
     pub fn backend(&self) -> Backend {
