@@ -4,6 +4,7 @@
 pub mod calendar;
 pub mod case;
 pub mod i18n;
+pub mod iban;
 pub mod ids;
 pub mod money;
 pub mod role;

@@ -56,6 +56,44 @@ impl Money {
         Ok(Money { cents: if negative { -cents } else { cents } })
     }
 
+    /// Parses what people type into a form field, German conventions first: "26,50",
+    /// "1.234,56", "1 234,56", "1.234" (thousands), "26.50", with a trailing "€" or "EUR".
+    /// Machine input (JSON, CSV, decisions) goes through [`Money::parse`], where "1.234" is
+    /// refused rather than read as a thousand.
+    pub fn parse_input(input: &str) -> Result<Money, MoneyParseError> {
+        let err = || MoneyParseError(input.to_string());
+        let mut s = input.trim();
+        for unit in ["€", "EUR", "Euro"] {
+            s = s.strip_suffix(unit).unwrap_or(s).trim_end();
+        }
+        let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+        let (sign, digits) = match s.strip_prefix('-') {
+            Some(rest) => ("-", rest),
+            None => ("", s.as_str()),
+        };
+        // With a comma, the comma is the decimal mark and dots group thousands; without one,
+        // dots group thousands if there are several or one is followed by three digits.
+        let (whole, frac) = match digits.split_once(',') {
+            Some((w, f)) => (w, Some(f)),
+            None if digits.matches('.').count() > 1 || digits.split_once('.').is_some_and(|(_, f)| f.len() == 3) => {
+                (digits, None)
+            }
+            None => return Money::parse(&s),
+        };
+        let groups: Vec<&str> = whole.split('.').collect();
+        let grouped = groups.len() == 1
+            || (!groups[0].is_empty() && groups[0].len() <= 3 && groups[1..].iter().all(|g| g.len() == 3));
+        if !grouped {
+            return Err(err());
+        }
+        let whole = whole.replace('.', "");
+        let normal = match frac {
+            Some(f) => format!("{sign}{whole}.{f}"),
+            None => format!("{sign}{whole}"),
+        };
+        Money::parse(&normal).map_err(|_| err())
+    }
+
     /// An amount of euros as decisions and parameters carry it in JSON: a number (`26`,
     /// `12.5`) or a text (`"26.00"`).
     pub fn from_json_euros(value: &serde_json::Value) -> Result<Money, MoneyParseError> {
@@ -166,6 +204,27 @@ mod tests {
         assert_eq!(Money::from_json_euros(&serde_json::json!("3,10")).unwrap().cents(), 310);
         assert!(Money::from_json_euros(&serde_json::json!(true)).is_err());
         assert!(Money::from_json_euros(&serde_json::json!(1.005)).is_err(), "more than cents is refused");
+    }
+
+    #[test]
+    fn reads_what_people_type() {
+        for (input, cents) in [
+            ("26", 2600),
+            ("26,5", 2650),
+            ("26.50", 2650),
+            ("1.234,56", 123456),
+            ("1 234,56 €", 123456),
+            ("1.234", 123400),
+            ("1.234.567", 123456700),
+            ("12 EUR", 1200),
+            ("-3,10", -310),
+        ] {
+            assert_eq!(Money::parse_input(input).map(Money::cents), Ok(cents), "{input}");
+        }
+        for bad in ["", "abc", "1,2,3", "12.34.5", "1.23,4", "1,234.56", "26,505", "€"] {
+            assert!(Money::parse_input(bad).is_err(), "{bad} should be rejected");
+        }
+        assert!(Money::parse("1.234").is_err(), "machine input stays strict");
     }
 
     #[test]

@@ -8,6 +8,8 @@ use crate::catalogue::Catalogue;
 use crate::feel::Expression;
 use crate::messages::{msg, Msg};
 use chrono::NaiveDate;
+use rathaus_domain::iban::{Iban, IbanError};
+use rathaus_domain::money::Money;
 use rathaus_domain::{Lang, Text};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
@@ -75,6 +77,10 @@ pub enum FieldKind {
     Checkboxes,
     Catalogue,
     Repeat,
+    /// An amount in euros: typed as people write it ("1.234,56 €"), stored as a number.
+    Money,
+    /// A bank account (IBAN), checked by length and check digits, stored without spaces.
+    Iban,
 }
 
 impl FieldKind {
@@ -94,6 +100,8 @@ impl FieldKind {
             FieldKind::Checkboxes => "checkboxes",
             FieldKind::Catalogue => "catalogue",
             FieldKind::Repeat => "repeat",
+            FieldKind::Money => "money",
+            FieldKind::Iban => "iban",
         }
     }
 
@@ -110,6 +118,7 @@ impl FieldKind {
                 | FieldKind::Tel
                 | FieldKind::Url
                 | FieldKind::Postcode
+                | FieldKind::Iban
         )
     }
 }
@@ -713,6 +722,10 @@ impl Ctx<'_> {
                             errors.push(err(Msg::TooLong, &[label, &field.max_length.to_string()]));
                         }
                         check_text_format(field, &s, lang, &mut errors, &err);
+                        let s = match field.kind {
+                            FieldKind::Iban => Iban::parse(&s).map(|i| i.electronic().to_string()).unwrap_or(s),
+                            _ => s,
+                        };
                         Some(Json::String(s))
                     }
                     _ => {
@@ -742,6 +755,28 @@ impl Ctx<'_> {
                         None
                     }
                 },
+                FieldKind::Money => {
+                    let amount = match value {
+                        Json::String(s) => Money::parse_input(s).ok(),
+                        other => Money::from_json_euros(other).ok(),
+                    };
+                    match amount {
+                        Some(m) => {
+                            let euros = |e: i64| Money::from_cents(e * 100).to_german();
+                            if let Some(min) = field.min.filter(|min| m.cents() < min * 100) {
+                                errors.push(err(Msg::TooSmall, &[label, &euros(min)]));
+                            }
+                            if let Some(max) = field.max.filter(|max| m.cents() > max * 100) {
+                                errors.push(err(Msg::TooLarge, &[label, &euros(max)]));
+                            }
+                            Some(money_json(m))
+                        }
+                        None => {
+                            errors.push(err(Msg::InvalidMoney, &[label]));
+                            None
+                        }
+                    }
+                }
                 FieldKind::Boolean => match value.as_bool() {
                     Some(b) => {
                         if !b && self.schema.field_required(field, scope) {
@@ -853,6 +888,18 @@ fn check_text_format(
                 && !s.contains(char::is_whitespace)
         }
         FieldKind::Postcode => s.len() == 5 && s.bytes().all(|b| b.is_ascii_digit()),
+        FieldKind::Iban => match Iban::parse(s) {
+            Ok(_) => true,
+            Err(IbanError::Length { country, expected, actual }) => {
+                let numbers = [country, expected.to_string(), actual.to_string()];
+                errors.push(err(Msg::IbanLength, &[label, &numbers[0], &numbers[1], &numbers[2]]));
+                return;
+            }
+            Err(_) => {
+                errors.push(err(Msg::InvalidIban, &[label]));
+                return;
+            }
+        },
         _ => true,
     };
     if !ok {
@@ -874,6 +921,12 @@ fn check_text_format(
             errors.push(e);
         }
     }
+}
+
+/// An amount as the form data carries it: a JSON number of euros with at most two decimals
+/// (what FEEL rules and decisions compute with).
+pub fn money_json(m: Money) -> Json {
+    serde_json::Number::from_f64(m.cents() as f64 / 100.0).map(Json::Number).unwrap_or(Json::Null)
 }
 
 fn email_regex() -> &'static regex::Regex {

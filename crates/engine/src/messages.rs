@@ -22,6 +22,9 @@ pub enum Msg {
     InvalidPhone,
     InvalidUrl,
     InvalidPostcode,
+    InvalidMoney,
+    InvalidIban,
+    IbanLength,
     InvalidFormat,
     NotAnOption,
     TooFewItems,
@@ -61,6 +64,11 @@ fn de(m: Msg) -> &'static str {
         Msg::InvalidPhone => "„{0}“ muss eine Telefonnummer sein, z. B. 0371 123456.",
         Msg::InvalidUrl => "„{0}“ muss eine Internetadresse sein, z. B. https://www.beispiel.de.",
         Msg::InvalidPostcode => "„{0}“ muss eine fünfstellige Postleitzahl sein, z. B. 09999.",
+        Msg::InvalidMoney => "„{0}“ muss ein Betrag in Euro sein, z. B. 1.234,56.",
+        Msg::InvalidIban => {
+            "„{0}“ ist keine gültige IBAN. Prüfen Sie sie mit Ihren Kontounterlagen, z. B. DE89 3704 0044 0532 0130 00."
+        }
+        Msg::IbanLength => "„{0}“: Eine IBAN aus {1} hat {2} Zeichen, eingegeben sind {3}.",
         Msg::InvalidFormat => "„{0}“ hat nicht das erwartete Format.",
         Msg::NotAnOption => "„{0}“: „{1}“ ist keine zulässige Auswahl.",
         Msg::TooFewItems => "Geben Sie für „{0}“ mindestens {1} Einträge an.",
@@ -88,6 +96,11 @@ fn en(m: Msg) -> &'static str {
         Msg::InvalidPhone => "“{0}” must be a telephone number, like 0371 123456.",
         Msg::InvalidUrl => "“{0}” must be a web address, like https://www.example.com.",
         Msg::InvalidPostcode => "“{0}” must be a 5-digit postcode, like 09999.",
+        Msg::InvalidMoney => "“{0}” must be an amount in euros, like 1234.56.",
+        Msg::InvalidIban => {
+            "“{0}” is not a valid IBAN. Check it against your bank details, like DE89 3704 0044 0532 0130 00."
+        }
+        Msg::IbanLength => "“{0}”: an IBAN from {1} has {2} characters, you entered {3}.",
         Msg::InvalidFormat => "“{0}” is not in the expected format.",
         Msg::NotAnOption => "“{0}”: “{1}” is not an allowed choice.",
         Msg::TooFewItems => "Enter at least {1} entries for “{0}”.",

@@ -5,6 +5,8 @@
 use crate::catalogue::Catalogue;
 use crate::form::{get_path, Field, FieldKind, FormSchema};
 use chrono::NaiveDate;
+use rathaus_domain::iban::Iban;
+use rathaus_domain::money::Money;
 use rathaus_domain::Lang;
 use serde::Serialize;
 use serde_json::Value as Json;
@@ -88,7 +90,7 @@ fn rows_of(
 }
 
 /// The value of one field as a person reads it: dates as 27.03.2026, choices by their
-/// label, yes/no for booleans.
+/// label, yes/no for booleans, amounts as 1.234,56 €, IBANs in groups of four.
 pub fn display_value(field: &Field, value: &Json, catalogues: &BTreeMap<String, Catalogue>, lang: Lang) -> String {
     let one = |v: &Json| -> String {
         match v {
@@ -99,7 +101,15 @@ pub fn display_value(field: &Field, value: &Json, catalogues: &BTreeMap<String, 
                 FieldKind::Select | FieldKind::Radio | FieldKind::Checkboxes | FieldKind::Catalogue => {
                     field.option_label(s, catalogues, lang).unwrap_or_else(|| s.clone())
                 }
+                FieldKind::Iban => Iban::parse(s).map(|i| i.to_string()).unwrap_or_else(|_| s.clone()),
                 _ => s.clone(),
+            },
+            Json::Number(_) if field.kind == FieldKind::Money => match Money::from_json_euros(v) {
+                Ok(m) => match lang {
+                    Lang::De => m.to_german(),
+                    Lang::En => format!("€{}", m.to_decimal_string()),
+                },
+                Err(_) => v.to_string(),
             },
             Json::Bool(b) => match (b, lang) {
                 (true, Lang::De) => "Ja".into(),

@@ -3,8 +3,10 @@
 //! Everything works without JavaScript; dates use the GOV.UK three-field pattern.
 
 use crate::i18n::tf;
+use rathaus_domain::iban::Iban;
+use rathaus_domain::money::Money;
 use rathaus_domain::Lang;
-use rathaus_engine::form::{get_path, remove_path, set_path, Field, FieldKind, FormSchema, Page};
+use rathaus_engine::form::{get_path, money_json, remove_path, set_path, Field, FieldKind, FormSchema, Page};
 use rathaus_engine::{Catalogue, FieldError};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
@@ -129,6 +131,21 @@ impl Apply<'_> {
                             Err(_) => errors.push(FieldError {
                                 field: name.clone(),
                                 message: tf(lang, "form.integer_invalid", &[("label", label)]),
+                            }),
+                        }
+                    }
+                }
+                FieldKind::Money => {
+                    let v = posted.text(&name);
+                    raw.insert(name.clone(), v.clone());
+                    if v.is_empty() {
+                        remove_path(target, &field.key);
+                    } else {
+                        match Money::parse_input(&v) {
+                            Ok(m) => set_path(target, &field.key, money_json(m)),
+                            Err(_) => errors.push(FieldError {
+                                field: name.clone(),
+                                message: tf(lang, "form.money_invalid", &[("label", label)]),
                             }),
                         }
                     }
@@ -298,6 +315,17 @@ fn field_view(ctx: &ViewContext<'_>, field: &Field, obj: &Json, scope: &Json, pr
             .collect();
     }
     let text_value = raw(&name).unwrap_or_else(|| match value {
+        // Shown as people write them: "1.234,56" (the "€" stands beside the field), IBANs
+        // in groups of four.
+        Some(v @ Json::Number(_)) if field.kind == FieldKind::Money => Money::from_json_euros(v)
+            .map(|m| match lang {
+                Lang::De => m.to_german().trim_end_matches(" €").to_string(),
+                Lang::En => m.to_decimal_string(),
+            })
+            .unwrap_or_default(),
+        Some(Json::String(s)) if field.kind == FieldKind::Iban => {
+            Iban::parse(s).map(|i| i.to_string()).unwrap_or_else(|_| s.clone())
+        }
         Some(Json::String(s)) => s.clone(),
         Some(Json::Number(n)) => n.to_string(),
         Some(Json::Bool(b)) => b.to_string(),
@@ -393,6 +421,46 @@ pub fn apply_repeat_action(page: &Page, action: &str, data: &mut Json) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn payment_form() -> FormSchema {
+        let form = r#"{"pages": [{"id": "p", "title": {"de": "Zahlung"}, "fields": [
+            {"key": "betrag", "type": "money", "label": {"de": "Betrag"}},
+            {"key": "iban", "type": "iban", "label": {"de": "IBAN"}}]}]}"#;
+        FormSchema::parse(form, &BTreeMap::new()).expect("valid form")
+    }
+
+    #[test]
+    fn amounts_typed_the_german_way_are_stored_as_numbers_and_shown_again_as_typed_or_grouped() {
+        let schema = payment_form();
+        let posted = Posted::new(vec![
+            ("betrag".into(), "1.234,5".into()),
+            ("iban".into(), "DE89 3704 0044 0532 0130 00".into()),
+        ]);
+        let mut data = Json::Object(Map::new());
+        let mut out = Applied::default();
+        let apply = Apply { schema: &schema, posted: &posted, lang: Lang::De };
+        apply.apply_fields(&schema.pages[0].fields, "", &mut data, &Json::Object(Map::new()), &mut out);
+        assert!(out.errors.is_empty());
+        assert_eq!(data["betrag"], serde_json::json!(1234.5));
+        // Coming back to the page later (no raw input any more): the stored values, readable.
+        let no_raw = HashMap::new();
+        let ctx =
+            ViewContext { schema: &schema, catalogues: &BTreeMap::new(), errors: &[], raw: &no_raw, lang: Lang::De };
+        data["iban"] = Json::String("DE89370400440532013000".into());
+        let views = page_fields(&ctx, &schema.pages[0], &data);
+        let shown: Vec<(&str, &str)> = views.iter().map(|v| (v.kind, v.value.as_str())).collect();
+        assert_eq!(shown, [("money", "1.234,50"), ("iban", "DE89 3704 0044 0532 0130 00")]);
+
+        // Something that is no amount stays on the page as typed, with the field named.
+        let posted = Posted::new(vec![("betrag".into(), "12 Euro 50".into())]);
+        let mut out = Applied::default();
+        let apply = Apply { schema: &schema, posted: &posted, lang: Lang::De };
+        apply.apply_fields(&schema.pages[0].fields, "", &mut data, &Json::Object(Map::new()), &mut out);
+        assert_eq!(out.errors.len(), 1);
+        assert_eq!(out.errors[0].field, "betrag");
+        assert!(out.errors[0].message.contains("„Betrag“"), "{}", out.errors[0].message);
+        assert_eq!(out.raw.get("betrag").map(String::as_str), Some("12 Euro 50"));
+    }
 
     #[test]
     fn ids_are_html_safe() {

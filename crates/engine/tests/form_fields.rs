@@ -1,0 +1,108 @@
+//! Field types with their own rules: amounts of money and IBANs.
+
+use chrono::NaiveDate;
+use rathaus_domain::Lang;
+use rathaus_engine::summary::display_value;
+use rathaus_engine::FormSchema;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+const FORM: &str = r#"{
+  "pages": [{
+    "id": "zahlung",
+    "title": {"de": "Zahlung", "en": "Payment"},
+    "fields": [
+      {"key": "kaution", "type": "money", "label": {"de": "Kaution", "en": "Deposit"}, "required": true, "min": 10, "max": 5000,
+       "checks": [{"rule": "value >= 100 or value < 50", "message": {"de": "Zwischen 50 und 100 Euro gibt es keine Kaution.", "en": "No deposit between 50 and 100 euros."}}]},
+      {"key": "iban", "type": "iban", "label": {"de": "IBAN für die Erstattung", "en": "IBAN for the refund"}, "required": true}
+    ]
+  }]
+}"#;
+
+fn schema() -> FormSchema {
+    FormSchema::parse(FORM, &BTreeMap::new()).expect("valid form")
+}
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
+}
+
+fn errors(data: serde_json::Value, lang: Lang) -> Vec<(String, String)> {
+    schema().validate(&data, &BTreeMap::new(), today(), lang).errors.into_iter().map(|e| (e.field, e.message)).collect()
+}
+
+#[test]
+fn amounts_and_ibans_are_stored_in_one_form_whatever_was_typed() {
+    let v = schema().validate(
+        &json!({"kaution": "1.234,50 €", "iban": "de89 3704 0044 0532 0130 00"}),
+        &BTreeMap::new(),
+        today(),
+        Lang::De,
+    );
+    assert!(v.errors.is_empty(), "{:?}", v.errors);
+    assert_eq!(v.data, json!({"kaution": 1234.5, "iban": "DE89370400440532013000"}));
+    // The API may send numbers.
+    let v = schema().validate(
+        &json!({"kaution": 250, "iban": "DE89370400440532013000"}),
+        &BTreeMap::new(),
+        today(),
+        Lang::De,
+    );
+    assert!(v.errors.is_empty(), "{:?}", v.errors);
+    assert_eq!(v.data["kaution"], json!(250.0));
+}
+
+#[test]
+fn wrong_amounts_name_the_field_and_the_limit() {
+    assert_eq!(
+        errors(json!({"kaution": "zwölf", "iban": "DE89370400440532013000"}), Lang::De),
+        [("kaution".to_string(), "„Kaution“ muss ein Betrag in Euro sein, z. B. 1.234,56.".to_string())]
+    );
+    assert_eq!(
+        errors(json!({"kaution": "5,99", "iban": "DE89370400440532013000"}), Lang::De),
+        [("kaution".to_string(), "„Kaution“ muss mindestens 10,00 € sein.".to_string())]
+    );
+    assert_eq!(
+        errors(json!({"kaution": "5.000,01", "iban": "DE89370400440532013000"}), Lang::De),
+        [("kaution".to_string(), "„Kaution“ darf höchstens 5.000,00 € sein.".to_string())]
+    );
+    assert_eq!(errors(json!({"kaution": "26,505", "iban": "DE89370400440532013000"}), Lang::En).len(), 1);
+    // FEEL rules compute with the amount as a number.
+    assert_eq!(
+        errors(json!({"kaution": "75", "iban": "DE89370400440532013000"}), Lang::De),
+        [("kaution".to_string(), "Zwischen 50 und 100 Euro gibt es keine Kaution.".to_string())]
+    );
+}
+
+#[test]
+fn wrong_ibans_say_what_is_wrong() {
+    assert_eq!(
+        errors(json!({"kaution": 20, "iban": "DE89 3704 0044 0532 0130 01"}), Lang::De),
+        [(
+            "iban".to_string(),
+            "„IBAN für die Erstattung“ ist keine gültige IBAN. Prüfen Sie sie mit Ihren Kontounterlagen, z. B. DE89 3704 0044 0532 0130 00."
+                .to_string()
+        )]
+    );
+    assert_eq!(
+        errors(json!({"kaution": 20, "iban": "DE89 3704 0044 0532 0130"}), Lang::En),
+        [("iban".to_string(), "“IBAN for the refund”: an IBAN from DE has 22 characters, you entered 20.".to_string())]
+    );
+    assert_eq!(
+        errors(json!({"kaution": 20}), Lang::De),
+        [("iban".to_string(), "Geben Sie „IBAN für die Erstattung“ an.".to_string())]
+    );
+}
+
+#[test]
+fn check_your_answers_shows_them_as_people_write_them() {
+    let s = schema();
+    let field = |key: &str| s.pages[0].fields.iter().find(|f| f.key == key).unwrap().clone();
+    let none = BTreeMap::new();
+    assert_eq!(display_value(&field("kaution"), &json!(1234.5), &none, Lang::De), "1.234,50 €");
+    assert_eq!(display_value(&field("kaution"), &json!(1234.5), &none, Lang::En), "€1234.50");
+    assert_eq!(
+        display_value(&field("iban"), &json!("DE89370400440532013000"), &none, Lang::De),
+        "DE89 3704 0044 0532 0130 00"
+    );
+}
