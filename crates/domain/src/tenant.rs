@@ -15,6 +15,25 @@ pub struct TenantSettings {
     pub bank: BankAccount,
     /// Federal state (Land), e.g. "SN"; decides public holidays.
     pub land: String,
+    /// The tenant's own texts of its imprint, privacy and accessibility statements; where
+    /// empty, the portal shows a statement built from the tenant's data.
+    pub legal: LegalTexts,
+}
+
+/// Texts of the statements every public authority's website must have. Plain text;
+/// paragraphs are separated by blank lines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct LegalTexts {
+    /// Impressum (§ 5 DDG).
+    pub imprint: String,
+    /// Datenschutzerklärung (Art. 13 DSGVO).
+    pub privacy: String,
+    /// Erklärung zur Barrierefreiheit (§ 12b BGG and the Länder's laws, EU 2016/2102).
+    pub accessibility: String,
+    /// The Land's arbitration body (Schlichtungsstelle / Durchsetzungsverfahren) for
+    /// accessibility complaints, named in the accessibility statement.
+    pub accessibility_enforcement: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -28,6 +47,22 @@ pub struct Branding {
     pub accent_color: String,
     /// Short motto under the logo.
     pub tagline: String,
+    /// Typeface of the portal: `sans` (default), `humanist` or `serif` (system fonts only:
+    /// nothing is loaded from elsewhere).
+    pub font: String,
+}
+
+/// The font families a tenant can choose from, as CSS font stacks. Unknown names fall back
+/// to the first.
+pub const FONTS: &[(&str, &str)] = &[
+    ("sans", "system-ui, -apple-system, \"Segoe UI\", Roboto, \"Helvetica Neue\", Arial, sans-serif"),
+    ("humanist", "\"Source Sans 3\", \"Source Sans Pro\", \"Fira Sans\", \"Gill Sans\", Calibri, Verdana, sans-serif"),
+    ("serif", "Georgia, Cambria, \"Noto Serif\", \"Times New Roman\", serif"),
+];
+
+/// The CSS font stack of a font name.
+pub fn font_stack(name: &str) -> &'static str {
+    FONTS.iter().find(|(n, _)| *n == name).unwrap_or(&FONTS[0]).1
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -40,6 +75,10 @@ pub struct Contact {
     pub phone: String,
     pub email: String,
     pub opening_hours: String,
+    /// Who represents the authority (Bürgermeisterin, Bürgermeister), for the imprint.
+    pub representative: String,
+    /// How to reach the data protection officer (Art. 37 DSGVO), for the privacy statement.
+    pub data_protection_officer: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

@@ -181,7 +181,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     logo_text: name.clone(),
                     primary_color: "#1d4e89".into(),
                     accent_color: "#1d4e89".into(),
-                    tagline: String::new(),
+                    ..Default::default()
                 },
                 ..Default::default()
             };

@@ -4,7 +4,7 @@
 
 use crate::admin::{create_api_key, create_staff, create_tenant, random_text};
 use anyhow::{Context, Result};
-use rathaus_domain::tenant::{BankAccount, Branding, Contact};
+use rathaus_domain::tenant::{BankAccount, Branding, Contact, LegalTexts};
 use rathaus_domain::{Role, TenantSettings};
 use rathaus_runtime::Runtime;
 use serde::{Deserialize, Serialize};
@@ -43,6 +43,11 @@ struct DemoTenant {
     fees: serde_json::Value,
 }
 
+/// Where people in Saxony turn when an authority does not answer their accessibility
+/// feedback (Sächsisches Inklusionsgesetz).
+const SACHSEN_ENFORCEMENT: &str =
+    "der Beauftragte der Sächsischen Staatsregierung für die Belange von Menschen mit Behinderungen";
+
 fn demo_tenants() -> Vec<DemoTenant> {
     vec![
         DemoTenant {
@@ -55,6 +60,7 @@ fn demo_tenants() -> Vec<DemoTenant> {
                     primary_color: "#1d4e89".into(),
                     accent_color: "#1d4e89".into(),
                     tagline: "Rathaus online – rund um die Uhr".into(),
+                    font: "sans".into(),
                 },
                 contact: Contact {
                     office: "Gewerbeamt".into(),
@@ -64,6 +70,8 @@ fn demo_tenants() -> Vec<DemoTenant> {
                     phone: "03700 1234-0".into(),
                     email: "gewerbe@musterstadt.example".into(),
                     opening_hours: "Mo–Fr 8–12 Uhr, Di und Do 14–18 Uhr".into(),
+                    representative: "Oberbürgermeisterin Dr. Erika Beispiel".into(),
+                    data_protection_officer: "Datenschutzbeauftragter der Stadt Musterstadt, Markt 1, 09999 Musterstadt, datenschutz@musterstadt.example".into(),
                 },
                 bank: BankAccount {
                     holder: "Stadtkasse Musterstadt".into(),
@@ -72,6 +80,10 @@ fn demo_tenants() -> Vec<DemoTenant> {
                     bank: "Deutsche Kreditbank".into(),
                 },
                 land: "SN".into(),
+                legal: LegalTexts {
+                    accessibility_enforcement: SACHSEN_ENFORCEMENT.into(),
+                    ..Default::default()
+                },
             },
             fees: json!({}),
         },
@@ -85,6 +97,7 @@ fn demo_tenants() -> Vec<DemoTenant> {
                     primary_color: "#2f5d3a".into(),
                     accent_color: "#8a1c3f".into(),
                     tagline: "Bürgerservice der Gemeinde".into(),
+                    font: "serif".into(),
                 },
                 contact: Contact {
                     office: "Bürgerbüro".into(),
@@ -94,6 +107,8 @@ fn demo_tenants() -> Vec<DemoTenant> {
                     phone: "03700 5678-0".into(),
                     email: "buergerbuero@beispielgemeinde.example".into(),
                     opening_hours: "Mo, Mi, Fr 9–12 Uhr".into(),
+                    representative: "Bürgermeister Max Mustermann".into(),
+                    data_protection_officer: "Datenschutzbeauftragte der Verwaltungsgemeinschaft, Dorfstraße 5, 09998 Beispielgemeinde, datenschutz@beispielgemeinde.example".into(),
                 },
                 bank: BankAccount {
                     holder: "Gemeindekasse Beispielgemeinde".into(),
@@ -102,6 +117,12 @@ fn demo_tenants() -> Vec<DemoTenant> {
                     bank: "Commerzbank".into(),
                 },
                 land: "SN".into(),
+                legal: LegalTexts {
+                    // A tenant that writes its own imprint: shown instead of the generated one.
+                    imprint: "Herausgeberin dieser Seiten ist die Gemeinde Beispielgemeinde, vertreten durch den Bürgermeister Max Mustermann.\n\nGemeinde Beispielgemeinde\nDorfstraße 5\n09998 Beispielgemeinde\n\nDie Gemeinde ist eine Körperschaft des öffentlichen Rechts. Zuständige Aufsichtsbehörde ist das Landratsamt.".into(),
+                    accessibility_enforcement: SACHSEN_ENFORCEMENT.into(),
+                    ..Default::default()
+                },
             },
             fees: json!({"gebuehr_anmeldung": "30.00", "gebuehr_ummeldung": "25.00", "gebuehr_abmeldung": "12.50"}),
         },

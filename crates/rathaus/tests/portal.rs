@@ -264,6 +264,41 @@ async fn posts_without_csrf_token_are_refused() {
     s.stop().await;
 }
 
+#[tokio::test]
+async fn each_town_has_its_imprint_privacy_and_accessibility_statement_and_its_own_look() {
+    let s = TestServer::start(testing::sqlite().await).await;
+    let v = Visit::new(&s);
+    let (st, _, home) = v.get("/musterstadt/").await;
+    assert_eq!(st, 200);
+    for link in ["/musterstadt/impressum", "/musterstadt/datenschutz", "/musterstadt/barrierefreiheit"] {
+        assert!(home.contains(&format!("href=\"{link}\"")), "footer links to {link}");
+    }
+    // Built from the town's data where the town wrote nothing of its own.
+    let (st, _, imprint) = v.get("/musterstadt/impressum").await;
+    assert_eq!(st, 200);
+    assert!(imprint.contains("<h1 class=\"heading-l\">Impressum</h1>"), "{imprint}");
+    assert!(imprint.contains("Vertreten durch Oberbürgermeisterin Dr. Erika Beispiel"));
+    assert!(imprint.contains("Markt 1<br>09999 Musterstadt"));
+    let (_, _, privacy) = v.get("/musterstadt/datenschutz").await;
+    assert!(privacy.contains("Datenschutzbeauftragter der Stadt Musterstadt"));
+    assert!(privacy.contains("Art. 77 DSGVO"));
+    let (_, _, accessibility) = v.get("/musterstadt/barrierefreiheit?lang=en").await;
+    assert!(accessibility.contains("Accessibility statement") && accessibility.contains("WCAG 2.1 level AA"));
+    assert!(accessibility.contains("Sächsischen Staatsregierung für die Belange von Menschen mit Behinderungen"));
+    // A town's own imprint replaces the built one.
+    let (_, _, own) = v.get("/beispielgemeinde/impressum").await;
+    assert!(own.contains("Herausgeberin dieser Seiten ist die Gemeinde Beispielgemeinde"), "{own}");
+    assert!(!own.contains("Vertreten durch"), "no built text beside the town's own");
+    // The two towns look different: colours and typeface.
+    let a = v.c.get(s.url("/musterstadt/theme.css")).send().await.unwrap().text().await.unwrap();
+    let b = v.c.get(s.url("/beispielgemeinde/theme.css")).send().await.unwrap().text().await.unwrap();
+    assert!(a.contains("--brand: #1d4e89") && a.contains("--font: system-ui"), "{a}");
+    assert!(b.contains("--brand: #2f5d3a") && b.contains("--font: Georgia"), "{b}");
+    let (st, _, _) = v.get("/gibtsnicht/impressum").await;
+    assert_eq!(st, 404);
+    s.stop().await;
+}
+
 async fn login(s: &TestServer, tenant: &str, user: &str) -> Visit {
     let v = Visit::new(s);
     let (st, url, html) = v

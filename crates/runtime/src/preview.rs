@@ -46,6 +46,7 @@ fn sample_tenant(postcodes: Vec<String>) -> Tenant {
                 bank: "Bank".into(),
             },
             land: "SN".into(),
+            ..Default::default()
         },
     }
 }

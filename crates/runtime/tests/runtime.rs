@@ -38,6 +38,7 @@ async fn setup(db: &testing::TestDatabase) -> (Arc<Runtime>, tenants::Tenant) {
             bank: "DKB".into(),
         },
         land: "SN".into(),
+        ..Default::default()
     };
     let now = chrono::Utc::now();
     let mut tx = db.store.begin().await.unwrap();

@@ -5,7 +5,7 @@ use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
-use rathaus_domain::tenant::{contrast_ratio, parse_hex_color};
+use rathaus_domain::tenant::{contrast_ratio, font_stack, parse_hex_color};
 
 const CSS: &str = include_str!("../static/rathaus.css");
 const JS: &str = include_str!("../static/rathaus.js");
@@ -24,12 +24,16 @@ const BLACK: (u8, u8, u8) = (11, 12, 12);
 /// Colours that keep WCAG AA contrast whatever a tenant configured: the header text is white
 /// or black, whichever contrasts more; links fall back to a safe blue if the accent colour is
 /// too light on white.
-pub fn theme_css(primary: &str, accent: &str) -> String {
+pub fn theme_css(primary: &str, accent: &str, font: &str) -> String {
     let brand = parse_hex_color(primary).unwrap_or((0x1d, 0x4e, 0x89));
     let brand_text = if contrast_ratio(brand, WHITE) >= contrast_ratio(brand, BLACK) { "#ffffff" } else { "#0b0c0c" };
     let accent_rgb = parse_hex_color(accent).unwrap_or(brand);
     let accent_css = if contrast_ratio(accent_rgb, WHITE) >= 4.5 { hex(accent_rgb) } else { "#1d70b8".to_string() };
-    format!(":root {{ --brand: {}; --brand-text: {brand_text}; --accent: {accent_css}; }}\n", hex(brand))
+    format!(
+        ":root {{ --brand: {}; --brand-text: {brand_text}; --accent: {accent_css}; --font: {}; }}\n",
+        hex(brand),
+        font_stack(font)
+    )
 }
 
 fn hex((r, g, b): (u8, u8, u8)) -> String {
@@ -41,7 +45,7 @@ pub async fn theme(State(app): State<AppState>, Path(slug): Path<String>) -> App
     let b = &tenant.settings.branding;
     Ok((
         [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=60")],
-        theme_css(&b.primary_color, &b.accent_color),
+        theme_css(&b.primary_color, &b.accent_color, &b.font),
     ))
 }
 
@@ -51,10 +55,12 @@ mod tests {
 
     #[test]
     fn theme_keeps_contrast() {
-        let css = theme_css("#ffeb3b", "#ffff00");
+        let css = theme_css("#ffeb3b", "#ffff00", "serif");
+        assert!(css.contains("--font: Georgia"), "chosen font: {css}");
         assert!(css.contains("--brand-text: #0b0c0c"), "light brand gets dark text: {css}");
         assert!(css.contains("--accent: #1d70b8"), "too light accent falls back: {css}");
-        let css = theme_css("#1d4e89", "#7a1f3d");
+        let css = theme_css("#1d4e89", "#7a1f3d", "comic");
+        assert!(css.contains("--font: system-ui"), "unknown font falls back: {css}");
         assert!(css.contains("--brand-text: #ffffff") && css.contains("--accent: #7a1f3d"), "{css}");
     }
 }

@@ -9,6 +9,7 @@ mod engine_api;
 mod error;
 mod formview;
 pub mod i18n;
+mod legal;
 mod limiter;
 mod portal;
 mod render;
@@ -157,6 +158,9 @@ pub fn router(app: AppState) -> Router {
         .route("/{tenant}/vorgang/{reference}", get(portal::status))
         .route("/{tenant}/vorgang/{reference}/dokumente/{document_id}", get(portal::document))
         .route("/{tenant}/status", get(portal::status_login).post(portal::status_lookup))
+        .route("/{tenant}/impressum", get(legal::imprint))
+        .route("/{tenant}/datenschutz", get(legal::privacy))
+        .route("/{tenant}/barrierefreiheit", get(legal::accessibility))
         .route("/{tenant}/intern/anmelden", get(backoffice::login_form).post(backoffice::login))
         .route("/{tenant}/intern/abmelden", post(backoffice::logout))
         .route("/{tenant}/intern/", get(backoffice::worklist))

@@ -21,6 +21,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("case.html", include_str!("../templates/case.html")),
     ("operations.html", include_str!("../templates/operations.html")),
     ("error.html", include_str!("../templates/error.html")),
+    ("legal.html", include_str!("../templates/legal.html")),
 ];
 
 fn translate(state: &State, key: &str) -> String {
