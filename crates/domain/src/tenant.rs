@@ -18,6 +18,9 @@ pub struct TenantSettings {
     /// The tenant's own texts of its imprint, privacy and accessibility statements; where
     /// empty, the portal shows a statement built from the tenant's data.
     pub legal: LegalTexts,
+    /// Host names on which the tenant's portal is served besides `/{slug}/`, e.g.
+    /// `service.musterstadt.de` (its DNS and TLS point to the installation).
+    pub domains: Vec<String>,
 }
 
 /// Texts of the statements every public authority's website must have. Plain text;

@@ -84,6 +84,8 @@ fn demo_tenants() -> Vec<DemoTenant> {
                     accessibility_enforcement: SACHSEN_ENFORCEMENT.into(),
                     ..Default::default()
                 },
+                // Browsers resolve *.localhost to this machine: the demo's own domain.
+                domains: vec!["musterstadt.localhost".into()],
             },
             fees: json!({}),
         },
@@ -123,6 +125,7 @@ fn demo_tenants() -> Vec<DemoTenant> {
                     accessibility_enforcement: SACHSEN_ENFORCEMENT.into(),
                     ..Default::default()
                 },
+                domains: vec!["beispielgemeinde.localhost".into()],
             },
             fees: json!({"gebuehr_anmeldung": "30.00", "gebuehr_ummeldung": "25.00", "gebuehr_abmeldung": "12.50"}),
         },

@@ -299,6 +299,38 @@ async fn each_town_has_its_imprint_privacy_and_accessibility_statement_and_its_o
     s.stop().await;
 }
 
+#[tokio::test]
+async fn a_town_on_its_own_domain_shows_its_portal_and_only_its_portal() {
+    let s = TestServer::start(testing::sqlite().await).await;
+    let c = client();
+    let get = |host: &'static str, path: &str| {
+        let req = c.get(s.url(path)).header("host", host);
+        async move {
+            let res = req.send().await.unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }
+    };
+    let (st, home) = get("musterstadt.localhost", "/").await;
+    assert_eq!(st, 200);
+    assert!(home.contains("Stadt Musterstadt") && home.contains("href=\"/musterstadt/impressum\""), "{home}");
+    let (st, imprint) = get("MusterStadt.localhost:8080", "/impressum?lang=en").await;
+    assert_eq!(st, 200);
+    assert!(imprint.contains("<h1 class=\"heading-l\">Imprint</h1>") && imprint.contains("Markt 1"), "{imprint}");
+    // The paths with the slug work there too; the platform's own paths stay the same.
+    assert_eq!(get("musterstadt.localhost", "/musterstadt/status").await.0, 200);
+    assert_eq!(get("musterstadt.localhost", "/static/rathaus.css").await.0, 200);
+    // Another town is not reachable through this town's domain.
+    let (st, _) = get("musterstadt.localhost", "/beispielgemeinde/impressum").await;
+    assert_eq!(st, 404);
+    let (_, other) = get("beispielgemeinde.localhost", "/").await;
+    assert!(other.contains("Gemeinde Beispielgemeinde"));
+    // Any other host: the installation's landing page with the list of towns.
+    let (st, landing) = get("rathaus.example", "/").await;
+    assert_eq!(st, 200);
+    assert!(landing.contains("/musterstadt/") && landing.contains("/beispielgemeinde/"));
+    s.stop().await;
+}
+
 async fn login(s: &TestServer, tenant: &str, user: &str) -> Visit {
     let v = Visit::new(s);
     let (st, url, html) = v

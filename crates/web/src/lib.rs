@@ -5,6 +5,7 @@ mod access;
 mod api;
 mod assets;
 mod backoffice;
+mod domains;
 mod engine_api;
 mod error;
 mod formview;
@@ -37,13 +38,18 @@ pub const RESERVED_SLUGS: &[&str] = &["api", "static", "healthz", "readyz", "fav
 pub struct App {
     pub runtime: Arc<Runtime>,
     limiter: limiter::Limiter,
+    domains: domains::Domains,
 }
 
 pub type AppState = Arc<App>;
 
 impl App {
     pub fn new(runtime: Arc<Runtime>) -> Arc<App> {
-        Arc::new(App { runtime, limiter: limiter::Limiter::new(10, std::time::Duration::from_secs(15 * 60)) })
+        Arc::new(App {
+            runtime,
+            limiter: limiter::Limiter::new(10, std::time::Duration::from_secs(15 * 60)),
+            domains: domains::Domains::default(),
+        })
     }
 
     /// The public base URL (links in API answers).
@@ -131,6 +137,12 @@ async fn not_found(headers: HeaderMap, uri: Uri) -> Response {
 }
 
 pub fn router(app: AppState) -> Router {
+    // A tenant's own domain is resolved before routing: the inner router is the fallback of
+    // an outer one whose middleware rewrites the path.
+    Router::new().fallback_service(routes(app.clone())).layer(middleware::from_fn_with_state(app, domains::by_domain))
+}
+
+fn routes(app: AppState) -> Router {
     Router::new()
         .route("/", get(portal::landing))
         .route("/healthz", get(healthz))
