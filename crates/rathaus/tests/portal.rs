@@ -331,6 +331,34 @@ async fn a_town_on_its_own_domain_shows_its_portal_and_only_its_portal() {
     s.stop().await;
 }
 
+#[tokio::test]
+async fn the_service_finder_understands_everyday_words() {
+    let s = TestServer::start(testing::sqlite().await).await;
+    let v = Visit::new(&s);
+    let (st, _, html) = v.get("/musterstadt/?suche=Ich+m%C3%B6chte+eine+Firma+gr%C3%BCnden").await;
+    assert_eq!(st, 200);
+    assert!(html.contains("href=\"/musterstadt/leistungen/gewerbeanmeldung\""), "{html}");
+    assert!(html.contains("Passende Leistungen für „Ich möchte eine Firma gründen“: 1"), "{html}");
+    let (_, _, html) = v.get("/musterstadt/?suche=Gewerbeanmeldung").await;
+    assert!(html.contains("/musterstadt/leistungen/gewerbeanmeldung"));
+    // Nothing fits: said so, with the way back to all services; the words are kept.
+    let (st, _, html) = v.get("/musterstadt/?suche=Hund+anmelden").await;
+    assert_eq!(st, 200);
+    assert!(!html.contains("/musterstadt/leistungen/gewerbeanmeldung"));
+    assert!(
+        html.contains("Keine Leistung passt zu „Hund anmelden“.") && html.contains("value=\"Hund anmelden\""),
+        "{html}"
+    );
+    assert!(html.contains("Alle Leistungen zeigen"));
+    // In English too (the choice of language is remembered from here on).
+    let (_, _, html) = v.get("/musterstadt/?suche=register+a+business&lang=en").await;
+    assert!(
+        html.contains("/musterstadt/leistungen/gewerbeanmeldung") && html.contains("Matching services for"),
+        "{html}"
+    );
+    s.stop().await;
+}
+
 async fn login(s: &TestServer, tenant: &str, user: &str) -> Visit {
     let v = Visit::new(s);
     let (st, url, html) = v

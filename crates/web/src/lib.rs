@@ -8,6 +8,7 @@ mod backoffice;
 mod domains;
 mod engine_api;
 mod error;
+mod finder;
 mod formview;
 pub mod i18n;
 mod legal;

@@ -4,6 +4,7 @@
 
 use crate::access::Unlock;
 use crate::error::{AppError, AppResult};
+use crate::finder;
 use crate::formview::{anchor_for, apply_repeat_action, page_fields, Applied, Apply, Posted, ViewContext};
 use crate::i18n::{t, tf};
 use crate::render::render;
@@ -88,20 +89,46 @@ pub async fn landing(State(app): State<AppState>, headers: HeaderMap, uri: Uri) 
     Ok(html(render("landing.html", context! { tenants => tenants, ..base(lang, None, None) })?))
 }
 
-pub async fn home(State(app): State<AppState>, Path(slug): Path<String>, visit: Visit) -> AppResult<Response> {
+#[derive(Deserialize, Default)]
+pub struct HomeQuery {
+    /// What a person searched for in the service finder.
+    suche: Option<String>,
+}
+
+/// The tenant's services; with `?suche=` only those that fit the words, best first.
+pub async fn home(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    Query(q): Query<HomeQuery>,
+    visit: Visit,
+) -> AppResult<Response> {
     let Visit { lang, tenant, mut session } = visit;
-    let services: Vec<Json> = app
-        .runtime
-        .active_procedures(&tenant)
-        .await?
-        .into_iter()
-        .map(|a| {
-            let m = &a.procedure.manifest;
-            serde_json::json!({"id": m.id, "name": m.name.get(lang), "summary": m.summary.get(lang)})
-        })
-        .collect();
-    let body =
-        render("portal.html", context! { services => services, ..base(lang, Some(&tenant), Some(&mut session)) })?;
+    let search = q.suche.unwrap_or_default().trim().chars().take(200).collect::<String>();
+    let words = finder::query_words(&search);
+    let mut services: Vec<(u32, Json)> = Vec::new();
+    for a in app.runtime.active_procedures(&tenant).await? {
+        let m = &a.procedure.manifest;
+        let (name, summary) = (m.name.get(lang), m.summary.get(lang));
+        let score = if search.is_empty() {
+            Some(0)
+        } else {
+            // Both languages: a person may search in either, whatever the page shows.
+            let description = m.description.as_ref().map(|d| format!("{} {}", d.get(Lang::De), d.get(Lang::En)));
+            let body =
+                format!("{} {} {}", m.summary.get(Lang::De), m.summary.get(Lang::En), description.unwrap_or_default());
+            let names = format!("{} {}", m.name.get(Lang::De), m.name.get(Lang::En));
+            finder::score(&words, &names, &m.keywords, &body)
+        };
+        if let Some(score) = score {
+            services.push((score, serde_json::json!({"id": m.id, "name": name, "summary": summary})));
+        }
+    }
+    services.sort_by_key(|s| std::cmp::Reverse(s.0));
+    let services: Vec<Json> = services.into_iter().map(|(_, s)| s).collect();
+    let body = render(
+        "portal.html",
+        context! { services => services, search => search, ..base(lang, Some(&tenant), Some(&mut session)) },
+    )?;
     session.finish(&app, &slug, html(body)).await
 }
 
