@@ -63,6 +63,72 @@ pub const FONTS: &[(&str, &str)] = &[
     ("serif", "Georgia, Cambria, \"Noto Serif\", \"Times New Roman\", serif"),
 ];
 
+/// Why a tenant's branding cannot be used as it is (checked when it is set, so that a town
+/// cannot make its portal unreadable).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BrandingProblem {
+    #[error("{field} „{value}“ ist keine Farbe im Format #rrggbb, z. B. #1d4e89")]
+    NotAColour { field: &'static str, value: String },
+    #[error("Die Hauptfarbe {colour} erreicht weder mit weißer noch mit schwarzer Schrift einen Kontrast von 4,5 : 1 (WCAG 2.1 AA), höchstens {best} : 1. Wählen Sie eine dunklere oder hellere Farbe.")]
+    PrimaryContrast { colour: String, best: String },
+    #[error("Die Akzentfarbe {colour} hat auf Weiß nur einen Kontrast von {ratio} : 1; Links und Schaltflächen brauchen mindestens 4,5 : 1 (WCAG 2.1 AA). Wählen Sie eine dunklere Farbe.")]
+    AccentContrast { colour: String, ratio: String },
+    #[error("Die Schrift „{0}“ gibt es nicht; möglich sind sans, humanist und serif")]
+    UnknownFont(String),
+}
+
+/// The least contrast text must have against its background (WCAG 2.1 AA, 1.4.3).
+pub const MIN_CONTRAST: f64 = 4.5;
+
+const WHITE: (u8, u8, u8) = (255, 255, 255);
+const TEXT_BLACK: (u8, u8, u8) = (11, 12, 12);
+
+fn ratio_text(r: f64) -> String {
+    format!("{:.1}", (r * 10.0).floor() / 10.0).replace('.', ",")
+}
+
+impl Branding {
+    /// Everything that keeps this branding from being readable by everyone. Empty colours
+    /// and font are fine (the defaults apply).
+    pub fn problems(&self) -> Vec<BrandingProblem> {
+        let mut problems = Vec::new();
+        let mut colour = |field: &'static str, value: &str| {
+            if value.is_empty() {
+                return None;
+            }
+            let parsed = parse_hex_color(value);
+            if parsed.is_none() {
+                problems.push(BrandingProblem::NotAColour { field, value: value.to_string() });
+            }
+            parsed
+        };
+        let primary = colour("Hauptfarbe", &self.primary_color);
+        let accent = colour("Akzentfarbe", &self.accent_color);
+        if let Some(p) = primary {
+            let best = contrast_ratio(p, WHITE).max(contrast_ratio(p, TEXT_BLACK));
+            if best < MIN_CONTRAST {
+                problems.push(BrandingProblem::PrimaryContrast {
+                    colour: self.primary_color.clone(),
+                    best: ratio_text(best),
+                });
+            }
+        }
+        if let Some(a) = accent {
+            let ratio = contrast_ratio(a, WHITE);
+            if ratio < MIN_CONTRAST {
+                problems.push(BrandingProblem::AccentContrast {
+                    colour: self.accent_color.clone(),
+                    ratio: ratio_text(ratio),
+                });
+            }
+        }
+        if !self.font.is_empty() && !FONTS.iter().any(|(n, _)| *n == self.font) {
+            problems.push(BrandingProblem::UnknownFont(self.font.clone()));
+        }
+        problems
+    }
+}
+
 /// The CSS font stack of a font name.
 pub fn font_stack(name: &str) -> &'static str {
     FONTS.iter().find(|(n, _)| *n == name).unwrap_or(&FONTS[0]).1
@@ -130,6 +196,39 @@ pub fn contrast_ratio(a: (u8, u8, u8), b: (u8, u8, u8)) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn branding_that_would_be_unreadable_is_refused_with_the_reason() {
+        let ok = Branding {
+            primary_color: "#1d4e89".into(),
+            accent_color: "#8a1c3f".into(),
+            font: "serif".into(),
+            ..Default::default()
+        };
+        assert_eq!(ok.problems(), []);
+        assert_eq!(Branding::default().problems(), [], "defaults");
+        // A light header is fine: it gets black text.
+        assert_eq!(Branding { primary_color: "#ffeb3b".into(), ..Default::default() }.problems(), []);
+        let bad = Branding {
+            primary_color: "#787878".into(),
+            accent_color: "#ffcc00".into(),
+            font: "comic".into(),
+            ..Default::default()
+        };
+        let problems = bad.problems();
+        assert!(
+            matches!(&problems[0], BrandingProblem::PrimaryContrast { best, .. } if best.starts_with("4,")),
+            "{problems:?}"
+        );
+        assert!(
+            matches!(&problems[1], BrandingProblem::AccentContrast { ratio, .. } if ratio == "1,5"),
+            "{problems:?}"
+        );
+        assert_eq!(problems[2], BrandingProblem::UnknownFont("comic".into()));
+        assert!(problems[1].to_string().contains("mindestens 4,5 : 1"));
+        let typo = Branding { accent_color: "1d4e89".into(), ..Default::default() };
+        assert_eq!(typo.problems(), [BrandingProblem::NotAColour { field: "Akzentfarbe", value: "1d4e89".into() }]);
+    }
 
     #[test]
     fn contrast_of_black_on_white_is_21() {

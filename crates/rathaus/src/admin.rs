@@ -22,6 +22,38 @@ fn check_slug(slug: &str) -> Result<()> {
     Ok(())
 }
 
+/// Replaces a tenant's settings after checking its branding; audited with what changed.
+pub async fn update_settings(rt: &Runtime, tenant: &tenants::Tenant, settings: &TenantSettings) -> Result<()> {
+    if let Some(p) = settings.branding.problems().first() {
+        bail!("{p}");
+    }
+    let before = serde_json::to_value(&tenant.settings)?;
+    let after = serde_json::to_value(settings)?;
+    let changed: serde_json::Map<String, serde_json::Value> = after
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, v)| before.get(k.as_str()) != Some(v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let now = rt.clock.now();
+    let mut tx = rt.store.begin().await?;
+    tenants::update_settings(&mut tx, &tenant.tenant_id, settings).await?;
+    audit::append(
+        &mut tx,
+        &tenant.tenant_id,
+        &Actor::System,
+        "tenant.settings_changed",
+        "tenant",
+        &tenant.tenant_id,
+        &json!({"changed": changed}),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 pub async fn create_tenant(
     rt: &Runtime,
     slug: &str,

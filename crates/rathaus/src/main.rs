@@ -52,6 +52,28 @@ enum Command {
         #[arg(long = "procedure")]
         procedures: Vec<String>,
     },
+    /// Change a tenant's look: colours, typeface, name in the header, tagline. Colours whose
+    /// contrast is too low for WCAG 2.1 AA are refused with the reason; nothing is changed then.
+    TenantBranding {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[arg(long)]
+        tenant: String,
+        /// Main colour (header), #rrggbb.
+        #[arg(long)]
+        primary: Option<String>,
+        /// Accent colour (links, buttons), #rrggbb; needs 4.5 : 1 on white.
+        #[arg(long)]
+        accent: Option<String>,
+        /// sans | humanist | serif
+        #[arg(long)]
+        font: Option<String>,
+        /// Name in the header, e.g. "Stadt Musterstadt".
+        #[arg(long)]
+        logo_text: Option<String>,
+        #[arg(long)]
+        tagline: Option<String>,
+    },
     /// Create a staff account. The password is read from RATHAUS_NEW_PASSWORD or generated.
     StaffCreate {
         #[command(flatten)]
@@ -189,6 +211,34 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 procedures.iter().map(|p| (p.as_str(), serde_json::json!({}))).collect();
             let t = admin::create_tenant(&assembled.runtime, &slug, &name, &settings, &procs).await?;
             println!("Mandant „{}“ angelegt: {}/{}/", t.name, cfg.public_url, t.slug);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::TenantBranding { config, tenant, primary, accent, font, logo_text, tagline } => {
+            let (_, assembled) = open(&config).await?;
+            let t = tenant_by_slug(&assembled, &tenant).await?;
+            let mut settings = t.settings.clone();
+            let b = &mut settings.branding;
+            for (target, value) in [
+                (&mut b.primary_color, primary),
+                (&mut b.accent_color, accent),
+                (&mut b.font, font),
+                (&mut b.logo_text, logo_text),
+                (&mut b.tagline, tagline),
+            ] {
+                if let Some(v) = value {
+                    *target = v.trim().to_string();
+                }
+            }
+            let problems = settings.branding.problems();
+            if !problems.is_empty() {
+                for p in &problems {
+                    eprintln!("{p}");
+                }
+                eprintln!("Nichts geändert.");
+                return Ok(ExitCode::from(2));
+            }
+            admin::update_settings(&assembled.runtime, &t, &settings).await?;
+            println!("Erscheinungsbild von „{}“ geändert.", t.name);
             Ok(ExitCode::SUCCESS)
         }
         Command::StaffCreate { config, tenant, username, name, role, org_units } => {

@@ -50,6 +50,18 @@ pub async fn create(
     Ok(Tenant { tenant_id, slug: slug.into(), name: name.into(), settings: settings.clone() })
 }
 
+/// Replaces a tenant's settings. The caller checks them and records the change in the audit
+/// trail in the same transaction.
+pub async fn update_settings(conn: &mut AnyConnection, tenant_id: &str, settings: &TenantSettings) -> Result<()> {
+    let settings_json = serde_json::to_string(settings).expect("settings serialise");
+    sqlx::query("UPDATE tenants SET settings = $2 WHERE tenant_id = $1")
+        .bind(tenant_id)
+        .bind(&settings_json)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn by_slug(conn: &mut AnyConnection, slug: &str) -> Result<Option<Tenant>> {
     let row: Option<TenantRow> = sqlx::query_as("SELECT tenant_id, slug, name, settings FROM tenants WHERE slug = $1")
         .bind(slug)

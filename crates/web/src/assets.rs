@@ -5,7 +5,7 @@ use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
-use rathaus_domain::tenant::{contrast_ratio, font_stack, parse_hex_color};
+use rathaus_domain::tenant::{contrast_ratio, font_stack, parse_hex_color, MIN_CONTRAST};
 
 const CSS: &str = include_str!("../static/rathaus.css");
 const JS: &str = include_str!("../static/rathaus.js");
@@ -28,7 +28,8 @@ pub fn theme_css(primary: &str, accent: &str, font: &str) -> String {
     let brand = parse_hex_color(primary).unwrap_or((0x1d, 0x4e, 0x89));
     let brand_text = if contrast_ratio(brand, WHITE) >= contrast_ratio(brand, BLACK) { "#ffffff" } else { "#0b0c0c" };
     let accent_rgb = parse_hex_color(accent).unwrap_or(brand);
-    let accent_css = if contrast_ratio(accent_rgb, WHITE) >= 4.5 { hex(accent_rgb) } else { "#1d70b8".to_string() };
+    let accent_css =
+        if contrast_ratio(accent_rgb, WHITE) >= MIN_CONTRAST { hex(accent_rgb) } else { "#1d70b8".to_string() };
     format!(
         ":root {{ --brand: {}; --brand-text: {brand_text}; --accent: {accent_css}; --font: {}; }}\n",
         hex(brand),

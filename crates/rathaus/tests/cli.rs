@@ -1,0 +1,49 @@
+//! Administration on the command line: a town's branding is checked for contrast before it
+//! is stored, and every change is audited.
+
+use rathaus_store::{audit, tenants, Store};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn library_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../library")
+}
+
+fn rathaus(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rathaus"))
+        .args(args)
+        .env("RATHAUS_DATA_DIR", data_dir)
+        .env("RATHAUS_LIBRARY", library_dir())
+        .env("RATHAUS_LOG", "warn")
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("rathaus binary")
+}
+
+#[tokio::test]
+async fn branding_with_too_little_contrast_is_refused_and_a_readable_one_is_stored_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let out =
+        rathaus(dir.path(), &["tenant-create", "--slug", "neustadt", "--name", "Neustadt", "--postcodes", "09997"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let out =
+        rathaus(dir.path(), &["tenant-branding", "--tenant", "neustadt", "--accent", "#ffcc00", "--font", "comic"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Die Akzentfarbe #ffcc00 hat auf Weiß nur einen Kontrast von 1,5 : 1"), "{err}");
+    assert!(err.contains("Die Schrift „comic“ gibt es nicht") && err.contains("Nichts geändert."), "{err}");
+
+    let out =
+        rathaus(dir.path(), &["tenant-branding", "--tenant", "neustadt", "--accent", "#8a1c3f", "--font", "serif"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let store = Store::connect(&format!("sqlite:{}", dir.path().join("rathaus.db").display()), 1, None).await.unwrap();
+    let mut conn = store.conn().await.unwrap();
+    let t = tenants::by_slug(&mut conn, "neustadt").await.unwrap().unwrap();
+    assert_eq!((t.settings.branding.accent_color.as_str(), t.settings.branding.font.as_str()), ("#8a1c3f", "serif"));
+    let trail = audit::for_object(&mut conn, &t.tenant_id, "tenant", &t.tenant_id).await.unwrap();
+    let changed = trail.iter().filter(|e| e.action == "tenant.settings_changed").collect::<Vec<_>>();
+    assert_eq!(changed.len(), 1, "only the accepted change is recorded");
+    assert!(changed[0].details.contains("#8a1c3f"), "{}", changed[0].details);
+}
