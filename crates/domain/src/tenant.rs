@@ -53,6 +53,58 @@ pub struct Branding {
     /// Typeface of the portal: `sans` (default), `humanist` or `serif` (system fonts only:
     /// nothing is loaded from elsewhere).
     pub font: String,
+    /// SHA-256 of the logo image (stored apart, see `store::assets`); empty: no image, the
+    /// name alone.
+    pub logo: String,
+}
+
+/// The largest logo accepted: it is on every page.
+pub const MAX_LOGO_BYTES: usize = 200 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LogoProblem {
+    #[error("Das Logo ist {0} KB groß; höchstens 200 KB sind möglich")]
+    TooLarge(usize),
+    #[error("Das Logo muss ein PNG-, JPEG- oder SVG-Bild sein; diese Datei ist keins")]
+    NotAnImage,
+    #[error("Das SVG-Logo enthält Skripte oder Verweise auf andere Seiten; solche Logos werden nicht angenommen")]
+    ActiveSvg,
+}
+
+/// The media type of a logo, judged by its content, not by its name.
+pub fn logo_type(bytes: &[u8]) -> Result<&'static str, LogoProblem> {
+    if bytes.len() > MAX_LOGO_BYTES {
+        return Err(LogoProblem::TooLarge(bytes.len().div_ceil(1024)));
+    }
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return Ok("image/png");
+    }
+    if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        return Ok("image/jpeg");
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| LogoProblem::NotAnImage)?;
+    let head = text.trim_start_matches('\u{feff}').trim_start();
+    let lower = text.to_ascii_lowercase();
+    let is_svg =
+        (head.starts_with("<svg") || head.starts_with("<?xml") || head.starts_with("<!--")) && lower.contains("<svg");
+    if !is_svg {
+        return Err(LogoProblem::NotAnImage);
+    }
+    // An image shown with <img> runs no scripts, but the file can be opened directly.
+    let active = ["<script", "javascript:", " on", "<foreignobject", "href=\"http", "href='http"];
+    if active.iter().any(|a| if *a == " on" { has_event_attribute(&lower) } else { lower.contains(a) }) {
+        return Err(LogoProblem::ActiveSvg);
+    }
+    Ok("image/svg+xml")
+}
+
+/// An `on…=` attribute (onload, onclick …) anywhere in the markup.
+fn has_event_attribute(lower: &str) -> bool {
+    lower.match_indices(" on").any(|(i, _)| {
+        let rest = &lower[i + 3..];
+        let name_len = rest.bytes().take_while(|b| b.is_ascii_lowercase()).count();
+        name_len > 0 && rest[name_len..].trim_start().starts_with('=')
+    })
 }
 
 /// The font families a tenant can choose from, as CSS font stacks. Unknown names fall back
@@ -196,6 +248,25 @@ pub fn contrast_ratio(a: (u8, u8, u8), b: (u8, u8, u8)) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logos_are_judged_by_their_content() {
+        assert_eq!(logo_type(b"\x89PNG\r\n\x1a\n...."), Ok("image/png"));
+        assert_eq!(logo_type(&[0xff, 0xd8, 0xff, 0xe0, 0, 0]), Ok("image/jpeg"));
+        let svg = br#"<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="10" height="10" fill="navy"/></svg>"#;
+        assert_eq!(logo_type(svg), Ok("image/svg+xml"));
+        assert_eq!(logo_type(b"%PDF-1.7 not a logo"), Err(LogoProblem::NotAnImage));
+        assert_eq!(logo_type(b"<html><body>hi</body></html>"), Err(LogoProblem::NotAnImage));
+        assert_eq!(logo_type(br#"<svg><script>alert(1)</script></svg>"#), Err(LogoProblem::ActiveSvg));
+        assert_eq!(logo_type(br#"<svg onload = "alert(1)"></svg>"#), Err(LogoProblem::ActiveSvg));
+        assert_eq!(logo_type(br#"<svg><a href="https://evil.example">x</a></svg>"#), Err(LogoProblem::ActiveSvg));
+        assert_eq!(
+            logo_type(br#"<svg><text font-family="Arial">Stadt Neustadt</text></svg>"#),
+            Ok("image/svg+xml"),
+            "words with 'on' inside are fine"
+        );
+        assert_eq!(logo_type(&vec![0u8; MAX_LOGO_BYTES + 1]), Err(LogoProblem::TooLarge(201)));
+    }
 
     #[test]
     fn branding_that_would_be_unreadable_is_refused_with_the_reason() {

@@ -22,13 +22,27 @@ fn check_slug(slug: &str) -> Result<()> {
     Ok(())
 }
 
-/// Replaces a tenant's settings after checking its branding; audited with what changed.
-pub async fn update_settings(rt: &Runtime, tenant: &tenants::Tenant, settings: &TenantSettings) -> Result<()> {
+/// Replaces a tenant's settings after checking its branding, with a new logo image if
+/// given (checked by its content); audited with what changed.
+pub async fn update_settings(
+    rt: &Runtime,
+    tenant: &tenants::Tenant,
+    settings: &TenantSettings,
+    logo: Option<&[u8]>,
+) -> Result<()> {
+    let mut settings = settings.clone();
+    let logo = match logo {
+        Some(bytes) => Some((rathaus_domain::tenant::logo_type(bytes)?, bytes)),
+        None => None,
+    };
+    if let Some((_, bytes)) = logo {
+        settings.branding.logo = rathaus_store::sha256_hex(bytes);
+    }
     if let Some(p) = settings.branding.problems().first() {
         bail!("{p}");
     }
     let before = serde_json::to_value(&tenant.settings)?;
-    let after = serde_json::to_value(settings)?;
+    let after = serde_json::to_value(&settings)?;
     let changed: serde_json::Map<String, serde_json::Value> = after
         .as_object()
         .into_iter()
@@ -38,7 +52,10 @@ pub async fn update_settings(rt: &Runtime, tenant: &tenants::Tenant, settings: &
         .collect();
     let now = rt.clock.now();
     let mut tx = rt.store.begin().await?;
-    tenants::update_settings(&mut tx, &tenant.tenant_id, settings).await?;
+    if let Some((content_type, bytes)) = logo {
+        rathaus_store::assets::put(&mut tx, &tenant.tenant_id, "logo", content_type, bytes, now).await?;
+    }
+    tenants::update_settings(&mut tx, &tenant.tenant_id, &settings).await?;
     audit::append(
         &mut tx,
         &tenant.tenant_id,

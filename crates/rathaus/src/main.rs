@@ -73,6 +73,9 @@ enum Command {
         logo_text: Option<String>,
         #[arg(long)]
         tagline: Option<String>,
+        /// Logo image (PNG, JPEG or SVG, at most 200 KB), shown before the name.
+        #[arg(long)]
+        logo: Option<std::path::PathBuf>,
     },
     /// Create a staff account. The password is read from RATHAUS_NEW_PASSWORD or generated.
     StaffCreate {
@@ -213,7 +216,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             println!("Mandant „{}“ angelegt: {}/{}/", t.name, cfg.public_url, t.slug);
             Ok(ExitCode::SUCCESS)
         }
-        Command::TenantBranding { config, tenant, primary, accent, font, logo_text, tagline } => {
+        Command::TenantBranding { config, tenant, primary, accent, font, logo_text, tagline, logo } => {
             let (_, assembled) = open(&config).await?;
             let t = tenant_by_slug(&assembled, &tenant).await?;
             let mut settings = t.settings.clone();
@@ -229,7 +232,17 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     *target = v.trim().to_string();
                 }
             }
-            let problems = settings.branding.problems();
+            let logo = match &logo {
+                Some(path) => Some(
+                    std::fs::read(path)
+                        .with_context(|| format!("Logo {} kann nicht gelesen werden", path.display()))?,
+                ),
+                None => None,
+            };
+            let mut problems: Vec<String> = settings.branding.problems().iter().map(ToString::to_string).collect();
+            if let Some(Err(e)) = logo.as_deref().map(rathaus_domain::tenant::logo_type) {
+                problems.push(e.to_string());
+            }
             if !problems.is_empty() {
                 for p in &problems {
                     eprintln!("{p}");
@@ -237,7 +250,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 eprintln!("Nichts geändert.");
                 return Ok(ExitCode::from(2));
             }
-            admin::update_settings(&assembled.runtime, &t, &settings).await?;
+            admin::update_settings(&assembled.runtime, &t, &settings, logo.as_deref()).await?;
             println!("Erscheinungsbild von „{}“ geändert.", t.name);
             Ok(ExitCode::SUCCESS)
         }

@@ -41,6 +41,8 @@ struct DemoTenant {
     name: &'static str,
     settings: TenantSettings,
     fees: serde_json::Value,
+    /// Logo image (SVG), if the town has one.
+    logo: Option<&'static str>,
 }
 
 /// Where people in Saxony turn when an authority does not answer their accessibility
@@ -61,6 +63,7 @@ fn demo_tenants() -> Vec<DemoTenant> {
                     accent_color: "#1d4e89".into(),
                     tagline: "Rathaus online – rund um die Uhr".into(),
                     font: "sans".into(),
+                    logo: String::new(),
                 },
                 contact: Contact {
                     office: "Gewerbeamt".into(),
@@ -88,6 +91,7 @@ fn demo_tenants() -> Vec<DemoTenant> {
                 domains: vec!["musterstadt.localhost".into()],
             },
             fees: json!({}),
+            logo: Some(include_str!("demo/musterstadt-logo.svg")),
         },
         DemoTenant {
             slug: "beispielgemeinde",
@@ -100,6 +104,7 @@ fn demo_tenants() -> Vec<DemoTenant> {
                     accent_color: "#8a1c3f".into(),
                     tagline: "Bürgerservice der Gemeinde".into(),
                     font: "serif".into(),
+                    logo: String::new(),
                 },
                 contact: Contact {
                     office: "Bürgerbüro".into(),
@@ -128,6 +133,7 @@ fn demo_tenants() -> Vec<DemoTenant> {
                 domains: vec!["beispielgemeinde.localhost".into()],
             },
             fees: json!({"gebuehr_anmeldung": "30.00", "gebuehr_ummeldung": "25.00", "gebuehr_abmeldung": "12.50"}),
+            logo: None,
         },
     ]
 }
@@ -152,6 +158,9 @@ pub async fn seed_demo(rt: &Runtime) -> Result<Option<DemoCredentials>> {
         let tenant = create_tenant(rt, d.slug, d.name, &d.settings, &[("gewerbeanmeldung", d.fees)])
             .await
             .with_context(|| format!("Demo-Mandant {}", d.slug))?;
+        if let Some(svg) = d.logo {
+            crate::admin::update_settings(rt, &tenant, &tenant.settings, Some(svg.as_bytes())).await?;
+        }
         let mut staff = Vec::new();
         for (username, display, role) in DEMO_STAFF {
             let password = random_text(16);

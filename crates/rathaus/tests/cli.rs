@@ -34,14 +34,42 @@ async fn branding_with_too_little_contrast_is_refused_and_a_readable_one_is_stor
     assert!(err.contains("Die Akzentfarbe #ffcc00 hat auf Weiß nur einen Kontrast von 1,5 : 1"), "{err}");
     assert!(err.contains("Die Schrift „comic“ gibt es nicht") && err.contains("Nichts geändert."), "{err}");
 
-    let out =
-        rathaus(dir.path(), &["tenant-branding", "--tenant", "neustadt", "--accent", "#8a1c3f", "--font", "serif"]);
+    // A file that is not an image is refused the same way.
+    let not_a_logo = dir.path().join("logo.png");
+    std::fs::write(&not_a_logo, b"%PDF-1.7").unwrap();
+    let out = rathaus(dir.path(), &["tenant-branding", "--tenant", "neustadt", "--logo", not_a_logo.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PNG-, JPEG- oder SVG-Bild"));
+
+    let logo = dir.path().join("wappen.svg");
+    std::fs::write(
+        &logo,
+        br#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 4 4"><rect width="4" height="4"/></svg>"#,
+    )
+    .unwrap();
+    let out = rathaus(
+        dir.path(),
+        &[
+            "tenant-branding",
+            "--tenant",
+            "neustadt",
+            "--accent",
+            "#8a1c3f",
+            "--font",
+            "serif",
+            "--logo",
+            logo.to_str().unwrap(),
+        ],
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     let store = Store::connect(&format!("sqlite:{}", dir.path().join("rathaus.db").display()), 1, None).await.unwrap();
     let mut conn = store.conn().await.unwrap();
     let t = tenants::by_slug(&mut conn, "neustadt").await.unwrap().unwrap();
     assert_eq!((t.settings.branding.accent_color.as_str(), t.settings.branding.font.as_str()), ("#8a1c3f", "serif"));
+    let stored = rathaus_store::assets::get(&mut conn, &t.tenant_id, "logo").await.unwrap().expect("logo stored");
+    assert_eq!(stored.content_type, "image/svg+xml");
+    assert_eq!(t.settings.branding.logo, stored.sha256);
     let trail = audit::for_object(&mut conn, &t.tenant_id, "tenant", &t.tenant_id).await.unwrap();
     let changed = trail.iter().filter(|e| e.action == "tenant.settings_changed").collect::<Vec<_>>();
     assert_eq!(changed.len(), 1, "only the accepted change is recorded");

@@ -294,6 +294,19 @@ async fn each_town_has_its_imprint_privacy_and_accessibility_statement_and_its_o
     let b = v.c.get(s.url("/beispielgemeinde/theme.css")).send().await.unwrap().text().await.unwrap();
     assert!(a.contains("--brand: #1d4e89") && a.contains("--font: system-ui"), "{a}");
     assert!(b.contains("--brand: #2f5d3a") && b.contains("--font: Georgia"), "{b}");
+    // Musterstadt shows its logo before its name; Beispielgemeinde has none.
+    let logo_src = unescape(
+        home.split("class=\"logo-image\" src=\"").nth(1).and_then(|r| r.split('"').next()).expect("logo in the header"),
+    );
+    assert!(logo_src.starts_with("/musterstadt/logo?v="), "{logo_src}");
+    let res = v.c.get(s.url(&logo_src)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/svg+xml");
+    assert!(res.headers()["content-security-policy"].to_str().unwrap().contains("sandbox"));
+    assert!(res.text().await.unwrap().starts_with("<svg"));
+    let (_, _, other_home) = v.get("/beispielgemeinde/").await;
+    assert!(!other_home.contains("logo-image"));
+    assert_eq!(v.c.get(s.url("/beispielgemeinde/logo")).send().await.unwrap().status(), 404);
     let (st, _, _) = v.get("/gibtsnicht/impressum").await;
     assert_eq!(st, 404);
     s.stop().await;

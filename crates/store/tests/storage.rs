@@ -489,3 +489,23 @@ async fn a_batch_writes_everything_in_one_statement_and_reports_its_last_write()
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn a_tenants_logo_is_stored_replaced_and_kept_apart_from_other_tenants() {
+    use rathaus_store::assets;
+    for db in testing::all().await {
+        let (a, b) = two_tenants(&db.store).await;
+        let mut conn = db.store.conn().await.unwrap();
+        let first = assets::put(&mut conn, &a.tenant_id, "logo", "image/png", b"\x89PNG one", t0()).await.unwrap();
+        let second = assets::put(&mut conn, &a.tenant_id, "logo", "image/svg+xml", b"<svg/>", t0()).await.unwrap();
+        assert_ne!(first, second);
+        let logo = assets::get(&mut conn, &a.tenant_id, "logo").await.unwrap().unwrap();
+        assert_eq!(
+            (logo.content_type.as_str(), logo.content.as_slice(), logo.sha256),
+            ("image/svg+xml", &b"<svg/>"[..], second)
+        );
+        assert!(assets::get(&mut conn, &b.tenant_id, "logo").await.unwrap().is_none(), "{:?}", db.backend());
+        drop(conn);
+        db.cleanup().await;
+    }
+}

@@ -1,10 +1,10 @@
 //! Static assets compiled into the binary, and the per-tenant colour theme.
 
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use rathaus_domain::tenant::{contrast_ratio, font_stack, parse_hex_color, MIN_CONTRAST};
 
 const CSS: &str = include_str!("../static/rathaus.css");
@@ -48,6 +48,24 @@ pub async fn theme(State(app): State<AppState>, Path(slug): Path<String>) -> App
         [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=60")],
         theme_css(&b.primary_color, &b.accent_color, &b.font),
     ))
+}
+
+/// The tenant's logo. Its address carries the image's hash (`?v=`), so it may be cached for
+/// long; an SVG opened directly gets a policy under which nothing in it runs.
+pub async fn logo(State(app): State<AppState>, Path(slug): Path<String>) -> AppResult<Response> {
+    let tenant = app.tenant(&slug).await?;
+    let mut conn = app.runtime.store.conn().await?;
+    let asset = rathaus_store::assets::get(&mut conn, &tenant.tenant_id, "logo").await?.ok_or(AppError::NotFound)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, asset.content_type),
+            (header::CACHE_CONTROL, "public, max-age=86400".to_string()),
+            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'; sandbox".to_string()),
+            (header::ETAG, format!("\"{}\"", asset.sha256)),
+        ],
+        asset.content,
+    )
+        .into_response())
 }
 
 #[cfg(test)]

@@ -164,6 +164,7 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}", get(tenant_root))
         .route("/{tenant}/", get(portal::home))
         .route("/{tenant}/theme.css", get(assets::theme))
+        .route("/{tenant}/logo", get(assets::logo))
         .route("/{tenant}/leistungen/{procedure}", get(portal::service))
         .route("/{tenant}/antrag/{procedure}/pruefen", get(portal::check).post(portal::submit))
         .route("/{tenant}/antrag/{procedure}/{page}", get(portal::page).post(portal::save_page))

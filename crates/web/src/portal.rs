@@ -37,6 +37,8 @@ pub(crate) struct TenantView {
     logo_text: String,
     tagline: String,
     contact: rathaus_domain::tenant::Contact,
+    /// Address of the logo image, if the tenant has one.
+    logo: Option<String>,
 }
 
 pub(crate) fn tenant_view(t: &Tenant) -> TenantView {
@@ -47,6 +49,7 @@ pub(crate) fn tenant_view(t: &Tenant) -> TenantView {
         logo_text: if b.logo_text.is_empty() { t.name.clone() } else { b.logo_text.clone() },
         tagline: b.tagline.clone(),
         contact: t.settings.contact.clone(),
+        logo: (!b.logo.is_empty()).then(|| format!("/{}/logo?v={}", t.slug, &b.logo[..b.logo.len().min(16)])),
     }
 }
 
