@@ -81,6 +81,30 @@ pub enum FieldKind {
     Money,
     /// A bank account (IBAN), checked by length and check digits, stored without spaces.
     Iban,
+    /// A German postal address: `{strasse, hausnummer, plz, ort}`, the postcode checked.
+    Address,
+}
+
+/// The parts of an `address` field, in the order they are asked.
+pub const ADDRESS_PARTS: [&str; 4] = ["strasse", "hausnummer", "plz", "ort"];
+
+/// The label of an address part.
+pub fn address_part_label(part: &str, lang: Lang) -> &'static str {
+    match (part, lang) {
+        ("strasse", Lang::De) => "Straße",
+        ("strasse", Lang::En) => "Street",
+        ("hausnummer", Lang::De) => "Hausnummer",
+        ("hausnummer", Lang::En) => "House number",
+        ("plz", Lang::De) => "Postleitzahl",
+        ("plz", Lang::En) => "Postcode",
+        (_, Lang::De) => "Ort",
+        (_, Lang::En) => "Town or city",
+    }
+}
+
+/// A German postcode: five digits, 01001 to 99998 (no delivery area starts with 00).
+pub fn german_postcode(s: &str) -> bool {
+    s.len() == 5 && s.bytes().all(|b| b.is_ascii_digit()) && !s.starts_with("00")
 }
 
 impl FieldKind {
@@ -102,6 +126,7 @@ impl FieldKind {
             FieldKind::Repeat => "repeat",
             FieldKind::Money => "money",
             FieldKind::Iban => "iban",
+            FieldKind::Address => "address",
         }
     }
 
@@ -752,6 +777,51 @@ impl Ctx<'_> {
                     }
                     None => {
                         errors.push(err(Msg::MustBeInteger, &[label]));
+                        None
+                    }
+                },
+                FieldKind::Address => match value.as_object() {
+                    Some(parts) => {
+                        let mut out = Map::new();
+                        for part in ADDRESS_PARTS {
+                            let text = parts.get(part).and_then(Json::as_str).map(str::trim).unwrap_or("");
+                            let part_label = format!("{label}: {}", address_part_label(part, lang));
+                            let part_err = |m: Msg| FieldError {
+                                field: format!("{path}.{part}"),
+                                message: msg(lang, m, &[&part_label]),
+                            };
+                            if text.is_empty() {
+                                if self.schema.field_required(field, scope) {
+                                    errors.push(part_err(Msg::Required));
+                                }
+                                continue;
+                            }
+                            let ok = match part {
+                                "plz" => german_postcode(text),
+                                "hausnummer" => {
+                                    text.starts_with(|c: char| c.is_ascii_digit()) && text.chars().count() <= 12
+                                }
+                                _ => text.chars().count() <= 100,
+                            };
+                            if !ok {
+                                errors.push(part_err(match part {
+                                    "plz" => Msg::InvalidPostcode,
+                                    "hausnummer" => Msg::InvalidHouseNumber,
+                                    _ => Msg::TooLongPart,
+                                }));
+                            }
+                            out.insert(part.to_string(), Json::String(text.to_string()));
+                        }
+                        for extra in parts.keys().filter(|k| !ADDRESS_PARTS.contains(&k.as_str())) {
+                            errors.push(FieldError {
+                                field: format!("{path}.{extra}"),
+                                message: msg(lang, Msg::UnknownField, &[]),
+                            });
+                        }
+                        Some(Json::Object(out))
+                    }
+                    None => {
+                        errors.push(err(Msg::NotAnObject, &[label]));
                         None
                     }
                 },

@@ -23,6 +23,8 @@ pub enum Msg {
     InvalidUrl,
     InvalidPostcode,
     InvalidMoney,
+    InvalidHouseNumber,
+    TooLongPart,
     InvalidIban,
     IbanLength,
     InvalidFormat,
@@ -65,6 +67,8 @@ fn de(m: Msg) -> &'static str {
         Msg::InvalidUrl => "„{0}“ muss eine Internetadresse sein, z. B. https://www.beispiel.de.",
         Msg::InvalidPostcode => "„{0}“ muss eine fünfstellige Postleitzahl sein, z. B. 09999.",
         Msg::InvalidMoney => "„{0}“ muss ein Betrag in Euro sein, z. B. 1.234,56.",
+        Msg::InvalidHouseNumber => "„{0}“ muss mit einer Ziffer beginnen, z. B. 12 oder 12a.",
+        Msg::TooLongPart => "„{0}“ darf höchstens 100 Zeichen lang sein.",
         Msg::InvalidIban => {
             "„{0}“ ist keine gültige IBAN. Prüfen Sie sie mit Ihren Kontounterlagen, z. B. DE89 3704 0044 0532 0130 00."
         }
@@ -97,6 +101,8 @@ fn en(m: Msg) -> &'static str {
         Msg::InvalidUrl => "“{0}” must be a web address, like https://www.example.com.",
         Msg::InvalidPostcode => "“{0}” must be a 5-digit postcode, like 09999.",
         Msg::InvalidMoney => "“{0}” must be an amount in euros, like 1234.56.",
+        Msg::InvalidHouseNumber => "“{0}” must start with a number, like 12 or 12a.",
+        Msg::TooLongPart => "“{0}” must be 100 characters or fewer.",
         Msg::InvalidIban => {
             "“{0}” is not a valid IBAN. Check it against your bank details, like DE89 3704 0044 0532 0130 00."
         }

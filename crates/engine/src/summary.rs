@@ -118,6 +118,12 @@ pub fn display_value(field: &Field, value: &Json, catalogues: &BTreeMap<String, 
                 (false, Lang::En) => "No".into(),
             },
             Json::Number(n) => n.to_string(),
+            Json::Object(parts) if field.kind == FieldKind::Address => {
+                let part = |k: &str| parts.get(k).and_then(Json::as_str).unwrap_or("").to_string();
+                let street = format!("{} {}", part("strasse"), part("hausnummer")).trim().to_string();
+                let town = format!("{} {}", part("plz"), part("ort")).trim().to_string();
+                [street, town].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(", ")
+            }
             Json::Null => String::new(),
             other => other.to_string(),
         }

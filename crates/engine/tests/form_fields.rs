@@ -106,3 +106,62 @@ fn check_your_answers_shows_them_as_people_write_them() {
         "DE89 3704 0044 0532 0130 00"
     );
 }
+
+const ADDRESS_FORM: &str = r#"{
+  "pages": [{
+    "id": "anschrift",
+    "title": {"de": "Anschrift"},
+    "fields": [
+      {"key": "inhaber.anschrift", "type": "address", "label": {"de": "Wohnanschrift", "en": "Home address"}, "required": true,
+       "checks": [{"rule": "value.plz != \"09999\"", "message": {"de": "Für 09999 ist die Gemeinde selbst zuständig."}}]}
+    ]
+  }]
+}"#;
+
+fn address_errors(data: serde_json::Value, lang: Lang) -> (serde_json::Value, Vec<(String, String)>) {
+    let schema = FormSchema::parse(ADDRESS_FORM, &BTreeMap::new()).expect("valid form");
+    let v = schema.validate(&data, &BTreeMap::new(), today(), lang);
+    (v.data, v.errors.into_iter().map(|e| (e.field, e.message)).collect())
+}
+
+#[test]
+fn an_address_is_checked_part_by_part() {
+    let (data, errors) = address_errors(
+        json!({"inhaber": {"anschrift": {"strasse": " Markt ", "hausnummer": "1a", "plz": "09990", "ort": "Musterstadt"}}}),
+        Lang::De,
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(
+        data,
+        json!({"inhaber": {"anschrift": {"strasse": "Markt", "hausnummer": "1a", "plz": "09990", "ort": "Musterstadt"}}})
+    );
+
+    let (_, errors) = address_errors(
+        json!({"inhaber": {"anschrift": {"strasse": "Markt", "hausnummer": "eins", "plz": "00123", "ort": "", "land": "DE"}}}),
+        Lang::De,
+    );
+    let fields: Vec<&str> = errors.iter().map(|(f, _)| f.as_str()).collect();
+    assert_eq!(
+        fields,
+        ["inhaber.anschrift.hausnummer", "inhaber.anschrift.plz", "inhaber.anschrift.ort", "inhaber.anschrift.land"]
+    );
+    assert_eq!(errors[1].1, "„Wohnanschrift: Postleitzahl“ muss eine fünfstellige Postleitzahl sein, z. B. 09999.");
+    assert_eq!(errors[2].1, "Geben Sie „Wohnanschrift: Ort“ an.");
+
+    let (_, errors) = address_errors(json!({}), Lang::En);
+    assert_eq!(errors, [("inhaber.anschrift".to_string(), "Enter “Home address”.".to_string())]);
+    // FEEL checks see the parts.
+    let (_, errors) = address_errors(
+        json!({"inhaber": {"anschrift": {"strasse": "Markt", "hausnummer": "1", "plz": "09999", "ort": "Musterstadt"}}}),
+        Lang::De,
+    );
+    assert_eq!(errors, [("inhaber.anschrift".to_string(), "Für 09999 ist die Gemeinde selbst zuständig.".to_string())]);
+}
+
+#[test]
+fn an_address_reads_as_one_line() {
+    let s = FormSchema::parse(ADDRESS_FORM, &BTreeMap::new()).unwrap();
+    let field = s.pages[0].fields[0].clone();
+    let value = json!({"strasse": "Markt", "hausnummer": "1a", "plz": "09990", "ort": "Musterstadt"});
+    assert_eq!(display_value(&field, &value, &BTreeMap::new(), Lang::De), "Markt 1a, 09990 Musterstadt");
+}

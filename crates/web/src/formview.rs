@@ -6,7 +6,9 @@ use crate::i18n::tf;
 use rathaus_domain::iban::Iban;
 use rathaus_domain::money::Money;
 use rathaus_domain::Lang;
-use rathaus_engine::form::{get_path, money_json, remove_path, set_path, Field, FieldKind, FormSchema, Page};
+use rathaus_engine::form::{
+    address_part_label, get_path, money_json, remove_path, set_path, Field, FieldKind, FormSchema, Page, ADDRESS_PARTS,
+};
 use rathaus_engine::{Catalogue, FieldError};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
@@ -55,6 +57,7 @@ pub fn anchor_for(schema: &FormSchema, path: &str) -> String {
     let top = path.split('[').next().unwrap_or(path);
     match schema.field(top).map(|f| f.kind) {
         Some(FieldKind::Date) if !path.contains('[') => format!("{id}-tag"),
+        Some(FieldKind::Address) if path == top => format!("{id}-strasse"),
         _ => id,
     }
 }
@@ -148,6 +151,20 @@ impl Apply<'_> {
                                 message: tf(lang, "form.money_invalid", &[("label", label)]),
                             }),
                         }
+                    }
+                }
+                FieldKind::Address => {
+                    let mut parts = Map::new();
+                    for part in ADDRESS_PARTS {
+                        let part_name = format!("{name}.{part}");
+                        let v = posted.text(&part_name);
+                        raw.insert(part_name, v.clone());
+                        parts.insert(part.to_string(), Json::String(v));
+                    }
+                    if parts.values().all(|v| v.as_str().is_some_and(str::is_empty)) {
+                        remove_path(target, &field.key);
+                    } else {
+                        set_path(target, &field.key, Json::Object(parts));
                     }
                 }
                 FieldKind::Boolean => {
@@ -260,6 +277,21 @@ pub struct FieldView {
     pub can_add: bool,
     pub width: Option<String>,
     pub autocomplete: Option<String>,
+    /// The inputs of an `address` field.
+    pub parts: Vec<PartView>,
+}
+
+/// One input of a composite field (street, house number, postcode, town of an address).
+#[derive(Serialize, Debug, Clone)]
+pub struct PartView {
+    pub id: String,
+    pub name: String,
+    pub label: String,
+    pub value: String,
+    pub error: Option<String>,
+    pub autocomplete: &'static str,
+    pub width: &'static str,
+    pub numeric: bool,
 }
 
 pub struct ViewContext<'a> {
@@ -370,6 +402,34 @@ fn field_view(ctx: &ViewContext<'_>, field: &Field, obj: &Json, scope: &Json, pr
     } else {
         Vec::new()
     };
+    let parts = if field.kind == FieldKind::Address {
+        ADDRESS_PARTS
+            .iter()
+            .map(|part| {
+                let part_name = format!("{name}.{part}");
+                let (autocomplete, width) = match *part {
+                    "strasse" => ("address-line1", "20"),
+                    "hausnummer" => ("address-line2", "4"),
+                    "plz" => ("postal-code", "short"),
+                    _ => ("address-level2", "20"),
+                };
+                PartView {
+                    id: field_id(&part_name),
+                    label: address_part_label(part, lang).to_string(),
+                    value: raw(&part_name).unwrap_or_else(|| {
+                        value.and_then(|v| v.get(part)).and_then(Json::as_str).unwrap_or("").to_string()
+                    }),
+                    error: ctx.errors.iter().find(|e| e.field == part_name).map(|e| e.message.clone()),
+                    name: part_name,
+                    autocomplete,
+                    width,
+                    numeric: *part == "plz",
+                }
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     FieldView {
         kind: field.kind.code(),
         id: field_id(&name),
@@ -390,6 +450,7 @@ fn field_view(ctx: &ViewContext<'_>, field: &Field, obj: &Json, scope: &Json, pr
         item_label: field.item_label.as_ref().map(|t| t.get(lang).to_string()).unwrap_or_default(),
         width: field.width.clone(),
         autocomplete: field.autocomplete.clone(),
+        parts,
     }
 }
 
@@ -460,6 +521,49 @@ mod tests {
         assert_eq!(out.errors[0].field, "betrag");
         assert!(out.errors[0].message.contains("„Betrag“"), "{}", out.errors[0].message);
         assert_eq!(out.raw.get("betrag").map(String::as_str), Some("12 Euro 50"));
+    }
+
+    #[test]
+    fn an_address_is_four_inputs_that_keep_what_was_typed_and_show_their_own_errors() {
+        let form = r#"{"pages": [{"id": "p", "title": {"de": "Anschrift"}, "fields": [
+            {"key": "anschrift", "type": "address", "label": {"de": "Anschrift"}, "required": true}]}]}"#;
+        let schema = FormSchema::parse(form, &BTreeMap::new()).expect("valid form");
+        let posted = Posted::new(vec![
+            ("anschrift.strasse".into(), "Markt".into()),
+            ("anschrift.hausnummer".into(), "1".into()),
+            ("anschrift.plz".into(), "999".into()),
+            ("anschrift.ort".into(), "Musterstadt".into()),
+        ]);
+        let mut data = Json::Object(Map::new());
+        let mut out = Applied::default();
+        let apply = Apply { schema: &schema, posted: &posted, lang: Lang::De };
+        apply.apply_fields(&schema.pages[0].fields, "", &mut data, &Json::Object(Map::new()), &mut out);
+        assert_eq!(data["anschrift"]["plz"], "999");
+        let errors = schema
+            .validate(&data, &BTreeMap::new(), chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(), Lang::De)
+            .errors;
+        let ctx = ViewContext {
+            schema: &schema,
+            catalogues: &BTreeMap::new(),
+            errors: &errors,
+            raw: &out.raw,
+            lang: Lang::De,
+        };
+        let view = &page_fields(&ctx, &schema.pages[0], &data)[0];
+        let parts: Vec<(&str, &str, bool)> =
+            view.parts.iter().map(|p| (p.id.as_str(), p.value.as_str(), p.error.is_some())).collect();
+        assert_eq!(
+            parts,
+            [
+                ("f-anschrift-strasse", "Markt", false),
+                ("f-anschrift-hausnummer", "1", false),
+                ("f-anschrift-plz", "999", true),
+                ("f-anschrift-ort", "Musterstadt", false)
+            ]
+        );
+        // The error summary jumps to the postcode input, or to the street if all is missing.
+        assert_eq!(anchor_for(&schema, "anschrift.plz"), "f-anschrift-plz");
+        assert_eq!(anchor_for(&schema, "anschrift"), "f-anschrift-strasse");
     }
 
     #[test]
