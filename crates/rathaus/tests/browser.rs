@@ -177,8 +177,28 @@ async fn run(c: &Client, s: &TestServer) -> Result<(), String> {
     type_into(c, "f-betrieb-geschaeftsbezeichnung", "Mustermann IT").await;
     type_into(c, "f-betrieb-anschrift-strasse", "Am Markt").await;
     type_into(c, "f-betrieb-anschrift-hausnummer", "7").await;
+    // Live validation: leaving a wrong postcode shows its error in place, before "continue".
+    type_into(c, "f-betrieb-anschrift-plz", "999").await;
+    type_into(c, "f-betrieb-anschrift-ort", "Musterstadt").await;
+    let live_error = c
+        .wait()
+        .at_most(Duration::from_secs(5))
+        .for_element(Locator::Css("#f-betrieb-anschrift-plz-live-error"))
+        .await
+        .map_err(|e| format!("no live error for the postcode: {e}"))?;
+    assert!(live_error.text().await.unwrap().contains("fünfstellige Postleitzahl"));
+    let invalid = c.find(Locator::Id("f-betrieb-anschrift-plz")).await.unwrap().attr("aria-invalid").await.unwrap();
+    assert_eq!(invalid.as_deref(), Some("true"));
+    // Only the field just left shows an error: required fields not visited yet stay quiet.
+    let shown = c.find_all(Locator::Css(".error-message")).await.unwrap();
+    assert_eq!(shown.len(), 1, "one error on the page");
     type_into(c, "f-betrieb-anschrift-plz", "09990").await;
     type_into(c, "f-betrieb-anschrift-ort", "Musterstadt").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while c.find(Locator::Css("#f-betrieb-anschrift-plz-live-error")).await.is_ok() {
+        assert!(std::time::Instant::now() < deadline, "the corrected postcode's error goes away");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     click(c, "#f-betrieb-niederlassung").await;
     continue_(c).await;
 

@@ -372,6 +372,45 @@ async fn the_service_finder_understands_everyday_words() {
     s.stop().await;
 }
 
+#[tokio::test]
+async fn live_validation_answers_with_the_same_errors_as_continue_and_keeps_the_answers() {
+    let s = TestServer::start(testing::sqlite().await).await;
+    let v = Visit::new(&s);
+    let page = "/musterstadt/antrag/gewerbeanmeldung/betrieb";
+    let (_, url, html) = v.get(page).await;
+    assert!(
+        unescape(&html).contains("data-live=\"/musterstadt/antrag/gewerbeanmeldung/betrieb/live\""),
+        "the form names its check: {url}"
+    );
+    let token = csrf(&html);
+    let live = |fields: Vec<(&'static str, &'static str)>| {
+        let mut body: Vec<(String, String)> = vec![("_csrf".into(), token.clone())];
+        body.extend(fields.into_iter().map(|(k, val)| (k.to_string(), val.to_string())));
+        let req = v.c.post(s.url(&format!("{page}/live"))).form(&body);
+        async move {
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status(), 200);
+            res.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let answer = live(vec![("betrieb.anschrift.plz", "999"), ("betrieb.anschrift.strasse", "Am Markt")]).await;
+    let errors = answer["errors"].as_array().unwrap();
+    let plz = errors.iter().find(|e| e["field"] == "betrieb.anschrift.plz").expect("postcode error");
+    assert_eq!(plz["anchor"], "f-betrieb-anschrift-plz");
+    assert!(plz["message"].as_str().unwrap().contains("fünfstellige Postleitzahl"));
+    assert!(errors.iter().all(|e| e["field"] != "betrieb.anschrift.strasse"), "a good answer has no error");
+    // What was typed is kept in the draft, as on "continue".
+    let (_, _, html) = v.get(page).await;
+    assert!(html.contains("value=\"Am Markt\""));
+    let answer = live(vec![("betrieb.anschrift.plz", "09990")]).await;
+    assert!(answer["errors"].as_array().unwrap().iter().all(|e| e["field"] != "betrieb.anschrift.plz"));
+    // Without the form's token nothing is checked or kept.
+    let res =
+        v.c.post(s.url(&format!("{page}/live"))).form(&[("betrieb.anschrift.strasse", "X")]).send().await.unwrap();
+    assert_eq!(res.status(), 403);
+    s.stop().await;
+}
+
 async fn login(s: &TestServer, tenant: &str, user: &str) -> Visit {
     let v = Visit::new(s);
     let (st, url, html) = v

@@ -168,6 +168,7 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/leistungen/{procedure}", get(portal::service))
         .route("/{tenant}/antrag/{procedure}/pruefen", get(portal::check).post(portal::submit))
         .route("/{tenant}/antrag/{procedure}/{page}", get(portal::page).post(portal::save_page))
+        .route("/{tenant}/antrag/{procedure}/{page}/live", post(portal::live_check))
         .route("/{tenant}/vorgang/{reference}/eingang", get(portal::receipt))
         .route("/{tenant}/vorgang/{reference}", get(portal::status))
         .route("/{tenant}/vorgang/{reference}/dokumente/{document_id}", get(portal::document))

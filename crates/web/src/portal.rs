@@ -229,6 +229,7 @@ fn render_page(r: &PageRender<'_>, lang: Lang, session: &mut Session) -> AppResu
             step => idx + 1,
             steps => pages.len() + 1,
             back_url => back_url,
+            live_url => format!("/{slug}/antrag/{id}/{}/live", page.id),
             action_url => action_url,
             return_to_check => r.return_to_check,
             ..base(lang, Some(r.tenant), Some(session))
@@ -331,6 +332,43 @@ pub async fn save_page(
         _ => format!("/{slug}/antrag/{procedure}/pruefen"),
     };
     session.finish(&app, &slug, Redirect::to(&to).into_response()).await
+}
+
+/// Live validation for the page's script: the posted page is applied to the draft (and
+/// kept, like any answer) and validated exactly as on "continue"; the answer lists every
+/// error with the id of the input it belongs to. The script shows those of the fields the
+/// person has already left. Without JavaScript nothing calls this.
+pub async fn live_check(
+    State(app): State<AppState>,
+    Path((slug, procedure, page_id)): Path<(String, String, String)>,
+    visit: Visit,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    let a = active(&app, &tenant, &procedure).await?;
+    let posted = Posted::new(pairs);
+    session.verify_csrf(posted.get("_csrf"))?;
+    let p = &a.procedure;
+    let page = p.form.page(&page_id).ok_or(AppError::NotFound)?;
+    let before = draft_of(&session, &procedure);
+    let mut data = before.clone();
+    let mut applied = Applied::default();
+    Apply { schema: &p.form, posted: &posted, lang }.apply_fields(&page.fields, "", &mut data, &before, &mut applied);
+    let mut errors = applied.errors;
+    let converted: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
+    let today = german_today(app.runtime.clock.now());
+    errors.extend(
+        p.form
+            .validate_page(&page_id, &data, &p.catalogues, today, lang)
+            .into_iter()
+            .filter(|e| !converted.contains(&e.field)),
+    );
+    session.data.drafts.insert(procedure.clone(), data);
+    let errors: Vec<Json> = errors
+        .iter()
+        .map(|e| serde_json::json!({"field": e.field, "anchor": anchor_for(&p.form, &e.field), "message": e.message}))
+        .collect();
+    session.finish(&app, &slug, axum::Json(serde_json::json!({ "errors": errors })).into_response()).await
 }
 
 struct CheckView {

@@ -34,4 +34,62 @@
       form.setAttribute("data-submitted", "1");
     });
   });
+
+  // Live validation: when a field is left, the page is checked on the server (the same rules
+  // as on "continue") and the errors of the fields already visited are shown in place.
+  var live = document.querySelector("form[data-live]");
+  if (live && window.fetch && window.FormData && window.URLSearchParams) {
+    var visited = {};
+    var status = live.querySelector("[data-live-status]");
+    // The innermost group: an address part has its own, a date's three inputs share one.
+    var groupOf = function (el) { return el.closest(".form-group"); };
+    var show = function (errors, changed) {
+      var byGroup = new Map();
+      errors.forEach(function (e) {
+        var input = document.getElementById(e.anchor);
+        var group = input && groupOf(input);
+        if (group && !byGroup.has(group)) { byGroup.set(group, e.message); }
+      });
+      var said = "";
+      Object.keys(visited).forEach(function (name) {
+        live.querySelectorAll("[name='" + name.replace(/'/g, "\\'") + "']").forEach(function (input) {
+          var group = groupOf(input);
+          if (!group) { return; }
+          var message = byGroup.get(group);
+          var shown = group.querySelector(":scope > .error-message, :scope > fieldset > .error-message");
+          if (message) {
+            if (!shown) {
+              shown = document.createElement("p");
+              shown.className = "error-message";
+              shown.id = input.id + "-live-error";
+              var label = group.querySelector(":scope > label, :scope > fieldset > legend");
+              (label || group.firstChild).insertAdjacentElement(label ? "afterend" : "beforebegin", shown);
+            }
+            if (shown.textContent !== message) { shown.textContent = message; }
+            group.classList.add("has-error");
+            input.setAttribute("aria-invalid", "true");
+            input.setAttribute("aria-describedby", shown.id);
+            if (name === changed) { said = message; }
+          } else {
+            if (shown) { shown.remove(); }
+            group.classList.remove("has-error");
+            input.removeAttribute("aria-invalid");
+          }
+        });
+      });
+      if (status) { status.textContent = said; }
+    };
+    live.addEventListener("change", function (ev) {
+      if (!ev.target.name || ev.target.name.charAt(0) === "_") { return; }
+      visited[ev.target.name] = true;
+      fetch(live.getAttribute("data-live"), {
+        method: "POST",
+        body: new URLSearchParams(new FormData(live)),
+        headers: { "Accept": "application/json" },
+        credentials: "same-origin"
+      }).then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (res) { if (res) { show(res.errors, ev.target.name); } })
+        .catch(function () { /* offline: the page still validates on "continue" */ });
+    });
+  }
 })();
