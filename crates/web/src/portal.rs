@@ -19,6 +19,7 @@ use minijinja::{context, Value};
 use rathaus_domain::time::{german_date_time, german_today};
 use rathaus_domain::{AccessCode, Channel, Lang, Money, Reference};
 use rathaus_engine::environment::{check as run_check, tenant_facts};
+use rathaus_engine::form::Page;
 use rathaus_engine::library::ParameterKind;
 use rathaus_engine::summary::summarize;
 use rathaus_engine::FieldError;
@@ -279,14 +280,9 @@ pub async fn save_page(
 ) -> AppResult<Response> {
     let Visit { lang, tenant, mut session } = visit;
     let a = active(&app, &tenant, &procedure).await?;
-    let posted = Posted::new(pairs);
-    session.verify_csrf(posted.get("_csrf"))?;
     let p = &a.procedure;
-    let before = draft_of(&session, &procedure);
-    let page = p.form.page(&page_id).ok_or(AppError::NotFound)?;
-    let mut data = before.clone();
-    let mut applied = Applied::default();
-    Apply { schema: &p.form, posted: &posted, lang }.apply_fields(&page.fields, "", &mut data, &before, &mut applied);
+    let (page, PostedPage { posted, before, mut data, applied }) =
+        apply_posted(&mut session, &a, &page_id, pairs, lang)?;
     let Applied { raw, mut errors } = applied;
     let action = posted.get("_action").unwrap_or("continue").to_string();
     let repeat_action = apply_repeat_action(page, &action, &mut data);
@@ -305,21 +301,14 @@ pub async fn save_page(
         let body = render_with(&[], &HashMap::new(), &mut session)?;
         return session.finish(&app, &slug, html(body)).await;
     }
-    let today = german_today(app.runtime.clock.now());
-    let converted: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
     let newly_visible: Vec<&str> = page
         .fields
         .iter()
         .filter(|f| p.form.field_visible(f, &data) && !p.form.field_visible(f, &before))
         .map(|f| f.key.as_str())
         .collect();
-    for e in p.form.validate_page(&page_id, &data, &p.catalogues, today, lang) {
-        let top = e.field.split('[').next().unwrap_or(&e.field);
-        // Fields this answer just revealed are shown without an error first.
-        if !converted.contains(&e.field) && !newly_visible.contains(&top) {
-            errors.push(e);
-        }
-    }
+    // Fields this answer just revealed are shown without an error first.
+    add_page_errors(&app, &a, &page_id, &data, &newly_visible, lang, &mut errors);
     if !errors.is_empty() || !newly_visible.is_empty() {
         let body = render_with(&errors, &raw, &mut session)?;
         let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
@@ -334,6 +323,63 @@ pub async fn save_page(
     session.finish(&app, &slug, Redirect::to(&to).into_response()).await
 }
 
+/// A form page as posted, applied to the procedure's draft.
+struct PostedPage {
+    posted: Posted,
+    /// The draft before and after the page's answers.
+    before: Json,
+    data: Json,
+    /// What was typed, and the answers that could not even be converted.
+    applied: Applied,
+}
+
+/// Checks the form's CSRF token and applies the posted answers of the page to a copy of the
+/// session's draft (the caller decides whether to keep it).
+fn apply_posted<'a>(
+    session: &mut Session,
+    a: &'a ActiveProcedure,
+    page_id: &str,
+    pairs: Vec<(String, String)>,
+    lang: Lang,
+) -> AppResult<(&'a Page, PostedPage)> {
+    let posted = Posted::new(pairs);
+    session.verify_csrf(posted.get("_csrf"))?;
+    let page = a.procedure.form.page(page_id).ok_or(AppError::NotFound)?;
+    let before = draft_of(session, a.procedure.id());
+    let mut data = before.clone();
+    let mut applied = Applied::default();
+    Apply { schema: &a.procedure.form, posted: &posted, lang }.apply_fields(
+        &page.fields,
+        "",
+        &mut data,
+        &before,
+        &mut applied,
+    );
+    Ok((page, PostedPage { posted, before, data, applied }))
+}
+
+/// Adds the page's validation errors to the conversion errors already in `errors` (an answer
+/// that could not be converted is reported once), leaving out the fields in `quiet`.
+fn add_page_errors(
+    app: &AppState,
+    a: &ActiveProcedure,
+    page_id: &str,
+    data: &Json,
+    quiet: &[&str],
+    lang: Lang,
+    errors: &mut Vec<FieldError>,
+) {
+    let p = &a.procedure;
+    let today = german_today(app.runtime.clock.now());
+    let converted: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
+    for e in p.form.validate_page(page_id, data, &p.catalogues, today, lang) {
+        let top = e.field.split('[').next().unwrap_or(&e.field);
+        if !converted.contains(&e.field) && !quiet.contains(&top) {
+            errors.push(e);
+        }
+    }
+}
+
 /// Live validation for the page's script: the posted page is applied to the draft (and
 /// kept, like any answer) and validated exactly as on "continue"; the answer lists every
 /// error with the id of the input it belongs to. The script shows those of the fields the
@@ -346,27 +392,14 @@ pub async fn live_check(
 ) -> AppResult<Response> {
     let Visit { lang, tenant, mut session } = visit;
     let a = active(&app, &tenant, &procedure).await?;
-    let posted = Posted::new(pairs);
-    session.verify_csrf(posted.get("_csrf"))?;
-    let p = &a.procedure;
-    let page = p.form.page(&page_id).ok_or(AppError::NotFound)?;
-    let before = draft_of(&session, &procedure);
-    let mut data = before.clone();
-    let mut applied = Applied::default();
-    Apply { schema: &p.form, posted: &posted, lang }.apply_fields(&page.fields, "", &mut data, &before, &mut applied);
+    let (_, PostedPage { data, applied, .. }) = apply_posted(&mut session, &a, &page_id, pairs, lang)?;
     let mut errors = applied.errors;
-    let converted: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
-    let today = german_today(app.runtime.clock.now());
-    errors.extend(
-        p.form
-            .validate_page(&page_id, &data, &p.catalogues, today, lang)
-            .into_iter()
-            .filter(|e| !converted.contains(&e.field)),
-    );
+    add_page_errors(&app, &a, &page_id, &data, &[], lang, &mut errors);
     session.data.drafts.insert(procedure.clone(), data);
+    let form = &a.procedure.form;
     let errors: Vec<Json> = errors
         .iter()
-        .map(|e| serde_json::json!({"field": e.field, "anchor": anchor_for(&p.form, &e.field), "message": e.message}))
+        .map(|e| serde_json::json!({"field": e.field, "anchor": anchor_for(form, &e.field), "message": e.message}))
         .collect();
     session.finish(&app, &slug, axum::Json(serde_json::json!({ "errors": errors })).into_response()).await
 }
