@@ -538,8 +538,7 @@ async fn admins_see_deployments_and_failed_steps_and_retry_them() {
         // Due tomorrow, so that the server's own worker does not take it first; this test
         // claims and fails it "tomorrow".
         let now = chrono::Utc::now() + chrono::Duration::days(1);
-        rathaus_store::jobs::insert(
-            &mut conn,
+        rathaus_store::jobs::insert_write(
             t,
             "job-kaputt",
             "instanz-x",
@@ -553,6 +552,7 @@ async fn admins_see_deployments_and_failed_steps_and_retry_them() {
             now,
             now,
         )
+        .execute(&mut conn)
         .await
         .unwrap();
         let only = rathaus_store::jobs::Claim::Instance { tenant_id: t, instance_id: "instanz-x" };

@@ -236,7 +236,7 @@ impl Step {
         now: chrono::DateTime<chrono::Utc>,
         last: Write,
     ) -> Result<u64> {
-        if conn.backend_name() == "PostgreSQL" {
+        if rathaus_store::Backend::of(conn) == rathaus_store::Backend::Postgres {
             self.writes.push(last);
             let changed = self.writes.execute(conn).await?;
             if changed > 0 {

@@ -9,7 +9,7 @@
 //! (PostgreSQL runs the parts on one snapshot in no defined order): inserts, or updates of
 //! rows no other part of the batch touches.
 
-use crate::Result;
+use crate::{Backend, Result};
 use sqlx::AnyConnection;
 
 /// A value bound to a parameter.
@@ -124,7 +124,7 @@ impl Batch {
         if writes.is_empty() {
             return Ok(0);
         }
-        let postgres = conn.backend_name() == "PostgreSQL";
+        let postgres = Backend::of(conn) == Backend::Postgres;
         let (sql, args) = combine(writes, postgres);
         // On SQLite each statement of the list reports its own result; on PostgreSQL the
         // statement's result is its last (primary) part's.

@@ -1,7 +1,7 @@
 //! Process instances: the executor's state of a case, saved with optimistic locking.
 
 use crate::batch::Write;
-use crate::{ts, Result, StoreError};
+use crate::{ts, Result};
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
 
@@ -14,11 +14,6 @@ pub struct InstanceRow {
     pub status: String,
     pub state: String,
     pub revision: i64,
-}
-
-pub async fn insert(conn: &mut AnyConnection, row: &InstanceRow, now: DateTime<Utc>) -> Result<()> {
-    insert_write(row, now).execute(conn).await?;
-    Ok(())
 }
 
 /// The insert of a new instance, to be sent in a [`crate::batch::Batch`].
@@ -54,26 +49,8 @@ pub async fn by_case(conn: &mut AnyConnection, tenant_id: &str, case_id: &str) -
         .await?)
 }
 
-/// Saves a new state if nobody else saved since `expected_revision` was read; otherwise
-/// `Conflict` (the caller retries from a fresh read).
-pub async fn save(
-    conn: &mut AnyConnection,
-    tenant_id: &str,
-    instance_id: &str,
-    status: &str,
-    state: &str,
-    expected_revision: i64,
-    now: DateTime<Utc>,
-) -> Result<i64> {
-    let changed = save_write(tenant_id, instance_id, status, state, expected_revision, now).execute(conn).await?;
-    if changed != 1 {
-        return Err(StoreError::Conflict(format!("Prozessinstanz {instance_id} wurde gleichzeitig geändert")));
-    }
-    Ok(expected_revision + 1)
-}
-
-/// The update of [`save`] as a write of a batch: it changes one row, or none if someone else
-/// saved since `expected_revision` (the caller must then roll back and retry).
+/// Saves a new state, as a write of a batch: it changes one row, or none if someone else
+/// saved since `expected_revision` was read (the caller must then roll back and retry).
 pub fn save_write(
     tenant_id: &str,
     instance_id: &str,

@@ -29,42 +29,8 @@ pub struct Job {
 
 const COLUMNS: &str = "tenant_id, job_id, instance_id, case_id, token, element_id, job_type, headers, input, status, attempts, max_attempts, run_at, locked_by, last_error";
 
-#[allow(clippy::too_many_arguments)]
-pub async fn insert(
-    conn: &mut AnyConnection,
-    tenant_id: &str,
-    job_id: &str,
-    instance_id: &str,
-    case_id: &str,
-    token: i64,
-    element_id: &str,
-    job_type: &str,
-    headers: &serde_json::Value,
-    input: &serde_json::Value,
-    max_attempts: i64,
-    run_at: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    insert_write(
-        tenant_id,
-        job_id,
-        instance_id,
-        case_id,
-        token,
-        element_id,
-        job_type,
-        headers,
-        input,
-        max_attempts,
-        run_at,
-        now,
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// The insert of a new job, to be sent in a [`crate::batch::Batch`].
+/// The insert of a new job, to be sent in a [`crate::batch::Batch`] or alone
+/// ([`Write::execute`]).
 #[allow(clippy::too_many_arguments)]
 pub fn insert_write(
     tenant_id: &str,

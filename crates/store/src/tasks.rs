@@ -35,11 +35,6 @@ impl Task {
 
 const COLUMNS: &str = "tenant_id, task_id, case_id, instance_id, token, element_id, name, candidate_groups, form_key, status, assignee, result, created_at, completed_at, completed_by, candidate_users, due_at, follow_up_at";
 
-pub async fn insert(conn: &mut AnyConnection, t: &Task) -> Result<()> {
-    insert_write(t).execute(conn).await?;
-    Ok(())
-}
-
 /// The insert of a new task, to be sent in a [`crate::batch::Batch`].
 pub fn insert_write(t: &Task) -> Write {
     Write::new(format!(
@@ -94,21 +89,8 @@ pub async fn for_case(conn: &mut AnyConnection, tenant_id: &str, case_id: &str) 
     .await?)
 }
 
-/// Marks an open task completed. Returns false if it was not open any more (someone else
-/// completed it first): the caller must not continue the process then.
-pub async fn complete(
-    conn: &mut AnyConnection,
-    tenant_id: &str,
-    task_id: &str,
-    result: &serde_json::Value,
-    completed_by: &str,
-    now: DateTime<Utc>,
-) -> Result<bool> {
-    Ok(complete_write(tenant_id, task_id, result, completed_by, now).execute(conn).await? == 1)
-}
-
-/// The update of [`complete`] as a write of a batch (the caller knows by other means, the
-/// process instance's revision, that the task is still open).
+/// Marks an open task completed, as a write of a batch: the process instance's revision,
+/// saved in the same batch, guards that the task's token is completed only once.
 pub fn complete_write(
     tenant_id: &str,
     task_id: &str,

@@ -137,8 +137,7 @@ async fn jobs_are_claimed_once_retried_and_dead_lettered() {
         let (a, _) = two_tenants(&db.store).await;
         let backend = db.backend();
         let mut conn = db.store.conn().await.unwrap();
-        jobs::insert(
-            &mut conn,
+        jobs::insert_write(
             &a.tenant_id,
             "j1",
             "i1",
@@ -152,6 +151,7 @@ async fn jobs_are_claimed_once_retried_and_dead_lettered() {
             t0(),
             t0(),
         )
+        .execute(&mut conn)
         .await
         .unwrap();
         let lease = Duration::seconds(30);
@@ -195,8 +195,7 @@ async fn jobs_are_claimed_once_retried_and_dead_lettered() {
         assert_eq!(all[0].status, "failed");
         assert_eq!(all[0].last_error.as_deref(), Some("boom again"));
         // Instance filter: only that instance's jobs.
-        jobs::insert(
-            &mut conn,
+        jobs::insert_write(
             &a.tenant_id,
             "j2",
             "i2",
@@ -210,6 +209,7 @@ async fn jobs_are_claimed_once_retried_and_dead_lettered() {
             t0(),
             t0(),
         )
+        .execute(&mut conn)
         .await
         .unwrap();
         let only = |i| Claim::Instance { tenant_id: &a.tenant_id, instance_id: i };
@@ -234,23 +234,10 @@ async fn external_jobs_timers_cancellation_and_buffered_messages() {
             ("timer", &a.tenant_id, "rathaus:timer", 2, t0() + Duration::days(3)),
             ("other", &b.tenant_id, "fachverfahren:gewerbe", 1, t0()),
         ] {
-            jobs::insert(
-                &mut conn,
-                tenant,
-                id,
-                "i1",
-                "c1",
-                token,
-                "T",
-                job_type,
-                &json!({}),
-                &json!({}),
-                3,
-                run_at,
-                t0(),
-            )
-            .await
-            .unwrap();
+            jobs::insert_write(tenant, id, "i1", "c1", token, "T", job_type, &json!({}), &json!({}), 3, run_at, t0())
+                .execute(&mut conn)
+                .await
+                .unwrap();
         }
         // The built-in worker leaves external types alone; an external worker sees only its
         // tenant's jobs of its type.
