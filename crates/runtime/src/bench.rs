@@ -8,7 +8,7 @@
 //! transaction ends at a user task and a second transaction completes the task and the
 //! process. Rendering documents and the HTTP layer are not part of it.
 
-use crate::{instance_status, persist_effects, resume, EffectContext, Resume, Resumed, Step};
+use crate::{instance_status, persist_effects, resume_loaded, EffectContext, Resume, Resumed, Step};
 use rathaus_domain::calendar::WorkCalendar;
 use rathaus_domain::TenantSettings;
 use rathaus_engine::environment::ProcedureEnv;
@@ -225,13 +225,13 @@ async fn start_instance(ctx: &Ctx, i: usize, review: bool) -> Result<String, Ben
 }
 
 /// Completes the open task of an instance, in a second transaction, as a clerk's decision
-/// does (`Runtime::complete_task`): the task is read first (the clerk has it open), then
-/// one transaction completes it and continues the process.
+/// does (`Runtime::complete_task`): the task and its instance are read first (the clerk has
+/// the task open), then one transaction completes it and continues the process, the
+/// instance's save checked against the revision read.
 async fn complete_task(ctx: &Ctx, instance_id: &str) -> Result<(), BenchError> {
     let mut conn = ctx.store.conn().await?;
-    let task = tasks::open_for_instance(&mut conn, &ctx.tenant_id, instance_id)
+    let tasks::WithInstance { task, instance } = tasks::open_with_instance(&mut conn, &ctx.tenant_id, instance_id)
         .await?
-        .pop()
         .ok_or_else(|| BenchError::Failed("no open task".into()))?;
     drop(conn);
     let now = chrono::Utc::now();
@@ -248,7 +248,7 @@ async fn complete_task(ctx: &Ctx, instance_id: &str) -> Result<(), BenchError> {
         now,
     };
     let result = result.as_object().cloned().unwrap_or_default();
-    match resume(&mut tx, &ectx, Resume::Complete { token: task.token as u64, result }, step).await? {
+    match resume_loaded(&mut tx, &ectx, instance, Resume::Complete { token: task.token as u64, result }, step).await? {
         Resumed::Done { .. } => {}
         _ => return Err(BenchError::Failed("task completion did not continue the instance".into())),
     }

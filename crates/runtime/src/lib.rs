@@ -220,15 +220,10 @@ impl Step {
         Step { audit: entries, writes: Batch::new() }
     }
 
-    /// Sends all writes, `last` as the last one, and the audit entries. Returns the rows
-    /// `last` changed; if it changed none (a conflict), nothing of the audit is written and
-    /// the caller rolls back. This is the last thing a transaction does before committing.
-    ///
-    /// The tenant's audit sequence stays locked from its reservation to the commit. On
-    /// PostgreSQL, where other transactions of the tenant wait for that lock, the entries
-    /// are therefore chained after the batch and inserted last. On SQLite the transaction
-    /// holds the database's only write lock since `BEGIN IMMEDIATE` anyway, so the entries
-    /// travel in the batch and save a round trip.
+    /// Sends all writes, `last` as the last one, and the audit entries
+    /// ([`audit::write_with_entries`]). Returns the rows `last` changed; if it changed none
+    /// (a conflict), nothing of the audit is written and the caller rolls back. This is the
+    /// last thing a transaction does before committing.
     pub async fn finish(
         mut self,
         conn: &mut sqlx::AnyConnection,
@@ -236,19 +231,8 @@ impl Step {
         now: chrono::DateTime<chrono::Utc>,
         last: Write,
     ) -> Result<u64> {
-        if rathaus_store::Backend::of(conn) == rathaus_store::Backend::Postgres {
-            self.writes.push(last);
-            let changed = self.writes.execute(conn).await?;
-            if changed > 0 {
-                audit::append_all(conn, tenant_id, &self.audit, now).await?;
-            }
-            return Ok(changed);
-        }
-        if let Some(entries) = audit::chain(conn, tenant_id, &self.audit, now).await? {
-            self.writes.push(entries);
-        }
         self.writes.push(last);
-        Ok(self.writes.execute(conn).await?)
+        Ok(audit::write_with_entries(conn, tenant_id, &self.audit, now, self.writes).await?)
     }
 }
 
@@ -259,10 +243,23 @@ pub(crate) async fn resume(
     conn: &mut sqlx::AnyConnection,
     ctx: &EffectContext<'_>,
     how: Resume,
-    mut step: Step,
+    step: Step,
 ) -> Result<Resumed> {
     let row =
         rathaus_store::instances::by_id(conn, ctx.tenant_id, ctx.instance_id).await?.ok_or(RuntimeError::NotFound)?;
+    resume_loaded(conn, ctx, row, how, step).await
+}
+
+/// [`resume`] with the instance already read, possibly before the transaction began: the
+/// save is checked against the revision read, so a stale row ends in `Conflict` and the
+/// caller reads again.
+pub(crate) async fn resume_loaded(
+    conn: &mut sqlx::AnyConnection,
+    ctx: &EffectContext<'_>,
+    row: instances::InstanceRow,
+    how: Resume,
+    mut step: Step,
+) -> Result<Resumed> {
     let mut instance: Instance = serde_json::from_str(&row.state)
         .map_err(|e| RuntimeError::Procedure(format!("Instanzzustand unlesbar: {e}")))?;
     let process = &ctx.procedure.process;

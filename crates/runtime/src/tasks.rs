@@ -1,6 +1,6 @@
 //! Completing user tasks: a clerk's decision continues the process.
 
-use crate::{resume, tenant_calendar, EffectContext, Result, Resume, Resumed, Runtime, RuntimeError, Step};
+use crate::{resume, resume_loaded, tenant_calendar, EffectContext, Result, Resume, Resumed, Runtime, RuntimeError, Step};
 use rathaus_store::audit::{self, Actor};
 use rathaus_store::{cases, events, tasks, tenants};
 use serde_json::{json, Map, Value as Json};
@@ -30,7 +30,8 @@ impl Runtime {
             return Err(RuntimeError::Conflict(format!("unbekannte Entscheidung „{}“", decision.outcome)));
         }
         let mut conn = self.store.conn().await?;
-        let task = tasks::by_id(&mut conn, tenant_id, task_id).await?.ok_or(RuntimeError::NotFound)?;
+        let tasks::WithInstance { task, instance } =
+            tasks::with_instance(&mut conn, tenant_id, task_id).await?.ok_or(RuntimeError::NotFound)?;
         if task.status != "open" {
             return Err(task_closed(&task.status));
         }
@@ -48,6 +49,9 @@ impl Runtime {
             "bestaetigen" => "Sachbearbeitung hat entschieden: bestätigt",
             _ => "Sachbearbeitung hat entschieden: zurückgewiesen",
         };
+        // The first attempt uses the instance read with the task; a retry reads it again
+        // inside its transaction.
+        let mut read = Some(instance);
         for _ in 0..8 {
             let now = self.clock.now();
             let mut tx = self.store.begin().await?;
@@ -84,7 +88,11 @@ impl Runtime {
                 now,
             ));
             let how = Resume::Complete { token: task.token as u64, result: result.clone() };
-            match resume(&mut tx, &ctx, how, step).await? {
+            let resumed = match read.take() {
+                Some(instance) => resume_loaded(&mut tx, &ctx, instance, how, step).await?,
+                None => resume(&mut tx, &ctx, how, step).await?,
+            };
+            match resumed {
                 Resumed::Done { .. } => {}
                 Resumed::Conflict => {
                     tx.rollback().await?;

@@ -1,6 +1,6 @@
 //! The audit trail: append-only, one hash chain per tenant.
 
-use crate::batch::Write;
+use crate::batch::{Batch, Write};
 use crate::{next_counter, sha256_hex, ts, Result};
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
@@ -146,12 +146,14 @@ pub async fn chain(
         None => (crate::reserve_counter(conn, tenant_id, "audit", n).await?, None),
     };
     let first = last - n + 1;
-    let mut prev = match prev {
+    let prev = match prev {
         Some(p) => p,
         None if first == 1 => GENESIS.to_string(),
         None => {
-            // The counter row existed without entries before it (cannot happen unless rows
-            // were deleted): chain from what is there, so verify reports the gap.
+            // The statement's snapshot predates the transaction that appended last when
+            // this one waited for the counter (PostgreSQL, read committed): read the hash
+            // again, now committed. Without a row (entries deleted) chain from the start, so
+            // verify reports the gap.
             let p: Option<(String,)> = sqlx::query_as("SELECT hash FROM audit_log WHERE tenant_id = $1 AND seq = $2")
                 .bind(tenant_id)
                 .bind(first - 1)
@@ -160,7 +162,23 @@ pub async fn chain(
             p.map(|p| p.0).unwrap_or_else(|| GENESIS.to_string())
         }
     };
+    let linked = link(tenant_id, first, &prev, entries, now, false);
+    remember(tenant_id, linked.head.clone());
+    Ok(Some(linked.write))
+}
+
+/// The insert of `entries` as the chain's entries `first …`, after an entry with hash
+/// `prev`. With `guarded`, the first entry's `prev_hash` is read from the entry `first - 1`
+/// if that entry has the hash `prev`, and is NULL otherwise, which the schema refuses: the
+/// insert fails instead of forking the chain from a stale head.
+struct Linked {
+    write: Write,
+    head: (i64, String),
+}
+
+fn link(tenant_id: &str, first: i64, prev: &str, entries: &[Pending], now: DateTime<Utc>, guarded: bool) -> Linked {
     let at = ts(now);
+    let mut prev = prev.to_string();
     let mut rows = Vec::with_capacity(entries.len());
     for (i, e) in entries.iter().enumerate() {
         let seq = first + i as i64;
@@ -170,11 +188,17 @@ pub async fn chain(
         rows.push((seq, actor, details, prev.clone(), hash.clone()));
         prev = hash;
     }
+    let guard_param = rows.len() * 9 + 2;
     let values: Vec<String> = (0..rows.len())
         .map(|i| {
             let b = i * 9 + 2;
+            let prev_hash = if guarded && i == 0 {
+                format!("(SELECT hash FROM audit_log WHERE tenant_id = $1 AND seq = ${guard_param} AND hash = ${})", b + 7)
+            } else {
+                format!("${}", b + 7)
+            };
             format!(
-                "($1, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                "($1, ${}, ${}, ${}, ${}, ${}, ${}, ${}, {prev_hash}, ${})",
                 b,
                 b + 1,
                 b + 2,
@@ -182,7 +206,6 @@ pub async fn chain(
                 b + 4,
                 b + 5,
                 b + 6,
-                b + 7,
                 b + 8
             )
         })
@@ -204,7 +227,91 @@ pub async fn chain(
             .bind(prev)
             .bind(hash);
     }
-    Ok(Some(w))
+    if guarded {
+        w = w.bind(first - 1);
+    }
+    Linked { write: w, head: (first + entries.len() as i64 - 1, prev) }
+}
+
+/// The head of each tenant's chain (sequence number and hash of its last entry) as this
+/// process last wrote it. On SQLite, where this process's one writer connection does
+/// nearly all appends, it saves reading the head inside the transaction. It is only a
+/// guess: the guarded insert ([`link`]) checks it against the database, so an entry
+/// written by another process, or a transaction rolled back after it set the head, makes
+/// the insert fail and the head is read from the database.
+fn heads() -> &'static std::sync::Mutex<std::collections::HashMap<String, (i64, String)>> {
+    static HEADS: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, (i64, String)>>> =
+        std::sync::OnceLock::new();
+    HEADS.get_or_init(Default::default)
+}
+
+fn remember(tenant_id: &str, head: (i64, String)) {
+    heads().lock().unwrap_or_else(|p| p.into_inner()).insert(tenant_id.to_string(), head);
+}
+
+fn forget(tenant_id: &str) {
+    heads().lock().unwrap_or_else(|p| p.into_inner()).remove(tenant_id);
+}
+
+fn remembered(tenant_id: &str) -> Option<(i64, String)> {
+    heads().lock().unwrap_or_else(|p| p.into_inner()).get(tenant_id).cloned()
+}
+
+/// Sends a transaction's last writes, `writes` (whose last write is the one whose row
+/// count matters, e.g. the instance saved against its revision), together with `entries`
+/// appended to the tenant's audit trail. Returns the row count of the last write; if it
+/// is 0, no audit entry is written and the caller rolls back.
+///
+/// The tenant's chain stays locked from here to the commit, so this is the last thing
+/// before it. On PostgreSQL, where other transactions of the tenant wait for that lock,
+/// the entries are chained after the writes. On SQLite the transaction holds the
+/// database's only write lock since `BEGIN IMMEDIATE` anyway; the entries go first in the
+/// same batch, chained to the remembered head without reading it, and only if that head
+/// turns out stale is it read and the batch sent again.
+pub async fn write_with_entries(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    entries: &[Pending],
+    now: DateTime<Utc>,
+    mut writes: Batch,
+) -> Result<u64> {
+    if crate::Backend::of(conn) == crate::Backend::Postgres {
+        let changed = writes.execute(conn).await?;
+        if changed > 0 {
+            append_all(conn, tenant_id, entries, now).await?;
+        }
+        return Ok(changed);
+    }
+    if entries.is_empty() {
+        return writes.execute(conn).await;
+    }
+    if let Some((seq, hash)) = remembered(tenant_id) {
+        let linked = link(tenant_id, seq + 1, &hash, entries, now, true);
+        writes.push_first(
+            Write::new("UPDATE counters SET value = $2 WHERE tenant_id = $1 AND name = 'audit'")
+                .bind(tenant_id)
+                .bind(linked.head.0),
+        );
+        writes.push_first(linked.write);
+        match writes.try_execute(conn).await {
+            Ok(changed) => {
+                remember(tenant_id, linked.head);
+                return Ok(changed);
+            }
+            // The guarded insert, the first write, refused the head: nothing of the batch
+            // ran; read the head and send again.
+            Err(crate::batch::Failed { completed: 0, error: crate::StoreError::Db(sqlx::Error::Database(_)) }) => {
+                forget(tenant_id);
+                writes.pop_first();
+                writes.pop_first();
+            }
+            Err(failed) => return Err(failed.error),
+        }
+    }
+    if let Some(entries) = chain(conn, tenant_id, entries, now).await? {
+        writes.push_first(entries);
+    }
+    writes.execute(conn).await
 }
 
 /// Entries about one object (e.g. a case), oldest first.

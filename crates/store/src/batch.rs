@@ -116,16 +116,36 @@ impl Batch {
         self.writes.is_empty()
     }
 
+    /// Puts `write` before all others.
+    pub fn push_first(&mut self, write: Write) {
+        self.writes.insert(0, write);
+    }
+
+    /// Removes the first write (the one [`Batch::push_first`] put there).
+    pub fn pop_first(&mut self) -> Option<Write> {
+        (!self.writes.is_empty()).then(|| self.writes.remove(0))
+    }
+
     /// Sends all writes in one statement and empties the batch. Returns the number of rows
     /// changed by the last write (the one to push last when its effect must be checked).
     pub async fn execute(&mut self, conn: &mut AnyConnection) -> Result<u64> {
+        let result = self.try_execute(conn).await.map_err(|failed| failed.error);
+        self.writes.clear();
+        result
+    }
+
+    /// Sends all writes in one statement and keeps them, so that the caller can change
+    /// and resend them when the statement failed. On failure tells how many writes had
+    /// completed before it (on SQLite, where they run one after the other and the
+    /// transaction stays usable; on PostgreSQL the transaction is aborted and the count
+    /// is 0).
+    pub async fn try_execute(&self, conn: &mut AnyConnection) -> std::result::Result<u64, Failed> {
         use futures_util::TryStreamExt;
-        let writes = std::mem::take(&mut self.writes);
-        if writes.is_empty() {
+        if self.writes.is_empty() {
             return Ok(0);
         }
         let postgres = Backend::of(conn) == Backend::Postgres;
-        let (sql, args) = combine(writes, postgres);
+        let (sql, args) = combine(&self.writes, postgres);
         // On SQLite each statement of the list reports its own result; on PostgreSQL the
         // statement's result is its last (primary) part's.
         // sqlx marks statement lists as deprecated (launchbadge/sqlx#3108) but SQLite still runs
@@ -134,21 +154,35 @@ impl Batch {
         #[allow(deprecated)]
         let mut results = bind_all(sqlx::query(&sql), args).execute_many(&mut *conn).await;
         let mut last = 0;
-        while let Some(r) = results.try_next().await? {
-            last = r.rows_affected();
+        let mut completed = 0;
+        loop {
+            match results.try_next().await {
+                Ok(Some(r)) => {
+                    last = r.rows_affected();
+                    completed += 1;
+                }
+                Ok(None) => return Ok(last),
+                Err(e) => return Err(Failed { completed: if postgres { 0 } else { completed }, error: e.into() }),
+            }
         }
-        Ok(last)
     }
 }
 
+/// A batch that failed: the error, and how many of its writes had completed before it.
+#[derive(Debug)]
+pub struct Failed {
+    pub completed: usize,
+    pub error: crate::StoreError,
+}
+
 /// One statement text for the writes (parameters renumbered) and all their arguments.
-fn combine(writes: Vec<Write>, postgres: bool) -> (String, Vec<Arg>) {
+fn combine(writes: &[Write], postgres: bool) -> (String, Vec<Arg>) {
     let count = writes.len();
     let mut parts = Vec::with_capacity(count);
     let mut args = Vec::new();
     for w in writes {
         parts.push(renumber(&w.sql, args.len()));
-        args.extend(w.args);
+        args.extend(w.args.iter().cloned());
     }
     let sql = if count == 1 {
         parts.pop().unwrap_or_default()
@@ -197,16 +231,16 @@ mod tests {
     #[test]
     fn parameters_are_renumbered_across_writes() {
         let writes = vec![w("INSERT INTO a VALUES ($1, $2)", &[1, 2]), w("UPDATE b SET x = $2 WHERE y = $1", &[3, 4])];
-        let (sql, args) = combine(writes.clone(), false);
+        let (sql, args) = combine(&writes, false);
         assert_eq!(sql, "INSERT INTO a VALUES ($1, $2);\nUPDATE b SET x = $4 WHERE y = $3");
         assert_eq!(args, vec![Arg::Int(1), Arg::Int(2), Arg::Int(3), Arg::Int(4)]);
-        let (sql, _) = combine(writes, true);
+        let (sql, _) = combine(&writes, true);
         assert_eq!(sql, "WITH w0 AS (INSERT INTO a VALUES ($1, $2)) UPDATE b SET x = $4 WHERE y = $3");
     }
 
     #[test]
     fn a_single_write_is_sent_as_it_is() {
-        let (sql, args) = combine(vec![w("INSERT INTO a VALUES ($1)", &[7])], true);
+        let (sql, args) = combine(&[w("INSERT INTO a VALUES ($1)", &[7])], true);
         assert_eq!(sql, "INSERT INTO a VALUES ($1)");
         assert_eq!(args, vec![Arg::Int(7)]);
     }

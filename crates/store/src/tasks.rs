@@ -143,3 +143,55 @@ pub async fn open_for_instance(conn: &mut AnyConnection, tenant_id: &str, instan
     .fetch_all(&mut *conn)
     .await?)
 }
+
+/// A task and the process instance it belongs to, as they are now: what completing the
+/// task needs, read in one round trip before the completing transaction (the instance's
+/// revision guards the save, so a row read too early only costs a retry).
+#[derive(Debug, Clone)]
+pub struct WithInstance {
+    pub task: Task,
+    pub instance: crate::instances::InstanceRow,
+}
+
+async fn with_instance_where(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    condition: &str,
+    key: &str,
+) -> Result<Option<WithInstance>> {
+    use sqlx::{FromRow, Row};
+    let task_columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("t.{c}")).collect();
+    let sql = format!(
+        "SELECT {}, i.deployment_id, i.status AS instance_status, i.state, i.revision
+         FROM tasks t JOIN process_instances i ON i.tenant_id = t.tenant_id AND i.instance_id = t.instance_id
+         WHERE t.tenant_id = $1 AND {condition} ORDER BY t.created_at LIMIT 1",
+        task_columns.join(", ")
+    );
+    let row = sqlx::query(&sql).bind(tenant_id).bind(key).fetch_optional(&mut *conn).await?;
+    let Some(row) = row else { return Ok(None) };
+    let task = Task::from_row(&row)?;
+    let instance = crate::instances::InstanceRow {
+        tenant_id: task.tenant_id.clone(),
+        instance_id: task.instance_id.clone(),
+        case_id: task.case_id.clone(),
+        deployment_id: row.try_get("deployment_id")?,
+        status: row.try_get("instance_status")?,
+        state: row.try_get("state")?,
+        revision: row.try_get("revision")?,
+    };
+    Ok(Some(WithInstance { task, instance }))
+}
+
+/// A task with its instance, by the task's id.
+pub async fn with_instance(conn: &mut AnyConnection, tenant_id: &str, task_id: &str) -> Result<Option<WithInstance>> {
+    with_instance_where(conn, tenant_id, "t.task_id = $2", task_id).await
+}
+
+/// The oldest open task of an instance, with the instance.
+pub async fn open_with_instance(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    instance_id: &str,
+) -> Result<Option<WithInstance>> {
+    with_instance_where(conn, tenant_id, "t.instance_id = $2 AND t.status = 'open'", instance_id).await
+}

@@ -496,3 +496,60 @@ async fn a_tenants_logo_is_stored_replaced_and_kept_apart_from_other_tenants() {
         db.cleanup().await;
     }
 }
+
+/// `audit::write_with_entries` chains a step's entries without reading the chain's head
+/// on SQLite (it remembers the head it wrote last). An entry written meanwhile by another
+/// path, or a transaction rolled back after it moved the remembered head, must not fork
+/// the chain: the step falls back to reading the head, and its other writes land once.
+#[tokio::test]
+async fn step_entries_never_fork_the_chain_from_a_stale_head() {
+    use rathaus_store::batch::Batch;
+    use rathaus_store::events;
+    for db in testing::all().await {
+        let (a, _) = two_tenants(&db.store).await;
+        let t = &a.tenant_id;
+        let entry = |action: &str| audit::Pending {
+            actor: Actor::System,
+            action: action.into(),
+            object_type: "case".into(),
+            object_id: "c1".into(),
+            details: json!({}),
+        };
+        let step = |message: &str| {
+            let mut batch = Batch::new();
+            batch.push(events::add_write(t, "c1", "process", message, false, t0()));
+            batch
+        };
+        let mut tx = db.store.begin().await.unwrap();
+        let changed = audit::write_with_entries(&mut tx, t, &[entry("eins")], t0(), step("eins")).await.unwrap();
+        assert_eq!(changed, 1);
+        tx.commit().await.unwrap();
+
+        // Another path appends: the remembered head is behind.
+        let mut tx = db.store.begin().await.unwrap();
+        audit::append(&mut tx, t, &Actor::System, "dazwischen", "case", "c1", &json!({}), t0()).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut tx = db.store.begin().await.unwrap();
+        audit::write_with_entries(&mut tx, t, &[entry("zwei"), entry("zwei-b")], t0(), step("zwei")).await.unwrap();
+        tx.commit().await.unwrap();
+
+        // A rolled back step: the remembered head is ahead of the database.
+        let mut tx = db.store.begin().await.unwrap();
+        audit::write_with_entries(&mut tx, t, &[entry("verloren")], t0(), step("verloren")).await.unwrap();
+        tx.rollback().await.unwrap();
+        let mut tx = db.store.begin().await.unwrap();
+        audit::write_with_entries(&mut tx, t, &[entry("drei")], t0(), step("drei")).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut conn = db.store.conn().await.unwrap();
+        assert_eq!(audit::verify(&mut conn, t).await.unwrap(), None, "{:?}: the chain is whole", db.backend());
+        let actions: Vec<String> =
+            audit::for_object(&mut conn, t, "case", "c1").await.unwrap().into_iter().map(|e| e.action).collect();
+        assert_eq!(actions, ["eins", "dazwischen", "zwei", "zwei-b", "drei"], "{:?}", db.backend());
+        let timeline: Vec<String> =
+            events::for_case(&mut conn, t, "c1", false).await.unwrap().into_iter().map(|e| e.message).collect();
+        assert_eq!(timeline, ["eins", "zwei", "drei"], "{:?}: each step's writes once", db.backend());
+        drop(conn);
+        db.cleanup().await;
+    }
+}
