@@ -5,7 +5,9 @@
 //! - [`bpmn`] + [`executor`]: BPMN 2.0 import and a token-based executor that returns effects.
 //! - [`dmn`] + [`feel`]: decisions and expressions through dsntk.
 //! - [`form`]: the form schema and validation of application data.
+//! - [`assistant`]: the expected outcome of an application while it is filled in.
 
+pub mod assistant;
 pub mod bpmn;
 pub mod catalogue;
 pub mod connectors;

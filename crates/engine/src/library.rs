@@ -86,6 +86,10 @@ pub struct Manifest {
     /// The decision the assistant and the API use to describe the expected outcome.
     #[serde(default)]
     pub check_decision: Option<String>,
+    /// What the assistant tells the applicant about each finding of the check decision, by
+    /// the finding's `code` (see [`crate::assistant`]).
+    #[serde(default)]
+    pub hints: BTreeMap<String, crate::assistant::HintDef>,
     #[serde(default)]
     pub catalogues: BTreeMap<String, String>,
     #[serde(default)]
@@ -396,6 +400,14 @@ fn check_manifest(m: &Manifest, files: &BTreeMap<String, String>, problems: &mut
         if let Err(e) = coerce_parameter(def.kind, &toml_to_json(&def.default)) {
             p(&format!("[parameters.{name}]"), format!("Parameter „{name}“: Standardwert: {e}"));
         }
+    }
+    for (code, hint) in &m.hints {
+        if hint.text.is_missing_german() || hint.document.as_ref().is_some_and(Text::is_missing_german) {
+            p(&format!("[hints.{code}]"), format!("Hinweis „{code}“ braucht einen deutschen Text"));
+        }
+    }
+    if !m.hints.is_empty() && m.check_decision.is_none() {
+        p("[hints.", "hints ohne check_decision: die Hinweise gehören zu den Befunden der Prüfentscheidung".into());
     }
     for (name, def) in &m.templates {
         if !def.file.ends_with(".typ") {

@@ -290,3 +290,66 @@ fn tenant_fee_override_is_used() {
     assert!(p.resolve_parameters(&json!({"gebuehr_anmeldung": "viel"})).is_err());
     assert!(p.resolve_parameters(&json!({"unbekannt": 1})).is_err());
 }
+
+/// The assistant's outlook on the answers given so far.
+fn outlook(data: &Value, lang: Lang) -> Option<rathaus_engine::assistant::Outlook> {
+    let p = procedure();
+    let params = p.resolve_parameters(&json!({})).unwrap();
+    let tenant = tenant_facts("Musterstadt", &["09999".into(), "09990".into()]);
+    rathaus_engine::assistant::outlook(p, data, &params, &tenant, today(), lang)
+        .unwrap_or_else(|e| panic!("the check must run on partial data: {e}"))
+}
+
+#[test]
+fn the_assistant_says_nothing_before_the_first_answer() {
+    assert_eq!(outlook(&json!({}), Lang::De), None);
+}
+
+#[test]
+fn the_assistant_runs_the_checks_on_partial_answers_without_false_alarms() {
+    // Only the kind of notification: nothing to object to yet, and the fee is known.
+    let o = outlook(&json!({"meldungsart": "anmeldung"}), Lang::De).unwrap();
+    assert!(!o.review, "no finding on missing answers: {:?}", o.hints);
+    assert!(o.hints.is_empty(), "{:?}", o.hints);
+    assert_eq!(o.fee.map(|f| f.to_german()), Some("26,00 €".to_string()));
+    assert_eq!(o.processing_days, None, "decided at once");
+
+    // A personal address without the premises' postcode yet is no question of competence.
+    let o = outlook(&json!({"meldungsart": "anmeldung", "inhaber": {"familienname": "Muster"}}), Lang::De).unwrap();
+    assert!(o.hints.is_empty(), "{:?}", o.hints);
+}
+
+#[test]
+fn the_assistant_tells_about_the_permit_as_soon_as_the_activity_is_chosen() {
+    let data = json!({"meldungsart": "anmeldung", "taetigkeiten": ["bewachung"]});
+    let o = outlook(&data, Lang::De).unwrap();
+    assert!(o.review);
+    assert_eq!(
+        o.hints,
+        ["Für diese Tätigkeit brauchen Sie eine Erlaubnis nach § 34a GewO. Bitte geben Sie die Erlaubnis im Antrag an, sonst prüft eine Sachbearbeiterin oder ein Sachbearbeiter Ihre Anzeige."]
+    );
+    assert_eq!(o.documents, ["Erlaubnis nach § 34a GewO"]);
+    assert_eq!(o.processing_days, Some(3), "the procedure's processing days");
+
+    let o = outlook(&data, Lang::En).unwrap();
+    assert_eq!(o.documents, ["Permit under § 34a GewO"]);
+    assert!(o.hints[0].starts_with("This activity requires a permit under § 34a GewO."), "{:?}", o.hints);
+
+    // Once the permit is given, the hint changes: a clerk checks it.
+    let given = with(data, json!({"erlaubnis": {"behoerde": "Landratsamt", "erteilt_am": "2026-01-05"}}));
+    let o = outlook(&given, Lang::De).unwrap();
+    assert!(o.review);
+    assert!(o.hints[0].contains("prüft die Erlaubnis, die Sie angegeben haben"), "{:?}", o.hints);
+}
+
+#[test]
+fn the_assistant_on_a_complete_standard_case_predicts_the_automatic_confirmation() {
+    let o = outlook(&standard(), Lang::De).unwrap();
+    assert!(!o.review && o.hints.is_empty() && o.documents.is_empty());
+    // A late notification is confirmed but the applicant is told.
+    let late = with(standard(), json!({"beginn": days(-40)}));
+    let o = outlook(&late, Lang::De).unwrap();
+    assert!(!o.review);
+    assert_eq!(o.hints.len(), 1);
+    assert!(o.hints[0].contains("§ 14 Abs. 1, § 146 Abs. 2 Nr. 2 GewO"), "{:?}", o.hints);
+}

@@ -84,3 +84,47 @@ fn a_german_only_text_is_found() {
     );
     assert_eq!(out, [".fields[0].label"]);
 }
+
+/// Every finding the check decision of a procedure can produce has a hint for the
+/// applicant (`[hints.<code>]`), so the assistant never shows a clerk's wording.
+#[test]
+fn every_finding_code_of_a_check_decision_has_a_hint_for_the_applicant() {
+    let mut missing = Vec::new();
+    let mut codes_seen = 0;
+    for entry in std::fs::read_dir(library()).unwrap().flatten() {
+        let manifest = entry.path().join("procedure.toml");
+        if !manifest.exists() {
+            continue;
+        }
+        let p = rathaus_engine::Procedure::load_dir(&entry.path()).unwrap_or_else(|e| panic!("{e:?}"));
+        if p.manifest.check_decision.is_none() {
+            continue;
+        }
+        for file in &p.manifest.decisions {
+            let xml = std::fs::read_to_string(entry.path().join(file)).unwrap();
+            let doc = roxmltree::Document::parse(&xml).unwrap();
+            for table in doc.descendants().filter(|n| n.has_tag_name("decisionTable")) {
+                let outputs: Vec<_> = table.children().filter(|n| n.has_tag_name("output")).collect();
+                let Some(code_column) = outputs.iter().position(|o| o.attribute("name") == Some("code")) else {
+                    continue;
+                };
+                for rule in table.children().filter(|n| n.has_tag_name("rule")) {
+                    let entry_text = rule
+                        .children()
+                        .filter(|n| n.has_tag_name("outputEntry"))
+                        .nth(code_column)
+                        .and_then(|e| e.descendants().find(|t| t.has_tag_name("text")))
+                        .and_then(|t| t.text())
+                        .unwrap_or_default();
+                    let code = entry_text.trim().trim_matches('"');
+                    codes_seen += 1;
+                    if !p.manifest.hints.contains_key(code) {
+                        missing.push(format!("{}: {code}", p.id()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(codes_seen > 5, "the finding codes are found ({codes_seen})");
+    assert!(missing.is_empty(), "findings without a hint: {missing:?}");
+}

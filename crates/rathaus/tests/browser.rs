@@ -207,6 +207,28 @@ async fn run(c: &Client, s: &TestServer) -> Result<(), String> {
     continue_(c).await;
 
     on_page(c, "taetigkeit").await;
+    // The assistant: choosing a security business brings the permit hint at once (the
+    // procedure's checks on the answers so far), unchoosing it takes it away.
+    let assistant_says = |text: &'static str, present: bool| async move {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let panel = c.find(Locator::Css("[data-assistant]")).await.unwrap().text().await.unwrap();
+            if panel.contains(text) == present {
+                return Ok::<(), String>(());
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(format!(
+                    "assistant panel {} „{text}“: {panel}",
+                    if present { "lacks" } else { "still shows" }
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    click(c, "#f-taetigkeiten-list input[value=bewachung]").await;
+    assistant_says("Erlaubnis nach § 34a GewO", true).await?;
+    click(c, "#f-taetigkeiten-list input[value=bewachung]").await;
+    assistant_says("Erlaubnis nach § 34a GewO", false).await?;
     // The activity list filters as you type (progressive enhancement).
     type_into(c, "f-taetigkeiten-filter", "programm").await;
     let visible = c.execute("return Array.from(document.querySelectorAll('#f-taetigkeiten-list .choice')).filter(e => !e.hidden).length", vec![]).await.unwrap();

@@ -152,7 +152,7 @@ async fn citizen_submits_a_standard_case_and_gets_the_certificate() {
             check.contains("Softwareentwicklung, IT-Dienstleistungen") && check.contains("12.04.1985"),
             "answers shown in words"
         );
-        assert!(check.contains("voraussichtlich sofort bestätigt"), "the assistant predicts the outcome");
+        assert!(check.contains("voraussichtlich sofort automatisch bearbeitet"), "the assistant predicts the outcome");
         // Without the declaration the application is not sent.
         let (st, _, html) = v
             .post("/musterstadt/antrag/gewerbeanmeldung/pruefen", "/musterstadt/antrag/gewerbeanmeldung/pruefen", &[])
@@ -408,6 +408,52 @@ async fn live_validation_answers_with_the_same_errors_as_continue_and_keeps_the_
     let res =
         v.c.post(s.url(&format!("{page}/live"))).form(&[("betrieb.anschrift.strasse", "X")]).send().await.unwrap();
     assert_eq!(res.status(), 403);
+    s.stop().await;
+}
+
+/// The assistant: the procedure's checks run on the answers so far and the form says what
+/// will happen, on every page (without JavaScript) and in the live answer (with it).
+#[tokio::test]
+async fn the_assistant_tells_what_will_happen_while_the_form_is_filled() {
+    let s = TestServer::start(testing::sqlite().await).await;
+    let v = Visit::new(&s);
+    let (_, _, first) = v.get("/musterstadt/antrag/gewerbeanmeldung/meldung").await;
+    assert!(!first.contains("Was mit Ihrem Antrag passiert"), "nothing to predict before the first answer");
+    let (st, _, _) = v.page("musterstadt", "meldung", &[("meldungsart", "anmeldung")]).await;
+    assert_eq!(st, 200);
+    let page = "/musterstadt/antrag/gewerbeanmeldung/taetigkeit";
+    let (_, _, html) = v.get(page).await;
+    let panel = between(&html, "data-assistant>", "</aside>");
+    assert!(panel.contains("Was mit Ihrem Antrag passiert"), "{panel}");
+    assert!(panel.contains("voraussichtlich sofort automatisch bearbeitet") && panel.contains("26,00 €"), "{panel}");
+
+    // Choosing a security business: the live answer brings the permit hint, the document and
+    // the review's duration.
+    let token = csrf(&html);
+    let res =
+        v.c.post(s.url(&format!("{page}/live")))
+            .form(&[("_csrf", token.as_str()), ("taetigkeiten", "bewachung")])
+            .send()
+            .await
+            .unwrap();
+    let answer: serde_json::Value = res.json().await.unwrap();
+    let assistant = answer["assistant"].as_str().unwrap();
+    assert!(assistant.contains("Eine Sachbearbeiterin oder ein Sachbearbeiter prüft Ihren Antrag."), "{assistant}");
+    assert!(
+        assistant.contains("Für diese Tätigkeit brauchen Sie eine Erlaubnis nach § 34a GewO."),
+        "the citizen's wording, not the clerk's: {assistant}"
+    );
+    assert!(assistant.contains("<li>Erlaubnis nach § 34a GewO</li>") && assistant.contains("etwa 3 Arbeitstage"));
+    // Without JavaScript the page shows the same after the answer is kept.
+    let (_, _, html) = v.get(page).await;
+    assert!(between(&html, "data-assistant>", "</aside>").contains("Erlaubnis nach § 34a GewO"));
+    // In English, from the procedure's English texts.
+    let (_, _, html) = v.get(&format!("{page}?lang=en")).await;
+    let panel = between(&html, "data-assistant>", "</aside>");
+    assert!(
+        panel.contains("What will happen with your application") && panel.contains("Permit under § 34a GewO"),
+        "{panel}"
+    );
     s.stop().await;
 }
 

@@ -1,6 +1,8 @@
 //! Completing user tasks: a clerk's decision continues the process.
 
-use crate::{resume, resume_loaded, tenant_calendar, EffectContext, Result, Resume, Resumed, Runtime, RuntimeError, Step};
+use crate::{
+    resume, resume_loaded, tenant_calendar, EffectContext, Result, Resume, Resumed, Runtime, RuntimeError, Step,
+};
 use rathaus_store::audit::{self, Actor};
 use rathaus_store::{cases, events, tasks, tenants};
 use serde_json::{json, Map, Value as Json};

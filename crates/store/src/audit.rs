@@ -193,7 +193,10 @@ fn link(tenant_id: &str, first: i64, prev: &str, entries: &[Pending], now: DateT
         .map(|i| {
             let b = i * 9 + 2;
             let prev_hash = if guarded && i == 0 {
-                format!("(SELECT hash FROM audit_log WHERE tenant_id = $1 AND seq = ${guard_param} AND hash = ${})", b + 7)
+                format!(
+                    "(SELECT hash FROM audit_log WHERE tenant_id = $1 AND seq = ${guard_param} AND hash = ${})",
+                    b + 7
+                )
             } else {
                 format!("${}", b + 7)
             };

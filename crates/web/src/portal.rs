@@ -18,7 +18,8 @@ use axum::Form;
 use minijinja::{context, Value};
 use rathaus_domain::time::{german_date_time, german_today};
 use rathaus_domain::{AccessCode, Channel, Lang, Money, Reference};
-use rathaus_engine::environment::{check as run_check, tenant_facts};
+use rathaus_engine::assistant::outlook;
+use rathaus_engine::environment::tenant_facts;
 use rathaus_engine::form::Page;
 use rathaus_engine::library::ParameterKind;
 use rathaus_engine::summary::summarize;
@@ -195,6 +196,8 @@ struct PageRender<'a> {
     errors: &'a [FieldError],
     raw: &'a HashMap<String, String>,
     return_to_check: bool,
+    /// The assistant's outlook on the answers so far ([`outlook_view`]).
+    outlook: Option<Json>,
 }
 
 fn render_page(r: &PageRender<'_>, lang: Lang, session: &mut Session) -> AppResult<String> {
@@ -231,6 +234,7 @@ fn render_page(r: &PageRender<'_>, lang: Lang, session: &mut Session) -> AppResu
             steps => pages.len() + 1,
             back_url => back_url,
             live_url => format!("/{slug}/antrag/{id}/{}/live", page.id),
+            outlook => r.outlook,
             action_url => action_url,
             return_to_check => r.return_to_check,
             ..base(lang, Some(r.tenant), Some(session))
@@ -264,6 +268,7 @@ pub async fn page(
             errors: &[],
             raw: &HashMap::new(),
             return_to_check: q.zurueck.is_some(),
+            outlook: outlook_view(&app, &tenant, &a, &data, lang),
         },
         lang,
         &mut session,
@@ -291,8 +296,18 @@ pub async fn save_page(
     session.data.drafts.insert(procedure.clone(), data.clone());
     let return_to_check = q.zurueck.is_some();
     let render_with = |errors: &[FieldError], raw: &HashMap<String, String>, session: &mut Session| {
+        let outlook = outlook_view(&app, &tenant, &a, &data, lang);
         render_page(
-            &PageRender { tenant: &tenant, active: &a, page_id: &page_id, data: &data, errors, raw, return_to_check },
+            &PageRender {
+                tenant: &tenant,
+                active: &a,
+                page_id: &page_id,
+                data: &data,
+                errors,
+                raw,
+                return_to_check,
+                outlook,
+            },
             lang,
             session,
         )
@@ -382,8 +397,10 @@ fn add_page_errors(
 
 /// Live validation for the page's script: the posted page is applied to the draft (and
 /// kept, like any answer) and validated exactly as on "continue"; the answer lists every
-/// error with the id of the input it belongs to. The script shows those of the fields the
-/// person has already left. Without JavaScript nothing calls this.
+/// error with the id of the input it belongs to, and the assistant's outlook on the new
+/// answers as HTML. The script shows the errors of the fields the person has already left
+/// and replaces the outlook. Without JavaScript nothing calls this (the outlook is then
+/// rendered with each page).
 pub async fn live_check(
     State(app): State<AppState>,
     Path((slug, procedure, page_id)): Path<(String, String, String)>,
@@ -395,13 +412,47 @@ pub async fn live_check(
     let (_, PostedPage { data, applied, .. }) = apply_posted(&mut session, &a, &page_id, pairs, lang)?;
     let mut errors = applied.errors;
     add_page_errors(&app, &a, &page_id, &data, &[], lang, &mut errors);
+    let outlook = render(
+        "assistant.html",
+        context! { outlook => outlook_view(&app, &tenant, &a, &data, lang), ..base(lang, Some(&tenant), None) },
+    )?;
     session.data.drafts.insert(procedure.clone(), data);
     let form = &a.procedure.form;
     let errors: Vec<Json> = errors
         .iter()
         .map(|e| serde_json::json!({"field": e.field, "anchor": anchor_for(form, &e.field), "message": e.message}))
         .collect();
-    session.finish(&app, &slug, axum::Json(serde_json::json!({ "errors": errors })).into_response()).await
+    let body = serde_json::json!({ "errors": errors, "assistant": outlook.trim() });
+    session.finish(&app, &slug, axum::Json(body).into_response()).await
+}
+
+/// The assistant's outlook for the templates (`assistant.html`): the procedure's check
+/// decision on the answers so far, in the applicant's language. `None` before the first
+/// answer, for a procedure without a check decision, and if the decision fails on these
+/// answers (the form then simply shows no outlook; the submission checks again).
+fn outlook_view(app: &AppState, tenant: &Tenant, a: &ActiveProcedure, data: &Json, lang: Lang) -> Option<Json> {
+    let today = german_today(app.runtime.clock.now());
+    let facts = tenant_facts(&tenant.name, &tenant.settings.postcodes);
+    let o = match outlook(&a.procedure, data, &a.parameters, &facts, today, lang) {
+        Ok(o) => o?,
+        Err(e) => {
+            tracing::debug!(procedure = a.procedure.id(), error = %e, "assistant: check failed on partial data");
+            return None;
+        }
+    };
+    let fee = o.fee.map(|f| if f.is_zero() { t(lang, "assistant.fee_none") } else { f.to_german() });
+    let duration = match o.processing_days {
+        Some(days) => tf(lang, "assistant.duration_days", &[("days", &days.to_string())]),
+        None if o.review => t(lang, "assistant.duration_review"),
+        None => t(lang, "assistant.duration_immediate"),
+    };
+    Some(serde_json::json!({
+        "review": o.review,
+        "hints": o.hints,
+        "documents": o.documents,
+        "fee": fee,
+        "duration": duration,
+    }))
 }
 
 struct CheckView {
@@ -447,27 +498,9 @@ fn check_view(
             serde_json::json!({"title": s.title, "rows": rows, "change_url": format!("/{slug}/antrag/{}/{}?zurueck=pruefen", p.id(), s.page_id)})
         })
         .collect();
-    // The assistant's outlook: the procedure's own checks on the answers.
-    let outlook = if validated.errors.is_empty() {
-        let facts = tenant_facts(&tenant.name, &tenant.settings.postcodes);
-        run_check(p, &validated.data, &a.parameters, &facts, today).ok().map(|r| {
-            let reasons: Vec<String> = r["befunde"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|b| b["ergebnis"] == "review")
-                .filter_map(|b| b["grund"].as_str().map(String::from))
-                .collect();
-            let fee = r
-                .get("gebuehr")
-                .and_then(|g| Money::from_json_euros(g).ok())
-                .filter(|m| !m.is_zero())
-                .map(|m| m.to_german());
-            serde_json::json!({"review": r["entscheidung"] == "review", "reasons": reasons, "fee": fee})
-        })
-    } else {
-        None
-    };
+    // The assistant's outlook: the procedure's own checks on the answers, on the checked
+    // data once it is complete.
+    let outlook = outlook_view(app, tenant, a, if validated.errors.is_empty() { &validated.data } else { data }, lang);
     CheckView { sections, errors, outlook }
 }
 

@@ -88,7 +88,17 @@
         headers: { "Accept": "application/json" },
         credentials: "same-origin"
       }).then(function (r) { return r.ok ? r.json() : null; })
-        .then(function (res) { if (res) { show(res.errors, ev.target.name); } })
+        .then(function (res) {
+          if (!res) { return; }
+          show(res.errors, ev.target.name);
+          // The assistant's outlook on the new answers; replaced only when it changed, so
+          // that the live region announces news, not every answer.
+          var assistant = document.querySelector("[data-assistant]");
+          if (assistant && typeof res.assistant === "string" && assistant.innerHTML.trim() !== res.assistant) {
+            assistant.innerHTML = res.assistant;
+            assistant.hidden = res.assistant === "";
+          }
+        })
         .catch(function () { /* offline: the page still validates on "continue" */ });
     });
   }
