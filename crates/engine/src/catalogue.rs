@@ -69,12 +69,22 @@ impl Catalogue {
             .filter_map(|e| {
                 let id = e.get("id")?.as_str()?.to_string();
                 let label = label_of(e, lang)?;
-                // Searched: the id, the label and the `synonyme`, case-insensitive.
-                let mut search = format!("{id} {label}").to_lowercase();
+                // Searched: the id, the labels in every language (an English reader may know
+                // the German word), the `synonyme` and the WZ code, folded (see [`fold`]).
+                let mut search = format!("{id} {label}");
+                for other in Lang::ALL.into_iter().filter(|l| *l != lang).filter_map(|l| label_of(e, l)) {
+                    search.push(' ');
+                    search.push_str(&other);
+                }
                 for s in e.get("synonyme").and_then(Json::as_array).into_iter().flatten().filter_map(Json::as_str) {
                     search.push(' ');
-                    search.push_str(&s.to_lowercase());
+                    search.push_str(s);
                 }
+                if let Some(wz) = e.get("wz").and_then(Json::as_str) {
+                    search.push(' ');
+                    search.push_str(wz);
+                }
+                let search = fold(&search);
                 Some(CatalogueChoice { id, label, search })
             })
             .collect()
@@ -83,7 +93,7 @@ impl Catalogue {
     /// Entries matching a search: every word of the query must occur in the search text of
     /// the entry (see [`Catalogue::choices`]). The assistant uses this to find activities.
     pub fn search(&self, query: &str, lang: Lang) -> Vec<(String, String)> {
-        let words: Vec<String> = query.split_whitespace().map(|w| w.to_lowercase()).collect();
+        let words: Vec<String> = query.split_whitespace().map(fold).collect();
         self.choices(lang)
             .into_iter()
             .filter(|c| words.iter().all(|w| c.search.contains(w.as_str())))
@@ -92,12 +102,18 @@ impl Catalogue {
     }
 }
 
+/// Text as searches compare it: lower case, umlauts and ß written out (`Türsteher` and
+/// `tuersteher` are the same word). The portal's script folds what is typed the same way.
+pub fn fold(text: &str) -> String {
+    text.to_lowercase().replace('ä', "ae").replace('ö', "oe").replace('ü', "ue").replace('ß', "ss")
+}
+
 /// One entry of a catalogue as a choice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogueChoice {
     pub id: String,
     pub label: String,
-    /// Lower-case text of id, label and synonyms.
+    /// Folded text of id, labels, synonyms and WZ code.
     pub search: String,
 }
 
@@ -122,6 +138,11 @@ mod tests {
         assert_eq!(c.label("friseur", Lang::En).unwrap(), "Hairdresser");
         assert_eq!(c.search("programm", Lang::De), vec![("software".into(), "Softwareentwicklung".into())]);
         assert_eq!(c.search("", Lang::De).len(), 2);
+        // Umlauts written out or not, the other language's label.
+        assert_eq!(c.search("Frisör", Lang::De), vec![]);
+        assert_eq!(c.search("friseur", Lang::En), vec![("friseur".into(), "Hairdresser".into())]);
+        assert_eq!(c.search("hairdresser", Lang::De), vec![("friseur".into(), "Friseur".into())]);
+        assert_eq!(fold("Türsteher Maß"), "tuersteher mass");
     }
 
     #[test]

@@ -229,7 +229,11 @@ async fn run(c: &Client, s: &TestServer) -> Result<(), String> {
     assistant_says("Erlaubnis nach § 34a GewO", true).await?;
     click(c, "#f-taetigkeiten-list input[value=bewachung]").await;
     assistant_says("Erlaubnis nach § 34a GewO", false).await?;
-    // The activity list filters as you type (progressive enhancement).
+    // The activity list filters as you type (progressive enhancement), umlauts written out
+    // or not, synonyms included.
+    type_into(c, "f-taetigkeiten-filter", "tuersteher").await;
+    let visible = c.execute("return Array.from(document.querySelectorAll('#f-taetigkeiten-list .choice')).filter(e => !e.hidden).map(e => e.querySelector('input').value)", vec![]).await.unwrap();
+    assert_eq!(visible, json!(["bewachung"]), "“tuersteher” finds the security business by its synonym „Türsteher“");
     type_into(c, "f-taetigkeiten-filter", "programm").await;
     let visible = c.execute("return Array.from(document.querySelectorAll('#f-taetigkeiten-list .choice')).filter(e => !e.hidden).length", vec![]).await.unwrap();
     assert_eq!(visible, json!(1), "only the software activity matches “programm”");

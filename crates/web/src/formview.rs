@@ -330,7 +330,7 @@ fn field_view(ctx: &ViewContext<'_>, field: &Field, obj: &Json, scope: &Json, pr
             label: o.label.get(lang).to_string(),
             help: o.help.as_ref().map(|h| h.get(lang).to_string()),
             checked: selected.contains(&o.value),
-            search: o.label.get(lang).to_lowercase(),
+            search: rathaus_engine::catalogue::fold(o.label.get(lang)),
         })
         .collect();
     if let Some(cat) = field.catalogue.as_ref().and_then(|c| ctx.catalogues.get(c)) {

@@ -14,7 +14,9 @@
     box.hidden = false;
     var items = Array.prototype.slice.call(list.querySelectorAll(".choice"));
     input.addEventListener("input", function () {
-      var words = input.value.toLowerCase().split(/\s+/).filter(Boolean);
+      // Folded like the server's search text (rathaus_engine::catalogue::fold).
+      var folded = input.value.toLowerCase().replace(/ä/g, "ae").replace(/ö/g, "oe").replace(/ü/g, "ue").replace(/ß/g, "ss");
+      var words = folded.split(/\s+/).filter(Boolean);
       var shown = 0;
       items.forEach(function (item) {
         var hay = item.getAttribute("data-search") || "";
