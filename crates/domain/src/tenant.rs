@@ -21,6 +21,17 @@ pub struct TenantSettings {
     /// Host names on which the tenant's portal is served besides `/{slug}/`, e.g.
     /// `service.musterstadt.de` (its DNS and TLS point to the installation).
     pub domains: Vec<String>,
+    /// Days a saved draft (an application not yet submitted) is kept before it is deleted;
+    /// [`TenantSettings::DRAFTS_KEPT_DAYS`] when not set.
+    pub drafts_kept_days: Option<u32>,
+}
+
+impl TenantSettings {
+    pub const DRAFTS_KEPT_DAYS: u32 = 30;
+
+    pub fn drafts_kept_days(&self) -> u32 {
+        self.drafts_kept_days.unwrap_or(Self::DRAFTS_KEPT_DAYS)
+    }
 }
 
 /// Texts of the statements every public authority's website must have. Plain text;

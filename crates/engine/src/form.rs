@@ -944,10 +944,7 @@ fn check_text_format(
 ) {
     let label = field.label.get(lang);
     let ok = match field.kind {
-        FieldKind::Email => {
-            let re = email_regex();
-            re.is_match(s)
-        }
+        FieldKind::Email => plausible_email(s),
         FieldKind::Tel => {
             s.chars().all(|c| c.is_ascii_digit() || " +-/()".contains(c))
                 && s.chars().filter(|c| c.is_ascii_digit()).count() >= 5
@@ -999,9 +996,11 @@ pub fn money_json(m: Money) -> Json {
     serde_json::Number::from_f64(m.cents() as f64 / 100.0).map(Json::Number).unwrap_or(Json::Null)
 }
 
-fn email_regex() -> &'static regex::Regex {
+/// Whether `s` looks like an e-mail address (one `@`, a dot in the domain, no spaces): the
+/// check of e-mail fields, and of addresses the portal sends mail to.
+pub fn plausible_email(s: &str) -> bool {
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    RE.get_or_init(|| regex::Regex::new(r"^[^@\s]+@[^@\s]+\.[^@\s]{2,}$").expect("valid regex"))
+    RE.get_or_init(|| regex::Regex::new(r"^[^@\s]+@[^@\s]+\.[^@\s]{2,}$").expect("valid regex")).is_match(s)
 }
 
 fn validate_choice(

@@ -37,6 +37,30 @@ pub struct ConfigArgs {
     /// Log filter, e.g. `info` or `rathaus=debug,tower_http=info`.
     #[arg(long, env = "RATHAUS_LOG", value_name = "FILTER")]
     pub log: Option<String>,
+    /// SMTP server for e-mails to applicants: `smtps://user:password@host:465` (TLS),
+    /// `smtp://user:password@host:587?tls=required` (STARTTLS), or `smtp://host:25` without
+    /// encryption (only to a relay in the same host or network). Without it, the demo writes
+    /// mails as files into <data-dir>/mail and other installations send none.
+    #[arg(long, env = "RATHAUS_SMTP_URL", value_name = "URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of the e-mails, e.g. `Rathaus <noreply@musterstadt.de>`.
+    #[arg(long, env = "RATHAUS_MAIL_FROM", value_name = "ADDRESS")]
+    pub mail_from: Option<String>,
+}
+
+/// How e-mails leave the installation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MailSetting {
+    Smtp {
+        url: String,
+        from: String,
+    },
+    /// Written as `.eml` files into a folder (the demo without a mail server).
+    Directory {
+        dir: PathBuf,
+        from: String,
+    },
+    Off,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -51,6 +75,8 @@ struct FileConfig {
     secret: Option<String>,
     log: Option<String>,
     max_connections: Option<u32>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -64,6 +90,7 @@ pub struct Config {
     pub secret: Option<String>,
     pub log: String,
     pub max_connections: u32,
+    pub mail: MailSetting,
 }
 
 /// A configuration error: what is wrong and how to fix it.
@@ -116,7 +143,20 @@ impl Config {
         if max_connections == 0 {
             return Err(ConfigError("max_connections muss mindestens 1 sein.".into()));
         }
+        let from = args.mail_from.clone().or(file.mail_from).unwrap_or_else(|| "Rathaus <noreply@localhost>".into());
+        let mail = match args.smtp_url.clone().or(file.smtp_url) {
+            Some(url) if url.starts_with("smtp://") || url.starts_with("smtps://") => MailSetting::Smtp { url, from },
+            Some(url) => {
+                return Err(ConfigError(format!(
+                    "RATHAUS_SMTP_URL „{}“ muss mit smtp:// oder smtps:// beginnen.",
+                    rathaus_store::redact(&url)
+                )))
+            }
+            None if demo => MailSetting::Directory { dir: data_dir.join("mail"), from },
+            None => MailSetting::Off,
+        };
         Ok(Config {
+            mail,
             bind,
             data_dir,
             database_url,

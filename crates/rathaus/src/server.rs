@@ -1,8 +1,9 @@
 //! Assembling and running the product: store, library, runtime, web, worker.
 
-use crate::config::Config;
+use crate::config::{Config, MailSetting};
 use crate::seed::{self, DemoCredentials};
 use anyhow::{bail, Context, Result};
+use rathaus_runtime::mail::Mailer;
 use rathaus_runtime::{Runtime, RuntimeConfig, SystemClock};
 use rathaus_store::Store;
 use rathaus_web::App;
@@ -53,11 +54,19 @@ pub async fn assemble(config: &Config, store: Store) -> Result<Assembled> {
     let library = load_library(config)?;
     let secret = config.load_secret()?;
     let node_id = format!("{}-{}", hostname(), std::process::id());
+    let mail = match &config.mail {
+        MailSetting::Smtp { url, from } => Some(Mailer::smtp(url, from)),
+        MailSetting::Directory { dir, from } => Some(Mailer::directory(dir.clone(), from)),
+        MailSetting::Off => None,
+    }
+    .transpose()
+    .map_err(|e| anyhow::anyhow!("{e}. Prüfen Sie RATHAUS_SMTP_URL und RATHAUS_MAIL_FROM."))?;
     let runtime = Runtime::new(
         store,
         library,
         RuntimeConfig { public_url: config.public_url.clone(), secret, node_id },
         Arc::new(SystemClock),
+        mail,
     );
     let mut credentials = None;
     let mut seeded = false;
@@ -106,7 +115,8 @@ pub async fn run(
 }
 
 /// Periodic clean-up on every node: expired sessions (with the unfinished drafts in them)
-/// are deleted, so personal data entered but never submitted does not stay in the database.
+/// and expired saved drafts are deleted, so personal data entered but never submitted does
+/// not stay in the database.
 async fn housekeeping(runtime: Arc<Runtime>, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
     loop {
@@ -120,12 +130,16 @@ async fn housekeeping(runtime: Arc<Runtime>, mut stop: tokio::sync::watch::Recei
             let sessions = rathaus_store::sessions::purge_expired(&mut conn, now).await?;
             // Buffered messages: kept a day past expiry or correlation for tracing, then gone.
             let messages = rathaus_store::messages::purge(&mut conn, now - chrono::Duration::days(1)).await?;
-            Ok::<_, rathaus_store::StoreError>((sessions, messages))
+            drop(conn);
+            let drafts = runtime.purge_expired_drafts().await?;
+            Ok::<_, rathaus_runtime::RuntimeError>((sessions, messages, drafts))
         }
         .await;
         match purged {
-            Ok((0, 0)) => {}
-            Ok((sessions, messages)) => tracing::info!(sessions, messages, "expired sessions and messages deleted"),
+            Ok((0, 0, 0)) => {}
+            Ok((sessions, messages, drafts)) => {
+                tracing::info!(sessions, messages, drafts, "expired sessions, messages and saved drafts deleted")
+            }
             Err(e) => tracing::warn!(error = %e, "housekeeping failed; retried in 10 minutes"),
         }
     }

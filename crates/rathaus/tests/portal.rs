@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{client, csrf, soon, TestServer};
+use common::{client, csrf, soon, SmtpServer, TestServer};
 use rathaus_store::testing;
 
 struct Visit {
@@ -455,6 +455,123 @@ async fn the_assistant_tells_what_will_happen_while_the_form_is_filled() {
         "{panel}"
     );
     s.stop().await;
+}
+
+/// The text of a mail as the applicant reads it: headers as they are, a quoted-printable
+/// body decoded.
+fn mail_text(raw: &str) -> String {
+    let raw = raw.replace("\r\n", "\n");
+    let (head, body) = raw.split_once("\n\n").unwrap_or((&raw, ""));
+    if !head.to_ascii_lowercase().contains("content-transfer-encoding: quoted-printable") {
+        return raw.clone();
+    }
+    let body = body.replace("=\n", "");
+    let mut out = Vec::new();
+    let bytes = body.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&body[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    format!("{head}\n\n{}", String::from_utf8_lossy(&out))
+}
+
+/// Saving a draft, getting its link by e-mail from a real SMTP server, resuming it in another
+/// browser; a newer save replaces the link; expired drafts are refused and deleted.
+#[tokio::test]
+async fn a_saved_draft_is_resumed_by_its_link_sent_by_email() {
+    let smtp = SmtpServer::start().await;
+    for db in testing::all().await {
+        let port = smtp.port;
+        let s = TestServer::start_with(db, |args| {
+            args.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+            args.mail_from = Some("Stadt Musterstadt <noreply@musterstadt.example>".into());
+        })
+        .await;
+        let v = Visit::new(&s);
+        v.page("musterstadt", "meldung", &[("meldungsart", "anmeldung")]).await;
+        // Half a page, saved: errors do not stop a draft.
+        let person = "/musterstadt/antrag/gewerbeanmeldung/person";
+        let (st, url, html) =
+            v.post(person, person, &[("inhaber.familienname", "Mustermann"), ("_action", "save_draft")]).await;
+        assert_eq!((st, url.as_str()), (200, "/musterstadt/antrag/gewerbeanmeldung/gespeichert"), "{html}");
+        assert!(html.contains("Ihr Antrag ist zwischengespeichert"));
+        let link = unescape(between(&html, "id=\"resume-link\" href=\"", "\""));
+        assert!(link.starts_with(&format!("{}/musterstadt/entwurf/", s.base)), "{link}");
+        let expires = between(&html, "<strong id=\"draft-expires\">", "</strong>").to_string();
+
+        // The link by e-mail: a wrong address is named; a right one gets the link, and only that.
+        let saved = "/musterstadt/antrag/gewerbeanmeldung/gespeichert";
+        let (st, _, html) = v.post(saved, saved, &[("email", "erika@")]).await;
+        assert_eq!(st, 422);
+        assert!(html.contains("Geben Sie eine E-Mail-Adresse im richtigen Format ein"), "{html}");
+        let before = smtp.mails().len();
+        let (st, _, html) = v.post(saved, saved, &[("email", "erika@example.org")]).await;
+        assert_eq!(st, 200, "{html}");
+        assert!(html.contains("Wir haben den Link gesendet an"));
+        let mails = smtp.mails();
+        assert_eq!(mails.len(), before + 1, "one mail reached the SMTP server");
+        let mail = mail_text(mails.last().unwrap());
+        assert!(mail.contains("X-Rcpt-To: erika@example.org"), "{mail}");
+        assert!(mail.contains("Subject: Ihr zwischengespeicherter Antrag bei Musterstadt"), "{mail}");
+        assert!(mail.contains(&link) && mail.contains(&expires), "the link and its expiry: {mail}");
+        assert!(!mail.contains("Mustermann"), "no answers of the application in the mail: {mail}");
+
+        // Another browser opens the link and continues where answers are missing.
+        let other = Visit::new(&s);
+        let (st, url, html) = other.get(link.trim_start_matches(&s.base)).await;
+        assert_eq!((st, url.as_str()), (200, person), "{html}");
+        assert!(html.contains("value=\"Mustermann\""), "the saved answer is there");
+
+        // Saving again there gives a new link; the old one no longer opens the draft.
+        let (_, _, html) = other.post(person, person, &[("inhaber.vornamen", "Max"), ("_action", "save_draft")]).await;
+        let newer = unescape(between(&html, "id=\"resume-link\" href=\"", "\""));
+        assert_ne!(newer, link);
+        let (st, _, html) = Visit::new(&s).get(link.trim_start_matches(&s.base)).await;
+        assert_eq!(st, 404);
+        assert!(html.contains("Diesen Entwurf gibt es nicht"), "{html}");
+        // Another town's portal does not know the draft.
+        let token = newer.rsplit('/').next().unwrap();
+        let (st, _, _) = Visit::new(&s).get(&format!("/beispielgemeinde/entwurf/{token}")).await;
+        assert_eq!(st, 404);
+
+        // Expired: refused with the reason, then deleted by the clean-up with an audit entry.
+        let rt = &s.assembled.runtime;
+        let tenant_id = {
+            let mut conn = rt.store.conn().await.unwrap();
+            let t = rathaus_store::tenants::by_slug(&mut conn, "musterstadt").await.unwrap().unwrap().tenant_id;
+            sqlx::query("UPDATE drafts SET expires_at = $1 WHERE tenant_id = $2")
+                .bind(rathaus_store::ts(chrono::Utc::now() - chrono::Duration::minutes(1)))
+                .bind(&t)
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            t
+        };
+        let (st, _, html) = Visit::new(&s).get(newer.trim_start_matches(&s.base)).await;
+        assert_eq!(st, 410);
+        assert!(html.contains("nach 30 Tagen gelöscht"), "{html}");
+        assert_eq!(rt.purge_expired_drafts().await.unwrap(), 1);
+        let mut conn = rt.store.conn().await.unwrap();
+        let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM drafts WHERE tenant_id = $1")
+            .bind(&tenant_id)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
+        let expired = rathaus_store::audit::for_object(&mut conn, &tenant_id, "tenant", &tenant_id).await.unwrap();
+        assert!(expired.iter().any(|e| e.action == "drafts.expired" && e.details.contains("\"deleted\":1")));
+        assert_eq!(rathaus_store::audit::verify(&mut conn, &tenant_id).await.unwrap(), None);
+        drop(conn);
+        s.stop().await;
+    }
 }
 
 async fn login(s: &TestServer, tenant: &str, user: &str) -> Visit {

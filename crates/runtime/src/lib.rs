@@ -14,7 +14,9 @@ pub mod clock;
 mod connectors;
 mod correlation;
 mod docdata;
+mod drafts;
 pub mod external;
+pub mod mail;
 pub mod preview;
 mod procedures;
 mod submit;
@@ -23,6 +25,7 @@ mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use correlation::Correlated;
+pub use drafts::{DraftLookup, SavedDraft};
 pub use procedures::ActiveProcedure;
 pub use submit::{SubmitRequest, Submitted};
 pub use tasks::Decision;
@@ -85,6 +88,8 @@ pub struct Runtime {
     pub clock: Arc<dyn Clock>,
     /// The library as currently on disk (what new deployments are made from).
     pub library: rathaus_engine::Library,
+    /// Outgoing e-mail, if the installation has it (see [`mail`]).
+    pub mail: Option<mail::Mailer>,
     deployments: Mutex<HashMap<String, Arc<Procedure>>>,
     work: Notify,
 }
@@ -95,12 +100,14 @@ impl Runtime {
         library: rathaus_engine::Library,
         config: RuntimeConfig,
         clock: Arc<dyn Clock>,
+        mail: Option<mail::Mailer>,
     ) -> Arc<Runtime> {
         Arc::new(Runtime {
             store,
             config,
             clock,
             library,
+            mail,
             deployments: Mutex::new(HashMap::new()),
             work: Notify::new(),
         })

@@ -23,7 +23,7 @@ fn monday() -> DateTime<Utc> {
 fn runtime(db: &testing::TestDatabase, clock: Arc<ManualClock>, node: &str) -> Arc<Runtime> {
     let library = rathaus_engine::Library::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/library")).unwrap();
     let config = RuntimeConfig { public_url: "http://test".into(), secret: b"secret".to_vec(), node_id: node.into() };
-    Runtime::new(db.store.clone(), library, config, clock)
+    Runtime::new(db.store.clone(), library, config, clock, None)
 }
 
 async fn setup(db: &testing::TestDatabase) -> (Arc<Runtime>, Arc<ManualClock>, tenants::Tenant) {
@@ -263,7 +263,7 @@ async fn a_new_version_never_changes_running_cases() {
         let library = rathaus_engine::Library::load(&dir).unwrap();
         let config =
             RuntimeConfig { public_url: "http://test".into(), secret: b"secret".to_vec(), node_id: "node-v2".into() };
-        let rt2 = Runtime::new(db.store.clone(), library, config, clock.clone());
+        let rt2 = Runtime::new(db.store.clone(), library, config, clock.clone(), None);
         clock.advance(chrono::Duration::minutes(1));
         let changes = rt2.sync_deployments().await.unwrap();
         assert!(changes.iter().any(|c| c.3), "a new deployment was made: {changes:?}");

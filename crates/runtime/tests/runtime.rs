@@ -16,7 +16,7 @@ fn library_dir() -> std::path::PathBuf {
 async fn setup(db: &testing::TestDatabase) -> (Arc<Runtime>, tenants::Tenant) {
     let library = rathaus_engine::Library::load(&library_dir()).unwrap();
     let config = RuntimeConfig { public_url: "http://test".into(), secret: b"secret".to_vec(), node_id: "test".into() };
-    let rt = Runtime::new(db.store.clone(), library, config, Arc::new(SystemClock));
+    let rt = Runtime::new(db.store.clone(), library, config, Arc::new(SystemClock), None);
     let settings = TenantSettings {
         postcodes: vec!["09999".into()],
         branding: Branding {

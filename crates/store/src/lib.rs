@@ -10,6 +10,7 @@ pub mod batch;
 pub mod cases;
 pub mod deployments;
 pub mod documents;
+pub mod drafts;
 pub mod events;
 pub mod fees;
 pub mod instances;

@@ -168,6 +168,7 @@ pub async fn tenant_of_api_key(conn: &mut AnyConnection, key_hash: &str) -> Resu
 const TENANT_TABLES: &[&str] = &[
     "messages",
     "sessions",
+    "drafts",
     "audit_log",
     "tenant_assets",
     "case_events",

@@ -6,6 +6,7 @@ mod api;
 mod assets;
 mod backoffice;
 mod domains;
+mod drafts;
 mod engine_api;
 mod error;
 mod finder;
@@ -167,6 +168,8 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/logo", get(assets::logo))
         .route("/{tenant}/leistungen/{procedure}", get(portal::service))
         .route("/{tenant}/antrag/{procedure}/pruefen", get(portal::check).post(portal::submit))
+        .route("/{tenant}/antrag/{procedure}/gespeichert", get(drafts::saved).post(drafts::send_link))
+        .route("/{tenant}/entwurf/{token}", get(drafts::resume))
         .route("/{tenant}/antrag/{procedure}/{page}", get(portal::page).post(portal::save_page))
         .route("/{tenant}/antrag/{procedure}/{page}/live", post(portal::live_check))
         .route("/{tenant}/vorgang/{reference}/eingang", get(portal::receipt))

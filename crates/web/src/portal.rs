@@ -79,7 +79,7 @@ pub(crate) fn size_label(bytes: i64, lang: Lang) -> String {
     format!("{} {}", (bytes + 1023) / 1024, t(lang, "size.kb"))
 }
 
-fn redirect(to: &str) -> Response {
+pub(crate) fn redirect(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
@@ -137,7 +137,7 @@ pub async fn home(
     session.finish(&app, &slug, html(body)).await
 }
 
-async fn active(app: &AppState, tenant: &Tenant, procedure: &str) -> AppResult<ActiveProcedure> {
+pub(crate) async fn active(app: &AppState, tenant: &Tenant, procedure: &str) -> AppResult<ActiveProcedure> {
     app.runtime.active_procedure(tenant, procedure).await.map_err(AppError::from)
 }
 
@@ -294,6 +294,12 @@ pub async fn save_page(
     // What the person entered is kept in the draft even if the page still has errors:
     // nothing accepted is lost when they leave and come back.
     session.data.drafts.insert(procedure.clone(), data.clone());
+    if action == "save_draft" {
+        // Saved as it is, errors and all: a draft need not be valid yet.
+        crate::drafts::save(&app, &tenant, &mut session, &procedure, &data).await?;
+        let to = format!("/{slug}/antrag/{procedure}/gespeichert");
+        return session.finish(&app, &slug, Redirect::to(&to).into_response()).await;
+    }
     let return_to_check = q.zurueck.is_some();
     let render_with = |errors: &[FieldError], raw: &HashMap<String, String>, session: &mut Session| {
         let outlook = outlook_view(&app, &tenant, &a, &data, lang);
@@ -597,6 +603,10 @@ pub async fn submit(
     match result {
         Ok(s) => {
             session.data.drafts.remove(&procedure);
+            if let Some(draft_id) = session.data.draft_ids.remove(&procedure) {
+                app.runtime.delete_draft(&tenant.tenant_id, &draft_id, "submitted").await?;
+            }
+            session.data.saved_draft = None;
             session.data.grants.push(s.case_id.clone());
             session.data.fresh_access_code =
                 Some((s.reference.as_str().to_string(), s.access_code.as_str().to_string()));

@@ -14,6 +14,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("form_page.html", include_str!("../templates/form_page.html")),
     ("check.html", include_str!("../templates/check.html")),
     ("assistant.html", include_str!("../templates/assistant.html")),
+    ("draft_saved.html", include_str!("../templates/draft_saved.html")),
     ("receipt.html", include_str!("../templates/receipt.html")),
     ("status_login.html", include_str!("../templates/status_login.html")),
     ("status.html", include_str!("../templates/status.html")),

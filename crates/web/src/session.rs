@@ -36,6 +36,18 @@ pub struct SessionData {
     pub flash: Option<String>,
     /// The access code of the case just submitted, shown once on the receipt page.
     pub fresh_access_code: Option<(String, String)>,
+    /// The saved draft (database) behind each procedure's draft, by procedure id.
+    pub draft_ids: BTreeMap<String, String>,
+    /// The link of the draft saved last, for its confirmation page and the e-mail with it.
+    pub saved_draft: Option<SavedDraftLink>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SavedDraftLink {
+    pub procedure: String,
+    pub token: String,
+    /// RFC 3339.
+    pub expires: String,
 }
 
 pub struct Session {

@@ -23,6 +23,11 @@ pub fn library_dir() -> PathBuf {
 
 impl TestServer {
     pub async fn start(db: TestDatabase) -> TestServer {
+        Self::start_with(db, |_| {}).await
+    }
+
+    /// Starts with settings changed by `configure` (e.g. an SMTP server).
+    pub async fn start_with(db: TestDatabase, configure: impl FnOnce(&mut ConfigArgs)) -> TestServer {
         let data_dir = std::env::temp_dir().join(format!("rathaus-e2e-{:016x}", rand::random::<u64>()));
         std::fs::create_dir_all(&data_dir).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -35,6 +40,8 @@ impl TestServer {
             demo: Some(true),
             ..Default::default()
         };
+        let mut args = args;
+        configure(&mut args);
         let config = Config::resolve(&args).unwrap();
         let assembled = server::assemble(&config, db.store.clone()).await.unwrap();
         let creds = assembled.credentials.clone().expect("demo credentials");
@@ -119,4 +126,66 @@ pub fn application(activity: &str, plz: &str) -> serde_json::Value {
         "nebenerwerb": false,
         "beschaeftigte": {"vollzeit": 0, "teilzeit": 0}
     })
+}
+
+/// A real SMTP server in its own process (Python's `smtpd`), storing every mail it receives
+/// as a file; stopped when dropped.
+pub struct SmtpServer {
+    pub port: u16,
+    pub dir: PathBuf,
+    child: std::process::Child,
+}
+
+const SMTP_SERVER: &str = r#"
+import asyncore, os, sys, warnings
+warnings.simplefilter("ignore")
+import smtpd
+class Store(smtpd.SMTPServer):
+    def process_message(self, peer, mailfrom, rcpttos, data, **kw):
+        name = os.path.join(sys.argv[2], "%04d.eml" % len(os.listdir(sys.argv[2])))
+        with open(name + ".part", "wb") as f:
+            f.write(("X-Rcpt-To: %s\r\n" % ",".join(rcpttos)).encode() + (data if isinstance(data, bytes) else data.encode()))
+        os.rename(name + ".part", name)
+Store(("127.0.0.1", int(sys.argv[1])), None, decode_data=False)
+asyncore.loop()
+"#;
+
+impl SmtpServer {
+    pub async fn start() -> SmtpServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let dir = std::env::temp_dir().join(format!("rathaus-smtp-{:016x}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let child = std::process::Command::new("python3")
+            .args(["-c", SMTP_SERVER, &port.to_string(), dir.to_str().unwrap()])
+            .spawn()
+            .expect("python3 runs the test's SMTP server (smtpd, Python ≤ 3.11)");
+        let server = SmtpServer { port, dir, child };
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return server;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the SMTP server did not start on port {port}");
+    }
+
+    /// The mails received so far, oldest first, as text.
+    pub fn mails(&self) -> Vec<String> {
+        let mut names: Vec<_> = std::fs::read_dir(&self.dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+            .collect();
+        names.sort();
+        names.iter().map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned()).collect()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

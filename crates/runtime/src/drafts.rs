@@ -1,0 +1,143 @@
+//! Drafts saved by the applicant: an application not yet submitted, resumed later with a
+//! link. Saving, resuming and the deletion of expired drafts are audited (without the data).
+
+use crate::{Result, Runtime};
+use chrono::{DateTime, Duration, Utc};
+use rathaus_store::audit::{self, Actor};
+use rathaus_store::drafts::{self, DraftRow};
+use rathaus_store::tenants::Tenant;
+use serde_json::{json, Value as Json};
+
+/// A saved draft: the secret for its link (shown and sent once, stored only hashed) and
+/// when it expires.
+#[derive(Debug, Clone)]
+pub struct SavedDraft {
+    pub token: String,
+    pub expires: DateTime<Utc>,
+}
+
+/// What a resume link leads to.
+#[derive(Debug)]
+pub enum DraftLookup {
+    Found(DraftRow),
+    /// The draft expired (it is deleted at the next clean-up).
+    Expired,
+    /// No draft of this tenant has this link: mistyped, replaced by a newer save, submitted
+    /// or deleted.
+    Unknown,
+}
+
+fn new_token() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 20];
+    rand::thread_rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+impl Runtime {
+    /// Saves `data` as the draft `draft_id` of `procedure_id`; each save gives the draft a
+    /// new link (the one before stops working) and a new expiry after the tenant's
+    /// `drafts_kept_days`.
+    pub async fn save_draft(
+        &self,
+        tenant: &Tenant,
+        draft_id: &str,
+        procedure_id: &str,
+        data: &Json,
+    ) -> Result<SavedDraft> {
+        let now = self.clock.now();
+        let expires = now + Duration::days(i64::from(tenant.settings.drafts_kept_days()));
+        let token = new_token();
+        let mut tx = self.store.begin().await?;
+        drafts::save(
+            &mut tx,
+            &drafts::Save {
+                tenant_id: &tenant.tenant_id,
+                draft_id,
+                procedure_id,
+                data,
+                token_hash: &self.secret_hash("draft", &token),
+                now,
+                expires,
+            },
+        )
+        .await?;
+        audit::append(
+            &mut tx,
+            &tenant.tenant_id,
+            &Actor::Applicant,
+            "draft.saved",
+            "draft",
+            draft_id,
+            &json!({"procedure": procedure_id, "expires": rathaus_store::ts(expires)}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(SavedDraft { token, expires })
+    }
+
+    /// The tenant's draft behind a resume link.
+    pub async fn find_draft(&self, tenant_id: &str, token: &str) -> Result<DraftLookup> {
+        let mut conn = self.store.conn().await?;
+        let Some(row) = drafts::by_token(&mut conn, tenant_id, &self.secret_hash("draft", token.trim())).await? else {
+            return Ok(DraftLookup::Unknown);
+        };
+        if row.expires()? <= self.clock.now() {
+            return Ok(DraftLookup::Expired);
+        }
+        Ok(DraftLookup::Found(row))
+    }
+
+    /// Deletes a draft once its application is submitted (or the applicant discards it).
+    pub async fn delete_draft(&self, tenant_id: &str, draft_id: &str, why: &str) -> Result<()> {
+        let mut tx = self.store.begin().await?;
+        if drafts::delete(&mut tx, tenant_id, draft_id).await? > 0 {
+            let now = self.clock.now();
+            audit::append(
+                &mut tx,
+                tenant_id,
+                &Actor::Applicant,
+                "draft.deleted",
+                "draft",
+                draft_id,
+                &json!({"why": why}),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes the expired drafts of every tenant, each tenant's in one transaction with its
+    /// audit entry; returns how many were deleted.
+    pub async fn purge_expired_drafts(&self) -> Result<u64> {
+        let now = self.clock.now();
+        let tenants = {
+            let mut conn = self.store.conn().await?;
+            drafts::tenants_with_expired(&mut conn, now).await?
+        };
+        let mut total = 0;
+        for tenant_id in tenants {
+            let mut tx = self.store.begin().await?;
+            let n = drafts::delete_expired(&mut tx, &tenant_id, now).await?;
+            if n > 0 {
+                audit::append(
+                    &mut tx,
+                    &tenant_id,
+                    &Actor::System,
+                    "drafts.expired",
+                    "tenant",
+                    &tenant_id,
+                    &json!({"deleted": n}),
+                    now,
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            total += n;
+        }
+        Ok(total)
+    }
+}

@@ -1,0 +1,179 @@
+//! Saving an application to finish it later: "Zwischenspeichern" on any form page saves the
+//! answers as a draft and shows a link to resume it (and sends it by e-mail on request);
+//! the link opens the draft in any browser until it expires.
+
+use crate::error::{AppError, AppResult};
+use crate::i18n::{t, tf};
+use crate::portal::{active, base, html, redirect};
+use crate::render::render;
+use crate::session::{SavedDraftLink, Session};
+use crate::visit::Visit;
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::Form;
+use minijinja::context;
+use rathaus_domain::time::{german_date, german_today};
+use rathaus_domain::Lang;
+use rathaus_runtime::DraftLookup;
+use rathaus_store::tenants::Tenant;
+use serde_json::Value as Json;
+
+/// Saves the procedure's draft of this session in the database (a new draft, or the one
+/// resumed or saved before) and remembers its new link for the confirmation page.
+pub(crate) async fn save(
+    app: &AppState,
+    tenant: &Tenant,
+    session: &mut Session,
+    procedure: &str,
+    data: &Json,
+) -> AppResult<()> {
+    let draft_id = session.data.draft_ids.entry(procedure.to_string()).or_insert_with(rathaus_store::new_id).clone();
+    let saved = app.runtime.save_draft(tenant, &draft_id, procedure, data).await?;
+    session.data.saved_draft = Some(SavedDraftLink {
+        procedure: procedure.to_string(),
+        token: saved.token,
+        expires: rathaus_store::ts(saved.expires),
+    });
+    Ok(())
+}
+
+fn resume_url(app: &AppState, tenant: &Tenant, token: &str) -> String {
+    format!("{}/{}/entwurf/{token}", app.public_url(), tenant.slug)
+}
+
+fn render_saved(
+    app: &AppState,
+    tenant: &Tenant,
+    procedure: &str,
+    link: &SavedDraftLink,
+    problems: (Option<String>, Option<String>, Option<String>),
+    lang: Lang,
+    session: &mut Session,
+) -> AppResult<String> {
+    let (email_error, email_value, sent_to) = problems;
+    let expires = rathaus_store::parse_ts(&link.expires)?;
+    Ok(render(
+        "draft_saved.html",
+        context! {
+            resume_url => resume_url(app, tenant, &link.token),
+            expires => german_date(expires),
+            email_error => email_error,
+            email_value => email_value,
+            sent_to => sent_to,
+            mail_enabled => app.runtime.mail.is_some(),
+            action_url => format!("/{}/antrag/{procedure}/gespeichert", tenant.slug),
+            continue_url => format!("/{}/antrag/{procedure}/pruefen", tenant.slug),
+            ..base(lang, Some(tenant), Some(session))
+        },
+    )?)
+}
+
+/// The confirmation after saving: the link, its expiry, and the form to send it by e-mail.
+pub async fn saved(
+    State(app): State<AppState>,
+    Path((slug, procedure)): Path<(String, String)>,
+    visit: Visit,
+) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    active(&app, &tenant, &procedure).await?;
+    let Some(link) = session.data.saved_draft.clone().filter(|l| l.procedure == procedure) else {
+        // Nothing saved in this browser: back to the application.
+        return session.finish(&app, &slug, redirect(&format!("/{slug}/leistungen/{procedure}"))).await;
+    };
+    let body = render_saved(&app, &tenant, &procedure, &link, (None, None, None), lang, &mut session)?;
+    session.finish(&app, &slug, html(body)).await
+}
+
+/// Sends the link of the draft just saved to an e-mail address. The mail holds the link
+/// and the expiry, no answers of the application; the address is not stored.
+pub async fn send_link(
+    State(app): State<AppState>,
+    Path((slug, procedure)): Path<(String, String)>,
+    visit: Visit,
+    Form(form): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_string());
+    session.verify_csrf(field("_csrf").as_deref())?;
+    active(&app, &tenant, &procedure).await?;
+    let Some(link) = session.data.saved_draft.clone().filter(|l| l.procedure == procedure) else {
+        return session.finish(&app, &slug, redirect(&format!("/{slug}/leistungen/{procedure}"))).await;
+    };
+    // Without mail the page offers no e-mail form.
+    let Some(mail) = app.runtime.mail.as_ref() else { return Err(AppError::NotFound) };
+    let email = field("email").unwrap_or_default();
+    let problem = if email.is_empty() {
+        Some(t(lang, "draft.email_missing"))
+    } else if !rathaus_engine::form::plausible_email(&email) {
+        Some(t(lang, "draft.email_invalid"))
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        let body =
+            render_saved(&app, &tenant, &procedure, &link, (Some(problem), Some(email), None), lang, &mut session)?;
+        return session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await;
+    }
+    let expires = german_date(rathaus_store::parse_ts(&link.expires)?);
+    let url = resume_url(&app, &tenant, &link.token);
+    let subject = tf(lang, "draft.mail_subject", &[("tenant", &tenant.name)]);
+    let text = tf(lang, "draft.mail_body", &[("tenant", &tenant.name), ("link", &url), ("expires", &expires)]);
+    match mail.send(&email, &subject, &text).await {
+        Ok(()) => {
+            let body =
+                render_saved(&app, &tenant, &procedure, &link, (None, None, Some(email.clone())), lang, &mut session)?;
+            session.finish(&app, &slug, html(body)).await
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "resume link not sent");
+            let problem = Some(t(lang, "draft.mail_failed"));
+            let body =
+                render_saved(&app, &tenant, &procedure, &link, (problem, Some(email), None), lang, &mut session)?;
+            session.finish(&app, &slug, (StatusCode::BAD_GATEWAY, Html(body)).into_response()).await
+        }
+    }
+}
+
+/// Opens a saved draft in this browser and continues at the first page that still needs
+/// an answer (or at the check page when none does).
+pub async fn resume(
+    State(app): State<AppState>,
+    Path((slug, token)): Path<(String, String)>,
+    visit: Visit,
+) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    let row = match app.runtime.find_draft(&tenant.tenant_id, &token).await? {
+        DraftLookup::Found(row) => row,
+        other => {
+            let (heading, message, status) = match other {
+                DraftLookup::Expired => (
+                    t(lang, "draft.expired_heading"),
+                    tf(lang, "draft.expired", &[("days", &tenant.settings.drafts_kept_days().to_string())]),
+                    StatusCode::GONE,
+                ),
+                _ => (t(lang, "draft.unknown_heading"), t(lang, "draft.unknown"), StatusCode::NOT_FOUND),
+            };
+            let body = render(
+                "error.html",
+                context! { heading => heading, message => message, ..base(lang, Some(&tenant), Some(&mut session)) },
+            )?;
+            return session.finish(&app, &slug, (status, Html(body)).into_response()).await;
+        }
+    };
+    let a = active(&app, &tenant, &row.procedure_id).await?;
+    let data = row.data()?;
+    let procedure = a.procedure.id().to_string();
+    session.data.drafts.insert(procedure.clone(), data.clone());
+    session.data.draft_ids.insert(procedure.clone(), row.draft_id.clone());
+    let today = german_today(app.runtime.clock.now());
+    let form = &a.procedure.form;
+    let next = form
+        .visible_pages(&data)
+        .into_iter()
+        .find(|p| !form.validate_page(&p.id, &data, &a.procedure.catalogues, today, lang).is_empty())
+        .map(|p| p.id.clone())
+        .unwrap_or_else(|| "pruefen".into());
+    session.finish(&app, &slug, redirect(&format!("/{slug}/antrag/{procedure}/{next}"))).await
+}
