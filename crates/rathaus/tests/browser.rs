@@ -4,91 +4,13 @@
 
 mod common;
 
+use common::browser::{browser, click, type_into, Browser};
 use common::{soon, TestServer};
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use rathaus_store::testing;
 use serde_json::json;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-struct Driver {
-    child: Child,
-    profile: PathBuf,
-    port: u16,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.profile);
-    }
-}
-
-fn find(var: &str, candidates: &[&str]) -> Option<PathBuf> {
-    if let Ok(p) = std::env::var(var) {
-        return Some(PathBuf::from(p));
-    }
-    candidates.iter().map(PathBuf::from).find(|p| p.exists())
-}
-
-async fn browser() -> Option<(Driver, Client)> {
-    let required = std::env::var("RATHAUS_REQUIRE_BROWSER").is_ok_and(|v| v == "1" || v == "true");
-    let driver = find("RATHAUS_CHROMEDRIVER", &["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]);
-    let chromium = find("RATHAUS_CHROMIUM", &["/usr/bin/chromium", "/usr/bin/chromium-browser"]);
-    let (Some(driver), Some(chromium)) = (driver, chromium) else {
-        assert!(!required, "RATHAUS_REQUIRE_BROWSER is set but chromium/chromedriver were not found (install the Debian packages chromium and chromium-driver)");
-        eprintln!("note: chromium or chromedriver not installed, browser test skipped");
-        return None;
-    };
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new(&driver)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromedriver");
-    let profile = std::env::temp_dir().join(format!("rathaus-chromium-{port}"));
-    let d = Driver { child, profile: profile.clone(), port };
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": chromium,
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--window-size=1280,1024",
-                     format!("--user-data-dir={}", profile.display())]
-        }),
-    );
-    let url = format!("http://127.0.0.1:{}", d.port);
-    let mut last_err = None;
-    for _ in 0..50 {
-        match ClientBuilder::rustls().expect("tls").capabilities(caps.clone()).connect(&url).await {
-            Ok(c) => return Some((d, c)),
-            Err(e) => {
-                last_err = Some(e);
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-    }
-    panic!("could not start a Chromium session: {last_err:?}");
-}
-
-async fn type_into(c: &Client, id: &str, text: &str) {
-    let el = c.find(Locator::Id(id)).await.unwrap_or_else(|e| panic!("#{id}: {e}"));
-    el.clear().await.unwrap();
-    el.send_keys(text).await.unwrap();
-}
-
-async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
-}
 
 async fn continue_(c: &Client) {
     click(c, "button[value=continue]").await;
@@ -121,7 +43,7 @@ async fn url_matching(c: &Client, path_end: &str) -> url::Url {
 
 #[tokio::test]
 async fn a_person_submits_the_form_in_chromium_and_opens_the_pdf() {
-    let Some((_driver, c)) = browser().await else { return };
+    let Some(Browser { driver: _driver, client: c }) = browser().await else { return };
     let s = TestServer::start(testing::sqlite().await).await;
     let result = run(&c, &s).await;
     if result.is_err() {

@@ -159,6 +159,7 @@ async fn citizen_submits_a_standard_case_and_gets_the_certificate() {
             .await;
         assert_eq!(st, 422);
         assert!(html.contains("Bestätigen Sie, dass Ihre Angaben richtig und vollständig sind."));
+        assert!(!html.contains("disabled"), "the application can still be sent once the declaration is given");
         let (st, url, receipt) = submit(&v, "musterstadt").await;
         assert_eq!(st, 200, "{receipt}");
         assert!(url.ends_with("/eingang"), "{url}");

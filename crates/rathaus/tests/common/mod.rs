@@ -1,6 +1,8 @@
 //! Starts the whole product (demo mode) on a random port over a test database.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use rathaus::config::{Config, ConfigArgs};
 use rathaus::seed::DemoCredentials;
 use rathaus::server;

@@ -1,0 +1,250 @@
+//! Accessibility proven in a browser: every portal page of both demo towns — service list,
+//! search, service page, each form page empty and with errors, check-your-answers with and
+//! without its error, receipt, status login and status, the saved-draft page, the three
+//! statements and the staff login — is checked with axe-core's WCAG 2.1 A and AA rules, and
+//! must have no violation. Screenshots of the main pages at phone and desktop width are
+//! written to `target/screenshots/` on every run; `RATHAUS_SCREENSHOTS=docs/screenshots cargo
+//! test -p rathaus --test accessibility` writes them where the documentation shows them.
+//!
+//! Needs Chromium (see browser.rs) and axe-core (`npm ci --prefix tools/axe`, done by
+//! .ci/run); with `RATHAUS_REQUIRE_BROWSER=1` a missing one fails the test.
+
+mod common;
+
+use common::browser::{browser, click, type_into, Browser};
+use common::{soon, TestServer};
+use fantoccini::{Client, Locator};
+use rathaus_store::testing;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::time::Duration;
+
+fn axe_source() -> Option<String> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tools/axe/node_modules/axe-core/axe.min.js");
+    match std::fs::read_to_string(&path) {
+        Ok(s) => Some(s),
+        Err(_) => {
+            let required = std::env::var("RATHAUS_REQUIRE_BROWSER").is_ok_and(|v| v == "1" || v == "true");
+            assert!(
+                !required,
+                "RATHAUS_REQUIRE_BROWSER is set but axe-core is missing: run `npm ci --prefix tools/axe`"
+            );
+            eprintln!("note: axe-core not installed (npm ci --prefix tools/axe), accessibility test skipped");
+            None
+        }
+    }
+}
+
+struct Audit {
+    axe: String,
+    violations: Vec<String>,
+    pages: usize,
+    shots: Vec<PathBuf>,
+}
+
+impl Audit {
+    /// Runs axe-core on the page the browser shows and records its violations under `label`.
+    async fn check(&mut self, c: &Client, label: &str) {
+        c.execute(&format!("{}\nreturn true;", self.axe), vec![]).await.expect("axe-core loads");
+        let script = r#"
+            const done = arguments[arguments.length - 1];
+            axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } })
+              .then(r => done(r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help,
+                   nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ") + " — " + (n.failureSummary || "").replace(/\s+/g, " ")) }))))
+              .catch(e => done([{ id: "axe-error", impact: "critical", help: String(e), nodes: [] }]));
+        "#;
+        let found = c.execute_async(script, vec![]).await.expect("axe-core runs");
+        self.pages += 1;
+        for v in found.as_array().cloned().unwrap_or_default() {
+            let url = c.current_url().await.map(|u| u.path().to_string()).unwrap_or_default();
+            self.violations.push(format!(
+                "{label} ({url}): {} [{}] {}\n    {}",
+                v["id"].as_str().unwrap_or(""),
+                v["impact"].as_str().unwrap_or(""),
+                v["help"].as_str().unwrap_or(""),
+                v["nodes"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join("\n    ")
+            ));
+        }
+    }
+
+    /// Screenshots of the page at phone and desktop width.
+    async fn screenshots(&mut self, c: &Client, name: &str) {
+        // A relative folder is taken from the workspace root.
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let dir = root.join(std::env::var("RATHAUS_SCREENSHOTS").unwrap_or_else(|_| "target/screenshots".into()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // The top of the page, with no field being typed in (a left field's live check done).
+        c.execute("if (document.activeElement) { document.activeElement.blur(); }", vec![]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for (width, height, kind) in [(390, 844, "phone"), (1280, 1024, "desktop")] {
+            c.set_window_size(width, height).await.unwrap();
+            c.execute("window.scrollTo(0, 0);", vec![]).await.unwrap();
+            let png = c.screenshot().await.unwrap();
+            let path = dir.join(format!("{name}-{kind}.png"));
+            std::fs::write(&path, png).unwrap();
+            self.shots.push(path);
+        }
+        c.set_window_size(1280, 1024).await.unwrap();
+    }
+}
+
+async fn go(c: &Client, s: &TestServer, path: &str) {
+    c.goto(&s.url(path)).await.unwrap_or_else(|e| panic!("{path}: {e}"));
+}
+
+async fn continue_and_audit(c: &Client, a: &mut Audit, page: &str) {
+    // Each page as it is first shown, and with the errors of continuing without answers.
+    a.check(c, &format!("{page}, empty")).await;
+    click(c, "button[value=continue]").await;
+    c.wait()
+        .at_most(Duration::from_secs(5))
+        .for_element(Locator::Css(".error-summary"))
+        .await
+        .unwrap_or_else(|_| panic!("{page}: continuing without answers shows the error summary"));
+    a.check(c, &format!("{page}, with errors")).await;
+}
+
+async fn select(c: &Client, id: &str, value: &str) {
+    c.find(Locator::Id(id)).await.unwrap().select_by_value(value).await.unwrap();
+}
+
+async fn wait_for_path(c: &Client, end: &str) {
+    for _ in 0..100 {
+        if c.current_url().await.unwrap().path().ends_with(end) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("did not reach …{end}: {}", c.current_url().await.unwrap());
+}
+
+/// Goes through the whole application of `tenant`, auditing every page on the way.
+async fn audit_tenant(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit) {
+    go(c, s, &format!("/{tenant}/")).await;
+    a.check(c, &format!("{tenant}: service list")).await;
+    a.screenshots(c, &format!("{tenant}-01-services")).await;
+    go(c, s, &format!("/{tenant}/?suche=Gewerbe+anmelden")).await;
+    a.check(c, &format!("{tenant}: search")).await;
+    go(c, s, &format!("/{tenant}/leistungen/gewerbeanmeldung")).await;
+    a.check(c, &format!("{tenant}: service page")).await;
+    a.screenshots(c, &format!("{tenant}-02-service")).await;
+    for (path, label) in
+        [("impressum", "imprint"), ("datenschutz", "privacy"), ("barrierefreiheit", "accessibility statement")]
+    {
+        go(c, s, &format!("/{tenant}/{path}")).await;
+        a.check(c, &format!("{tenant}: {label}")).await;
+    }
+    go(c, s, &format!("/{tenant}/intern/anmelden")).await;
+    a.check(c, &format!("{tenant}: staff login")).await;
+    go(c, s, &format!("/{tenant}/status")).await;
+    a.check(c, &format!("{tenant}: status login")).await;
+
+    let form = format!("/{tenant}/antrag/gewerbeanmeldung");
+    go(c, s, &format!("{form}/meldung")).await;
+    continue_and_audit(c, a, &format!("{tenant}: form page meldung")).await;
+    a.screenshots(c, &format!("{tenant}-03-form-errors")).await;
+    click(c, "#f-meldungsart").await;
+    click(c, "button[value=continue]").await;
+
+    wait_for_path(c, "/person").await;
+    continue_and_audit(c, a, &format!("{tenant}: form page person")).await;
+    type_into(c, "f-inhaber-familienname", "Mustermann").await;
+    type_into(c, "f-inhaber-vornamen", "Max").await;
+    type_into(c, "f-inhaber-geburtsdatum-tag", "3").await;
+    type_into(c, "f-inhaber-geburtsdatum-monat", "10").await;
+    type_into(c, "f-inhaber-geburtsdatum-jahr", "1990").await;
+    type_into(c, "f-inhaber-geburtsort", "Zwickau").await;
+    select(c, "f-inhaber-staatsangehoerigkeit", "DE").await;
+    type_into(c, "f-inhaber-anschrift-strasse", "Rosenweg").await;
+    type_into(c, "f-inhaber-anschrift-hausnummer", "4").await;
+    type_into(c, "f-inhaber-anschrift-plz", "09990").await;
+    type_into(c, "f-inhaber-anschrift-ort", "Musterstadt").await;
+    // Saving the draft here: the confirmation page with its e-mail form.
+    click(c, "button[value=save_draft]").await;
+    wait_for_path(c, "/gespeichert").await;
+    a.check(c, &format!("{tenant}: draft saved")).await;
+    go(c, s, &format!("{form}/person")).await;
+    click(c, "button[value=continue]").await;
+
+    wait_for_path(c, "/unternehmen").await;
+    continue_and_audit(c, a, &format!("{tenant}: form page unternehmen")).await;
+    select(c, "f-rechtsform", "einzelunternehmen").await;
+    click(c, "button[value=continue]").await;
+
+    wait_for_path(c, "/betrieb").await;
+    continue_and_audit(c, a, &format!("{tenant}: form page betrieb")).await;
+    type_into(c, "f-betrieb-anschrift-strasse", "Am Markt").await;
+    type_into(c, "f-betrieb-anschrift-hausnummer", "7").await;
+    let plz = if tenant == "musterstadt" { "09999" } else { "09998" };
+    type_into(c, "f-betrieb-anschrift-plz", plz).await;
+    type_into(c, "f-betrieb-anschrift-ort", "Musterstadt").await;
+    click(c, "#f-betrieb-niederlassung").await;
+    click(c, "button[value=continue]").await;
+
+    wait_for_path(c, "/anlass").await;
+    continue_and_audit(c, a, &format!("{tenant}: form page anlass")).await;
+    click(c, "#f-grund").await;
+    click(c, "button[value=continue]").await;
+
+    wait_for_path(c, "/taetigkeit").await;
+    continue_and_audit(c, a, &format!("{tenant}: form page taetigkeit")).await;
+    click(c, "#f-taetigkeiten-list input[value=software]").await;
+    type_into(c, "f-taetigkeit_beschreibung", "Softwareentwicklung").await;
+    click(c, "input[name=betriebsart][value=sonstiges]").await;
+    let start = soon();
+    type_into(c, "f-beginn-tag", &start.format("%d").to_string()).await;
+    type_into(c, "f-beginn-monat", &start.format("%m").to_string()).await;
+    type_into(c, "f-beginn-jahr", &start.format("%Y").to_string()).await;
+    type_into(c, "f-beschaeftigte-vollzeit", "0").await;
+    type_into(c, "f-beschaeftigte-teilzeit", "0").await;
+    a.screenshots(c, &format!("{tenant}-04-form-assistant")).await;
+    click(c, "button[value=continue]").await;
+
+    wait_for_path(c, "/pruefen").await;
+    a.check(c, &format!("{tenant}: check answers")).await;
+    a.screenshots(c, &format!("{tenant}-05-check")).await;
+    click(c, "form button[type=submit].button").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css(".error-summary")).await.unwrap();
+    a.check(c, &format!("{tenant}: check answers without declaration")).await;
+    // The declaration forgotten, the application can still be sent once it is given.
+    click(c, "#erklaerung").await;
+    click(c, "form button[type=submit].button").await;
+    if c.wait().at_most(Duration::from_secs(20)).for_element(Locator::Id("reference")).await.is_err() {
+        let main = c.find(Locator::Css("main")).await.unwrap().text().await.unwrap_or_default();
+        panic!("{tenant}: no receipt after submitting; page shows:\n{main}");
+    }
+    a.check(c, &format!("{tenant}: receipt")).await;
+    a.screenshots(c, &format!("{tenant}-06-receipt")).await;
+    let reference = c.find(Locator::Id("reference")).await.unwrap().text().await.unwrap();
+    go(c, s, &format!("/{tenant}/vorgang/{reference}")).await;
+    a.check(c, &format!("{tenant}: status")).await;
+    a.screenshots(c, &format!("{tenant}-07-status")).await;
+}
+
+#[tokio::test]
+async fn every_portal_page_of_both_towns_passes_axe_core_wcag_2_1_aa() {
+    let Some(axe) = axe_source() else { return };
+    let Some(Browser { driver: _driver, client: c }) = browser().await else { return };
+    let s = TestServer::start(testing::sqlite().await).await;
+    let mut audit = Audit { axe, violations: Vec::new(), pages: 0, shots: Vec::new() };
+    for tenant in ["musterstadt", "beispielgemeinde"] {
+        audit_tenant(&c, &s, tenant, &mut audit).await;
+    }
+    let _ = c.close().await;
+    s.stop().await;
+    assert!(audit.pages >= 50, "pages audited: {}", audit.pages);
+    assert!(audit.shots.len() >= 28, "screenshots: {}", audit.shots.len());
+    assert!(
+        audit.violations.is_empty(),
+        "{} accessibility violations on {} pages:\n{}",
+        audit.violations.len(),
+        audit.pages,
+        audit.violations.join("\n")
+    );
+}
