@@ -1,4 +1,4 @@
-//! Accessibility proven in a browser: every portal page of both demo towns — service list,
+//! Accessibility proven in a browser. A submission with the keyboard alone; and every portal page of both demo towns — service list,
 //! search, service page, each form page empty and with errors, check-your-answers with and
 //! without its error, receipt, status login and status, the saved-draft page, the three
 //! statements and the staff login — is checked with axe-core's WCAG 2.1 A and AA rules, and
@@ -247,4 +247,128 @@ async fn every_portal_page_of_both_towns_passes_axe_core_wcag_2_1_aa() {
         audit.pages,
         audit.violations.join("\n")
     );
+}
+
+/// What has the keyboard focus: its id, or for buttons and links their value or text.
+async fn focused(c: &Client) -> String {
+    let v = c
+        .execute(
+            "const e = document.activeElement; return e ? (e.id || (e.tagName + ':' + (e.value || e.textContent.trim()))) : ''",
+            vec![],
+        )
+        .await
+        .unwrap();
+    v.as_str().unwrap_or_default().to_string()
+}
+
+async fn press(c: &Client, key: fantoccini::key::Key) {
+    let key = char::from(key).to_string();
+    c.active_element().await.unwrap().send_keys(&key).await.unwrap();
+}
+
+/// Presses Tab until `target` (see [`focused`]) has the focus, as a keyboard user does.
+async fn tab_to(c: &Client, target: &str) {
+    let mut seen = Vec::new();
+    for _ in 0..200 {
+        let now = focused(c).await;
+        if now == target {
+            return;
+        }
+        seen.push(now);
+        press(c, fantoccini::key::Key::Tab).await;
+    }
+    panic!("Tab never reaches {target}; focus went through: {}", seen.join(" → "));
+}
+
+async fn type_here(c: &Client, target: &str, text: &str) {
+    tab_to(c, target).await;
+    c.active_element().await.unwrap().send_keys(text).await.unwrap();
+}
+
+async fn keyboard_continue(c: &Client, next: &str) {
+    tab_to(c, "BUTTON:continue").await;
+    press(c, fantoccini::key::Key::Enter).await;
+    wait_for_path(c, next).await;
+}
+
+/// A whole Gewerbeanmeldung with the keyboard only: Tab to move, Space to choose, typing
+/// into fields, Enter to continue and to send. Every control must be reachable and
+/// operable this way (WCAG 2.1.1), in the order of the page.
+#[tokio::test]
+async fn a_person_submits_an_application_with_the_keyboard_only() {
+    use fantoccini::key::Key;
+    let Some(Browser { driver: _driver, client: c }) = browser().await else { return };
+    let s = TestServer::start(testing::sqlite().await).await;
+    go(&c, &s, "/musterstadt/leistungen/gewerbeanmeldung").await;
+    tab_to(&c, "A:Jetzt starten ›").await;
+    press(&c, Key::Enter).await;
+    wait_for_path(&c, "/meldung").await;
+
+    tab_to(&c, "f-meldungsart").await;
+    press(&c, Key::Space).await;
+    keyboard_continue(&c, "/person").await;
+
+    type_here(&c, "f-inhaber-familienname", "Tastatur").await;
+    type_here(&c, "f-inhaber-vornamen", "Tina").await;
+    type_here(&c, "f-inhaber-geburtsdatum-tag", "3").await;
+    type_here(&c, "f-inhaber-geburtsdatum-monat", "10").await;
+    type_here(&c, "f-inhaber-geburtsdatum-jahr", "1990").await;
+    type_here(&c, "f-inhaber-geburtsort", "Zwickau").await;
+    type_here(&c, "f-inhaber-staatsangehoerigkeit", "Deutschland").await;
+    type_here(&c, "f-inhaber-anschrift-strasse", "Rosenweg").await;
+    type_here(&c, "f-inhaber-anschrift-hausnummer", "4").await;
+    type_here(&c, "f-inhaber-anschrift-plz", "09990").await;
+    type_here(&c, "f-inhaber-anschrift-ort", "Musterstadt").await;
+    keyboard_continue(&c, "/unternehmen").await;
+
+    type_here(&c, "f-rechtsform", "Einzel").await;
+    keyboard_continue(&c, "/betrieb").await;
+
+    type_here(&c, "f-betrieb-anschrift-strasse", "Am Markt").await;
+    type_here(&c, "f-betrieb-anschrift-hausnummer", "7").await;
+    type_here(&c, "f-betrieb-anschrift-plz", "09999").await;
+    type_here(&c, "f-betrieb-anschrift-ort", "Musterstadt").await;
+    tab_to(&c, "f-betrieb-niederlassung").await;
+    press(&c, Key::Space).await;
+    keyboard_continue(&c, "/anlass").await;
+
+    tab_to(&c, "f-grund").await;
+    press(&c, Key::Space).await;
+    keyboard_continue(&c, "/taetigkeit").await;
+
+    // The long activity list: its filter, then the one match.
+    type_here(&c, "f-taetigkeiten-filter", "programm").await;
+    press(&c, Key::Tab).await;
+    let id = focused(&c).await;
+    assert!(id.starts_with("f-taetigkeiten"), "after the filter, Tab reaches the matching activity: {id}");
+    press(&c, Key::Space).await;
+    type_here(&c, "f-taetigkeit_beschreibung", "Softwareentwicklung").await;
+    let sonstiges = c
+        .execute("return document.querySelector('input[name=betriebsart][value=sonstiges]').id", vec![])
+        .await
+        .unwrap();
+    tab_to(&c, sonstiges.as_str().unwrap()).await;
+    press(&c, Key::Space).await;
+    let start = soon();
+    type_here(&c, "f-beginn-tag", &start.format("%d").to_string()).await;
+    type_here(&c, "f-beginn-monat", &start.format("%m").to_string()).await;
+    type_here(&c, "f-beginn-jahr", &start.format("%Y").to_string()).await;
+    type_here(&c, "f-beschaeftigte-vollzeit", "0").await;
+    type_here(&c, "f-beschaeftigte-teilzeit", "0").await;
+    keyboard_continue(&c, "/pruefen").await;
+
+    tab_to(&c, "erklaerung").await;
+    press(&c, Key::Space).await;
+    tab_to(&c, "BUTTON:Antrag verbindlich absenden").await;
+    press(&c, Key::Enter).await;
+    let reference = c.wait().at_most(Duration::from_secs(20)).for_element(Locator::Id("reference")).await;
+    let reference = match reference {
+        Ok(r) => r.text().await.unwrap(),
+        Err(_) => {
+            panic!("no receipt: {}", c.find(Locator::Css("main")).await.unwrap().text().await.unwrap_or_default())
+        }
+    };
+    assert!(reference.starts_with("GEW-"), "{reference}");
+    let _ = c.close().await;
+    s.stop().await;
 }
