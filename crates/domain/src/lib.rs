@@ -3,6 +3,7 @@
 
 pub mod calendar;
 pub mod case;
+pub mod girocode;
 pub mod i18n;
 pub mod iban;
 pub mod ids;

@@ -1,8 +1,8 @@
-//! Accessibility proven in a browser. A submission with the keyboard alone; and every portal page of both demo towns — service list,
-//! search, service page, each form page empty and with errors, check-your-answers with and
-//! without its error, receipt, status login and status, the saved-draft page, the three
-//! statements and the staff login — is checked with axe-core's WCAG 2.1 A and AA rules, and
-//! must have no violation. Screenshots of the main pages at phone and desktop width are
+//! Accessibility proven in a browser. A whole submission is made with the keyboard alone.
+//! Every portal page of both demo towns — service list, search, service page, each form page
+//! empty and with errors, check-your-answers with and without its error, receipt, status
+//! login and status, the saved-draft page, the three statements and the staff login — is
+//! checked with axe-core's WCAG 2.1 A and AA rules, and must have no violation. Screenshots of the main pages at phone and desktop width are
 //! written to `target/screenshots/` on every run; `RATHAUS_SCREENSHOTS=docs/screenshots cargo
 //! test -p rathaus --test accessibility` writes them where the documentation shows them.
 //!

@@ -203,6 +203,11 @@ async fn citizen_submits_a_standard_case_and_gets_the_certificate() {
         assert_eq!(st, 200, "{html}");
         assert!(url.ends_with(&reference), "{url}");
         assert!(html.contains("Bestätigt") && html.contains("Empfangsbescheinigung") && html.contains("26,00 €"));
+        // How to pay: the town's account written out and as a GiroCode with a text alternative.
+        assert!(html.contains("<dd id=\"pay-iban\">DE02 1203 0000 0000 2020 51</dd>"), "{html}");
+        let girocode = between(&html, "<figure class=\"girocode\" id=\"girocode\">", "</figure>");
+        assert!(girocode.contains("aria-label=\"GiroCode für die Überweisung von 26,00 € an Stadtkasse Musterstadt\""));
+        assert!(girocode.contains("<svg") && girocode.contains("<path"), "the code is drawn: {girocode}");
         // A reference of another tenant is not found under this tenant.
         let (st, _, _) = other.get(&format!("/beispielgemeinde/vorgang/{reference}")).await;
         assert_ne!(st, 200);

@@ -11,6 +11,7 @@ mod engine_api;
 mod error;
 mod finder;
 mod formview;
+mod girocode;
 pub mod i18n;
 mod legal;
 mod limiter;

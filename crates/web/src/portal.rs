@@ -702,8 +702,21 @@ pub async fn status(
         .map(|e| serde_json::json!({"at": rathaus_store::parse_ts(&e.at).map(german_date_time).unwrap_or_default(), "message": e.message}))
         .collect();
     let fee = fees::for_case(&mut conn, &tenant.tenant_id, &case.case_id).await?.into_iter().last().map(|f| {
-        serde_json::json!({"amount": Money::from_cents(f.amount_cents).to_german(), "kassenzeichen": f.kassenzeichen,
-            "due": chrono::NaiveDate::parse_from_str(&f.due_date, "%Y-%m-%d").map(|d| d.format("%d.%m.%Y").to_string()).unwrap_or(f.due_date)})
+        let amount = Money::from_cents(f.amount_cents);
+        let bank = &tenant.settings.bank;
+        // To pay: the account written out and, while the fee is open, the GiroCode.
+        let transfer = crate::girocode::transfer(bank, amount, &f.kassenzeichen);
+        let girocode = transfer
+            .as_ref()
+            .filter(|_| f.status != "paid" && !amount.is_zero())
+            .and_then(|t| t.payload().ok())
+            .and_then(|p| crate::girocode::qr_svg(&p));
+        serde_json::json!({"amount": amount.to_german(), "kassenzeichen": f.kassenzeichen,
+            "due": chrono::NaiveDate::parse_from_str(&f.due_date, "%Y-%m-%d").map(|d| d.format("%d.%m.%Y").to_string()).unwrap_or(f.due_date),
+            "paid": f.status == "paid",
+            "holder": bank.holder, "iban": transfer.as_ref().map(|t| t.iban.to_string()), "bic": bank.bic, "bank": bank.bank,
+            "girocode_alt": tf(lang, "status.girocode_alt", &[("amount", &amount.to_german()), ("holder", &bank.holder)]),
+            "girocode": girocode})
     });
     drop(conn);
     let reasons: Vec<String> = case

@@ -139,9 +139,9 @@ pub struct SmtpServer {
 }
 
 const SMTP_SERVER: &str = r#"
-import asyncore, os, sys, warnings
+import warnings
 warnings.simplefilter("ignore")
-import smtpd
+import asyncore, os, smtpd, sys
 class Store(smtpd.SMTPServer):
     def process_message(self, peer, mailfrom, rcpttos, data, **kw):
         name = os.path.join(sys.argv[2], "%04d.eml" % len(os.listdir(sys.argv[2])))
