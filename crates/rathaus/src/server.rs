@@ -68,6 +68,13 @@ pub async fn assemble(config: &Config, store: Store) -> Result<Assembled> {
         Arc::new(SystemClock),
         mail,
     );
+    if config.demo {
+        // The demo pays fees at the built-in test provider, which moves no money. A real
+        // installation connects its payment provider (ePayBL) here; without one, fees are
+        // paid by transfer (account and GiroCode on the case status).
+        let provider = rathaus_runtime::payments::TestProvider::new(&runtime.config.secret);
+        let _ = runtime.payments.set(Box::new(provider));
+    }
     let mut credentials = None;
     let mut seeded = false;
     if config.demo {

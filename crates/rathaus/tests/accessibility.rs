@@ -1,7 +1,7 @@
 //! Accessibility proven in a browser. A whole submission is made with the keyboard alone.
 //! Every portal page of both demo towns — service list, search, service page, each form page
 //! empty and with errors, check-your-answers with and without its error, receipt, status
-//! login and status, the saved-draft page, the three statements and the staff login — is
+//! login and status, paying online, the saved-draft page, the three statements and the staff login — is
 //! checked with axe-core's WCAG 2.1 A and AA rules, and must have no violation. Screenshots of the main pages at phone and desktop width are
 //! written to `target/screenshots/` on every run; `RATHAUS_SCREENSHOTS=docs/screenshots cargo
 //! test -p rathaus --test accessibility` writes them where the documentation shows them.
@@ -225,6 +225,13 @@ async fn audit_tenant(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit) {
     go(c, s, &format!("/{tenant}/vorgang/{reference}")).await;
     a.check(c, &format!("{tenant}: status")).await;
     a.screenshots(c, &format!("{tenant}-07-status")).await;
+    // Paying online: the provider's page (the demo's test provider) and the status after it.
+    click(c, "#pay-online").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("testkasse-amount")).await.unwrap();
+    a.check(c, &format!("{tenant}: test checkout")).await;
+    click(c, "button[value=paid]").await;
+    wait_for_path(c, &reference).await;
+    a.check(c, &format!("{tenant}: status, fee paid")).await;
 }
 
 #[tokio::test]
@@ -238,7 +245,7 @@ async fn every_portal_page_of_both_towns_passes_axe_core_wcag_2_1_aa() {
     }
     let _ = c.close().await;
     s.stop().await;
-    assert!(audit.pages >= 50, "pages audited: {}", audit.pages);
+    assert!(audit.pages >= 54, "pages audited: {}", audit.pages);
     assert!(audit.shots.len() >= 28, "screenshots: {}", audit.shots.len());
     assert!(
         audit.violations.is_empty(),

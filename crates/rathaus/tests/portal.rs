@@ -580,6 +580,76 @@ async fn a_saved_draft_is_resumed_by_its_link_sent_by_email() {
     }
 }
 
+/// Paying the fee online at the demo's test provider: sent there from the case status, sent
+/// back with a signed answer, the fee is paid once however often the answer arrives, and a
+/// forged answer is refused.
+#[tokio::test]
+async fn a_fee_is_paid_online_through_the_payment_provider_once() {
+    for db in testing::all().await {
+        let s = TestServer::start(db).await;
+        let v = Visit::new(&s);
+        fill_application(&v, "musterstadt", "09999", "software").await;
+        let (st, _, receipt) = submit(&v, "musterstadt").await;
+        assert_eq!(st, 200);
+        let reference = between(&receipt, "<strong id=\"reference\">", "</strong>").to_string();
+        let status_path = format!("/musterstadt/vorgang/{reference}");
+        let (_, _, status) = v.get(&status_path).await;
+        assert!(status.contains("Jetzt online bezahlen"), "{status}");
+
+        // To the provider: the amount; then "Bezahlen" sends the browser back with the answer.
+        let pay = format!("{status_path}/bezahlen");
+        let (st, url, checkout) = v.post(&status_path, &pay, &[]).await;
+        assert_eq!(st, 200, "{checkout}");
+        assert!(url.starts_with("/musterstadt/testkasse/"), "{url}");
+        assert!(checkout.contains("<dd id=\"testkasse-amount\">26,00 €</dd>"), "{checkout}");
+        let (st, back, html) = v.post(&url, &url, &[("_action", "paid")]).await;
+        assert_eq!((st, back.as_str()), (200, status_path.as_str()), "{html}");
+        assert!(html.contains("Vielen Dank: Die Gebühr ist bezahlt.") && html.contains("bezahlt"), "{html}");
+        assert!(!html.contains("Jetzt online bezahlen") && !html.contains("id=\"girocode\""), "nothing left to pay");
+
+        // The same answer again (a reload, or the provider repeating itself) changes nothing.
+        let payment_id = url.rsplit('/').next().unwrap().to_string();
+        let rt = &s.assembled.runtime;
+        let payment = rt.payment(&tenant_id(&s, "musterstadt").await, &payment_id).await.unwrap();
+        let provider = rathaus_runtime::payments::TestProvider::new(&rt.config.secret);
+        let tenant = tenant_id(&s, "musterstadt").await;
+        let signature = provider.sign(&tenant, &payment, rathaus_runtime::payments::Outcome::Paid);
+        let answer = format!("/musterstadt/zahlung/{payment_id}?ergebnis=paid&signatur={signature}");
+        let (st, _, _) = v.get(&answer).await;
+        assert_eq!(st, 200);
+        // A forged answer (another outcome with the same signature) is refused.
+        let forged = format!("/musterstadt/zahlung/{payment_id}?ergebnis=cancelled&signatur={signature}");
+        let (st, _, html) = v.get(&forged).await;
+        assert_eq!(st, 400);
+        assert!(html.contains("Die Antwort des Zahlungsdienstes ist ungültig"), "{html}");
+        // Another town does not know the payment.
+        let (st, _, _) = v.get(&answer.replace("/musterstadt/", "/beispielgemeinde/")).await;
+        assert_eq!(st, 404);
+
+        let mut conn = rt.store.conn().await.unwrap();
+        let (status,): (String,) = sqlx::query_as("SELECT status FROM fees WHERE tenant_id = $1")
+            .bind(&tenant)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(status, "paid");
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE tenant_id = $1 AND action = 'payment.paid'")
+                .bind(&tenant)
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+        assert_eq!(n, 1, "paid once");
+        drop(conn);
+        s.stop().await;
+    }
+}
+
+async fn tenant_id(s: &TestServer, slug: &str) -> String {
+    let mut conn = s.assembled.runtime.store.conn().await.unwrap();
+    rathaus_store::tenants::by_slug(&mut conn, slug).await.unwrap().unwrap().tenant_id
+}
+
 async fn login(s: &TestServer, tenant: &str, user: &str) -> Visit {
     let v = Visit::new(s);
     let (st, url, html) = v

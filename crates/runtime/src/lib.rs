@@ -17,6 +17,7 @@ mod docdata;
 mod drafts;
 pub mod external;
 pub mod mail;
+pub mod payments;
 pub mod preview;
 mod procedures;
 mod submit;
@@ -90,6 +91,9 @@ pub struct Runtime {
     pub library: rathaus_engine::Library,
     /// Outgoing e-mail, if the installation has it (see [`mail`]).
     pub mail: Option<mail::Mailer>,
+    /// The payment provider for online payment of fees, if the installation has one (set
+    /// once at start; without one, fees are paid by transfer only).
+    pub payments: std::sync::OnceLock<Box<dyn payments::PaymentProvider>>,
     deployments: Mutex<HashMap<String, Arc<Procedure>>>,
     work: Notify,
 }
@@ -108,6 +112,7 @@ impl Runtime {
             clock,
             library,
             mail,
+            payments: std::sync::OnceLock::new(),
             deployments: Mutex::new(HashMap::new()),
             work: Notify::new(),
         })

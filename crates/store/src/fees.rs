@@ -64,3 +64,15 @@ pub async fn by_id(conn: &mut AnyConnection, tenant_id: &str, fee_id: &str) -> R
     .fetch_optional(&mut *conn)
     .await?)
 }
+
+/// Marks a fee paid; returns false if it already was.
+pub async fn mark_paid(conn: &mut AnyConnection, tenant_id: &str, fee_id: &str) -> Result<bool> {
+    let changed =
+        sqlx::query("UPDATE fees SET status = 'paid' WHERE tenant_id = $1 AND fee_id = $2 AND status <> 'paid'")
+            .bind(tenant_id)
+            .bind(fee_id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+    Ok(changed == 1)
+}

@@ -16,6 +16,7 @@ pub mod fees;
 pub mod instances;
 pub mod jobs;
 pub mod messages;
+pub mod payments;
 pub mod sessions;
 pub mod staff;
 pub mod tasks;

@@ -169,6 +169,7 @@ const TENANT_TABLES: &[&str] = &[
     "messages",
     "sessions",
     "drafts",
+    "payments",
     "audit_log",
     "tenant_assets",
     "case_events",

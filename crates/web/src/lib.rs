@@ -15,6 +15,7 @@ mod girocode;
 pub mod i18n;
 mod legal;
 mod limiter;
+mod payment;
 mod portal;
 mod render;
 mod session;
@@ -175,6 +176,9 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/antrag/{procedure}/{page}/live", post(portal::live_check))
         .route("/{tenant}/vorgang/{reference}/eingang", get(portal::receipt))
         .route("/{tenant}/vorgang/{reference}", get(portal::status))
+        .route("/{tenant}/vorgang/{reference}/bezahlen", post(payment::start))
+        .route("/{tenant}/testkasse/{payment}", get(payment::testkasse).post(payment::testkasse_decide))
+        .route("/{tenant}/zahlung/{payment}", get(payment::answer))
         .route("/{tenant}/vorgang/{reference}/dokumente/{document_id}", get(portal::document))
         .route("/{tenant}/status", get(portal::status_login).post(portal::status_lookup))
         .route("/{tenant}/impressum", get(legal::imprint))

@@ -630,7 +630,12 @@ pub async fn submit(
     }
 }
 
-async fn granted_case(app: &AppState, tenant: &Tenant, session: &Session, reference: &str) -> AppResult<cases::Case> {
+pub(crate) async fn granted_case(
+    app: &AppState,
+    tenant: &Tenant,
+    session: &Session,
+    reference: &str,
+) -> AppResult<cases::Case> {
     let reference = Reference::parse(reference).ok_or(AppError::NotFound)?;
     let mut conn = app.runtime.store.conn().await?;
     let case =
@@ -732,6 +737,8 @@ pub async fn status(
         context! {
             case => context! { reference => case.reference, status => case.status, status_label => label, status_text => text, procedure_name => procedure.manifest.name.get(lang) },
             reasons => reasons, fee => fee, documents => docs, events => evs,
+            pay_online => app.runtime.online_payment(),
+            pay_url => format!("/{slug}/vorgang/{}/bezahlen", case.reference),
             ..base(lang, Some(&tenant), Some(&mut session))
         },
     )?;

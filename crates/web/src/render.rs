@@ -15,6 +15,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("check.html", include_str!("../templates/check.html")),
     ("assistant.html", include_str!("../templates/assistant.html")),
     ("draft_saved.html", include_str!("../templates/draft_saved.html")),
+    ("testkasse.html", include_str!("../templates/testkasse.html")),
     ("receipt.html", include_str!("../templates/receipt.html")),
     ("status_login.html", include_str!("../templates/status_login.html")),
     ("status.html", include_str!("../templates/status.html")),
