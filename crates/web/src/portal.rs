@@ -409,7 +409,7 @@ fn add_page_errors(
 /// rendered with each page).
 pub async fn live_check(
     State(app): State<AppState>,
-    Path((slug, procedure, page_id)): Path<(String, String, String)>,
+    Path((_, procedure, page_id)): Path<(String, String, String)>,
     visit: Visit,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
@@ -429,7 +429,7 @@ pub async fn live_check(
         .map(|e| serde_json::json!({"field": e.field, "anchor": anchor_for(form, &e.field), "message": e.message}))
         .collect();
     let body = serde_json::json!({ "errors": errors, "assistant": outlook.trim() });
-    session.finish(&app, &slug, axum::Json(body).into_response()).await
+    session.finish_draft_only(&app, &procedure, axum::Json(body).into_response()).await
 }
 
 /// The assistant's outlook for the templates (`assistant.html`): the procedure's check

@@ -133,6 +133,36 @@ impl Session {
         self.data.flash.take()
     }
 
+    /// For requests a page's script sends in the background while the person goes on
+    /// (live validation): saves only the draft of `procedure` into the session as it is now
+    /// in the database, so that a form sent meanwhile (say „Zwischenspeichern“) does not lose
+    /// what it stored in the session to this request's older copy.
+    pub async fn finish_draft_only(self, app: &App, procedure: &str, response: Response) -> AppResult<Response> {
+        if self.loaded.is_none() {
+            // No session yet: nothing else can be in it.
+            return Err(AppError::Csrf);
+        }
+        let now = app.runtime.clock.now();
+        let mut tx = app.runtime.store.begin().await?;
+        let current = sessions::load(&mut tx, &self.tenant_id, &self.id, now).await?;
+        let mut data: SessionData = current.and_then(|j| serde_json::from_value(j).ok()).unwrap_or_default();
+        match self.data.drafts.get(procedure) {
+            Some(draft) => data.drafts.insert(procedure.to_string(), draft.clone()),
+            None => data.drafts.remove(procedure),
+        };
+        sessions::save(
+            &mut tx,
+            &self.tenant_id,
+            &self.id,
+            &serde_json::to_value(&data).expect("session serialises"),
+            now,
+            now + chrono::Duration::hours(LIFETIME_HOURS),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(response)
+    }
+
     /// Saves the session (which also slides its expiry) and sets the cookie on `response`.
     pub async fn finish(self, app: &App, slug: &str, mut response: Response) -> AppResult<Response> {
         let now = app.runtime.clock.now();
