@@ -190,6 +190,23 @@ mod tests {
         assert!(text.contains("pdfaid:part"), "PDF/A identification must be present");
     }
 
+    /// The fee part of a notice with its GiroCode (an SVG drawn by the domain) renders.
+    #[test]
+    fn a_fee_with_its_girocode_renders() {
+        let mut data = sample();
+        let code = r##"<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="200" height="200" viewBox="0 0 200 200"><rect width="200" height="200" fill="#fff"/><path fill="#000" d="M8 8h8v8H8z"/></svg>"##;
+        data["gebuehr"] = json!({"betrag": "26,00 €", "kassenzeichen": "202600000014", "faellig": "22.12.2026",
+            "rechtsgrundlage": "Satzung", "kontoinhaber": "Stadtkasse", "iban": "DE02120300000000202051", "bic": "BYLADEM1001",
+            "girocode": code});
+        let template =
+            "#import \"/rathaus.typ\": *\n#let d = json(\"/daten.json\")\n#show: dokument.with(d)\n#gebuehr(d)";
+        let with_code = render_pdf(template, &data).unwrap();
+        data["gebuehr"]["girocode"] = serde_json::Value::Null;
+        let without = render_pdf(template, &data).unwrap();
+        assert!(with_code.starts_with(b"%PDF-") && without.starts_with(b"%PDF-"));
+        assert!(with_code.len() > without.len(), "the code is in the PDF");
+    }
+
     #[test]
     fn template_errors_are_reported_not_panicked() {
         let err = render_pdf("#let d = json(\"/daten.json\")\n#d.gibtsnicht.x", &sample()).unwrap_err();

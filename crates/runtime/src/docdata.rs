@@ -34,7 +34,13 @@ pub(crate) fn document_data(c: &DocumentContext<'_>) -> Result<Json, String> {
     let decision = c.variables.get("entscheidung").cloned().unwrap_or(Json::Null);
     let clerk = decision.get("bearbeitet_von").and_then(Json::as_str).map(String::from);
     let fee = c.fee.filter(|f| f.status != "cancelled").map(|f| {
+        let amount = Money::from_cents(f.amount_cents);
+        // The GiroCode to pay it with a banking app, while it is to be paid.
+        let girocode = rathaus_domain::girocode::Transfer::for_fee(&s.bank, amount, &f.kassenzeichen)
+            .filter(|_| f.status != "paid" && !amount.is_zero())
+            .and_then(|t| t.svg());
         json!({
+            "girocode": girocode,
             "betrag": Money::from_cents(f.amount_cents).to_german(),
             "kassenzeichen": f.kassenzeichen,
             "faellig": chrono::NaiveDate::parse_from_str(&f.due_date, "%Y-%m-%d").map(|d| d.format("%d.%m.%Y").to_string()).unwrap_or_else(|_| f.due_date.clone()),

@@ -11,7 +11,6 @@ mod engine_api;
 mod error;
 mod finder;
 mod formview;
-mod girocode;
 pub mod i18n;
 mod legal;
 mod limiter;

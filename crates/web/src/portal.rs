@@ -710,12 +710,8 @@ pub async fn status(
         let amount = Money::from_cents(f.amount_cents);
         let bank = &tenant.settings.bank;
         // To pay: the account written out and, while the fee is open, the GiroCode.
-        let transfer = crate::girocode::transfer(bank, amount, &f.kassenzeichen);
-        let girocode = transfer
-            .as_ref()
-            .filter(|_| f.status != "paid" && !amount.is_zero())
-            .and_then(|t| t.payload().ok())
-            .and_then(|p| crate::girocode::qr_svg(&p));
+        let transfer = rathaus_domain::girocode::Transfer::for_fee(bank, amount, &f.kassenzeichen);
+        let girocode = transfer.as_ref().filter(|_| f.status != "paid" && !amount.is_zero()).and_then(|t| t.svg());
         serde_json::json!({"amount": amount.to_german(), "kassenzeichen": f.kassenzeichen,
             "due": chrono::NaiveDate::parse_from_str(&f.due_date, "%Y-%m-%d").map(|d| d.format("%d.%m.%Y").to_string()).unwrap_or(f.due_date),
             "paid": f.status == "paid",
