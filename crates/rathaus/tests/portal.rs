@@ -529,6 +529,15 @@ async fn a_saved_draft_is_resumed_by_its_link_sent_by_email() {
         assert!(mail.contains("Subject: Ihr zwischengespeicherter Antrag bei Musterstadt"), "{mail}");
         assert!(mail.contains(&link) && mail.contains(&expires), "the link and its expiry: {mail}");
         assert!(!mail.contains("Mustermann"), "no answers of the application in the mail: {mail}");
+        // Not a relay: after ten mails to one address within 15 minutes, no more.
+        for _ in 0..9 {
+            let (st, _, _) = v.post(saved, saved, &[("email", "erika@example.org")]).await;
+            assert_eq!(st, 200);
+        }
+        let (st, _, html) = v.post(saved, saved, &[("email", "Erika@example.org")]).await;
+        assert_eq!(st, 429);
+        assert!(html.contains("zu viele E-Mails angefordert"), "{html}");
+        assert_eq!(smtp.mails().len(), before + 10);
 
         // Another browser opens the link and continues where answers are missing.
         let other = Visit::new(&s);

@@ -116,6 +116,17 @@ pub async fn send_link(
             render_saved(&app, &tenant, &procedure, &link, (Some(problem), Some(email), None), lang, &mut session)?;
         return session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await;
     }
+    // Not a relay for mail to strangers: a limit per browser session and per address.
+    let keys = [
+        format!("draft-mail:{}:{}", tenant.tenant_id, session.csrf()),
+        format!("draft-mail-to:{}:{}", tenant.tenant_id, email.to_lowercase()),
+    ];
+    if keys.iter().any(|k| !app.limiter.allowed(k)) {
+        let problem = Some(t(lang, "draft.mail_limit"));
+        let body = render_saved(&app, &tenant, &procedure, &link, (problem, Some(email), None), lang, &mut session)?;
+        return session.finish(&app, &slug, (StatusCode::TOO_MANY_REQUESTS, Html(body)).into_response()).await;
+    }
+    keys.iter().for_each(|k| app.limiter.failed(k));
     let expires = german_date(rathaus_store::parse_ts(&link.expires)?);
     let url = resume_url(&app, &tenant, &link.token);
     let subject = tf(lang, "draft.mail_subject", &[("tenant", &tenant.name)]);
