@@ -3,6 +3,7 @@
 //! the link opens the draft in any browser until it expires.
 
 use crate::error::{AppError, AppResult};
+use crate::formview::Posted;
 use crate::i18n::{t, tf};
 use crate::portal::{active, base, html, redirect};
 use crate::render::render;
@@ -43,25 +44,34 @@ fn resume_url(app: &AppState, tenant: &Tenant, token: &str) -> String {
     format!("{}/{}/entwurf/{token}", app.public_url(), tenant.slug)
 }
 
+/// The state of the page's e-mail form.
+#[derive(Default)]
+struct MailForm {
+    error: Option<String>,
+    /// The address as typed, shown again with its error.
+    value: Option<String>,
+    /// The address the link was just sent to.
+    sent_to: Option<String>,
+}
+
 fn render_saved(
     app: &AppState,
     tenant: &Tenant,
     procedure: &str,
     link: &SavedDraftLink,
-    problems: (Option<String>, Option<String>, Option<String>),
+    mail: MailForm,
     lang: Lang,
     session: &mut Session,
 ) -> AppResult<String> {
-    let (email_error, email_value, sent_to) = problems;
     let expires = rathaus_store::parse_ts(&link.expires)?;
     Ok(render(
         "draft_saved.html",
         context! {
             resume_url => resume_url(app, tenant, &link.token),
             expires => german_date(expires),
-            email_error => email_error,
-            email_value => email_value,
-            sent_to => sent_to,
+            email_error => mail.error,
+            email_value => mail.value,
+            sent_to => mail.sent_to,
             mail_enabled => app.runtime.mail.is_some(),
             action_url => format!("/{}/antrag/{procedure}/gespeichert", tenant.slug),
             continue_url => format!("/{}/antrag/{procedure}/pruefen", tenant.slug),
@@ -82,7 +92,7 @@ pub async fn saved(
         // Nothing saved in this browser: back to the application.
         return session.finish(&app, &slug, redirect(&format!("/{slug}/leistungen/{procedure}"))).await;
     };
-    let body = render_saved(&app, &tenant, &procedure, &link, (None, None, None), lang, &mut session)?;
+    let body = render_saved(&app, &tenant, &procedure, &link, MailForm::default(), lang, &mut session)?;
     session.finish(&app, &slug, html(body)).await
 }
 
@@ -95,15 +105,15 @@ pub async fn send_link(
     Form(form): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let Visit { lang, tenant, mut session } = visit;
-    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_string());
-    session.verify_csrf(field("_csrf").as_deref())?;
+    let form = Posted::new(form);
+    session.verify_csrf(form.get("_csrf"))?;
     active(&app, &tenant, &procedure).await?;
     let Some(link) = session.data.saved_draft.clone().filter(|l| l.procedure == procedure) else {
         return session.finish(&app, &slug, redirect(&format!("/{slug}/leistungen/{procedure}"))).await;
     };
     // Without mail the page offers no e-mail form.
     let Some(mail) = app.runtime.mail.as_ref() else { return Err(AppError::NotFound) };
-    let email = field("email").unwrap_or_default();
+    let email = form.text("email");
     let problem = if email.is_empty() {
         Some(t(lang, "draft.email_missing"))
     } else if !rathaus_engine::form::plausible_email(&email) {
@@ -112,8 +122,15 @@ pub async fn send_link(
         None
     };
     if let Some(problem) = problem {
-        let body =
-            render_saved(&app, &tenant, &procedure, &link, (Some(problem), Some(email), None), lang, &mut session)?;
+        let body = render_saved(
+            &app,
+            &tenant,
+            &procedure,
+            &link,
+            MailForm { error: Some(problem), value: Some(email), sent_to: None },
+            lang,
+            &mut session,
+        )?;
         return session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await;
     }
     // Not a relay for mail to strangers: a limit per browser session and per address.
@@ -123,7 +140,15 @@ pub async fn send_link(
     ];
     if keys.iter().any(|k| !app.limiter.allowed(k)) {
         let problem = Some(t(lang, "draft.mail_limit"));
-        let body = render_saved(&app, &tenant, &procedure, &link, (problem, Some(email), None), lang, &mut session)?;
+        let body = render_saved(
+            &app,
+            &tenant,
+            &procedure,
+            &link,
+            MailForm { error: problem, value: Some(email), sent_to: None },
+            lang,
+            &mut session,
+        )?;
         return session.finish(&app, &slug, (StatusCode::TOO_MANY_REQUESTS, Html(body)).into_response()).await;
     }
     keys.iter().for_each(|k| app.limiter.failed(k));
@@ -133,15 +158,29 @@ pub async fn send_link(
     let text = tf(lang, "draft.mail_body", &[("tenant", &tenant.name), ("link", &url), ("expires", &expires)]);
     match mail.send(&email, &subject, &text).await {
         Ok(()) => {
-            let body =
-                render_saved(&app, &tenant, &procedure, &link, (None, None, Some(email.clone())), lang, &mut session)?;
+            let body = render_saved(
+                &app,
+                &tenant,
+                &procedure,
+                &link,
+                MailForm { sent_to: Some(email.clone()), ..Default::default() },
+                lang,
+                &mut session,
+            )?;
             session.finish(&app, &slug, html(body)).await
         }
         Err(e) => {
             tracing::warn!(error = %e, "resume link not sent");
             let problem = Some(t(lang, "draft.mail_failed"));
-            let body =
-                render_saved(&app, &tenant, &procedure, &link, (problem, Some(email), None), lang, &mut session)?;
+            let body = render_saved(
+                &app,
+                &tenant,
+                &procedure,
+                &link,
+                MailForm { error: problem, value: Some(email), sent_to: None },
+                lang,
+                &mut session,
+            )?;
             session.finish(&app, &slug, (StatusCode::BAD_GATEWAY, Html(body)).into_response()).await
         }
     }

@@ -2,6 +2,7 @@
 //! („Testkasse“, demo only) and the provider's signed answer coming back.
 
 use crate::error::{AppError, AppResult};
+use crate::formview::Posted;
 use crate::i18n::t;
 use crate::portal::{base, html, redirect};
 use crate::render::render;
@@ -17,10 +18,6 @@ use rathaus_runtime::payments::{Outcome, PaymentAnswer, TestProvider};
 use rathaus_runtime::RuntimeError;
 use serde::Deserialize;
 
-fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-}
-
 /// „Jetzt online bezahlen“ on the case status: starts the payment and sends the applicant
 /// to the provider.
 pub async fn start(
@@ -30,7 +27,7 @@ pub async fn start(
     Form(form): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let Visit { tenant, session, .. } = visit;
-    session.verify_csrf(field(&form, "_csrf"))?;
+    session.verify_csrf(Posted::new(form).get("_csrf"))?;
     let case = crate::portal::granted_case(&app, &tenant, &session, &reference).await?;
     let url = app.runtime.start_payment(&tenant, &case.case_id).await?;
     session.finish(&app, &slug, redirect(&url)).await
@@ -73,9 +70,10 @@ pub async fn testkasse_decide(
     Form(form): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let Visit { tenant, session, .. } = visit;
-    session.verify_csrf(field(&form, "_csrf"))?;
+    let form = Posted::new(form);
+    session.verify_csrf(form.get("_csrf"))?;
     let provider = test_provider(&app)?;
-    let outcome = field(&form, "_action").and_then(Outcome::parse).ok_or(AppError::NotFound)?;
+    let outcome = form.get("_action").and_then(Outcome::parse).ok_or(AppError::NotFound)?;
     let payment = app.runtime.payment(&tenant.tenant_id, &payment_id).await?;
     let signature = provider.sign(&tenant.tenant_id, &payment, outcome);
     let back = format!("/{slug}/zahlung/{payment_id}?ergebnis={}&signatur={signature}", outcome.as_str());
