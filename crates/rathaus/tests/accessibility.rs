@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::browser::{browser, click, type_into, Browser};
+use common::browser::{browser, click, fill_person, type_into, Browser};
 use common::{soon, TestServer};
 use fantoccini::{Client, Locator};
 use rathaus_store::testing;
@@ -154,17 +154,7 @@ async fn audit_tenant(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit) {
 
     wait_for_path(c, "/person").await;
     continue_and_audit(c, a, &format!("{tenant}: form page person")).await;
-    type_into(c, "f-inhaber-familienname", "Mustermann").await;
-    type_into(c, "f-inhaber-vornamen", "Max").await;
-    type_into(c, "f-inhaber-geburtsdatum-tag", "3").await;
-    type_into(c, "f-inhaber-geburtsdatum-monat", "10").await;
-    type_into(c, "f-inhaber-geburtsdatum-jahr", "1990").await;
-    type_into(c, "f-inhaber-geburtsort", "Zwickau").await;
-    select(c, "f-inhaber-staatsangehoerigkeit", "DE").await;
-    type_into(c, "f-inhaber-anschrift-strasse", "Rosenweg").await;
-    type_into(c, "f-inhaber-anschrift-hausnummer", "4").await;
-    type_into(c, "f-inhaber-anschrift-plz", "09990").await;
-    type_into(c, "f-inhaber-anschrift-ort", "Musterstadt").await;
+    fill_person(c).await;
     // Saving the draft here: the confirmation page with its e-mail form.
     click(c, "button[value=save_draft]").await;
     wait_for_path(c, "/gespeichert").await;

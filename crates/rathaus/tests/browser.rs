@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::browser::{browser, click, type_into, Browser};
+use common::browser::{browser, click, fill_person, type_into, Browser};
 use common::{soon, TestServer};
 use fantoccini::{Client, Locator};
 use rathaus_store::testing;
@@ -78,17 +78,7 @@ async fn run(c: &Client, s: &TestServer) -> Result<(), String> {
     continue_(c).await;
 
     on_page(c, "person").await;
-    type_into(c, "f-inhaber-familienname", "Mustermann").await;
-    type_into(c, "f-inhaber-vornamen", "Max").await;
-    type_into(c, "f-inhaber-geburtsdatum-tag", "3").await;
-    type_into(c, "f-inhaber-geburtsdatum-monat", "10").await;
-    type_into(c, "f-inhaber-geburtsdatum-jahr", "1990").await;
-    type_into(c, "f-inhaber-geburtsort", "Zwickau").await;
-    c.find(Locator::Id("f-inhaber-staatsangehoerigkeit")).await.unwrap().select_by_value("DE").await.unwrap();
-    type_into(c, "f-inhaber-anschrift-strasse", "Rosenweg").await;
-    type_into(c, "f-inhaber-anschrift-hausnummer", "4").await;
-    type_into(c, "f-inhaber-anschrift-plz", "09990").await;
-    type_into(c, "f-inhaber-anschrift-ort", "Musterstadt").await;
+    fill_person(c).await;
     continue_(c).await;
 
     on_page(c, "unternehmen").await;

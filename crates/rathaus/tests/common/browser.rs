@@ -92,3 +92,18 @@ pub async fn click(c: &Client, css: &str) {
         .unwrap_or_else(|e| panic!("scroll to {css}: {e}"));
     el.click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
 }
+
+/// Fills the Gewerbeanmeldung's person page (Max Mustermann, German, living in 09990).
+pub async fn fill_person(c: &Client) {
+    type_into(c, "f-inhaber-familienname", "Mustermann").await;
+    type_into(c, "f-inhaber-vornamen", "Max").await;
+    type_into(c, "f-inhaber-geburtsdatum-tag", "3").await;
+    type_into(c, "f-inhaber-geburtsdatum-monat", "10").await;
+    type_into(c, "f-inhaber-geburtsdatum-jahr", "1990").await;
+    type_into(c, "f-inhaber-geburtsort", "Zwickau").await;
+    c.find(Locator::Id("f-inhaber-staatsangehoerigkeit")).await.unwrap().select_by_value("DE").await.unwrap();
+    type_into(c, "f-inhaber-anschrift-strasse", "Rosenweg").await;
+    type_into(c, "f-inhaber-anschrift-hausnummer", "4").await;
+    type_into(c, "f-inhaber-anschrift-plz", "09990").await;
+    type_into(c, "f-inhaber-anschrift-ort", "Musterstadt").await;
+}
