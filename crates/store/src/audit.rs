@@ -163,7 +163,10 @@ pub async fn chain(
         }
     };
     let linked = link(tenant_id, first, &prev, entries, now, false);
-    remember(tenant_id, linked.head.clone());
+    // Only SQLite steps chain to a remembered head (see `write_with_entries`).
+    if crate::Backend::of(conn) == crate::Backend::Sqlite {
+        remember(tenant_id, linked.head.clone());
+    }
     Ok(Some(linked.write))
 }
 
