@@ -1,6 +1,7 @@
 //! Pure domain types of Rathaus. Nothing in here performs IO, so every rule can be tested
 //! without a database, a clock or a network. Time and randomness come in as arguments.
 
+pub mod attachment;
 pub mod calendar;
 pub mod case;
 pub mod girocode;

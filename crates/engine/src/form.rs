@@ -8,6 +8,7 @@ use crate::catalogue::Catalogue;
 use crate::feel::Expression;
 use crate::messages::{msg, Msg};
 use chrono::NaiveDate;
+use rathaus_domain::attachment::{FileRef, FileType};
 use rathaus_domain::iban::{Iban, IbanError};
 use rathaus_domain::money::Money;
 use rathaus_domain::{Lang, Text};
@@ -58,7 +59,16 @@ pub struct Field {
     pub item_label: Option<Text>,
     pub autocomplete: Option<String>,
     pub width: Option<String>,
+    /// `file` fields: the kinds of file accepted and the largest file in bytes.
+    pub accept: Vec<FileType>,
+    pub max_bytes: u64,
 }
+
+/// The largest file a `file` field accepts unless it says otherwise (`max_mb`).
+pub const DEFAULT_MAX_MB: u64 = 10;
+/// The most a `file` field may allow (`max_mb`): uploads travel in one request and are
+/// stored in the database.
+pub const LIMIT_MAX_MB: u64 = 25;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -83,6 +93,8 @@ pub enum FieldKind {
     Iban,
     /// A German postal address: `{strasse, hausnummer, plz, ort}`, the postcode checked.
     Address,
+    /// Uploaded files (Anlagen): a list of [`FileRef`]s; the content is stored apart.
+    File,
 }
 
 /// The parts of an `address` field, in the order they are asked.
@@ -127,6 +139,7 @@ impl FieldKind {
             FieldKind::Money => "money",
             FieldKind::Iban => "iban",
             FieldKind::Address => "address",
+            FieldKind::File => "file",
         }
     }
 
@@ -261,6 +274,10 @@ struct RawField {
     autocomplete: Option<String>,
     #[serde(default)]
     width: Option<String>,
+    #[serde(default)]
+    accept: Vec<String>,
+    #[serde(default)]
+    max_mb: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -530,6 +547,39 @@ fn convert_field(
     if f.kind != FieldKind::Repeat && !f.fields.is_empty() {
         problems.push(problem(format!("Feld „{full_key}“: Unterfelder gibt es nur bei type \"repeat\""), &anchor));
     }
+    if f.kind == FieldKind::File && !prefix.is_empty() {
+        // A repeating group's items are rebuilt from each posted page; files are not posted
+        // again, so they would be lost.
+        problems
+            .push(problem(format!("Feld „{full_key}“: Dateifelder gibt es nicht in Wiederholungsgruppen"), &anchor));
+    }
+    if f.kind != FieldKind::File && (!f.accept.is_empty() || f.max_mb.is_some()) {
+        problems.push(problem(format!("Feld „{full_key}“: accept und max_mb gibt es nur bei type \"file\""), &anchor));
+    }
+    let mut accept = Vec::new();
+    for code in &f.accept {
+        match FileType::from_code(code) {
+            Some(t) if !accept.contains(&t) => accept.push(t),
+            Some(_) => {}
+            None => problems.push(problem(
+                format!(
+                    "Feld „{full_key}“: unbekannte Dateiart „{code}“ in accept (bekannt: {})",
+                    FileType::ALL.map(FileType::code).join(", ")
+                ),
+                &anchor,
+            )),
+        }
+    }
+    if accept.is_empty() {
+        accept = FileType::ALL.to_vec();
+    }
+    let max_mb = f.max_mb.unwrap_or(DEFAULT_MAX_MB);
+    if f.kind == FieldKind::File && !(1..=LIMIT_MAX_MB).contains(&max_mb) {
+        problems.push(problem(
+            format!("Feld „{full_key}“: max_mb muss zwischen 1 und {LIMIT_MAX_MB} liegen, nicht {max_mb}"),
+            &anchor,
+        ));
+    }
     if f.kind != FieldKind::Catalogue && f.catalogue.is_some() {
         problems.push(problem(format!("Feld „{full_key}“: catalogue gibt es nur bei type \"catalogue\""), &anchor));
     }
@@ -581,10 +631,16 @@ fn convert_field(
         checks,
         fields,
         min_items: f.min_items.unwrap_or(0),
-        max_items: f.max_items.unwrap_or(20),
+        max_items: f.max_items.unwrap_or(match f.kind {
+            FieldKind::File if f.multiple => 10,
+            FieldKind::File => 1,
+            _ => 20,
+        }),
         item_label: f.item_label,
         autocomplete: f.autocomplete,
         width: f.width,
+        accept,
+        max_bytes: max_mb.min(LIMIT_MAX_MB) * 1024 * 1024,
     })
 }
 
@@ -728,6 +784,8 @@ impl Ctx<'_> {
                 } else if self.schema.field_required(field, scope) {
                     let m = if field.kind == FieldKind::Repeat {
                         Msg::RequiredItems
+                    } else if field.kind == FieldKind::File {
+                        Msg::RequiredFile
                     } else if field.kind.is_choice() {
                         Msg::RequiredChoice
                     } else {
@@ -905,6 +963,23 @@ impl Ctx<'_> {
                     }
                     None => {
                         errors.push(err(Msg::MustBeList, &[label]));
+                        None
+                    }
+                },
+                FieldKind::File => match FileRef::list_of(value) {
+                    Some(files) => {
+                        if files.len() > field.max_items {
+                            errors.push(err(Msg::TooManyFiles, &[label, &field.max_items.to_string()]));
+                        }
+                        for f in &files {
+                            if !field.accept.contains(&f.kind) || f.size > field.max_bytes || f.size == 0 {
+                                errors.push(err(Msg::FileNotAccepted, &[label, &f.name]));
+                            }
+                        }
+                        Some(serde_json::to_value(&files).expect("file references serialise"))
+                    }
+                    None => {
+                        errors.push(err(Msg::NotFiles, &[label]));
                         None
                     }
                 },

@@ -33,6 +33,19 @@ pub enum Msg {
     TooManyItems,
     UnknownField,
     NotAnObject,
+    RequiredFile,
+    TooManyFiles,
+    FileNotAccepted,
+    NotFiles,
+    FileEmpty,
+    FileTooLarge,
+    FileWrongKind,
+    FileIsOtherKind,
+    FileNameMismatch,
+    FileInfected,
+    FileScanUnavailable,
+    FileGone,
+    FileNotChosen,
 }
 
 /// The message text with `{0}`, `{1}` … replaced by `args` (the field label comes first).
@@ -79,6 +92,19 @@ fn de(m: Msg) -> &'static str {
         Msg::TooManyItems => "Für „{0}“ sind höchstens {1} Einträge möglich.",
         Msg::UnknownField => "Dieses Feld gibt es in diesem Antrag nicht.",
         Msg::NotAnObject => "Die Angaben müssen ein JSON-Objekt sein.",
+        Msg::RequiredFile => "Laden Sie „{0}“ hoch.",
+        Msg::TooManyFiles => "Laden Sie für „{0}“ höchstens {1} Dateien hoch.",
+        Msg::FileNotAccepted => "„{0}“: Die Datei „{1}“ ist hier nicht zulässig. Laden Sie sie erneut hoch.",
+        Msg::NotFiles => "„{0}“ muss eine Liste hochgeladener Dateien sein.",
+        Msg::FileEmpty => "„{0}“: Die Datei „{1}“ ist leer. Wählen Sie eine andere Datei.",
+        Msg::FileTooLarge => "„{0}“: Die Datei „{1}“ ist größer als {2} MB. Laden Sie eine kleinere Datei hoch, zum Beispiel einen Scan mit geringerer Auflösung.",
+        Msg::FileWrongKind => "„{0}“: Diese Art von Datei ist nicht erlaubt („{1}“). Erlaubt sind: {2}.",
+        Msg::FileIsOtherKind => "„{0}“: Die Datei „{1}“ ist eine {2}-Datei. Erlaubt sind: {3}.",
+        Msg::FileNameMismatch => "„{0}“: Die Datei „{1}“ ist eine {2}-Datei, ihr Name endet aber nicht auf „.{3}“. Benennen Sie die Datei um und laden Sie sie erneut hoch.",
+        Msg::FileInfected => "„{0}“: In der Datei „{1}“ wurde Schadsoftware gefunden. Die Datei wurde nicht angenommen.",
+        Msg::FileScanUnavailable => "„{0}“: Die Datei „{1}“ konnte gerade nicht auf Schadsoftware geprüft werden. Versuchen Sie es in einigen Minuten erneut; Ihre übrigen Angaben sind gespeichert.",
+        Msg::FileGone => "„{0}“: Die Datei „{1}“ ist nicht mehr gespeichert. Laden Sie sie erneut hoch.",
+        Msg::FileNotChosen => "Wählen Sie für „{0}“ eine Datei aus.",
     }
 }
 
@@ -113,6 +139,19 @@ fn en(m: Msg) -> &'static str {
         Msg::TooManyItems => "“{0}” allows at most {1} entries.",
         Msg::UnknownField => "This application has no such field.",
         Msg::NotAnObject => "The data must be a JSON object.",
+        Msg::RequiredFile => "Upload “{0}”.",
+        Msg::TooManyFiles => "Upload at most {1} files for “{0}”.",
+        Msg::FileNotAccepted => "“{0}”: the file “{1}” is not allowed here. Upload it again.",
+        Msg::NotFiles => "“{0}” must be a list of uploaded files.",
+        Msg::FileEmpty => "“{0}”: the file “{1}” is empty. Choose another file.",
+        Msg::FileTooLarge => "“{0}”: the file “{1}” is larger than {2} MB. Upload a smaller file, for example a scan with a lower resolution.",
+        Msg::FileWrongKind => "“{0}”: this kind of file is not allowed (“{1}”). Allowed are: {2}.",
+        Msg::FileIsOtherKind => "“{0}”: the file “{1}” is a {2} file. Allowed are: {3}.",
+        Msg::FileNameMismatch => "“{0}”: the file “{1}” is a {2} file, but its name does not end in “.{3}”. Rename the file and upload it again.",
+        Msg::FileInfected => "“{0}”: malware was found in the file “{1}”. The file was not accepted.",
+        Msg::FileScanUnavailable => "“{0}”: the file “{1}” could not be checked for malware just now. Try again in a few minutes; your other answers are saved.",
+        Msg::FileGone => "“{0}”: the file “{1}” is no longer stored. Upload it again.",
+        Msg::FileNotChosen => "Choose a file for “{0}”.",
     }
 }
 

@@ -83,6 +83,19 @@ fn rows_of(
         }
         return;
     }
+    if field.kind == FieldKind::File {
+        // One row per file, named with its size (a list joined by commas would hide which
+        // file is which).
+        for f in rathaus_domain::attachment::FileRef::list_of(value).unwrap_or_default() {
+            let size = rathaus_domain::attachment::size_label(f.size, lang);
+            rows.push(Row {
+                key: key.clone(),
+                label: field.label.get(lang).to_string(),
+                value: format!("{} ({size})", f.name),
+            });
+        }
+        return;
+    }
     let text = display_value(field, value, catalogues, lang);
     if !text.is_empty() {
         rows.push(Row { key, label: field.label.get(lang).to_string(), value: text });

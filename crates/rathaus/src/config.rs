@@ -46,6 +46,10 @@ pub struct ConfigArgs {
     /// Sender of the e-mails, e.g. `Rathaus <noreply@musterstadt.de>`.
     #[arg(long, env = "RATHAUS_MAIL_FROM", value_name = "ADDRESS")]
     pub mail_from: Option<String>,
+    /// ClamAV daemon that scans every upload: `tcp://127.0.0.1:3310` or
+    /// `unix:/run/clamav/clamd.ctl`. Without it, uploads are stored marked "not scanned".
+    #[arg(long, env = "RATHAUS_CLAMAV", value_name = "ADDRESS")]
+    pub clamav: Option<String>,
 }
 
 /// How e-mails leave the installation.
@@ -77,6 +81,7 @@ struct FileConfig {
     max_connections: Option<u32>,
     smtp_url: Option<String>,
     mail_from: Option<String>,
+    clamav: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -91,6 +96,8 @@ pub struct Config {
     pub log: String,
     pub max_connections: u32,
     pub mail: MailSetting,
+    /// The virus scanner for uploads, if any.
+    pub clamav: Option<rathaus_runtime::uploads::ClamAddress>,
 }
 
 /// A configuration error: what is wrong and how to fix it.
@@ -155,8 +162,16 @@ impl Config {
             None if demo => MailSetting::Directory { dir: data_dir.join("mail"), from },
             None => MailSetting::Off,
         };
+        let clamav = match args.clamav.clone().or(file.clamav) {
+            Some(a) => Some(
+                rathaus_runtime::uploads::ClamAddress::parse(&a)
+                    .map_err(|e| ConfigError(format!("{e}. Prüfen Sie --clamav / RATHAUS_CLAMAV.")))?,
+            ),
+            None => None,
+        };
         Ok(Config {
             mail,
+            clamav,
             bind,
             data_dir,
             database_url,

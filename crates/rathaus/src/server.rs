@@ -75,6 +75,14 @@ pub async fn assemble(config: &Config, store: Store) -> Result<Assembled> {
         let provider = rathaus_runtime::payments::TestProvider::new(&runtime.config.secret);
         let _ = runtime.payments.set(Box::new(provider));
     }
+    match &config.clamav {
+        Some(address) => {
+            let _ = runtime.scanner.set(Box::new(rathaus_runtime::uploads::ClamAv::new(address.clone())));
+        }
+        None => tracing::warn!(
+            "no virus scanner configured (RATHAUS_CLAMAV): uploads are stored marked as not scanned for malware"
+        ),
+    }
     let mut credentials = None;
     let mut seeded = false;
     if config.demo {
@@ -122,7 +130,7 @@ pub async fn run(
 }
 
 /// Periodic clean-up on every node: expired sessions (with the unfinished drafts in them)
-/// and expired saved drafts are deleted, so personal data entered but never submitted does
+/// expired saved drafts and uploads never submitted are deleted, so personal data entered but never submitted does
 /// not stay in the database.
 async fn housekeeping(runtime: Arc<Runtime>, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
@@ -139,13 +147,20 @@ async fn housekeeping(runtime: Arc<Runtime>, mut stop: tokio::sync::watch::Recei
             let messages = rathaus_store::messages::purge(&mut conn, now - chrono::Duration::days(1)).await?;
             drop(conn);
             let drafts = runtime.purge_expired_drafts().await?;
-            Ok::<_, rathaus_runtime::RuntimeError>((sessions, messages, drafts))
+            let uploads = runtime.purge_expired_uploads().await?;
+            Ok::<_, rathaus_runtime::RuntimeError>((sessions, messages, drafts, uploads))
         }
         .await;
         match purged {
-            Ok((0, 0, 0)) => {}
-            Ok((sessions, messages, drafts)) => {
-                tracing::info!(sessions, messages, drafts, "expired sessions, messages and saved drafts deleted")
+            Ok((0, 0, 0, 0)) => {}
+            Ok((sessions, messages, drafts, uploads)) => {
+                tracing::info!(
+                    sessions,
+                    messages,
+                    drafts,
+                    uploads,
+                    "expired sessions, messages, saved drafts and uploads deleted"
+                )
             }
             Err(e) => tracing::warn!(error = %e, "housekeeping failed; retried in 10 minutes"),
         }

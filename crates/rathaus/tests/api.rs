@@ -264,3 +264,81 @@ async fn openapi_and_health_are_served() {
     assert_eq!(reqwest::get(s.url("/readyz")).await.unwrap().status(), 200);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn files_come_base64_encoded_and_are_checked_like_uploads() {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let pdf: &[u8] = b"%PDF-1.7\n1 0 obj << >> endobj\n%%EOF\n";
+    for db in testing::all().await {
+        let s = TestServer::start(db).await;
+        let key = s.api_key("musterstadt").to_string();
+        let mut data = application("bewachung", "09999");
+        data["erlaubnis"] =
+            json!({"behoerde": "Landratsamt Musterkreis", "erteilt_am": "2025-02-03", "aktenzeichen": "34a-17"});
+        // Every problem at once, nothing stored.
+        let (status, body) = post(
+            &s,
+            "musterstadt",
+            Some(&key),
+            json!({"procedure": "gewerbeanmeldung", "data": data, "files": [
+                {"field": "erlaubnis.kopie", "name": "erlaubnis.pdf", "content_base64": b64(b"GIF89a")},
+                {"field": "inhaber.familienname", "name": "x.pdf", "content_base64": b64(pdf)},
+                {"field": "erlaubnis.kopie", "name": "erlaubnis.pdf", "content_base64": "%%%"}
+            ]}),
+        )
+        .await;
+        assert_eq!(status, 422, "{body}");
+        let errors: Vec<(String, String)> = body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["field"].as_str().unwrap().to_string(), e["message"].as_str().unwrap().to_string()))
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                ("files[0]".to_string(), "„Kopie der Erlaubnis“: Diese Art von Datei ist nicht erlaubt („erlaubnis.pdf“). Erlaubt sind: PDF, JPEG oder PNG.".to_string()),
+                ("files[1].field".to_string(), "„inhaber.familienname“ ist kein Dateifeld dieses Verfahrens.".to_string()),
+                ("files[2].content_base64".to_string(), "Der Inhalt der Datei „erlaubnis.pdf“ ist kein gültiges Base64.".to_string()),
+            ]
+        );
+        // A reference made up in the data instead of a file is refused.
+        let mut forged = data.clone();
+        forged["erlaubnis"]["kopie"] =
+            json!([{"id": "x", "name": "erlaubnis.pdf", "type": "pdf", "size": 10, "sha256": "00"}]);
+        let (status, body) =
+            post(&s, "musterstadt", Some(&key), json!({"procedure": "gewerbeanmeldung", "data": forged})).await;
+        assert_eq!(status, 422, "{body}");
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains("ist nicht mehr gespeichert"), "{body}");
+
+        let (status, body) = post(
+            &s,
+            "musterstadt",
+            Some(&key),
+            json!({"procedure": "gewerbeanmeldung", "data": data, "files": [
+                {"field": "erlaubnis.kopie", "name": "erlaubnis.pdf", "content_base64": b64(pdf)}
+            ]}),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        let code = body["access_code"].as_str().unwrap();
+        let st: Value = get(&format!("{}?access_code={code}", body["status_url"].as_str().unwrap()), &key)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let attachment = st["documents"].as_array().unwrap().iter().find(|d| d["kind"] == "anlage").expect("attached");
+        assert_eq!(attachment["file_name"], "erlaubnis.pdf");
+        assert_eq!(attachment["title"], "Kopie der Erlaubnis");
+        assert_eq!(attachment["media_type"], "application/pdf");
+        let sha256 = {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(pdf))
+        };
+        assert_eq!(attachment["sha256"], sha256.as_str());
+        let res = get(&format!("{}?access_code={code}", attachment["url"].as_str().unwrap()), &key).await;
+        assert_eq!(res.bytes().await.unwrap().as_ref(), pdf);
+        s.stop().await;
+    }
+}

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{client, csrf, soon, SmtpServer, TestServer};
+use common::{client, csrf, soon, ClamdServer, SmtpServer, TestServer, TEST_MALWARE};
 use rathaus_store::testing;
 
 struct Visit {
@@ -35,6 +35,32 @@ impl Visit {
         (status, url, res.text().await.unwrap())
     }
 
+    /// Posts a form page as `multipart/form-data` with files, like a browser with a file
+    /// input: `files` are (input name, file name, content).
+    async fn post_files(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &[u8])],
+    ) -> (u16, String, String) {
+        let (_, _, html) = self.get(path).await;
+        let mut form = reqwest::multipart::Form::new().text("_csrf", csrf(&html));
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        for (input, name, content) in files {
+            let part = reqwest::multipart::Part::bytes(content.to_vec())
+                .file_name(name.to_string())
+                .mime_str("application/octet-stream")
+                .unwrap();
+            form = form.part(input.to_string(), part);
+        }
+        let res = self.c.post(format!("{}{path}", self.base)).multipart(form).send().await.unwrap();
+        let status = res.status().as_u16();
+        let url = res.url().path().to_string();
+        (status, url, res.text().await.unwrap())
+    }
+
     /// Fills one form page and continues.
     async fn page(&self, tenant: &str, page: &str, fields: &[(&str, &str)]) -> (u16, String, String) {
         let path = format!("/{tenant}/antrag/gewerbeanmeldung/{page}");
@@ -44,6 +70,15 @@ impl Visit {
 
 /// Fills the Gewerbeanmeldung page by page like a person; returns the HTML of the check page.
 async fn fill_application(v: &Visit, tenant: &str, plz: &str, activity: &str) -> String {
+    let (s, url, html) = fill_to_activity(v, tenant, plz, activity).await;
+    assert_eq!(s, 200, "{html}");
+    assert!(html.contains("Prüfen Sie Ihre Angaben"), "not on the check page ({url}):\n{html}");
+    html
+}
+
+/// Fills the Gewerbeanmeldung up to and including the activity page; returns the answer to
+/// that page (the next page, or the check page).
+async fn fill_to_activity(v: &Visit, tenant: &str, plz: &str, activity: &str) -> (u16, String, String) {
     let start = soon();
     let (day, month, year) =
         (start.format("%d").to_string(), start.format("%m").to_string(), start.format("%Y").to_string());
@@ -88,25 +123,21 @@ async fn fill_application(v: &Visit, tenant: &str, plz: &str, activity: &str) ->
     assert!(url.ends_with("/anlass"), "{url}");
     let (_, url, _) = v.page(tenant, "anlass", &[("grund", "neugruendung")]).await;
     assert!(url.ends_with("/taetigkeit"), "{url}");
-    let (s, url, html) = v
-        .page(
-            tenant,
-            "taetigkeit",
-            &[
-                ("taetigkeiten", activity),
-                ("taetigkeit_beschreibung", "Entwicklung und Vertrieb von Software"),
-                ("betriebsart", "sonstiges"),
-                ("beginn.tag", &day),
-                ("beginn.monat", &month),
-                ("beginn.jahr", &year),
-                ("beschaeftigte.vollzeit", "0"),
-                ("beschaeftigte.teilzeit", "0"),
-            ],
-        )
-        .await;
-    assert_eq!(s, 200, "{html}");
-    assert!(html.contains("Prüfen Sie Ihre Angaben"), "not on the check page ({url}):\n{html}");
-    html
+    v.page(
+        tenant,
+        "taetigkeit",
+        &[
+            ("taetigkeiten", activity),
+            ("taetigkeit_beschreibung", "Entwicklung und Vertrieb von Software"),
+            ("betriebsart", "sonstiges"),
+            ("beginn.tag", &day),
+            ("beginn.monat", &month),
+            ("beginn.jahr", &year),
+            ("beschaeftigte.vollzeit", "0"),
+            ("beschaeftigte.teilzeit", "0"),
+        ],
+    )
+    .await
 }
 
 async fn submit(v: &Visit, tenant: &str) -> (u16, String, String) {
@@ -833,6 +864,145 @@ async fn admins_see_deployments_and_failed_steps_and_retry_them() {
         let (_, _, worklist) = clerk.get("/musterstadt/intern/").await;
         assert!(!worklist.contains("/musterstadt/intern/betrieb"));
         assert_eq!(clerk.get("/musterstadt/intern/betrieb").await.0, 403);
+        s.stop().await;
+    }
+}
+
+/// A small but real PDF (what the content check looks at is its signature).
+const PERMIT_PDF: &[u8] = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+const PNG: &[u8] = &[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, b'I', b'H', b'D', b'R'];
+
+#[tokio::test]
+async fn attachments_are_checked_scanned_kept_with_the_draft_and_listed_with_their_checksum() {
+    let clamd = ClamdServer::start().await;
+    for db in testing::all().await {
+        let scanner = clamd.as_ref().map(ClamdServer::address);
+        let s = TestServer::start_with(db, |args| args.clamav = scanner.clone()).await;
+        let v = Visit::new(&s);
+        // A security company needs a permit (§ 34a GewO): the permit page asks for a copy.
+        let (st, url, html) = fill_to_activity(&v, "musterstadt", "09999", "bewachung").await;
+        let page = "/musterstadt/antrag/gewerbeanmeldung/erlaubnis";
+        assert_eq!((st, url.as_str()), (200, page), "{html}");
+        assert!(html.contains("enctype=\"multipart/form-data\""), "{html}");
+        assert!(html.contains("type=\"file\"") && html.contains("PDF, JPEG oder PNG, höchstens 10 MB."), "{html}");
+        let permit = [
+            ("erlaubnis.behoerde", "Landratsamt Musterkreis, Gewerbeamt"),
+            ("erlaubnis.erteilt_am.tag", "3"),
+            ("erlaubnis.erteilt_am.monat", "2"),
+            ("erlaubnis.erteilt_am.jahr", "2025"),
+            ("erlaubnis.aktenzeichen", "34a-2025-17"),
+        ];
+
+        // An image named .pdf: refused with the reason, the answers typed are kept.
+        let (st, _, html) = v.post_files(page, &permit, &[("erlaubnis.kopie", "erlaubnis.pdf", PNG)]).await;
+        assert_eq!(st, 422, "{html}");
+        assert!(
+            html.contains("„Kopie der Erlaubnis“: Die Datei „erlaubnis.pdf“ ist eine PNG-Datei, ihr Name endet aber nicht auf „.png“."),
+            "{html}"
+        );
+        assert!(html.contains("Landratsamt Musterkreis, Gewerbeamt"), "the typed answers are kept");
+        // A program renamed to .pdf.
+        let (st, _, html) =
+            v.post_files(page, &permit, &[("erlaubnis.kopie", "erlaubnis.pdf", &b"MZ\x90\0\x03"[..])]).await;
+        assert_eq!(st, 422);
+        assert!(
+            html.contains("„Kopie der Erlaubnis“: Diese Art von Datei ist nicht erlaubt („erlaubnis.pdf“). Erlaubt sind: PDF, JPEG oder PNG."),
+            "{html}"
+        );
+        // Malware, found by ClamAV.
+        if clamd.is_some() {
+            let (st, _, html) = v.post_files(page, &permit, &[("erlaubnis.kopie", "scan.pdf", TEST_MALWARE)]).await;
+            assert_eq!(st, 422, "{html}");
+            assert!(html.contains("In der Datei „scan.pdf“ wurde Schadsoftware gefunden."), "{html}");
+        }
+        // "Hochladen" without choosing a file.
+        let (st, _, html) = v.post_files(page, &[("_action", "upload:erlaubnis.kopie")], &[]).await;
+        assert_eq!(st, 422);
+        assert!(html.contains("Wählen Sie für „Kopie der Erlaubnis“ eine Datei aus."), "{html}");
+
+        // Uploaded and listed on the page; a single-file field then offers no second input.
+        let name = "Erlaubnis § 34a.pdf";
+        let (st, url, html) = v
+            .post_files(page, &[("_action", "upload:erlaubnis.kopie")], &[("erlaubnis.kopie", name, PERMIT_PDF)])
+            .await;
+        assert_eq!((st, url.as_str()), (200, page), "{html}");
+        assert!(html.contains(name) && html.contains("(1 KB)"), "{html}");
+        assert!(!html.contains("type=\"file\""), "{html}");
+        // Removed again: gone from the page and from the database.
+        let remove = format!("remove_file:{}", between(&html, "value=\"remove_file:", "\""));
+        let (st, _, html) = v.post_files(page, &[("_action", &remove)], &[]).await;
+        assert_eq!(st, 200);
+        assert!(!html.contains(name) && html.contains("type=\"file\""), "{html}");
+        let tid = tenant_id(&s, "musterstadt").await;
+        let count = |sql: &'static str| {
+            let store = s.db.store.clone();
+            let tid = tid.clone();
+            async move {
+                let mut conn = store.conn().await.unwrap();
+                let (n,): (i64,) = sqlx::query_as(sql).bind(&tid).fetch_one(&mut *conn).await.unwrap();
+                n
+            }
+        };
+        assert_eq!(count("SELECT COUNT(*) FROM uploads WHERE tenant_id = $1").await, 0);
+        // Uploaded with "Weiter" together with the answers: on to the check page.
+        let (st, url, check) = v.post_files(page, &permit, &[("erlaubnis.kopie", name, PERMIT_PDF)]).await;
+        assert_eq!(st, 200, "{check}");
+        assert!(url.ends_with("/pruefen"), "{url}");
+        assert!(check.contains(&format!("{name} (1 KB)")), "{check}");
+
+        // Saved as a draft and resumed in another browser: the file goes with it.
+        let (st, url, saved) = v.post_files(page, &[("_action", "save_draft")], &[]).await;
+        assert_eq!((st, url.as_str()), (200, "/musterstadt/antrag/gewerbeanmeldung/gespeichert"), "{saved}");
+        let link = unescape(between(&saved, "id=\"resume-link\" href=\"", "\""));
+        let other = Visit::new(&s);
+        let (st, url, check) = other.get(link.trim_start_matches(&s.base)).await;
+        assert_eq!((st, url.as_str()), (200, "/musterstadt/antrag/gewerbeanmeldung/pruefen"), "{check}");
+        assert!(check.contains(name), "{check}");
+        let (st, _, receipt) = submit(&other, "musterstadt").await;
+        assert_eq!(st, 200, "{receipt}");
+        let sha256 = {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(PERMIT_PDF))
+        };
+        let attachments = between(&receipt, "id=\"attachments\">", "</ul>");
+        assert!(attachments.contains(name) && attachments.contains(&sha256), "{attachments}");
+        assert_eq!(count("SELECT COUNT(*) FROM uploads WHERE tenant_id = $1").await, 0, "moved into the case");
+        // The applicant can download exactly the file that was received.
+        let link = unescape(between(attachments, "<a href=\"", "\""));
+        let res = other.c.get(format!("{}{link}", s.base)).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["content-type"], "application/pdf");
+        let disposition = res.headers()["content-disposition"].to_str().unwrap().to_string();
+        assert!(
+            disposition.starts_with("attachment;")
+                && disposition.contains("filename*=UTF-8''Erlaubnis%20%C2%A7%2034a.pdf"),
+            "{disposition}"
+        );
+        assert_eq!(res.headers()["content-security-policy"], "sandbox");
+        assert_eq!(res.bytes().await.unwrap().as_ref(), PERMIT_PDF);
+
+        // The clerk finds it in the case file, with whether it was scanned.
+        let reference = between(&receipt, "<strong id=\"reference\">", "</strong>").to_string();
+        let clerk = login(&s, "musterstadt", "sachbearbeitung").await;
+        let (_, _, list) = clerk.get("/musterstadt/intern/").await;
+        let (_, _, case) = clerk.get(&link_to(&list, &format!(">{reference}</a>"))).await;
+        let scanned = if clamd.is_some() { "auf Schadsoftware geprüft" } else { "nicht auf Schadsoftware geprüft" };
+        assert!(case.contains(name) && case.contains(scanned), "{case}");
+        // Audited: stored, removed, refused.
+        let mut actions = vec!["upload.stored", "upload.removed"];
+        if clamd.is_some() {
+            actions.push("upload.refused_malware");
+        }
+        for action in actions {
+            let mut conn = s.db.store.conn().await.unwrap();
+            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE tenant_id = $1 AND action = $2")
+                .bind(&tid)
+                .bind(action)
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            assert!(n > 0, "{action} audited");
+        }
         s.stop().await;
     }
 }

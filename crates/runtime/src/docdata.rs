@@ -30,6 +30,23 @@ pub(crate) fn document_data(c: &DocumentContext<'_>) -> Result<Json, String> {
         .into_iter()
         .map(|sec| json!({"titel": sec.title, "zeilen": sec.rows.into_iter().map(|r| json!([r.label, r.value])).collect::<Vec<_>>()}))
         .collect();
+    // The files received with the application, for the receipt (name, size, SHA-256).
+    let anlagen: Vec<Json> = p
+        .form
+        .pages
+        .iter()
+        .flat_map(|page| page.fields.iter())
+        .filter(|f| f.kind == rathaus_engine::form::FieldKind::File)
+        .flat_map(|f| {
+            let files = rathaus_engine::form::get_path(&data, &f.key)
+                .and_then(rathaus_domain::attachment::FileRef::list_of)
+                .unwrap_or_default();
+            files.into_iter().map(move |r| {
+                json!({"titel": f.label.get(Lang::De), "name": r.name, "sha256": r.sha256,
+                    "groesse": rathaus_domain::attachment::size_label(r.size, Lang::De)})
+            })
+        })
+        .collect();
     let submitted = rathaus_store::parse_ts(&c.case.submitted_at).map_err(|e| e.to_string())?;
     let decision = c.variables.get("entscheidung").cloned().unwrap_or(Json::Null);
     let clerk = decision.get("bearbeitet_von").and_then(Json::as_str).map(String::from);
@@ -71,7 +88,7 @@ pub(crate) fn document_data(c: &DocumentContext<'_>) -> Result<Json, String> {
         "bearbeitungszeit": p.manifest.processing_days.map(|d| format!("{d} Arbeitstage, wenn eine Sachbearbeiterin oder ein Sachbearbeiter prüfen muss; sonst sofort")),
         "status_url": format!("{}/{}/status", c.public_url.trim_end_matches('/'), c.tenant.slug),
         "abschnitte": sections,
-        "anlagen": [],
+        "anlagen": anlagen,
         "automatisch": clerk.is_none(),
         "bearbeitung": clerk,
         "antrag": data,

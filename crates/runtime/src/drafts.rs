@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use rathaus_store::audit::{self, Actor};
 use rathaus_store::drafts::{self, DraftRow};
 use rathaus_store::tenants::Tenant;
+use rathaus_store::uploads;
 use serde_json::{json, Value as Json};
 
 /// A saved draft: the secret for its link (shown and sent once, stored only hashed) and
@@ -37,13 +38,14 @@ fn new_token() -> String {
 impl Runtime {
     /// Saves `data` as the draft `draft_id` of `procedure_id`; each save gives the draft a
     /// new link (the one before stops working) and a new expiry after the tenant's
-    /// `drafts_kept_days`.
+    /// `drafts_kept_days`. The application's uploads (`upload_key`) are kept as long.
     pub async fn save_draft(
         &self,
         tenant: &Tenant,
         draft_id: &str,
         procedure_id: &str,
         data: &Json,
+        upload_key: Option<&str>,
     ) -> Result<SavedDraft> {
         let now = self.clock.now();
         let expires = now + Duration::days(i64::from(tenant.settings.drafts_kept_days()));
@@ -57,11 +59,15 @@ impl Runtime {
                 procedure_id,
                 data,
                 token_hash: &self.secret_hash("draft", &token),
+                upload_key,
                 now,
                 expires,
             },
         )
         .await?;
+        if let Some(key) = upload_key {
+            uploads::keep_until(&mut tx, &tenant.tenant_id, key, expires).await?;
+        }
         audit::append(
             &mut tx,
             &tenant.tenant_id,

@@ -22,6 +22,7 @@ pub mod preview;
 mod procedures;
 mod submit;
 mod tasks;
+pub mod uploads;
 mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -94,6 +95,9 @@ pub struct Runtime {
     /// The payment provider for online payment of fees, if the installation has one (set
     /// once at start; without one, fees are paid by transfer only).
     pub payments: std::sync::OnceLock<Box<dyn payments::PaymentProvider>>,
+    /// The virus scanner every upload passes, if the installation has one (set once at
+    /// start; without one, uploads are stored marked `unscanned`).
+    pub scanner: std::sync::OnceLock<Box<dyn uploads::VirusScanner>>,
     deployments: Mutex<HashMap<String, Arc<Procedure>>>,
     work: Notify,
 }
@@ -113,6 +117,7 @@ impl Runtime {
             library,
             mail,
             payments: std::sync::OnceLock::new(),
+            scanner: std::sync::OnceLock::new(),
             deployments: Mutex::new(HashMap::new()),
             work: Notify::new(),
         })

@@ -23,6 +23,9 @@ pub struct SubmitRequest<'a> {
     pub channel: Channel,
     pub lang: Lang,
     pub actor: Actor,
+    /// The key the application's uploads are stored under (see [`crate::uploads`]); the
+    /// files its data refers to are attached to the case.
+    pub upload_key: Option<&'a str>,
 }
 
 #[derive(Debug, Clone)]
@@ -89,6 +92,14 @@ impl Runtime {
             },
         )
         .await?;
+        let missing =
+            attach_uploads(&mut tx, procedure, &tenant.tenant_id, &case_id, req.upload_key, &data, req.lang, now)
+                .await?;
+        if !missing.is_empty() {
+            // Nothing of the case is kept: the applicant uploads the files again and submits.
+            tx.rollback().await?;
+            return Err(RuntimeError::Invalid(missing));
+        }
         // The case row is written at once (the check decision's findings update it); the rest
         // of the submission goes out with the process step's batch.
         let mut step = Step::recording(vec![audit::Pending {
@@ -152,4 +163,54 @@ impl Runtime {
             .unwrap_or(CaseStatus::Submitted);
         Ok(Submitted { case_id, reference, access_code: code, status })
     }
+}
+
+/// Moves the uploads the application's file fields refer to into the case's documents.
+/// Returns an error per file that is not (or no longer) among the key's uploads.
+#[allow(clippy::too_many_arguments)]
+async fn attach_uploads(
+    tx: &mut sqlx::AnyConnection,
+    procedure: &rathaus_engine::Procedure,
+    tenant_id: &str,
+    case_id: &str,
+    upload_key: Option<&str>,
+    data: &Json,
+    lang: Lang,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<rathaus_engine::form::FieldError>> {
+    use rathaus_engine::form::{get_path, FieldKind};
+    use rathaus_engine::messages::{msg, Msg};
+    let mut missing = Vec::new();
+    let fields = procedure.form.pages.iter().flat_map(|p| p.fields.iter()).filter(|f| f.kind == FieldKind::File);
+    for field in fields {
+        let files =
+            get_path(data, &field.key).and_then(rathaus_domain::attachment::FileRef::list_of).unwrap_or_default();
+        for file in files {
+            let attached = match upload_key {
+                Some(key) => {
+                    rathaus_store::uploads::attach(
+                        tx,
+                        &rathaus_store::uploads::Attach {
+                            tenant_id,
+                            upload_key: key,
+                            upload_id: &file.id,
+                            sha256: &file.sha256,
+                            case_id,
+                            title: field.label.get(Lang::De),
+                            now,
+                        },
+                    )
+                    .await?
+                }
+                None => false,
+            };
+            if !attached {
+                missing.push(rathaus_engine::form::FieldError {
+                    field: field.key.clone(),
+                    message: msg(lang, Msg::FileGone, &[field.label.get(lang), &file.name]),
+                });
+            }
+        }
+    }
+    Ok(missing)
 }

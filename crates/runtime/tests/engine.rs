@@ -48,6 +48,7 @@ async fn submit(rt: &Runtime, t: &tenants::Tenant, name: &str) -> String {
             channel: Channel::Api,
             lang: Lang::De,
             actor: Actor::System,
+            upload_key: None,
         })
         .await
         .unwrap();

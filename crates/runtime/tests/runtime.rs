@@ -80,6 +80,7 @@ async fn standard_case_is_confirmed_by_the_machine_with_documents_and_fee() {
                 channel: Channel::Api,
                 lang: Lang::De,
                 actor: Actor::Applicant,
+                upload_key: None,
             })
             .await
             .unwrap();
@@ -135,6 +136,7 @@ async fn review_case_waits_for_the_clerk_and_a_rejection_produces_a_notice() {
                 channel: Channel::Portal,
                 lang: Lang::De,
                 actor: Actor::Applicant,
+                upload_key: None,
             })
             .await
             .unwrap();
@@ -184,6 +186,7 @@ async fn clerk_confirmation_reuses_the_confirmation_path() {
                 channel: Channel::Api,
                 lang: Lang::De,
                 actor: Actor::Applicant,
+                upload_key: None,
             })
             .await
             .unwrap();
@@ -228,6 +231,7 @@ async fn invalid_data_stores_nothing() {
                 channel: Channel::Api,
                 lang: Lang::De,
                 actor: Actor::Applicant,
+                upload_key: None,
             })
             .await
             .unwrap_err();
@@ -249,6 +253,7 @@ async fn invalid_data_stores_nothing() {
                 channel: Channel::Api,
                 lang: Lang::De,
                 actor: Actor::Applicant,
+                upload_key: None,
             })
             .await
             .unwrap_err();

@@ -17,6 +17,8 @@ pub struct DocumentMeta {
     pub size: i64,
     pub visible_to_applicant: i64,
     pub created_at: String,
+    /// Uploads: `clean` (a virus scanner found nothing) or `unscanned`; generated: empty.
+    pub scan: String,
 }
 
 pub struct NewDocument<'a> {
@@ -58,7 +60,7 @@ pub async fn insert(conn: &mut AnyConnection, d: NewDocument<'_>) -> Result<()> 
     Ok(())
 }
 
-const META: &str = "document_id, case_id, kind, template, title, file_name, media_type, sha256, size, visible_to_applicant, created_at";
+const META: &str = "document_id, case_id, kind, template, title, file_name, media_type, sha256, size, visible_to_applicant, created_at, scan";
 
 pub async fn for_case(conn: &mut AnyConnection, tenant_id: &str, case_id: &str) -> Result<Vec<DocumentMeta>> {
     Ok(sqlx::query_as(&format!(

@@ -15,6 +15,8 @@ pub struct DraftRow {
     pub created_at: String,
     pub updated_at: String,
     pub expires_at: String,
+    /// The key of the application's uploads (none if it has never had any).
+    pub upload_key: Option<String>,
 }
 
 impl DraftRow {
@@ -27,7 +29,7 @@ impl DraftRow {
     }
 }
 
-const COLUMNS: &str = "tenant_id, draft_id, procedure_id, data, created_at, updated_at, expires_at";
+const COLUMNS: &str = "tenant_id, draft_id, procedure_id, data, created_at, updated_at, expires_at, upload_key";
 
 /// A draft to save: `draft_id` is kept across saves of the same application; each save
 /// sets a new token (the link sent before stops working) and a new expiry.
@@ -37,16 +39,17 @@ pub struct Save<'a> {
     pub procedure_id: &'a str,
     pub data: &'a serde_json::Value,
     pub token_hash: &'a str,
+    pub upload_key: Option<&'a str>,
     pub now: DateTime<Utc>,
     pub expires: DateTime<Utc>,
 }
 
 pub async fn save(conn: &mut AnyConnection, d: &Save<'_>) -> Result<()> {
     sqlx::query(
-        "INSERT INTO drafts (tenant_id, draft_id, procedure_id, data, token_hash, created_at, updated_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $6, $7)
+        "INSERT INTO drafts (tenant_id, draft_id, procedure_id, data, token_hash, created_at, updated_at, expires_at, upload_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)
          ON CONFLICT (tenant_id, draft_id) DO UPDATE SET data = excluded.data, token_hash = excluded.token_hash,
-             updated_at = excluded.updated_at, expires_at = excluded.expires_at",
+             updated_at = excluded.updated_at, expires_at = excluded.expires_at, upload_key = excluded.upload_key",
     )
     .bind(d.tenant_id)
     .bind(d.draft_id)
@@ -55,6 +58,7 @@ pub async fn save(conn: &mut AnyConnection, d: &Save<'_>) -> Result<()> {
     .bind(d.token_hash)
     .bind(ts(d.now))
     .bind(ts(d.expires))
+    .bind(d.upload_key)
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -22,6 +22,7 @@ pub mod staff;
 pub mod tasks;
 pub mod tenants;
 pub mod testing;
+pub mod uploads;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

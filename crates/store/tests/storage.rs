@@ -4,7 +4,7 @@ use chrono::{Duration, TimeZone, Utc};
 use rathaus_domain::TenantSettings;
 use rathaus_store::audit::Actor;
 use rathaus_store::jobs::Claim;
-use rathaus_store::{audit, cases, documents, jobs, messages, next_counter, sessions, tenants, testing};
+use rathaus_store::{audit, cases, documents, jobs, messages, next_counter, sessions, tenants, testing, uploads};
 use serde_json::json;
 
 fn t0() -> chrono::DateTime<Utc> {
@@ -549,6 +549,84 @@ async fn step_entries_never_fork_the_chain_from_a_stale_head() {
         let timeline: Vec<String> =
             events::for_case(&mut conn, t, "c1", false).await.unwrap().into_iter().map(|e| e.message).collect();
         assert_eq!(timeline, ["eins", "zwei", "drei"], "{:?}: each step's writes once", db.backend());
+        drop(conn);
+        db.cleanup().await;
+    }
+}
+
+fn upload<'a>(id: &'a str, key: &'a str, tenant: &'a str, content: &'a [u8]) -> uploads::NewUpload<'a> {
+    uploads::NewUpload {
+        tenant_id: tenant,
+        upload_id: id,
+        upload_key: key,
+        procedure_id: "gewerbeanmeldung",
+        field: "erlaubnis.kopie",
+        file_name: "erlaubnis.pdf",
+        media_type: "application/pdf",
+        content,
+        scan: "clean",
+        now: t0(),
+        expires: t0() + Duration::hours(8),
+    }
+}
+
+fn attach<'a>(key: &'a str, tenant: &'a str, id: &'a str, sha256: &'a str) -> uploads::Attach<'a> {
+    uploads::Attach {
+        tenant_id: tenant,
+        upload_key: key,
+        upload_id: id,
+        sha256,
+        case_id: "c1",
+        title: "Kopie der Erlaubnis",
+        now: t0(),
+    }
+}
+
+#[tokio::test]
+async fn uploads_belong_to_their_key_move_into_the_case_once_and_expire() {
+    for db in testing::all().await {
+        let (a, b) = two_tenants(&db.store).await;
+        let (ta, tb) = (a.tenant_id.as_str(), b.tenant_id.as_str());
+        let mut conn = db.store.conn().await.unwrap();
+        let pdf = b"%PDF-1.7\n%%EOF\n".to_vec();
+        let sha = uploads::insert(&mut conn, upload("u1", "key-a", ta, &pdf)).await.unwrap();
+        assert_eq!(sha, rathaus_store::sha256_hex(&pdf));
+        uploads::insert(&mut conn, upload("u2", "key-a", ta, &pdf)).await.unwrap();
+        uploads::insert(&mut conn, upload("u3", "key-b", tb, &pdf)).await.unwrap();
+        let listed: Vec<String> =
+            uploads::for_key(&mut conn, ta, "key-a").await.unwrap().into_iter().map(|u| u.upload_id).collect();
+        assert_eq!(listed, ["u1", "u2"]);
+        assert_eq!(uploads::bytes_for_key(&mut conn, ta, "key-a").await.unwrap(), 2 * pdf.len() as i64);
+        assert_eq!(uploads::bytes_for_key(&mut conn, ta, "nothing").await.unwrap(), 0);
+        // Another key, another tenant or another content never attaches.
+        let data = json!({});
+        cases::insert(&mut conn, new_case(ta, "c1", "GEW-2026-000001", &data)).await.unwrap();
+        let zeros = "0".repeat(64);
+        assert!(!uploads::attach(&mut conn, &attach("key-b", ta, "u1", &sha)).await.unwrap());
+        assert!(!uploads::attach(&mut conn, &attach("key-a", tb, "u1", &sha)).await.unwrap());
+        assert!(!uploads::attach(&mut conn, &attach("key-a", ta, "u1", &zeros)).await.unwrap());
+        assert!(uploads::attach(&mut conn, &attach("key-a", ta, "u1", &sha)).await.unwrap());
+        assert!(!uploads::attach(&mut conn, &attach("key-a", ta, "u1", &sha)).await.unwrap(), "moved once");
+        let docs = documents::for_case(&mut conn, ta, "c1").await.unwrap();
+        assert_eq!(docs.len(), 1, "{:?}", db.backend());
+        let d = &docs[0];
+        assert_eq!(
+            (d.document_id.as_str(), d.kind.as_str(), d.title.as_str(), d.file_name.as_str(), d.scan.as_str()),
+            ("u1", "anlage", "Kopie der Erlaubnis", "erlaubnis.pdf", "clean")
+        );
+        assert_eq!(d.visible_to_applicant, 1);
+        let (_, bytes) = documents::content(&mut conn, ta, "c1", "u1").await.unwrap().unwrap();
+        assert_eq!(bytes, pdf);
+        // Removing: only with the key.
+        assert!(!uploads::delete(&mut conn, ta, "key-b", "u2").await.unwrap());
+        // A saved draft keeps its uploads longer; the rest expire.
+        uploads::keep_until(&mut conn, ta, "key-a", t0() + Duration::days(14)).await.unwrap();
+        let later = t0() + Duration::days(1);
+        assert_eq!(uploads::tenants_with_expired(&mut conn, later).await.unwrap(), std::slice::from_ref(&b.tenant_id));
+        assert_eq!(uploads::delete_expired(&mut conn, tb, later).await.unwrap(), 1);
+        assert_eq!(uploads::delete_expired(&mut conn, ta, later).await.unwrap(), 0);
+        assert_eq!(uploads::delete_expired(&mut conn, ta, t0() + Duration::days(15)).await.unwrap(), 1);
+        assert!(uploads::for_key(&mut conn, ta, "key-a").await.unwrap().is_empty());
         drop(conn);
         db.cleanup().await;
     }

@@ -6,7 +6,7 @@
 //! the applicant (and the submitting service) knows.
 
 use crate::access::Unlock;
-use crate::portal::pdf_response;
+use crate::portal::document_response;
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -32,6 +32,24 @@ pub struct SubmitBody {
     /// procedure's form.json): dotted keys are nested objects, dates are `YYYY-MM-DD`.
     #[schema(value_type = Object)]
     pub data: Value,
+    /// Files for the procedure's file fields (attachments). Each is checked like an upload
+    /// in the portal (kind by content, name ending, size) and listed with its SHA-256 on the
+    /// receipt; the file field itself is left out of `data`.
+    #[serde(default)]
+    pub files: Vec<SubmitFile>,
+}
+
+/// A file attached to an application.
+#[derive(Deserialize, ToSchema)]
+pub struct SubmitFile {
+    /// The file field's key in the procedure's form, e.g. `erlaubnis.kopie`.
+    #[schema(example = "erlaubnis.kopie")]
+    pub field: String,
+    /// The file's name; its ending must match its content (`.pdf`, `.jpg`, `.png`).
+    #[schema(example = "erlaubnis.pdf")]
+    pub name: String,
+    /// The file's content, Base64 (standard alphabet, with padding).
+    pub content_base64: String,
 }
 
 /// The application was accepted for processing.
@@ -102,9 +120,11 @@ pub struct FeeInfo {
 #[derive(Serialize, ToSchema)]
 pub struct DocumentInfo {
     pub id: String,
-    /// `eingangsbestaetigung`, `bescheinigung`, `bescheid`, …
+    /// `eingangsbestaetigung`, `bescheinigung`, `bescheid`, …; `anlage` for a file the
+    /// applicant attached.
     pub kind: String,
     pub title: String,
+    pub file_name: String,
     pub media_type: String,
     pub size: i64,
     pub sha256: String,
@@ -246,13 +266,21 @@ pub async fn submit(
             )
         }
     };
+    let upload_key = rathaus_store::new_id();
+    let mut data = body.data;
+    if !body.files.is_empty() {
+        if let Err(r) = store_files(&app, &tenant, &body.procedure, &upload_key, body.files, &mut data, lang).await {
+            return r;
+        }
+    }
     let request = SubmitRequest {
         tenant: &tenant,
         procedure_id: &body.procedure,
-        data: &body.data,
+        data: &data,
         channel: Channel::Api,
         lang,
         actor,
+        upload_key: Some(&upload_key),
     };
     match app.runtime.submit(request).await {
         Ok(s) => {
@@ -281,16 +309,94 @@ pub async fn submit(
             }),
         )
             .into_response(),
-        Err(RuntimeError::UnknownProcedure(p)) => {
+        Err(e) => runtime_error(e),
+    }
+}
+
+/// The answer to a runtime error other than invalid data.
+fn runtime_error(e: RuntimeError) -> Response {
+    match e {
+        RuntimeError::UnknownProcedure(p) => {
             error(StatusCode::NOT_FOUND, "unknown_procedure", format!("Das Verfahren „{p}“ gibt es nicht."))
         }
-        Err(RuntimeError::NotActive(p)) => error(
+        RuntimeError::NotActive(p) => error(
             StatusCode::NOT_FOUND,
             "procedure_not_active",
             format!("Das Verfahren „{p}“ ist bei diesem Mandanten nicht freigeschaltet."),
         ),
-        Err(e) => internal(e),
+        e => internal(e),
     }
+}
+
+/// Stores the files of an API submission as uploads under `upload_key` and adds their
+/// references to `data`; a file that is refused (or names no file field) answers 422 with
+/// every problem, and nothing is submitted.
+async fn store_files(
+    app: &AppState,
+    tenant: &Tenant,
+    procedure: &str,
+    upload_key: &str,
+    files: Vec<SubmitFile>,
+    data: &mut Value,
+    lang: Lang,
+) -> Result<(), Response> {
+    use base64::Engine;
+    use rathaus_engine::form::{set_path, FieldKind};
+    let active = match app.runtime.active_procedure(tenant, procedure).await {
+        Ok(a) => a,
+        Err(e) => return Err(runtime_error(e)),
+    };
+    let mut problems = Vec::new();
+    let mut added: std::collections::BTreeMap<String, Vec<rathaus_domain::attachment::FileRef>> = Default::default();
+    for (i, file) in files.into_iter().enumerate() {
+        let Some(field) = active.procedure.form.field(&file.field).filter(|f| f.kind == FieldKind::File) else {
+            problems.push(FieldProblem {
+                field: format!("files[{i}].field"),
+                message: match lang {
+                    Lang::De => format!("„{}“ ist kein Dateifeld dieses Verfahrens.", file.field),
+                    Lang::En => format!("“{}” is not a file field of this procedure.", file.field),
+                },
+            });
+            continue;
+        };
+        let Ok(content) = base64::engine::general_purpose::STANDARD.decode(file.content_base64.trim()) else {
+            problems.push(FieldProblem {
+                field: format!("files[{i}].content_base64"),
+                message: match lang {
+                    Lang::De => format!("Der Inhalt der Datei „{}“ ist kein gültiges Base64.", file.name),
+                    Lang::En => format!("The content of the file “{}” is not valid Base64.", file.name),
+                },
+            });
+            continue;
+        };
+        let list = added.entry(field.key.clone()).or_default();
+        let outcome = app
+            .runtime
+            .upload(rathaus_runtime::uploads::NewUpload {
+                tenant,
+                procedure_id: procedure,
+                field,
+                upload_key,
+                file_name: &file.name,
+                content: &content,
+                existing: list.len(),
+                keep_until: app.runtime.clock.now() + chrono::Duration::hours(1),
+                lang,
+            })
+            .await;
+        match outcome {
+            Ok(Ok(r)) => list.push(r),
+            Ok(Err(e)) => problems.push(FieldProblem { field: format!("files[{i}]"), message: e.message }),
+            Err(e) => return Err(runtime_error(e)),
+        }
+    }
+    if !problems.is_empty() {
+        return Err((StatusCode::UNPROCESSABLE_ENTITY, Json(ValidationFailed { errors: problems })).into_response());
+    }
+    for (key, list) in added {
+        set_path(data, &key, serde_json::to_value(list).expect("file references serialise"));
+    }
+    Ok(())
 }
 
 async fn unlocked_case(
@@ -395,6 +501,7 @@ pub async fn status(
                 id: d.document_id,
                 kind: d.kind,
                 title: d.title,
+                file_name: d.file_name,
                 media_type: d.media_type,
                 size: d.size,
                 sha256: d.sha256,
@@ -453,7 +560,7 @@ pub async fn document(
     }
     .await;
     match found {
-        Ok(Some((meta, bytes))) if meta.visible_to_applicant == 1 => pdf_response(&meta.file_name, bytes),
+        Ok(Some((meta, bytes))) if meta.visible_to_applicant == 1 => document_response(&meta, bytes),
         Ok(_) => error(StatusCode::NOT_FOUND, "not_found", "Dokument nicht gefunden."),
         Err(e) => internal(e),
     }
@@ -495,6 +602,7 @@ impl Modify for SecurityAddon {
     ),
     components(schemas(
         SubmitBody,
+        SubmitFile,
         Created,
         ValidationFailed,
         FieldProblem,

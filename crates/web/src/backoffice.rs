@@ -4,7 +4,7 @@
 use crate::error::{AppError, AppResult};
 use crate::formview::Posted;
 use crate::i18n::t;
-use crate::portal::{base, html, pdf_response, size_label};
+use crate::portal::{base, document_response, html, size_label};
 use crate::render::render;
 use crate::session::{Session, StaffSession};
 use crate::visit::Visit;
@@ -292,8 +292,14 @@ async fn render_case(
         .await?
         .into_iter()
         .map(|d| {
+            let scan = match d.scan.as_str() {
+                "clean" => Some(t(lang, "case.scan_clean")),
+                "unscanned" => Some(t(lang, "case.scan_unscanned")),
+                _ => None,
+            };
             json!({"title": d.title, "kind": d.kind, "size": size_label(d.size, lang), "created": when(&d.created_at), "sha256_short": &d.sha256[..12],
-                "url": format!("/{}/intern/vorgaenge/{}/dokumente/{}", tenant.slug, case.case_id, d.document_id)})
+                "url": format!("/{}/intern/vorgaenge/{}/dokumente/{}", tenant.slug, case.case_id, d.document_id),
+                "attachment": d.kind == "anlage", "file_name": d.file_name, "type": crate::portal::file_type_label(&d.media_type), "scan": scan})
         })
         .collect();
     let fee_rows: Vec<Json> = fees::for_case(&mut conn, &tenant.tenant_id, &case.case_id)
@@ -368,7 +374,7 @@ pub async fn document(
     let (meta, bytes) =
         documents::content(&mut conn, &tenant.tenant_id, &case_id, &document_id).await?.ok_or(AppError::NotFound)?;
     drop(conn);
-    session.finish(&app, &slug, pdf_response(&meta.file_name, bytes)).await
+    session.finish(&app, &slug, document_response(&meta, bytes)).await
 }
 
 pub async fn decide(

@@ -31,7 +31,8 @@ pub(crate) async fn save(
     data: &Json,
 ) -> AppResult<()> {
     let draft_id = session.data.draft_ids.entry(procedure.to_string()).or_insert_with(rathaus_store::new_id).clone();
-    let saved = app.runtime.save_draft(tenant, &draft_id, procedure, data).await?;
+    let upload_key = session.data.upload_keys.get(procedure).cloned();
+    let saved = app.runtime.save_draft(tenant, &draft_id, procedure, data, upload_key.as_deref()).await?;
     session.data.saved_draft = Some(SavedDraftLink {
         procedure: procedure.to_string(),
         token: saved.token,
@@ -217,6 +218,11 @@ pub async fn resume(
     let procedure = a.procedure.id().to_string();
     session.data.drafts.insert(procedure.clone(), data.clone());
     session.data.draft_ids.insert(procedure.clone(), row.draft_id.clone());
+    match &row.upload_key {
+        // The files uploaded before saving go on with the draft.
+        Some(key) => session.data.upload_keys.insert(procedure.clone(), key.clone()),
+        None => session.data.upload_keys.remove(&procedure),
+    };
     let today = german_today(app.runtime.clock.now());
     let form = &a.procedure.form;
     let next = form

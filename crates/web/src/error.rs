@@ -13,6 +13,10 @@ pub enum AppError {
     NotFound,
     Forbidden,
     Csrf,
+    /// A request the browser should never send (a malformed form body).
+    BadRequest(String),
+    /// A posted page larger than it may be (files too large together).
+    TooLarge,
     Internal(String),
 }
 
@@ -65,6 +69,13 @@ impl IntoResponse for AppError {
                 error_page(StatusCode::FORBIDDEN, "error.forbidden_heading", "error.forbidden", Lang::De)
             }
             AppError::Csrf => error_page(StatusCode::FORBIDDEN, "error.csrf_heading", "error.csrf", Lang::De),
+            AppError::BadRequest(detail) => {
+                tracing::info!(detail, "bad request");
+                error_page(StatusCode::BAD_REQUEST, "error.bad_request_heading", "error.bad_request", Lang::De)
+            }
+            AppError::TooLarge => {
+                error_page(StatusCode::PAYLOAD_TOO_LARGE, "error.too_large_heading", "error.too_large", Lang::De)
+            }
             AppError::Internal(msg) => {
                 tracing::error!(error = %msg, "request failed");
                 error_page(StatusCode::INTERNAL_SERVER_ERROR, "error.internal_heading", "error.internal", Lang::De)

@@ -170,6 +170,9 @@ impl Apply<'_> {
                 FieldKind::Boolean => {
                     set_path(target, &field.key, Json::Bool(posted.get(&name) == Some("true")));
                 }
+                // Files are stored as they are posted (`attachments::store_posted`); the data
+                // keeps the references it has.
+                FieldKind::File => {}
                 FieldKind::Checkboxes => set_list(target, &field.key, posted.all(&name)),
                 FieldKind::Catalogue if field.multiple => {
                     if field.slots > 0 {
@@ -279,6 +282,18 @@ pub struct FieldView {
     pub autocomplete: Option<String>,
     /// The inputs of an `address` field.
     pub parts: Vec<PartView>,
+    /// A `file` field's uploaded files, what its input accepts, and the hint on kinds and
+    /// sizes.
+    pub files: Vec<FileView>,
+    pub accept: String,
+    pub file_hint: String,
+}
+
+#[derive(Serialize, Debug, Clone)]
+pub struct FileView {
+    pub id: String,
+    pub name: String,
+    pub size: String,
 }
 
 /// One input of a composite field (street, house number, postcode, town of an address).
@@ -430,6 +445,39 @@ fn field_view(ctx: &ViewContext<'_>, field: &Field, obj: &Json, scope: &Json, pr
     } else {
         Vec::new()
     };
+    let files: Vec<FileView> = if field.kind == FieldKind::File {
+        value
+            .and_then(rathaus_domain::attachment::FileRef::list_of)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| FileView { size: rathaus_domain::attachment::size_label(f.size, lang), id: f.id, name: f.name })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let (accept, file_hint) = if field.kind == FieldKind::File {
+        let accept: Vec<String> = field
+            .accept
+            .iter()
+            .flat_map(|t| t.extensions().iter().map(|e| format!(".{e}")).chain([t.media_type().to_string()]))
+            .collect();
+        let or = if lang == Lang::De { "oder" } else { "or" };
+        let kinds = rathaus_domain::attachment::kinds_label(&field.accept, or);
+        let mb = (field.max_bytes / (1024 * 1024)).to_string();
+        let n = field.max_items.to_string();
+        let hint = if field.max_items > 1 {
+            tf(lang, "form.file_hint_multiple", &[("kinds", &kinds), ("mb", &mb), ("n", &n)])
+        } else {
+            tf(lang, "form.file_hint", &[("kinds", &kinds), ("mb", &mb)])
+        };
+        (accept.join(","), hint)
+    } else {
+        (String::new(), String::new())
+    };
+    let can_add = match field.kind {
+        FieldKind::File => files.len() < field.max_items,
+        _ => items.len() < field.max_items,
+    };
     FieldView {
         kind: field.kind.code(),
         id: field_id(&name),
@@ -445,12 +493,15 @@ fn field_view(ctx: &ViewContext<'_>, field: &Field, obj: &Json, scope: &Json, pr
         options,
         slots: field.slots,
         slot_values,
-        can_add: items.len() < field.max_items,
+        can_add,
         items,
         item_label: field.item_label.as_ref().map(|t| t.get(lang).to_string()).unwrap_or_default(),
         width: field.width.clone(),
         autocomplete: field.autocomplete.clone(),
         parts,
+        files,
+        accept,
+        file_hint,
     }
 }
 

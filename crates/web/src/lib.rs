@@ -4,6 +4,7 @@
 mod access;
 mod api;
 mod assets;
+mod attachments;
 mod backoffice;
 mod domains;
 mod drafts;
@@ -146,6 +147,20 @@ pub fn router(app: AppState) -> Router {
 }
 
 fn routes(app: AppState) -> Router {
+    // Form pages may carry files (up to the per-application limit); every other request is
+    // small and limited to 2 MB.
+    let form_pages = Router::new()
+        .route(
+            "/{tenant}/antrag/{procedure}/{page}",
+            get(portal::page)
+                .post(portal::save_page)
+                .layer(axum::extract::DefaultBodyLimit::max(attachments::MAX_PAGE_BYTES)),
+        )
+        // Files come Base64-encoded in the JSON: a third larger.
+        .route(
+            "/api/v1/{tenant}/applications",
+            post(api::submit).layer(axum::extract::DefaultBodyLimit::max(attachments::MAX_PAGE_BYTES / 3 * 4)),
+        );
     Router::new()
         .route("/", get(portal::landing))
         .route("/healthz", get(healthz))
@@ -153,7 +168,6 @@ fn routes(app: AppState) -> Router {
         .route("/static/rathaus.css", get(assets::css))
         .route("/static/rathaus.js", get(assets::js))
         .route("/api/openapi.json", get(api::openapi))
-        .route("/api/v1/{tenant}/applications", post(api::submit))
         .route("/api/v1/{tenant}/applications/{reference}", get(api::status))
         .route("/api/v1/{tenant}/applications/{reference}/documents/{document_id}", get(api::document))
         .route("/api/v1/{tenant}/cases/{reference}/messages", post(engine_api::message))
@@ -171,7 +185,6 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/antrag/{procedure}/pruefen", get(portal::check).post(portal::submit))
         .route("/{tenant}/antrag/{procedure}/gespeichert", get(drafts::saved).post(drafts::send_link))
         .route("/{tenant}/entwurf/{token}", get(drafts::resume))
-        .route("/{tenant}/antrag/{procedure}/{page}", get(portal::page).post(portal::save_page))
         .route("/{tenant}/antrag/{procedure}/{page}/live", post(portal::live_check))
         .route("/{tenant}/vorgang/{reference}/eingang", get(portal::receipt))
         .route("/{tenant}/vorgang/{reference}", get(portal::status))
@@ -192,9 +205,10 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/intern/betrieb", get(backoffice::operations))
         .route("/{tenant}/intern/auftraege/{job_id}/wiederholen", post(backoffice::retry_job))
         .fallback(not_found)
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(2 * 1024 * 1024))
+        .merge(form_pages)
         .layer(middleware::from_fn(remember_lang))
         .layer(middleware::from_fn(security_headers))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(2 * 1024 * 1024))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(app)
 }

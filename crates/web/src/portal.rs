@@ -3,6 +3,7 @@
 //! code).
 
 use crate::access::Unlock;
+use crate::attachments::{self, FileAction, PostedForm};
 use crate::error::{AppError, AppResult};
 use crate::finder;
 use crate::formview::{anchor_for, apply_repeat_action, page_fields, Applied, Apply, Posted, ViewContext};
@@ -20,7 +21,7 @@ use rathaus_domain::time::{german_date_time, german_today};
 use rathaus_domain::{AccessCode, Channel, Lang, Money, Reference};
 use rathaus_engine::assistant::outlook;
 use rathaus_engine::environment::tenant_facts;
-use rathaus_engine::form::Page;
+use rathaus_engine::form::{FieldKind, Page};
 use rathaus_engine::library::ParameterKind;
 use rathaus_engine::summary::summarize;
 use rathaus_engine::FieldError;
@@ -76,7 +77,7 @@ pub(crate) fn html(body: String) -> Response {
 }
 
 pub(crate) fn size_label(bytes: i64, lang: Lang) -> String {
-    format!("{} {}", (bytes + 1023) / 1024, t(lang, "size.kb"))
+    rathaus_domain::attachment::size_label(bytes.max(0) as u64, lang)
 }
 
 pub(crate) fn redirect(to: &str) -> Response {
@@ -234,6 +235,7 @@ fn render_page(r: &PageRender<'_>, lang: Lang, session: &mut Session) -> AppResu
             steps => pages.len() + 1,
             back_url => back_url,
             live_url => format!("/{slug}/antrag/{id}/{}/live", page.id),
+            has_files => page.fields.iter().any(|f| f.kind == FieldKind::File),
             outlook => r.outlook,
             action_url => action_url,
             return_to_check => r.return_to_check,
@@ -281,15 +283,30 @@ pub async fn save_page(
     Path((slug, procedure, page_id)): Path<(String, String, String)>,
     Query(q): Query<PageQuery>,
     visit: Visit,
-    Form(pairs): Form<Vec<(String, String)>>,
+    form: PostedForm,
 ) -> AppResult<Response> {
     let Visit { lang, tenant, mut session } = visit;
     let a = active(&app, &tenant, &procedure).await?;
     let p = &a.procedure;
+    let PostedForm { pairs, files } = form;
     let (page, PostedPage { posted, before, mut data, applied }) =
         apply_posted(&mut session, &a, &page_id, pairs, lang)?;
     let Applied { raw, mut errors } = applied;
     let action = posted.get("_action").unwrap_or("continue").to_string();
+    // Files are stored as soon as they arrive, whatever else the page says: an upload is
+    // not lost because another answer still has an error.
+    let stored =
+        attachments::store_posted(&app, &tenant, &a, page, &mut session, files, &mut data, lang, &mut errors).await?;
+    let file_action = match FileAction::parse(&action) {
+        Some(fa) => {
+            let e =
+                attachments::apply_action(&app, &tenant, page, &mut session, &procedure, fa, stored, &mut data, lang)
+                    .await?;
+            errors.extend(e);
+            true
+        }
+        None => false,
+    };
     let repeat_action = apply_repeat_action(page, &action, &mut data);
     // What the person entered is kept in the draft even if the page still has errors:
     // nothing accepted is lost when they leave and come back.
@@ -321,6 +338,12 @@ pub async fn save_page(
     if repeat_action {
         let body = render_with(&[], &HashMap::new(), &mut session)?;
         return session.finish(&app, &slug, html(body)).await;
+    }
+    if file_action {
+        // "Hochladen" or "Entfernen": the page again, with the uploads' own errors only.
+        let body = render_with(&errors, &raw, &mut session)?;
+        let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+        return session.finish(&app, &slug, (status, Html(body)).into_response()).await;
     }
     let newly_visible: Vec<&str> = page
         .fields
@@ -598,11 +621,13 @@ pub async fn submit(
             channel: Channel::Portal,
             lang,
             actor: Actor::Applicant,
+            upload_key: session.data.upload_keys.get(&procedure).map(String::as_str),
         })
         .await;
     match result {
         Ok(s) => {
             session.data.drafts.remove(&procedure);
+            session.data.upload_keys.remove(&procedure);
             if let Some(draft_id) = session.data.draft_ids.remove(&procedure) {
                 app.runtime.delete_draft(&tenant.tenant_id, &draft_id, "submitted").await?;
             }
@@ -655,9 +680,20 @@ async fn applicant_documents(app: &AppState, tenant: &Tenant, case: &cases::Case
         .map(|d| {
             let created = rathaus_store::parse_ts(&d.created_at).map(german_date_time).unwrap_or_default();
             serde_json::json!({"title": d.title, "kind": d.kind, "size": size_label(d.size, lang), "created": created,
-                "url": format!("/{}/vorgang/{}/dokumente/{}", tenant.slug, case.reference, d.document_id)})
+                "url": format!("/{}/vorgang/{}/dokumente/{}", tenant.slug, case.reference, d.document_id),
+                "attachment": d.kind == "anlage", "file_name": d.file_name, "sha256": d.sha256,
+                "type": file_type_label(&d.media_type)})
         })
         .collect())
+}
+
+/// "PDF", "JPEG", "PNG" for a document's media type.
+pub(crate) fn file_type_label(media_type: &str) -> &'static str {
+    rathaus_domain::attachment::FileType::ALL
+        .into_iter()
+        .find(|t| t.media_type() == media_type)
+        .map(|t| t.label())
+        .unwrap_or("Datei")
 }
 
 fn status_texts(status: &str, lang: Lang) -> (String, String) {
@@ -741,17 +777,34 @@ pub async fn status(
     session.finish(&app, &slug, html(body)).await
 }
 
-pub(crate) fn pdf_response(file_name: &str, bytes: Vec<u8>) -> Response {
-    let disposition = format!("inline; filename=\"{}\"", file_name.replace(['"', '\\', '\r', '\n'], "_"));
-    (
+/// A stored document as a download: generated documents open in the browser; files an
+/// applicant uploaded are offered as downloads and may run nothing (`sandbox`), since their
+/// content comes from outside. The name is given as ASCII and as UTF-8 (RFC 6266).
+pub(crate) fn document_response(meta: &documents::DocumentMeta, bytes: Vec<u8>) -> Response {
+    let uploaded = meta.kind == "anlage";
+    let ascii: String = meta
+        .file_name
+        .chars()
+        .map(|c| if c.is_ascii_graphic() && !matches!(c, '"' | '\\') || c == ' ' { c } else { '_' })
+        .collect();
+    let disposition = format!(
+        "{}; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        if uploaded { "attachment" } else { "inline" },
+        urlencoding::encode(&meta.file_name)
+    );
+    let mut response = (
         [
-            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (header::CONTENT_TYPE, meta.media_type.clone()),
             (header::CONTENT_DISPOSITION, disposition),
             (header::CACHE_CONTROL, "private, no-store".to_string()),
         ],
         bytes,
     )
-        .into_response()
+        .into_response();
+    if uploaded {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, header::HeaderValue::from_static("sandbox"));
+    }
+    response
 }
 
 pub async fn document(
@@ -769,7 +822,7 @@ pub async fn document(
         return Err(AppError::NotFound);
     }
     drop(conn);
-    session.finish(&app, &slug, pdf_response(&meta.file_name, bytes)).await
+    session.finish(&app, &slug, document_response(&meta, bytes)).await
 }
 
 pub async fn status_login(State(app): State<AppState>, Path(slug): Path<String>, visit: Visit) -> AppResult<Response> {

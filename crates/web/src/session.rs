@@ -40,6 +40,8 @@ pub struct SessionData {
     pub draft_ids: BTreeMap<String, String>,
     /// The link of the draft saved last, for its confirmation page and the e-mail with it.
     pub saved_draft: Option<SavedDraftLink>,
+    /// The key of each procedure's uploads (see `attachments`), by procedure id.
+    pub upload_keys: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -82,11 +82,16 @@
       if (status) { status.textContent = said; }
     };
     live.addEventListener("change", function (ev) {
-      if (!ev.target.name || ev.target.name.charAt(0) === "_") { return; }
+      if (!ev.target.name || ev.target.name.charAt(0) === "_" || ev.target.type === "file") { return; }
       visited[ev.target.name] = true;
+      // The answers only: chosen files are uploaded with the page, not with every check.
+      var answers = new URLSearchParams();
+      new FormData(live).forEach(function (value, name) {
+        if (typeof value === "string") { answers.append(name, value); }
+      });
       fetch(live.getAttribute("data-live"), {
         method: "POST",
-        body: new URLSearchParams(new FormData(live)),
+        body: answers,
         headers: { "Accept": "application/json" },
         credentials: "same-origin"
       }).then(function (r) { return r.ok ? r.json() : null; })

@@ -191,3 +191,75 @@ impl Drop for SmtpServer {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A file the test ClamAV knows as malware: a valid PDF signature (so that it passes the
+/// content check and reaches the scanner) with the test's own signature in it.
+pub const TEST_MALWARE: &[u8] = b"%PDF-1.4\n% Rathaus-Testsignatur: kein echtes Schadprogramm\n%%EOF\n";
+
+/// A real ClamAV daemon (Debian's `clamd`) in its own process, listening on a free port,
+/// with a signature database that knows only [`TEST_MALWARE`] (the real databases need a
+/// download); stopped when dropped. `None` if clamd is not installed, unless
+/// `RATHAUS_REQUIRE_CLAMAV=1` (CI), which makes that a failure.
+pub struct ClamdServer {
+    pub port: u16,
+    dir: PathBuf,
+    child: std::process::Child,
+}
+
+impl ClamdServer {
+    pub async fn start() -> Option<ClamdServer> {
+        let clamd = ["/usr/sbin/clamd", "/usr/bin/clamd"].into_iter().find(|p| std::path::Path::new(p).exists());
+        let Some(clamd) = clamd else {
+            if std::env::var("RATHAUS_REQUIRE_CLAMAV").is_ok_and(|v| v == "1") {
+                panic!("RATHAUS_REQUIRE_CLAMAV=1, but clamd is not installed (apt-get install clamav-daemon)");
+            }
+            eprintln!("clamd not installed: the ClamAV part of this test is skipped (apt-get install clamav-daemon)");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let dir = std::env::temp_dir().join(format!("rathaus-clamd-{:016x}", rand::random::<u64>()));
+        std::fs::create_dir_all(dir.join("db")).unwrap();
+        let signature = {
+            use sha2::Digest;
+            format!("{}:{}:Rathaus.Testsignatur\n", hex::encode(sha2::Sha256::digest(TEST_MALWARE)), TEST_MALWARE.len())
+        };
+        std::fs::write(dir.join("db/rathaus-test.hsb"), signature).unwrap();
+        let conf = format!(
+            "DatabaseDirectory {db}\nTCPSocket {port}\nTCPAddr 127.0.0.1\nForeground yes\nLogFile {log}\nPidFile {pid}\n",
+            db = dir.join("db").display(),
+            log = dir.join("clamd.log").display(),
+            pid = dir.join("clamd.pid").display(),
+        );
+        std::fs::write(dir.join("clamd.conf"), conf).unwrap();
+        let child = std::process::Command::new(clamd)
+            .args(["-c", dir.join("clamd.conf").to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("clamd starts");
+        let server = ClamdServer { port, dir, child };
+        for _ in 0..300 {
+            if let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut reply = [0u8; 16];
+                if s.write_all(b"zPING\0").await.is_ok() && s.read(&mut reply).await.is_ok_and(|n| n >= 4) {
+                    return Some(server);
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let log = std::fs::read_to_string(server.dir.join("clamd.log")).unwrap_or_default();
+        panic!("clamd did not answer on port {port} within 30 s; its log:\n{log}");
+    }
+
+    pub fn address(&self) -> String {
+        format!("tcp://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for ClamdServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
