@@ -1,7 +1,7 @@
 //! Accessibility proven in a browser. A whole submission is made with the keyboard alone.
 //! Every portal page of both demo towns — service list, search, service page, each form page
-//! empty and with errors, check-your-answers with and without its error, receipt, status
-//! login and status, paying online, the saved-draft page, the three statements and the staff login — is
+//! empty and with errors, the file upload (refused, uploaded), check-your-answers with and
+//! without its error, receipt, status login and status, paying online, the saved-draft page, the three statements and the staff login — is
 //! checked with axe-core's WCAG 2.1 A and AA rules, and must have no violation. Screenshots of the main pages at phone and desktop width are
 //! written to `target/screenshots/` on every run; `RATHAUS_SCREENSHOTS=docs/screenshots cargo
 //! test -p rathaus --test accessibility` writes them where the documentation shows them.
@@ -184,7 +184,10 @@ async fn audit_tenant(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit) {
 
     wait_for_path(c, "/taetigkeit").await;
     continue_and_audit(c, a, &format!("{tenant}: form page taetigkeit")).await;
-    click(c, "#f-taetigkeiten-list input[value=software]").await;
+    // Musterstadt: a standard case, decided at once and paid online. Beispielgemeinde: a
+    // security company, whose permit page has a file upload.
+    let permit = tenant != "musterstadt";
+    click(c, &format!("#f-taetigkeiten-list input[value={}]", if permit { "bewachung" } else { "software" })).await;
     type_into(c, "f-taetigkeit_beschreibung", "Softwareentwicklung").await;
     click(c, "input[name=betriebsart][value=sonstiges]").await;
     let start = soon();
@@ -196,6 +199,10 @@ async fn audit_tenant(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit) {
     a.screenshots(c, &format!("{tenant}-04-form-assistant")).await;
     click(c, "button[value=continue]").await;
 
+    if permit {
+        wait_for_path(c, "/erlaubnis").await;
+        audit_uploads(c, a, tenant).await;
+    }
     wait_for_path(c, "/pruefen").await;
     a.check(c, &format!("{tenant}: check answers")).await;
     a.screenshots(c, &format!("{tenant}-05-check")).await;
@@ -215,6 +222,10 @@ async fn audit_tenant(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit) {
     go(c, s, &format!("/{tenant}/vorgang/{reference}")).await;
     a.check(c, &format!("{tenant}: status")).await;
     a.screenshots(c, &format!("{tenant}-07-status")).await;
+    if permit {
+        // A case for review: nothing to pay yet.
+        return;
+    }
     // Paying online: the provider's page (the demo's test provider) and the status after it.
     click(c, "#pay-online").await;
     c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("testkasse-amount")).await.unwrap();
@@ -222,6 +233,33 @@ async fn audit_tenant(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit) {
     click(c, "button[value=paid]").await;
     wait_for_path(c, &reference).await;
     a.check(c, &format!("{tenant}: status, fee paid")).await;
+}
+
+/// The permit page: as shown, with a refused file, with a file uploaded; then filled in.
+async fn audit_uploads(c: &Client, a: &mut Audit, tenant: &str) {
+    a.check(c, &format!("{tenant}: form page erlaubnis (file upload)")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = dir.path().join("erlaubnis.pdf");
+    std::fs::write(&wrong, b"GIF89a not a pdf").unwrap();
+    let right = dir.path().join("Erlaubnis 34a.pdf");
+    std::fs::write(&right, b"%PDF-1.7\n%%EOF\n").unwrap();
+    let input = c.find(Locator::Id("f-erlaubnis-kopie")).await.unwrap();
+    input.send_keys(wrong.to_str().unwrap()).await.unwrap();
+    click(c, "button[value='upload:erlaubnis.kopie']").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css(".error-summary")).await.unwrap();
+    a.check(c, &format!("{tenant}: form page erlaubnis, file refused")).await;
+    let input = c.find(Locator::Id("f-erlaubnis-kopie")).await.unwrap();
+    input.send_keys(right.to_str().unwrap()).await.unwrap();
+    click(c, "button[value='upload:erlaubnis.kopie']").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css(".file-list")).await.unwrap();
+    a.check(c, &format!("{tenant}: form page erlaubnis, file uploaded")).await;
+    a.screenshots(c, &format!("{tenant}-04b-upload")).await;
+    type_into(c, "f-erlaubnis-behoerde", "Landratsamt Musterkreis").await;
+    type_into(c, "f-erlaubnis-erteilt_am-tag", "3").await;
+    type_into(c, "f-erlaubnis-erteilt_am-monat", "2").await;
+    type_into(c, "f-erlaubnis-erteilt_am-jahr", "2025").await;
+    type_into(c, "f-erlaubnis-aktenzeichen", "34a-2025-17").await;
+    click(c, "button[value=continue]").await;
 }
 
 #[tokio::test]
