@@ -964,6 +964,8 @@ async fn attachments_are_checked_scanned_kept_with_the_draft_and_listed_with_the
             use sha2::Digest;
             hex::encode(sha2::Sha256::digest(PERMIT_PDF))
         };
+        // The Eingangsbestätigung (PDF) lists the files too: it was made with them.
+        assert!(receipt.contains("id=\"doc-eingangsbestaetigung\""), "{receipt}");
         let attachments = between(&receipt, "id=\"attachments\">", "</ul>");
         assert!(attachments.contains(name) && attachments.contains(&sha256), "{attachments}");
         assert_eq!(count("SELECT COUNT(*) FROM uploads WHERE tenant_id = $1").await, 0, "moved into the case");
