@@ -90,6 +90,10 @@ pub struct Manifest {
     /// the finding's `code` (see [`crate::assistant`]).
     #[serde(default)]
     pub hints: BTreeMap<String, crate::assistant::HintDef>,
+    /// Form fields a signed-in applicant's account fills in: form key = profile field (one
+    /// of [`PROFILE_FIELDS`]).
+    #[serde(default)]
+    pub prefill: BTreeMap<String, String>,
     #[serde(default)]
     pub catalogues: BTreeMap<String, String>,
     #[serde(default)]
@@ -124,6 +128,10 @@ pub enum ParameterKind {
     Text,
     List,
 }
+
+/// What a citizen account keeps for filling in forms (`[prefill]` maps form fields to these).
+pub const PROFILE_FIELDS: [&str; 8] =
+    ["familienname", "vornamen", "strasse", "hausnummer", "plz", "ort", "telefon", "email"];
 
 /// A validated procedure, ready to run.
 #[derive(Debug, Clone)]
@@ -243,6 +251,39 @@ impl Procedure {
         for (name, def) in &manifest.templates {
             if let Some(src) = get(&def.file, &mut problems) {
                 templates.insert(name.clone(), src);
+            }
+        }
+        if let Some(form) = &form {
+            let manifest_text = files.get(MANIFEST).map(String::as_str).unwrap_or("");
+            for (key, source) in &manifest.prefill {
+                let usable = form.field(key).is_some_and(|f| {
+                    matches!(
+                        f.kind,
+                        crate::form::FieldKind::Text
+                            | crate::form::FieldKind::Email
+                            | crate::form::FieldKind::Tel
+                            | crate::form::FieldKind::Postcode
+                    )
+                });
+                if !usable {
+                    problems.push(Problem {
+                        file: MANIFEST.into(),
+                        line: find_line(manifest_text, key),
+                        message: format!(
+                            "prefill: „{key}“ ist kein Text-, E-Mail-, Telefon- oder PLZ-Feld des Formulars"
+                        ),
+                    });
+                }
+                if !PROFILE_FIELDS.contains(&source.as_str()) {
+                    problems.push(Problem {
+                        file: MANIFEST.into(),
+                        line: find_line(manifest_text, key),
+                        message: format!(
+                            "prefill: „{source}“ ist kein Feld des Bürgerkontos (bekannt: {})",
+                            PROFILE_FIELDS.join(", ")
+                        ),
+                    });
+                }
             }
         }
         let data_names: Vec<&str> = form.as_ref().map(|f| f.data_names()).unwrap_or_default();

@@ -353,3 +353,53 @@ fn the_assistant_on_a_complete_standard_case_predicts_the_automatic_confirmation
     assert_eq!(o.hints.len(), 1);
     assert!(o.hints[0].contains("§ 14 Abs. 1, § 146 Abs. 2 Nr. 2 GewO"), "{:?}", o.hints);
 }
+
+/// `[prefill]` names form fields and account fields; a wrong one is a problem at
+/// `library validate`, with its line, not a silent gap in the form.
+#[test]
+fn prefill_names_form_fields_and_account_fields() {
+    let p = procedure();
+    assert_eq!(p.manifest.prefill.get("inhaber.familienname").map(String::as_str), Some("familienname"));
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../library/gewerbeanmeldung");
+    let mut files = std::collections::BTreeMap::new();
+    for entry in walk(&dir) {
+        let name = entry.strip_prefix(&dir).unwrap().to_string_lossy().replace('\\', "/");
+        if let Ok(text) = std::fs::read_to_string(&entry) {
+            files.insert(name, text);
+        }
+    }
+    let shared = dir.join("../_kataloge/staaten.json");
+    files.insert("../_kataloge/staaten.json".into(), std::fs::read_to_string(shared).unwrap());
+    let manifest = files["procedure.toml"].replace(
+        "\"inhaber.telefon\" = \"telefon\"",
+        "\"inhaber.telefon\" = \"handy\"\n\"inhaber.geburtsdatum\" = \"vornamen\"",
+    );
+    files.insert("procedure.toml".into(), manifest);
+    let problems: Vec<String> = Procedure::from_files(files).unwrap_err().into_iter().map(|p| p.message).collect();
+    assert!(
+        problems
+            .iter()
+            .any(|m| m.starts_with("prefill: „handy“ ist kein Feld des Bürgerkontos (bekannt: familienname")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.contains(
+            &"prefill: „inhaber.geburtsdatum“ ist kein Text-, E-Mail-, Telefon- oder PLZ-Feld des Formulars"
+                .to_string()
+        ),
+        "{problems:?}"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = e.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

@@ -145,6 +145,9 @@ async fn housekeeping(runtime: Arc<Runtime>, mut stop: tokio::sync::watch::Recei
             let sessions = rathaus_store::sessions::purge_expired(&mut conn, now).await?;
             // Buffered messages: kept a day past expiry or correlation for tracing, then gone.
             let messages = rathaus_store::messages::purge(&mut conn, now - chrono::Duration::days(1)).await?;
+            // Account links that expired, and accounts never confirmed within a week.
+            rathaus_store::accounts::purge_tokens(&mut conn, now).await?;
+            rathaus_store::accounts::purge_unverified(&mut conn, now - chrono::Duration::days(7)).await?;
             drop(conn);
             let drafts = runtime.purge_expired_drafts().await?;
             let uploads = runtime.purge_expired_uploads().await?;

@@ -1,10 +1,12 @@
 //! Accessibility proven in a browser. A whole submission is made with the keyboard alone.
-//! Every portal page of both demo towns — service list, search, service page, each form page
-//! empty and with errors, the file upload (refused, uploaded), check-your-answers with and
-//! without its error, receipt, status login and status, paying online, the saved-draft page, the three statements and the staff login — is
-//! checked with axe-core's WCAG 2.1 A and AA rules, and must have no violation. Screenshots of the main pages at phone and desktop width are
-//! written to `target/screenshots/` on every run; `RATHAUS_SCREENSHOTS=docs/screenshots cargo
-//! test -p rathaus --test accessibility` writes them where the documentation shows them.
+//! Every portal page of both demo towns is checked with axe-core's WCAG 2.1 A and AA rules
+//! and must have no violation: service list, search, service page, each form page empty and
+//! with errors, the file upload (refused, uploaded), check-your-answers with and without its
+//! error, receipt, status login and status, paying online, the saved-draft page, the citizen
+//! account (register, sign in, password forgotten, overview, profile), the three statements
+//! and the staff login. Screenshots of the main pages at phone and desktop width are written
+//! to `target/screenshots/` on every run; `RATHAUS_SCREENSHOTS=docs/screenshots cargo test -p
+//! rathaus --test accessibility` writes them where the documentation shows them.
 //!
 //! Needs Chromium (see browser.rs) and axe-core (`npm ci --prefix tools/axe`, done by
 //! .ci/run); with `RATHAUS_REQUIRE_BROWSER=1` a missing one fails the test.
@@ -262,6 +264,52 @@ async fn audit_uploads(c: &Client, a: &mut Audit, tenant: &str) {
     click(c, "button[value=continue]").await;
 }
 
+/// The newest mail the demo wrote into its mail folder, as text.
+fn last_mail(s: &TestServer) -> String {
+    let mut names: Vec<PathBuf> =
+        std::fs::read_dir(s.data_dir.join("mail")).unwrap().flatten().map(|e| e.path()).collect();
+    names.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).unwrap());
+    let raw = std::fs::read_to_string(names.last().expect("a mail")).unwrap().replace("=\r\n", "").replace("=\n", "");
+    raw.replace("=3D", "=")
+}
+
+/// The citizen account pages: register (empty, with errors), sign in (with an error),
+/// password forgotten, the account overview and the profile.
+async fn audit_account(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit) {
+    // Signed out of the application's session first (the account starts a new one).
+    c.delete_all_cookies().await.unwrap();
+    go(c, s, &format!("/{tenant}/konto/registrieren")).await;
+    a.check(c, &format!("{tenant}: account registration")).await;
+    click(c, "form button[type=submit]").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css(".error-summary")).await.unwrap();
+    a.check(c, &format!("{tenant}: account registration with errors")).await;
+    type_into(c, "name", "Erika Muster").await;
+    type_into(c, "email", &format!("erika@{tenant}.example")).await;
+    type_into(c, "passwort", "ein langes gutes Passwort").await;
+    type_into(c, "passwort2", "ein langes gutes Passwort").await;
+    click(c, "form button[type=submit]").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("account-message")).await.unwrap();
+    a.check(c, &format!("{tenant}: account check your mail")).await;
+    go(c, s, &format!("/{tenant}/konto/anmelden")).await;
+    a.check(c, &format!("{tenant}: account sign-in")).await;
+    click(c, "form button[type=submit]").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css(".error-summary")).await.unwrap();
+    a.check(c, &format!("{tenant}: account sign-in with error")).await;
+    go(c, s, &format!("/{tenant}/konto/passwort-vergessen")).await;
+    a.check(c, &format!("{tenant}: account password forgotten")).await;
+    let mail = last_mail(s);
+    let marker = format!("/{tenant}/konto/bestaetigen/");
+    let start = mail.find(&marker).unwrap_or_else(|| panic!("no confirmation link in {mail}"));
+    let token: String = mail[start + marker.len()..].chars().take_while(|ch| ch.is_ascii_hexdigit()).collect();
+    go(c, s, &format!("{marker}{token}")).await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("account-greeting")).await.unwrap();
+    a.check(c, &format!("{tenant}: account overview")).await;
+    a.screenshots(c, &format!("{tenant}-08-account")).await;
+    go(c, s, &format!("/{tenant}/konto/profil")).await;
+    a.check(c, &format!("{tenant}: account profile")).await;
+    c.delete_all_cookies().await.unwrap();
+}
+
 #[tokio::test]
 async fn every_portal_page_of_both_towns_passes_axe_core_wcag_2_1_aa() {
     let Some(axe) = axe_source() else { return };
@@ -270,10 +318,11 @@ async fn every_portal_page_of_both_towns_passes_axe_core_wcag_2_1_aa() {
     let mut audit = Audit { axe, violations: Vec::new(), pages: 0, shots: Vec::new() };
     for tenant in ["musterstadt", "beispielgemeinde"] {
         audit_tenant(&c, &s, tenant, &mut audit).await;
+        audit_account(&c, &s, tenant, &mut audit).await;
     }
     let _ = c.close().await;
     s.stop().await;
-    assert!(audit.pages >= 54, "pages audited: {}", audit.pages);
+    assert!(audit.pages >= 70, "pages audited: {}", audit.pages);
     assert!(audit.shots.len() >= 28, "screenshots: {}", audit.shots.len());
     assert!(
         audit.violations.is_empty(),

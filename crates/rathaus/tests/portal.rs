@@ -1008,3 +1008,243 @@ async fn attachments_are_checked_scanned_kept_with_the_draft_and_listed_with_the
         s.stop().await;
     }
 }
+
+/// The link in a mail that starts with `prefix` (e.g. `http://…/musterstadt/konto/bestaetigen/`).
+fn link_in_mail(mail: &str, prefix: &str) -> String {
+    let text = mail_text(mail);
+    let start = text.find(prefix).unwrap_or_else(|| panic!("no link {prefix} in:\n{text}"));
+    text[start..].split_whitespace().next().unwrap().to_string()
+}
+
+/// A citizen account from registration to a second application: the address confirmed by a
+/// link from a real SMTP server, the profile filling in the form, a draft kept in the
+/// account, the case listed there and open without the access code, a forgotten password
+/// reset; nothing tells a stranger whether an address has an account.
+#[tokio::test]
+async fn a_citizen_account_keeps_cases_and_drafts_and_fills_in_forms() {
+    let smtp = SmtpServer::start().await;
+    for db in testing::all().await {
+        let port = smtp.port;
+        let s = TestServer::start_with(db, |args| {
+            args.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+        })
+        .await;
+        let v = Visit::new(&s);
+        let (_, _, home) = v.get("/musterstadt/").await;
+        assert!(home.contains("href=\"/musterstadt/konto/anmelden\""), "sign-in offered: {home}");
+        let register = "/musterstadt/konto/registrieren";
+        // Every problem of the form at once, the name kept.
+        let (st, _, html) = v
+            .post(
+                register,
+                register,
+                &[("name", "Erika Muster"), ("email", "erika@"), ("passwort", "kurz"), ("passwort2", "kurz")],
+            )
+            .await;
+        assert_eq!(st, 422);
+        assert!(html.contains("Geben Sie eine E-Mail-Adresse im richtigen Format ein"), "{html}");
+        assert!(html.contains("Das Passwort muss mindestens 12 Zeichen lang sein."), "{html}");
+        assert!(html.contains("value=\"Erika Muster\""));
+        let password = "Rathaus ist praktisch 2026";
+        let (st, _, html) = v
+            .post(
+                register,
+                register,
+                &[
+                    ("name", "Erika Muster"),
+                    ("email", "Erika@Example.org"),
+                    ("passwort", password),
+                    ("passwort2", "anders als oben"),
+                ],
+            )
+            .await;
+        assert_eq!(st, 422);
+        assert!(html.contains("Die beiden Passwörter stimmen nicht überein."), "{html}");
+        let before = smtp.mails().len();
+        let (st, _, html) = v
+            .post(
+                register,
+                register,
+                &[
+                    ("name", "Erika Muster"),
+                    ("email", "Erika@Example.org"),
+                    ("passwort", password),
+                    ("passwort2", password),
+                ],
+            )
+            .await;
+        assert_eq!(st, 200, "{html}");
+        assert!(html.contains("Wir haben eine E-Mail an erika@example.org gesendet."), "{html}");
+        let mails = smtp.mails();
+        assert_eq!(mails.len(), before + 1);
+        let prefix = format!("{}/musterstadt/konto/bestaetigen/", s.base);
+        let verify = link_in_mail(mails.last().unwrap(), &prefix);
+        // Not confirmed yet: no login, but a new link.
+        let login = "/musterstadt/konto/anmelden";
+        let (st, _, html) = v.post(login, login, &[("email", "erika@example.org"), ("passwort", password)]).await;
+        assert_eq!(st, 422);
+        assert!(html.contains("Bestätigen Sie zuerst Ihre E-Mail-Adresse."), "{html}");
+        assert_eq!(smtp.mails().len(), before + 2, "a new link was sent");
+        // Registering the address again looks the same, and the holder is told by mail.
+        let stranger = Visit::new(&s);
+        let (st, _, html) = stranger
+            .post(
+                register,
+                register,
+                &[
+                    ("name", "Jemand"),
+                    ("email", "erika@example.org"),
+                    ("passwort", "ein anderes langes Passwort"),
+                    ("passwort2", "ein anderes langes Passwort"),
+                ],
+            )
+            .await;
+        assert_eq!(st, 200);
+        assert!(html.contains("Wir haben eine E-Mail an erika@example.org gesendet."));
+        assert!(mail_text(smtp.mails().last().unwrap()).contains("Sie haben dort schon ein Konto"));
+
+        // The link confirms and signs in; it works once.
+        let (st, url, html) = v.get(verify.trim_start_matches(&s.base)).await;
+        assert_eq!((st, url.as_str()), (200, "/musterstadt/konto/"), "{html}");
+        assert!(
+            html.contains("Ihre E-Mail-Adresse ist bestätigt.")
+                && html.contains("Angemeldet als Erika Muster (erika@example.org)."),
+            "{html}"
+        );
+        let (st, _, _) = Visit::new(&s).get(verify.trim_start_matches(&s.base)).await;
+        assert_eq!(st, 404);
+
+        // The profile: a wrong postcode is named, then saved.
+        let profile = "/musterstadt/konto/profil";
+        let fields = [
+            ("familienname", "Muster"),
+            ("vornamen", "Erika"),
+            ("strasse", "Hauptstraße"),
+            ("hausnummer", "1"),
+            ("plz", "0999"),
+            ("ort", "Musterstadt"),
+            ("telefon", "0371 123456"),
+        ];
+        let (st, _, html) = v.post(profile, profile, &fields).await;
+        assert_eq!(st, 422);
+        assert!(html.contains("Geben Sie eine Postleitzahl mit fünf Ziffern ein."), "{html}");
+        let mut fields = fields;
+        fields[4] = ("plz", "09999");
+        let (st, url, html) = v.post(profile, profile, &fields).await;
+        assert_eq!((st, url.as_str()), (200, "/musterstadt/konto/"), "{html}");
+        assert!(html.contains("Ihre Angaben sind gespeichert."));
+
+        // A new application starts with the account's details.
+        v.page("musterstadt", "meldung", &[("meldungsart", "anmeldung")]).await;
+        let (_, _, person) = v.get("/musterstadt/antrag/gewerbeanmeldung/person").await;
+        for filled in [
+            "value=\"Muster\"",
+            "value=\"Erika\"",
+            "value=\"Hauptstraße\"",
+            "value=\"09999\"",
+            "value=\"erika@example.org\"",
+            "value=\"0371 123456\"",
+        ] {
+            assert!(person.contains(filled), "{filled} prefilled: {person}");
+        }
+        // Saved under the account: listed there, and opened from there in another browser.
+        let path = "/musterstadt/antrag/gewerbeanmeldung/person";
+        let (st, _, _) = v.post(path, path, &[("inhaber.geburtsort", "Chemnitz"), ("_action", "save_draft")]).await;
+        assert_eq!(st, 200);
+        let (_, _, account) = v.get("/musterstadt/konto/").await;
+        let drafts = between(&account, "id=\"account-drafts\">", "</ul>");
+        assert!(drafts.contains("Gewerbeanzeige"), "{drafts}");
+        let draft_link = unescape(between(drafts, "<a href=\"", "\""));
+        let laptop = Visit::new(&s);
+        let (st, url, _) = laptop.post(login, login, &[("email", "erika@example.org"), ("passwort", password)]).await;
+        assert_eq!((st, url.as_str()), (200, "/musterstadt/konto/"));
+        let (st, url, html) = laptop.get(&draft_link).await;
+        assert_eq!((st, url.as_str()), (200, path), "{html}");
+        assert!(html.contains("value=\"Chemnitz\""), "{html}");
+        // Someone else's draft is not found.
+        let (st, _, _) = stranger.get(&draft_link).await;
+        assert_eq!(st, 200, "a stranger is sent to the login page");
+        // Submitted from the account: listed there and open without the access code.
+        let check = fill_application(&laptop, "musterstadt", "09999", "software").await;
+        assert!(check.contains("Muster"));
+        let (st, _, receipt) = submit(&laptop, "musterstadt").await;
+        assert_eq!(st, 200, "{receipt}");
+        let reference = between(&receipt, "<strong id=\"reference\">", "</strong>").to_string();
+        let (_, _, account) = v.get("/musterstadt/konto/").await;
+        assert!(account.contains("id=\"account-cases\""), "{account}");
+        let cases = between(&account, "id=\"account-cases\">", "</table>");
+        assert!(cases.contains(&reference) && cases.contains("Bestätigt"), "{cases}");
+        let (st, url, status) = v.get(&format!("/musterstadt/vorgang/{reference}")).await;
+        assert_eq!((st, url.as_str()), (200, format!("/musterstadt/vorgang/{reference}").as_str()));
+        assert!(status.contains("Empfangsbescheinigung"), "{status}");
+        // Other browsers still need the access code; another town does not know the account.
+        let (_, url, _) = stranger.get(&format!("/musterstadt/vorgang/{reference}")).await;
+        assert_eq!(url, "/musterstadt/status");
+        let other_town = "/beispielgemeinde/konto/anmelden";
+        let (st, _, html) =
+            stranger.post(other_town, other_town, &[("email", "erika@example.org"), ("passwort", password)]).await;
+        assert_eq!(st, 422);
+        assert!(html.contains("E-Mail-Adresse oder Passwort sind falsch."));
+
+        // Signing out ends the session.
+        let (_, _, page) = v.get("/musterstadt/konto/").await;
+        let (st, url, _) = v.post("/musterstadt/konto/", "/musterstadt/konto/abmelden", &[]).await;
+        assert_eq!((st, url.as_str()), (200, "/musterstadt/"), "{page}");
+        let (_, url, _) = v.get("/musterstadt/konto/").await;
+        assert_eq!(url, login);
+
+        // A forgotten password: the same answer for any address, a link that works once.
+        let forgot = "/musterstadt/konto/passwort-vergessen";
+        let count = smtp.mails().len();
+        let (st, _, html) = v.post(forgot, forgot, &[("email", "niemand@example.org")]).await;
+        assert_eq!(st, 200);
+        assert!(html.contains("Wenn es für niemand@example.org ein Konto gibt"), "{html}");
+        assert_eq!(smtp.mails().len(), count, "no mail for an unknown address");
+        let (st, _, _) = v.post(forgot, forgot, &[("email", "ERIKA@example.org")]).await;
+        assert_eq!(st, 200);
+        let reset = link_in_mail(smtp.mails().last().unwrap(), &format!("{}/musterstadt/konto/passwort-neu/", s.base));
+        let reset_path = reset.trim_start_matches(&s.base).to_string();
+        let (st, _, html) =
+            v.post(&reset_path, &reset_path, &[("passwort", "zu kurz"), ("passwort2", "zu kurz")]).await;
+        assert_eq!(st, 422);
+        assert!(html.contains("mindestens 12 Zeichen"), "{html}");
+        let new_password = "Ein neues, langes Passwort";
+        let (st, url, html) =
+            v.post(&reset_path, &reset_path, &[("passwort", new_password), ("passwort2", new_password)]).await;
+        assert_eq!((st, url.as_str()), (200, "/musterstadt/konto/"), "{html}");
+        assert!(html.contains("Ihr neues Passwort ist gespeichert."));
+        let (st, _, _) = Visit::new(&s).get(&reset_path).await;
+        assert_eq!(st, 404, "the link works once");
+        let fresh = Visit::new(&s);
+        let (st, _, _) = fresh.post(login, login, &[("email", "erika@example.org"), ("passwort", password)]).await;
+        assert_eq!(st, 422, "the old password no longer works");
+        let (st, url, _) =
+            fresh.post(login, login, &[("email", "erika@example.org"), ("passwort", new_password)]).await;
+        assert_eq!((st, url.as_str()), (200, "/musterstadt/konto/"));
+
+        // Audited, without secrets.
+        let tid = tenant_id(&s, "musterstadt").await;
+        let mut conn = s.db.store.conn().await.unwrap();
+        let actions: Vec<(String, String)> = sqlx::query_as(
+            "SELECT action, details FROM audit_log WHERE tenant_id = $1 AND object_type = 'account' ORDER BY seq",
+        )
+        .bind(&tid)
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+        let names: Vec<&str> = actions.iter().map(|(a, _)| a.as_str()).collect();
+        for expected in [
+            "account.registered",
+            "account.verified",
+            "account.login",
+            "account.profile_saved",
+            "account.reset_requested",
+            "account.password_reset",
+        ] {
+            assert!(names.contains(&expected), "{expected} in {names:?}");
+        }
+        assert!(actions.iter().all(|(_, d)| !d.contains(password) && !d.contains("argon2")));
+        drop(conn);
+        s.stop().await;
+    }
+}

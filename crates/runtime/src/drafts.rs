@@ -20,7 +20,7 @@ pub struct SavedDraft {
 /// What a resume link leads to.
 #[derive(Debug)]
 pub enum DraftLookup {
-    Found(DraftRow),
+    Found(Box<DraftRow>),
     /// The draft expired (it is deleted at the next clean-up).
     Expired,
     /// No draft of this tenant has this link: mistyped, replaced by a newer save, submitted
@@ -46,6 +46,7 @@ impl Runtime {
         procedure_id: &str,
         data: &Json,
         upload_key: Option<&str>,
+        account_id: Option<&str>,
     ) -> Result<SavedDraft> {
         let now = self.clock.now();
         let expires = now + Duration::days(i64::from(tenant.settings.drafts_kept_days()));
@@ -60,6 +61,7 @@ impl Runtime {
                 data,
                 token_hash: &self.secret_hash("draft", &token),
                 upload_key,
+                account_id,
                 now,
                 expires,
             },
@@ -92,7 +94,17 @@ impl Runtime {
         if row.expires()? <= self.clock.now() {
             return Ok(DraftLookup::Expired);
         }
-        Ok(DraftLookup::Found(row))
+        Ok(DraftLookup::Found(Box::new(row)))
+    }
+
+    /// One of the account's saved drafts, if it has not expired.
+    pub async fn account_draft(&self, tenant: &Tenant, account_id: &str, draft_id: &str) -> Result<Option<DraftRow>> {
+        let mut conn = self.store.conn().await?;
+        let row = drafts::of_account(&mut conn, &tenant.tenant_id, account_id, draft_id).await?;
+        Ok(match row {
+            Some(r) if r.expires()? > self.clock.now() => Some(r),
+            _ => None,
+        })
     }
 
     /// Deletes a draft once its application is submitted (or the applicant discards it).

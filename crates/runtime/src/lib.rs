@@ -9,6 +9,7 @@
 //!   writes are keyed by the job id, so nothing happens twice.
 //! - Completing a user task continues the process the same way.
 
+pub mod accounts;
 pub mod bench;
 pub mod clock;
 mod connectors;

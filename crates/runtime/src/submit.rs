@@ -26,6 +26,8 @@ pub struct SubmitRequest<'a> {
     /// The key the application's uploads are stored under (see [`crate::uploads`]); the
     /// files its data refers to are attached to the case.
     pub upload_key: Option<&'a str>,
+    /// The citizen account submitting, if signed in: the case is listed in its account.
+    pub account_id: Option<&'a str>,
 }
 
 #[derive(Debug, Clone)]
@@ -92,6 +94,9 @@ impl Runtime {
             },
         )
         .await?;
+        if let Some(account_id) = req.account_id {
+            rathaus_store::accounts::link_case(&mut tx, &tenant.tenant_id, account_id, &case_id).await?;
+        }
         let missing =
             attach_uploads(&mut tx, procedure, &tenant.tenant_id, &case_id, req.upload_key, &data, req.lang, now)
                 .await?;

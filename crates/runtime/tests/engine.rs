@@ -49,6 +49,7 @@ async fn submit(rt: &Runtime, t: &tenants::Tenant, name: &str) -> String {
             lang: Lang::De,
             actor: Actor::System,
             upload_key: None,
+            account_id: None,
         })
         .await
         .unwrap();

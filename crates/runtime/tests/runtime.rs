@@ -81,6 +81,7 @@ async fn standard_case_is_confirmed_by_the_machine_with_documents_and_fee() {
                 lang: Lang::De,
                 actor: Actor::Applicant,
                 upload_key: None,
+                account_id: None,
             })
             .await
             .unwrap();
@@ -137,6 +138,7 @@ async fn review_case_waits_for_the_clerk_and_a_rejection_produces_a_notice() {
                 lang: Lang::De,
                 actor: Actor::Applicant,
                 upload_key: None,
+                account_id: None,
             })
             .await
             .unwrap();
@@ -187,6 +189,7 @@ async fn clerk_confirmation_reuses_the_confirmation_path() {
                 lang: Lang::De,
                 actor: Actor::Applicant,
                 upload_key: None,
+                account_id: None,
             })
             .await
             .unwrap();
@@ -232,6 +235,7 @@ async fn invalid_data_stores_nothing() {
                 lang: Lang::De,
                 actor: Actor::Applicant,
                 upload_key: None,
+                account_id: None,
             })
             .await
             .unwrap_err();
@@ -254,6 +258,7 @@ async fn invalid_data_stores_nothing() {
                 lang: Lang::De,
                 actor: Actor::Applicant,
                 upload_key: None,
+                account_id: None,
             })
             .await
             .unwrap_err();

@@ -17,6 +17,8 @@ pub struct DraftRow {
     pub expires_at: String,
     /// The key of the application's uploads (none if it has never had any).
     pub upload_key: Option<String>,
+    /// The citizen account it was saved under, if any.
+    pub account_id: Option<String>,
 }
 
 impl DraftRow {
@@ -29,7 +31,8 @@ impl DraftRow {
     }
 }
 
-const COLUMNS: &str = "tenant_id, draft_id, procedure_id, data, created_at, updated_at, expires_at, upload_key";
+const COLUMNS: &str =
+    "tenant_id, draft_id, procedure_id, data, created_at, updated_at, expires_at, upload_key, account_id";
 
 /// A draft to save: `draft_id` is kept across saves of the same application; each save
 /// sets a new token (the link sent before stops working) and a new expiry.
@@ -40,16 +43,18 @@ pub struct Save<'a> {
     pub data: &'a serde_json::Value,
     pub token_hash: &'a str,
     pub upload_key: Option<&'a str>,
+    pub account_id: Option<&'a str>,
     pub now: DateTime<Utc>,
     pub expires: DateTime<Utc>,
 }
 
 pub async fn save(conn: &mut AnyConnection, d: &Save<'_>) -> Result<()> {
     sqlx::query(
-        "INSERT INTO drafts (tenant_id, draft_id, procedure_id, data, token_hash, created_at, updated_at, expires_at, upload_key)
-         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)
+        "INSERT INTO drafts (tenant_id, draft_id, procedure_id, data, token_hash, created_at, updated_at, expires_at, upload_key, account_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)
          ON CONFLICT (tenant_id, draft_id) DO UPDATE SET data = excluded.data, token_hash = excluded.token_hash,
-             updated_at = excluded.updated_at, expires_at = excluded.expires_at, upload_key = excluded.upload_key",
+             updated_at = excluded.updated_at, expires_at = excluded.expires_at, upload_key = excluded.upload_key,
+             account_id = COALESCE(excluded.account_id, drafts.account_id)",
     )
     .bind(d.tenant_id)
     .bind(d.draft_id)
@@ -59,6 +64,7 @@ pub async fn save(conn: &mut AnyConnection, d: &Save<'_>) -> Result<()> {
     .bind(ts(d.now))
     .bind(ts(d.expires))
     .bind(d.upload_key)
+    .bind(d.account_id)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -72,6 +78,23 @@ pub async fn by_token(conn: &mut AnyConnection, tenant_id: &str, token_hash: &st
         .bind(token_hash)
         .fetch_optional(&mut *conn)
         .await?)
+}
+
+/// The draft with this id, if it belongs to the account.
+pub async fn of_account(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    account_id: &str,
+    draft_id: &str,
+) -> Result<Option<DraftRow>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM drafts WHERE tenant_id = $1 AND account_id = $2 AND draft_id = $3"
+    ))
+    .bind(tenant_id)
+    .bind(account_id)
+    .bind(draft_id)
+    .fetch_optional(&mut *conn)
+    .await?)
 }
 
 pub async fn delete(conn: &mut AnyConnection, tenant_id: &str, draft_id: &str) -> Result<u64> {

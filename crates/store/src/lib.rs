@@ -4,6 +4,7 @@
 //!
 //! Functions take `&mut AnyConnection`, so the caller decides what forms one transaction.
 
+pub mod accounts;
 pub mod assets;
 pub mod audit;
 pub mod batch;

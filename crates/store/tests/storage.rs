@@ -4,7 +4,9 @@ use chrono::{Duration, TimeZone, Utc};
 use rathaus_domain::TenantSettings;
 use rathaus_store::audit::Actor;
 use rathaus_store::jobs::Claim;
-use rathaus_store::{audit, cases, documents, jobs, messages, next_counter, sessions, tenants, testing, uploads};
+use rathaus_store::{
+    accounts, audit, cases, documents, jobs, messages, next_counter, sessions, tenants, testing, uploads,
+};
 use serde_json::json;
 
 fn t0() -> chrono::DateTime<Utc> {
@@ -627,6 +629,78 @@ async fn uploads_belong_to_their_key_move_into_the_case_once_and_expire() {
         assert_eq!(uploads::delete_expired(&mut conn, ta, later).await.unwrap(), 0);
         assert_eq!(uploads::delete_expired(&mut conn, ta, t0() + Duration::days(15)).await.unwrap(), 1);
         assert!(uploads::for_key(&mut conn, ta, "key-a").await.unwrap().is_empty());
+        drop(conn);
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn accounts_are_per_tenant_and_their_links_work_once_and_in_time() {
+    for db in testing::all().await {
+        let (a, b) = two_tenants(&db.store).await;
+        let (ta, tb) = (a.tenant_id.as_str(), b.tenant_id.as_str());
+        let mut conn = db.store.conn().await.unwrap();
+        let account = |tenant_id, account_id| accounts::NewAccount {
+            tenant_id,
+            account_id,
+            email: "erika@example.org",
+            password_hash: "$argon2id$…",
+            display_name: "Erika Muster",
+            now: t0(),
+        };
+        assert!(accounts::create(&mut conn, &account(ta, "acc1")).await.unwrap());
+        assert!(!accounts::create(&mut conn, &account(ta, "acc2")).await.unwrap(), "one account per address");
+        assert!(accounts::create(&mut conn, &account(tb, "acc3")).await.unwrap(), "another town, another account");
+        let found = accounts::by_email(&mut conn, ta, "erika@example.org").await.unwrap().unwrap();
+        assert_eq!(found.account_id, "acc1");
+        assert!(!found.verified());
+        assert!(accounts::by_id(&mut conn, tb, "acc1").await.unwrap().is_none());
+
+        // A link works once, within its time, for its purpose, in its tenant.
+        let later = t0() + Duration::hours(1);
+        accounts::add_token(&mut conn, ta, "h1", "acc1", accounts::Purpose::Verify, t0(), t0() + Duration::hours(48))
+            .await
+            .unwrap();
+        assert!(!accounts::token_valid(&mut conn, ta, "h1", accounts::Purpose::Reset, later).await.unwrap());
+        assert!(accounts::token_valid(&mut conn, ta, "h1", accounts::Purpose::Verify, later).await.unwrap());
+        assert_eq!(accounts::take_token(&mut conn, tb, "h1", accounts::Purpose::Verify, later).await.unwrap(), None);
+        assert_eq!(accounts::take_token(&mut conn, ta, "h1", accounts::Purpose::Reset, later).await.unwrap(), None);
+        assert_eq!(
+            accounts::take_token(&mut conn, ta, "h1", accounts::Purpose::Verify, later).await.unwrap().as_deref(),
+            Some("acc1")
+        );
+        assert_eq!(accounts::take_token(&mut conn, ta, "h1", accounts::Purpose::Verify, later).await.unwrap(), None);
+        accounts::add_token(&mut conn, ta, "h2", "acc1", accounts::Purpose::Reset, t0(), t0() + Duration::hours(1))
+            .await
+            .unwrap();
+        assert_eq!(
+            accounts::take_token(&mut conn, ta, "h2", accounts::Purpose::Reset, t0() + Duration::hours(2))
+                .await
+                .unwrap(),
+            None,
+            "expired"
+        );
+        accounts::mark_verified(&mut conn, ta, "acc1", later).await.unwrap();
+
+        // Cases belong to the account that submitted them.
+        let data = json!({});
+        cases::insert(&mut conn, new_case(ta, "c1", "GEW-2026-000001", &data)).await.unwrap();
+        accounts::link_case(&mut conn, ta, "acc1", "c1").await.unwrap();
+        assert!(accounts::owns_case(&mut conn, ta, "acc1", "c1").await.unwrap());
+        assert!(!accounts::owns_case(&mut conn, tb, "acc3", "c1").await.unwrap());
+        let listed = accounts::cases(&mut conn, ta, "acc1").await.unwrap();
+        assert_eq!(listed.iter().map(|c| c.reference.as_str()).collect::<Vec<_>>(), ["GEW-2026-000001"]);
+        assert!(accounts::cases(&mut conn, tb, "acc3").await.unwrap().is_empty());
+
+        // Never confirmed: deleted after a while; confirmed accounts stay.
+        assert_eq!(
+            accounts::purge_unverified(&mut conn, t0() + Duration::days(8)).await.unwrap(),
+            1,
+            "{:?}",
+            db.backend()
+        );
+        assert!(accounts::by_id(&mut conn, tb, "acc3").await.unwrap().is_none());
+        assert!(accounts::by_id(&mut conn, ta, "acc1").await.unwrap().is_some());
         drop(conn);
         db.cleanup().await;
     }

@@ -281,6 +281,7 @@ pub async fn submit(
         lang,
         actor,
         upload_key: Some(&upload_key),
+        account_id: None,
     };
     match app.runtime.submit(request).await {
         Ok(s) => {

@@ -32,7 +32,11 @@ pub(crate) async fn save(
 ) -> AppResult<()> {
     let draft_id = session.data.draft_ids.entry(procedure.to_string()).or_insert_with(rathaus_store::new_id).clone();
     let upload_key = session.data.upload_keys.get(procedure).cloned();
-    let saved = app.runtime.save_draft(tenant, &draft_id, procedure, data, upload_key.as_deref()).await?;
+    let account_id = session.data.account.as_ref().map(|a| a.account_id.clone());
+    let saved = app
+        .runtime
+        .save_draft(tenant, &draft_id, procedure, data, upload_key.as_deref(), account_id.as_deref())
+        .await?;
     session.data.saved_draft = Some(SavedDraftLink {
         procedure: procedure.to_string(),
         token: saved.token,
@@ -213,7 +217,20 @@ pub async fn resume(
             return session.finish(&app, &slug, (status, Html(body)).into_response()).await;
         }
     };
-    let a = active(&app, &tenant, &row.procedure_id).await?;
+    let next = open(&app, &tenant, &mut session, &row, lang).await?;
+    session.finish(&app, &slug, redirect(&next)).await
+}
+
+/// Opens a saved draft in this session; returns the address to continue at: the first page
+/// that still needs an answer, or the check page when none does.
+pub(crate) async fn open(
+    app: &AppState,
+    tenant: &Tenant,
+    session: &mut Session,
+    row: &rathaus_store::drafts::DraftRow,
+    lang: Lang,
+) -> AppResult<String> {
+    let a = active(app, tenant, &row.procedure_id).await?;
     let data = row.data()?;
     let procedure = a.procedure.id().to_string();
     session.data.drafts.insert(procedure.clone(), data.clone());
@@ -231,5 +248,5 @@ pub async fn resume(
         .find(|p| !form.validate_page(&p.id, &data, &a.procedure.catalogues, today, lang).is_empty())
         .map(|p| p.id.clone())
         .unwrap_or_else(|| "pruefen".into());
-    session.finish(&app, &slug, redirect(&format!("/{slug}/antrag/{procedure}/{next}"))).await
+    Ok(format!("/{}/antrag/{procedure}/{next}", tenant.slug))
 }

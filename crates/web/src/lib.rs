@@ -2,6 +2,7 @@
 //! server-rendered HTML that works without JavaScript.
 
 mod access;
+mod accounts;
 mod api;
 mod assets;
 mod attachments;
@@ -193,6 +194,15 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/zahlung/{payment}", get(payment::answer))
         .route("/{tenant}/vorgang/{reference}/dokumente/{document_id}", get(portal::document))
         .route("/{tenant}/status", get(portal::status_login).post(portal::status_lookup))
+        .route("/{tenant}/konto/", get(accounts::home))
+        .route("/{tenant}/konto/registrieren", get(accounts::register_form).post(accounts::register))
+        .route("/{tenant}/konto/bestaetigen/{token}", get(accounts::confirm))
+        .route("/{tenant}/konto/anmelden", get(accounts::login_form).post(accounts::login))
+        .route("/{tenant}/konto/abmelden", post(accounts::logout))
+        .route("/{tenant}/konto/passwort-vergessen", get(accounts::forgot_form).post(accounts::forgot))
+        .route("/{tenant}/konto/passwort-neu/{token}", get(accounts::reset_form).post(accounts::reset))
+        .route("/{tenant}/konto/profil", get(accounts::profile_form).post(accounts::save_profile))
+        .route("/{tenant}/konto/entwuerfe/{draft_id}", get(accounts::open_draft))
         .route("/{tenant}/impressum", get(legal::imprint))
         .route("/{tenant}/datenschutz", get(legal::privacy))
         .route("/{tenant}/barrierefreiheit", get(legal::accessibility))

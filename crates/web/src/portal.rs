@@ -58,9 +58,9 @@ pub(crate) fn tenant_view(t: &Tenant) -> TenantView {
 
 /// What every page of a tenant needs.
 pub(crate) fn base(lang: Lang, tenant: Option<&Tenant>, session: Option<&mut Session>) -> Value {
-    let (csrf, staff, flash) = match session {
-        Some(s) => (s.csrf().to_string(), s.data.staff.clone(), s.take_flash()),
-        None => (String::new(), None, None),
+    let (csrf, staff, account, accounts, flash) = match session {
+        Some(s) => (s.csrf().to_string(), s.data.staff.clone(), s.data.account.clone(), s.accounts, s.take_flash()),
+        None => (String::new(), None, None, false, None),
     };
     context! {
         lang => lang.code(),
@@ -68,6 +68,8 @@ pub(crate) fn base(lang: Lang, tenant: Option<&Tenant>, session: Option<&mut Ses
         tenant => tenant.map(tenant_view),
         csrf => csrf,
         staff => staff,
+        account => account,
+        accounts => accounts,
         flash => flash,
     }
 }
@@ -256,6 +258,12 @@ pub async fn page(
 ) -> AppResult<Response> {
     let Visit { lang, tenant, mut session } = visit;
     let a = active(&app, &tenant, &procedure).await?;
+    if !session.data.drafts.contains_key(&procedure) {
+        // A new application of a signed-in applicant starts with what the account knows.
+        if let Some(prefilled) = crate::accounts::prefill(&app, &tenant, &session, &procedure).await? {
+            session.data.drafts.insert(procedure.clone(), prefilled);
+        }
+    }
     let data = draft_of(&session, &procedure);
     if !a.procedure.form.visible_pages(&data).iter().any(|p| p.id == page_id) {
         // A page that does not apply to the answers so far: continue where it makes sense.
@@ -622,6 +630,7 @@ pub async fn submit(
             lang,
             actor: Actor::Applicant,
             upload_key: session.data.upload_keys.get(&procedure).map(String::as_str),
+            account_id: session.data.account.as_ref().map(|a| a.account_id.as_str()),
         })
         .await;
     match result {
@@ -665,10 +674,16 @@ pub(crate) async fn granted_case(
     let mut conn = app.runtime.store.conn().await?;
     let case =
         cases::by_reference(&mut conn, &tenant.tenant_id, reference.as_str()).await?.ok_or(AppError::NotFound)?;
-    if !session.data.grants.contains(&case.case_id) {
-        return Err(AppError::Forbidden);
+    if session.data.grants.contains(&case.case_id) {
+        return Ok(case);
     }
-    Ok(case)
+    // A signed-in account sees its own cases without the access code.
+    if let Some(me) = &session.data.account {
+        if app.runtime.account_owns_case(tenant, &me.account_id, &case.case_id).await? {
+            return Ok(case);
+        }
+    }
+    Err(AppError::Forbidden)
 }
 
 async fn applicant_documents(app: &AppState, tenant: &Tenant, case: &cases::Case, lang: Lang) -> AppResult<Vec<Json>> {

@@ -25,6 +25,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("operations.html", include_str!("../templates/operations.html")),
     ("error.html", include_str!("../templates/error.html")),
     ("legal.html", include_str!("../templates/legal.html")),
+    ("account_form.html", include_str!("../templates/account_form.html")),
+    ("account_message.html", include_str!("../templates/account_message.html")),
+    ("account_home.html", include_str!("../templates/account_home.html")),
 ];
 
 fn translate(state: &State, key: &str) -> String {

@@ -24,11 +24,20 @@ pub struct StaffSession {
     pub role: String,
 }
 
+/// The citizen account signed in with this session.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AccountSession {
+    pub account_id: String,
+    pub email: String,
+    pub display_name: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(default)]
 pub struct SessionData {
     pub csrf: String,
     pub staff: Option<StaffSession>,
+    pub account: Option<AccountSession>,
     /// Unfinished applications by procedure id.
     pub drafts: BTreeMap<String, Json>,
     /// Cases (by id) this browser may see: submitted here or unlocked with the access code.
@@ -57,6 +66,8 @@ pub struct Session {
     tenant_id: String,
     pub data: SessionData,
     loaded: Option<SessionData>,
+    /// Whether citizen accounts are offered (they need e-mail); not stored.
+    pub accounts: bool,
 }
 
 fn random_token() -> String {
@@ -84,7 +95,13 @@ impl Session {
             let mut conn = app.runtime.store.conn().await?;
             if let Some(json) = sessions::load(&mut conn, tenant_id, &id, now).await? {
                 let data: SessionData = serde_json::from_value(json).unwrap_or_default();
-                return Ok(Session { id, tenant_id: tenant_id.into(), loaded: Some(data.clone()), data });
+                return Ok(Session {
+                    id,
+                    tenant_id: tenant_id.into(),
+                    loaded: Some(data.clone()),
+                    data,
+                    accounts: app.runtime.mail.is_some(),
+                });
             }
         }
         Ok(Session {
@@ -92,6 +109,7 @@ impl Session {
             tenant_id: tenant_id.into(),
             data: SessionData { csrf: random_token(), ..Default::default() },
             loaded: None,
+            accounts: app.runtime.mail.is_some(),
         })
     }
 

@@ -16,7 +16,7 @@ pub struct TestServer {
     pub assembled: server::Assembled,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<()>>,
-    data_dir: PathBuf,
+    pub data_dir: PathBuf,
 }
 
 pub fn library_dir() -> PathBuf {
