@@ -1167,9 +1167,26 @@ async fn a_citizen_account_keeps_cases_and_drafts_and_fills_in_forms() {
         // Submitted from the account: listed there and open without the access code.
         let check = fill_application(&laptop, "musterstadt", "09999", "software").await;
         assert!(check.contains("Muster"));
+        let mails_before = smtp.mails().len();
         let (st, _, receipt) = submit(&laptop, "musterstadt").await;
         assert_eq!(st, 200, "{receipt}");
         let reference = between(&receipt, "<strong id=\"reference\">", "</strong>").to_string();
+        // The account is told by mail that there is news, and nothing more.
+        let mut notice = None;
+        for _ in 0..100 {
+            notice = smtp.mails()[mails_before..]
+                .iter()
+                .map(|m| mail_text(m))
+                .find(|m| m.contains("Neuigkeiten zu Ihrem Antrag"));
+            if notice.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let notice = notice.expect("a notification mail");
+        assert!(notice.contains("X-Rcpt-To: erika@example.org"), "{notice}");
+        assert!(notice.contains(&format!("{}/musterstadt/konto/", s.base)), "{notice}");
+        assert!(!notice.contains(&reference) && !notice.contains("Erika") && !notice.contains("Software"), "{notice}");
         let (_, _, account) = v.get("/musterstadt/konto/").await;
         assert!(account.contains("id=\"account-cases\""), "{account}");
         let cases = between(&account, "id=\"account-cases\">", "</table>");

@@ -3,6 +3,7 @@
 //! are keyed by the job id, so a retried job never produces a second document or fee.
 
 use crate::docdata::{document_data, DocumentContext};
+use crate::notify::NOTIFY_JOB;
 use crate::submit::RECEIPT_JOB;
 use crate::{Result, Runtime, RuntimeError};
 use rathaus_domain::time::{german_time, german_today};
@@ -19,9 +20,27 @@ use sqlx::AnyConnection;
 use std::collections::BTreeMap;
 
 pub(crate) enum Prepared {
-    Status { status: CaseStatus, note: Option<String> },
-    Document { kind: String, template: String, title: String, bytes: Vec<u8>, visible: bool },
-    Fee { amount: Money, legal_basis: String, due_days: i64 },
+    Status {
+        status: CaseStatus,
+        note: Option<String>,
+    },
+    /// A notification mail was sent (to the account's address), or there was nobody to send
+    /// it to any more.
+    Notified {
+        sent: bool,
+    },
+    Document {
+        kind: String,
+        template: String,
+        title: String,
+        bytes: Vec<u8>,
+        visible: bool,
+    },
+    Fee {
+        amount: Money,
+        legal_basis: String,
+        due_days: i64,
+    },
 }
 
 fn headers(job: &Job) -> BTreeMap<String, String> {
@@ -102,6 +121,21 @@ pub(crate) async fn prepare(
             let visible = h.get("deliver").map(|d| d != "false").unwrap_or(true);
             Ok(Prepared::Document { kind, template: template_name, title, bytes, visible })
         }
+        NOTIFY_JOB => {
+            let Some(mail) = rt.mail.as_ref() else { return Ok(Prepared::Notified { sent: false }) };
+            let mut conn = rt.store.conn().await.map_err(|e| e.to_string())?;
+            let to = rathaus_store::accounts::notify_address(&mut conn, &tenant.tenant_id, &case.case_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            drop(conn);
+            // The account may have gone since the job was queued.
+            let Some(to) = to else { return Ok(Prepared::Notified { sent: false }) };
+            let lang = rathaus_domain::Lang::parse(&case.lang).unwrap_or_default();
+            let link = format!("{}/{}/konto/", rt.config.public_url.trim_end_matches('/'), tenant.slug);
+            let (subject, text) = crate::notify::mail_text(lang, &tenant.name, &link);
+            mail.send(&to, &subject, &text).await.map_err(|e| format!("Benachrichtigung nicht gesendet: {e}"))?;
+            Ok(Prepared::Notified { sent: true })
+        }
         other => Err(format!("unbekannter Konnektor „{other}“")),
     }
 }
@@ -114,6 +148,7 @@ pub(crate) async fn commit(
     case: &Case,
     prepared: &Prepared,
     now: chrono::DateTime<chrono::Utc>,
+    mail: bool,
 ) -> Result<Map<String, Json>> {
     let t = &tenant.tenant_id;
     let mut out = Map::new();
@@ -133,6 +168,24 @@ pub(crate) async fn commit(
                 now,
             )
             .await?;
+            if mail && case.status != status.code() {
+                crate::notify::queue(conn, job, case, "status", now).await?;
+            }
+        }
+        Prepared::Notified { sent } => {
+            if *sent {
+                audit::append(
+                    conn,
+                    t,
+                    &Actor::System,
+                    "case.notified",
+                    "case",
+                    &case.case_id,
+                    &json!({"job": job.job_id}),
+                    now,
+                )
+                .await?;
+            }
         }
         Prepared::Fee { amount, legal_basis, due_days } => {
             if amount.is_zero() {
@@ -205,6 +258,9 @@ pub(crate) async fn commit(
             if job.job_type != RECEIPT_JOB {
                 events::add(conn, t, &case.case_id, "document", &format!("Dokument erstellt: {title}"), *visible, now)
                     .await?;
+                if mail && *visible {
+                    crate::notify::queue(conn, job, case, "document", now).await?;
+                }
             }
             audit::append(
                 conn,

@@ -18,6 +18,7 @@ mod docdata;
 mod drafts;
 pub mod external;
 pub mod mail;
+mod notify;
 pub mod payments;
 pub mod preview;
 mod procedures;

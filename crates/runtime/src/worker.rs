@@ -155,7 +155,7 @@ impl Runtime {
             let now = self.clock.now();
             let mut tx = self.store.begin().await?;
             let output = match &prepared {
-                Some(p) => connectors::commit(&mut tx, job, &tenant, &case, p, now).await?,
+                Some(p) => connectors::commit(&mut tx, job, &tenant, &case, p, now, self.mail.is_some()).await?,
                 None => serde_json::Map::new(),
             };
             if !jobs::complete(&mut tx, &job.tenant_id, &job.job_id, &self.config.node_id, now).await? {

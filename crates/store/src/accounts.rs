@@ -300,3 +300,18 @@ pub async fn token_valid(
     .await?;
     Ok(n > 0)
 }
+
+/// The confirmed address of the account that submitted the case, if any (where
+/// notifications about the case go).
+pub async fn notify_address(conn: &mut AnyConnection, tenant_id: &str, case_id: &str) -> Result<Option<String>> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT a.email FROM account_cases ac
+         JOIN citizen_accounts a ON a.tenant_id = ac.tenant_id AND a.account_id = ac.account_id
+         WHERE ac.tenant_id = $1 AND ac.case_id = $2 AND a.verified_at IS NOT NULL",
+    )
+    .bind(tenant_id)
+    .bind(case_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|r| r.0))
+}

@@ -330,3 +330,17 @@ pub async fn retry_failed(conn: &mut AnyConnection, tenant_id: &str, job_id: &st
     .rows_affected()
         == 1)
 }
+
+/// Whether the case has a job of this type waiting to run (so that a burst of changes
+/// queues one notification, not one per change).
+pub async fn has_pending(conn: &mut AnyConnection, tenant_id: &str, case_id: &str, job_type: &str) -> Result<bool> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM jobs WHERE tenant_id = $1 AND case_id = $2 AND job_type = $3 AND status = 'pending'",
+    )
+    .bind(tenant_id)
+    .bind(case_id)
+    .bind(job_type)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(n > 0)
+}
