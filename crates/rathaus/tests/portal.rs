@@ -784,6 +784,29 @@ async fn clerk_decides_a_review_case_and_the_citizen_gets_the_notice() {
         // The citizen sees the notice.
         let (_, _, status) = citizen.get(&format!("/musterstadt/vorgang/{reference}")).await;
         assert!(status.contains("Abgelehnt") && status.contains("Bescheid über die Gewerbeanzeige"), "{status}");
+        // Made available online, the notice counts as notified the day after the applicant
+        // retrieves it (§ 41 Abs. 2a VwVfG): the clerk sees whether and when that happened.
+        let (_, _, before) = clerk.get(&case_path).await;
+        assert!(before.contains("noch nicht abgerufen"), "{before}");
+        let notice = link_to(&status, "id=\"doc-bescheid\"");
+        let res = citizen.c.get(format!("{}{notice}", s.base)).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        citizen.c.get(format!("{}{notice}", s.base)).send().await.unwrap();
+        let (_, _, after) = clerk.get(&case_path).await;
+        let tomorrow = (rathaus_domain::time::german_time(chrono::Utc::now()).date_naive() + chrono::Duration::days(1))
+            .format("%d.%m.%Y")
+            .to_string();
+        assert!(after.contains(&format!("gilt als bekanntgegeben am {tomorrow}")), "{after}");
+        let tid = tenant_id(&s, "musterstadt").await;
+        let mut conn = s.db.store.conn().await.unwrap();
+        let (retrievals,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE tenant_id = $1 AND action = 'document.retrieved'")
+                .bind(&tid)
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+        assert_eq!(retrievals, 1, "only the first retrieval counts");
+        drop(conn);
 
         // Auditors read but may not decide; staff of one tenant see nothing of another.
         let auditor = login(&s, "musterstadt", "pruefung").await;

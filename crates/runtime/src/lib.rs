@@ -14,6 +14,7 @@ pub mod bench;
 pub mod clock;
 mod connectors;
 mod correlation;
+mod delivery;
 mod docdata;
 mod drafts;
 pub mod external;

@@ -19,6 +19,8 @@ pub struct DocumentMeta {
     pub created_at: String,
     /// Uploads: `clean` (a virus scanner found nothing) or `unscanned`; generated: empty.
     pub scan: String,
+    /// When the applicant first retrieved it (RFC 3339), if ever.
+    pub retrieved_at: Option<String>,
 }
 
 pub struct NewDocument<'a> {
@@ -60,7 +62,7 @@ pub async fn insert(conn: &mut AnyConnection, d: NewDocument<'_>) -> Result<()> 
     Ok(())
 }
 
-const META: &str = "document_id, case_id, kind, template, title, file_name, media_type, sha256, size, visible_to_applicant, created_at, scan";
+const META: &str = "document_id, case_id, kind, template, title, file_name, media_type, sha256, size, visible_to_applicant, created_at, scan, retrieved_at";
 
 pub async fn for_case(conn: &mut AnyConnection, tenant_id: &str, case_id: &str) -> Result<Vec<DocumentMeta>> {
     Ok(sqlx::query_as(&format!(
@@ -95,4 +97,23 @@ pub async fn content(
             .fetch_one(&mut *conn)
             .await?;
     Ok(Some((meta, bytes)))
+}
+
+/// Records the applicant's first retrieval of a document; true if this was the first.
+pub async fn mark_retrieved(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    document_id: &str,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE documents SET retrieved_at = $3 WHERE tenant_id = $1 AND document_id = $2 AND retrieved_at IS NULL",
+    )
+    .bind(tenant_id)
+    .bind(document_id)
+    .bind(ts(now))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1)
 }

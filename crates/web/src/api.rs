@@ -561,7 +561,12 @@ pub async fn document(
     }
     .await;
     match found {
-        Ok(Some((meta, bytes))) if meta.visible_to_applicant == 1 => document_response(&meta, bytes),
+        Ok(Some((meta, bytes))) if meta.visible_to_applicant == 1 => {
+            match app.runtime.document_retrieved(&tenant.tenant_id, &meta, "api").await {
+                Ok(()) => document_response(&meta, bytes),
+                Err(e) => internal(e),
+            }
+        }
         Ok(_) => error(StatusCode::NOT_FOUND, "not_found", "Dokument nicht gefunden."),
         Err(e) => internal(e),
     }

@@ -25,6 +25,24 @@ use rathaus_store::tenants::Tenant;
 use rathaus_store::{cases, documents, events, fees, staff, tasks};
 use serde_json::{json, Value as Json};
 
+/// Whether and when the applicant retrieved a document made available to them; for a notice
+/// retrieved online, also the day it counts as notified (§ 41 Abs. 2a VwVfG: the day after).
+fn retrieval_text(d: &documents::DocumentMeta, lang: Lang) -> Option<String> {
+    if d.kind == "anlage" || d.visible_to_applicant != 1 {
+        return None;
+    }
+    let Some(at) = d.retrieved_at.as_deref().and_then(|s| rathaus_store::parse_ts(s).ok()) else {
+        return Some(t(lang, "case.not_retrieved"));
+    };
+    let day = rathaus_domain::time::german_time(at).date_naive();
+    let notified = (day + chrono::Duration::days(1)).format("%d.%m.%Y").to_string();
+    Some(crate::i18n::tf(
+        lang,
+        "case.retrieved",
+        &[("at", &rathaus_domain::time::german_date_time(at)), ("notified", &notified)],
+    ))
+}
+
 /// Hashes a password with Argon2id (default parameters of the argon2 crate, OWASP minimum).
 pub fn hash_password(password: &str) -> String {
     use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
@@ -299,7 +317,8 @@ async fn render_case(
             };
             json!({"title": d.title, "kind": d.kind, "size": size_label(d.size, lang), "created": when(&d.created_at), "sha256_short": &d.sha256[..12],
                 "url": format!("/{}/intern/vorgaenge/{}/dokumente/{}", tenant.slug, case.case_id, d.document_id),
-                "attachment": d.kind == "anlage", "file_name": d.file_name, "type": crate::portal::file_type_label(&d.media_type), "scan": scan})
+                "attachment": d.kind == "anlage", "file_name": d.file_name, "type": crate::portal::file_type_label(&d.media_type), "scan": scan,
+                "retrieval": retrieval_text(&d, lang)})
         })
         .collect();
     let fee_rows: Vec<Json> = fees::for_case(&mut conn, &tenant.tenant_id, &case.case_id)

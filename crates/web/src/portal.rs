@@ -837,6 +837,7 @@ pub async fn document(
         return Err(AppError::NotFound);
     }
     drop(conn);
+    app.runtime.document_retrieved(&tenant.tenant_id, &meta, "portal").await?;
     session.finish(&app, &slug, document_response(&meta, bytes)).await
 }
 
