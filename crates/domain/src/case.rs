@@ -106,3 +106,26 @@ mod tests {
         assert!(!CaseStatus::InReview.is_final());
     }
 }
+
+/// The median of processing times in seconds (the lower middle for an even count); `None`
+/// without any.
+pub fn median_seconds(mut durations: Vec<i64>) -> Option<i64> {
+    if durations.is_empty() {
+        return None;
+    }
+    durations.sort_unstable();
+    Some(durations[(durations.len() - 1) / 2])
+}
+
+#[cfg(test)]
+mod median_tests {
+    use super::median_seconds;
+
+    #[test]
+    fn the_median_is_robust_against_a_few_long_cases() {
+        assert_eq!(median_seconds(vec![]), None);
+        assert_eq!(median_seconds(vec![5]), Some(5));
+        assert_eq!(median_seconds(vec![3600, 7200, 90 * 86400]), Some(7200));
+        assert_eq!(median_seconds(vec![40, 10, 30, 20]), Some(20));
+    }
+}

@@ -717,6 +717,12 @@ async fn clerk_decides_a_review_case_and_the_citizen_gets_the_notice() {
         let (_, _, receipt) = submit(&citizen, "musterstadt").await;
         let reference = between(&receipt, "<strong id=\"reference\">", "</strong>").to_string();
         assert!(receipt.contains("prüft Ihren Antrag"));
+        let (_, _, waiting) = citizen.get(&format!("/musterstadt/vorgang/{reference}")).await;
+        assert!(
+            waiting.contains("Voraussichtlich entschieden bis:")
+                && waiting.contains("übliche Bearbeitungszeit: 3 Arbeitstage"),
+            "{waiting}"
+        );
 
         // Wrong password: a clear error, no session.
         let v = Visit::new(&s);

@@ -17,6 +17,7 @@ mod correlation;
 mod delivery;
 mod docdata;
 mod drafts;
+pub mod expected;
 pub mod external;
 pub mod mail;
 mod notify;

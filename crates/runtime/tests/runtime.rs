@@ -276,3 +276,93 @@ fn library_examples_are_valid_and_render_every_template() {
         assert!(problems.is_empty(), "{id}:\n{}", problems.join("\n"));
     }
 }
+
+/// A case waiting for a clerk shows when it will probably be decided: from the procedure's
+/// processing time at first, from how long clerks took lately once there are enough cases.
+#[tokio::test]
+async fn the_expected_decision_comes_from_recent_cases_or_the_procedures_processing_time() {
+    use rathaus_runtime::expected::Basis;
+    for db in testing::all().await {
+        let (rt, t) = setup(&db).await;
+        let submit = |activity: &'static str| {
+            let rt = rt.clone();
+            let t = t.clone();
+            async move {
+                let data = application(activity);
+                rt.submit(SubmitRequest {
+                    tenant: &t,
+                    procedure_id: "gewerbeanmeldung",
+                    data: &data,
+                    channel: Channel::Api,
+                    lang: Lang::De,
+                    actor: Actor::Applicant,
+                    upload_key: None,
+                    account_id: None,
+                })
+                .await
+                .unwrap()
+            }
+        };
+        let waiting = submit("heilpraktiker").await;
+        assert_eq!(waiting.status, CaseStatus::InReview);
+        let case_of = |id: String| {
+            let store = db.store.clone();
+            let tenant_id = t.tenant_id.clone();
+            async move {
+                let mut conn = store.conn().await.unwrap();
+                cases::by_id(&mut conn, &tenant_id, &id).await.unwrap().unwrap()
+            }
+        };
+        let case = case_of(waiting.case_id.clone()).await;
+        let expected = rt.expected_completion(&t, &case).await.unwrap().unwrap();
+        // No history: three working days (processing_days) in Saxony.
+        assert_eq!(expected.basis, Basis::Standard { working_days: 3 });
+        let submitted = rathaus_store::parse_ts(&case.submitted_at).unwrap();
+        let calendar = rathaus_domain::calendar::WorkCalendar::new(Some(rathaus_domain::calendar::Land::SN));
+        let three = calendar
+            .add(
+                submitted,
+                &rathaus_domain::calendar::IsoDuration::parse("P3D").unwrap(),
+                rathaus_domain::calendar::Counting::Arbeitstage,
+            )
+            .unwrap();
+        assert_eq!(expected.by, three);
+        // Decided cases: machine decisions do not count; clerks took 1, 2, 2, 4 and 30 days.
+        let mut conn = db.store.conn().await.unwrap();
+        for (i, days) in [1i64, 2, 2, 4, 30].into_iter().enumerate() {
+            let data = json!({});
+            let id = format!("old{i}");
+            let reference = format!("GEW-2025-00010{i}");
+            cases::insert(
+                &mut conn,
+                cases::NewCase {
+                    tenant_id: &t.tenant_id,
+                    case_id: &id,
+                    reference: &reference,
+                    procedure_id: "gewerbeanmeldung",
+                    deployment_id: &case.deployment_id,
+                    status: "submitted",
+                    channel: "api",
+                    lang: "de",
+                    applicant: "A",
+                    data: &data,
+                    access_code_hash: "h",
+                    now: submitted - chrono::Duration::days(60),
+                },
+            )
+            .await
+            .unwrap();
+            let decided = submitted - chrono::Duration::days(60) + chrono::Duration::days(days);
+            cases::set_status(&mut conn, &t.tenant_id, &id, "confirmed", true, decided).await.unwrap();
+        }
+        drop(conn);
+        assert_eq!(submit("software").await.status, CaseStatus::Confirmed, "a machine decision, not counted");
+        let expected = rt.expected_completion(&t, &case).await.unwrap().unwrap();
+        assert_eq!(expected.basis, Basis::Statistics { cases: 5 });
+        assert_eq!(expected.by, submitted + chrono::Duration::days(2), "the median, not the mean");
+        // Decided cases expect nothing.
+        let done = case_of(submit("software").await.case_id).await;
+        assert_eq!(rt.expected_completion(&t, &done).await.unwrap(), None);
+        db.cleanup().await;
+    }
+}

@@ -141,3 +141,24 @@ pub async fn list(conn: &mut AnyConnection, tenant_id: &str, status: Option<&str
     };
     Ok(sqlx::query_as(&sql).bind(tenant_id).bind(status.unwrap_or("")).bind(limit).fetch_all(&mut *conn).await?)
 }
+
+/// Submission and decision times of the tenant's latest decided cases of a procedure that a
+/// clerk worked on (decided more than a minute after submission), newest first.
+pub async fn decision_times(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    procedure_id: &str,
+    limit: i64,
+) -> Result<Vec<(String, String)>> {
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT submitted_at, decided_at FROM cases
+         WHERE tenant_id = $1 AND procedure_id = $2 AND decided_at IS NOT NULL
+         ORDER BY decided_at DESC LIMIT $3",
+    )
+    .bind(tenant_id)
+    .bind(procedure_id)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().filter_map(|(s, d)| d.map(|d| (s, d))).collect())
+}

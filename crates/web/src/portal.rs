@@ -779,11 +779,22 @@ pub async fn status(
         .filter_map(|b| b["grund"].as_str().map(String::from))
         .collect();
     let (label, text) = status_texts(&case.status, lang);
+    let expected = app.runtime.expected_completion(&tenant, &case).await?.map(|e| {
+        let basis = match e.basis {
+            rathaus_runtime::expected::Basis::Statistics { cases } => {
+                tf(lang, "status.expected_statistics", &[("n", &cases.to_string())])
+            }
+            rathaus_runtime::expected::Basis::Standard { working_days } => {
+                tf(lang, "status.expected_standard", &[("days", &working_days.to_string())])
+            }
+        };
+        serde_json::json!({"date": rathaus_domain::time::german_date(e.by), "basis": basis})
+    });
     let body = render(
         "status.html",
         context! {
             case => context! { reference => case.reference, status => case.status, status_label => label, status_text => text, procedure_name => procedure.manifest.name.get(lang) },
-            reasons => reasons, fee => fee, documents => docs, events => evs,
+            reasons => reasons, fee => fee, documents => docs, events => evs, expected => expected,
             pay_online => app.runtime.online_payment(),
             pay_url => format!("/{slug}/vorgang/{}/bezahlen", case.reference),
             ..base(lang, Some(&tenant), Some(&mut session))
