@@ -680,7 +680,21 @@ async fn a_fee_is_paid_online_through_the_payment_provider_once() {
                 .await
                 .unwrap();
         assert_eq!(n, 1, "paid once");
+        let (case_id,): (String,) = sqlx::query_as("SELECT case_id FROM fees WHERE tenant_id = $1")
+            .bind(&tenant)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
         drop(conn);
+        // The clerk sees the fee paid and the payment that paid it.
+        let clerk = login(&s, "musterstadt", "sachbearbeitung").await;
+        let (_, _, case) = clerk.get(&format!("/musterstadt/intern/vorgaenge/{case_id}")).await;
+        assert!(between(&case, "id=\"fees\">", "</ul>").contains("bezahlt"), "{case}");
+        let payments = between(&case, "id=\"payments\">", "</ul>");
+        assert!(
+            payments.contains("26,00 €") && payments.contains("testkasse") && payments.contains("bezahlt"),
+            "{payments}"
+        );
         s.stop().await;
     }
 }

@@ -72,3 +72,15 @@ pub async fn finish(
     .rows_affected();
     Ok(changed == 1)
 }
+
+/// The case's payment attempts, oldest first.
+pub async fn for_case(conn: &mut AnyConnection, tenant_id: &str, case_id: &str) -> Result<Vec<Payment>> {
+    Ok(sqlx::query_as(
+        "SELECT tenant_id, payment_id, fee_id, case_id, provider, amount_cents, status, created_at, updated_at
+         FROM payments WHERE tenant_id = $1 AND case_id = $2 ORDER BY created_at, payment_id",
+    )
+    .bind(tenant_id)
+    .bind(case_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}

@@ -324,7 +324,21 @@ async fn render_case(
     let fee_rows: Vec<Json> = fees::for_case(&mut conn, &tenant.tenant_id, &case.case_id)
         .await?
         .into_iter()
-        .map(|f| json!({"amount": Money::from_cents(f.amount_cents).to_german(), "kassenzeichen": f.kassenzeichen, "due": f.due_date, "status": f.status}))
+        .map(|f| {
+            let due = chrono::NaiveDate::parse_from_str(&f.due_date, "%Y-%m-%d")
+                .map(|d| d.format("%d.%m.%Y").to_string())
+                .unwrap_or_else(|_| f.due_date.clone());
+            json!({"amount": Money::from_cents(f.amount_cents).to_german(), "kassenzeichen": f.kassenzeichen, "due": due,
+                "status": t(lang, &format!("case.fee_status_{}", f.status))})
+        })
+        .collect();
+    let payment_rows: Vec<Json> = rathaus_store::payments::for_case(&mut conn, &tenant.tenant_id, &case.case_id)
+        .await?
+        .into_iter()
+        .map(|p| {
+            json!({"amount": Money::from_cents(p.amount_cents).to_german(), "provider": p.provider,
+                "status": t(lang, &format!("case.payment_status_{}", p.status)), "started": when(&p.created_at), "updated": when(&p.updated_at)})
+        })
         .collect();
     let open_tasks: Vec<Json> = tasks::for_case(&mut conn, &tenant.tenant_id, &case.case_id)
         .await?
@@ -359,7 +373,7 @@ async fn render_case(
         context! {
             case => context! { reference => case.reference, status => case.status, status_label => status_label(&case.status, lang), received => when(&case.submitted_at),
                 channel => t(lang, &format!("channel.{}", case.channel)), procedure_name => procedure.manifest.name.get(lang), version => procedure.manifest.version },
-            findings => findings, sections => sections, documents => docs, fees => fee_rows, open_tasks => open_tasks, events => evs, audit => trail,
+            findings => findings, sections => sections, documents => docs, fees => fee_rows, payments => payment_rows, open_tasks => open_tasks, events => evs, audit => trail,
             may_decide => ctx.role.may_decide(), errors => error_list, outcome_error => errs.outcome, reason_error => errs.reason, reason => errs.reason_text,
             ..base(lang, Some(tenant), Some(session))
         },
