@@ -2,11 +2,12 @@
 //! Every portal page of both demo towns is checked with axe-core's WCAG 2.1 A and AA rules
 //! and must have no violation: service list, search, service page, each form page empty and
 //! with errors, the file upload (refused, uploaded), check-your-answers with and without its
-//! error, receipt, status login and status, paying online, the saved-draft page, the citizen
-//! account (register, sign in, password forgotten, overview, profile), the three statements
-//! and the staff login. Screenshots of the main pages at phone and desktop width are written
-//! to `target/screenshots/` on every run; `RATHAUS_SCREENSHOTS=docs/screenshots cargo test -p
-//! rathaus --test accessibility` writes them where the documentation shows them.
+//! error, receipt, status login and status, the case's mailbox, paying online, the
+//! saved-draft page, the citizen account (register, sign in, password forgotten, overview,
+//! profile), the three statements and the staff login. Screenshots of the main pages at phone
+//! and desktop width are written to `target/screenshots/` on every run;
+//! `RATHAUS_SCREENSHOTS=docs/screenshots cargo test -p rathaus --test accessibility` writes
+//! them where the documentation shows them.
 //!
 //! Needs Chromium (see browser.rs) and axe-core (`npm ci --prefix tools/axe`, done by
 //! .ci/run); with `RATHAUS_REQUIRE_BROWSER=1` a missing one fails the test.
@@ -224,6 +225,17 @@ async fn audit_tenant(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit) {
     go(c, s, &format!("/{tenant}/vorgang/{reference}")).await;
     a.check(c, &format!("{tenant}: status")).await;
     a.screenshots(c, &format!("{tenant}-07-status")).await;
+    // The case's mailbox: empty, with the error of sending nothing, with a message.
+    go(c, s, &format!("/{tenant}/vorgang/{reference}/nachrichten")).await;
+    a.check(c, &format!("{tenant}: mailbox")).await;
+    click(c, "form button[type=submit].button").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css(".error-summary")).await.unwrap();
+    a.check(c, &format!("{tenant}: mailbox with error")).await;
+    type_into(c, "nachricht", "Eine Frage zu meinem Antrag: Wann erhalte ich den Bescheid?").await;
+    click(c, "form button[type=submit].button").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("message-list")).await.unwrap();
+    a.check(c, &format!("{tenant}: mailbox with a message")).await;
+    go(c, s, &format!("/{tenant}/vorgang/{reference}")).await;
     if permit {
         // A case for review: nothing to pay yet.
         return;
@@ -322,7 +334,7 @@ async fn every_portal_page_of_both_towns_passes_axe_core_wcag_2_1_aa() {
     }
     let _ = c.close().await;
     s.stop().await;
-    assert!(audit.pages >= 70, "pages audited: {}", audit.pages);
+    assert!(audit.pages >= 76, "pages audited: {}", audit.pages);
     assert!(audit.shots.len() >= 28, "screenshots: {}", audit.shots.len());
     assert!(
         audit.violations.is_empty(),

@@ -1308,3 +1308,78 @@ async fn a_citizen_account_keeps_cases_and_drafts_and_fills_in_forms() {
         s.stop().await;
     }
 }
+
+/// The mailbox of a case: the applicant writes to the authority with a file, the clerk
+/// reads it in the case file and answers; each side sees what is new to them and whether
+/// the other side has read what they wrote.
+#[tokio::test]
+async fn applicant_and_clerk_write_to_each_other_in_the_cases_mailbox() {
+    for db in testing::all().await {
+        let s = TestServer::start(db).await;
+        let citizen = Visit::new(&s);
+        fill_application(&citizen, "musterstadt", "09999", "heilpraktiker").await;
+        let (_, _, receipt) = submit(&citizen, "musterstadt").await;
+        let reference = between(&receipt, "<strong id=\"reference\">", "</strong>").to_string();
+        let (_, _, status) = citizen.get(&format!("/musterstadt/vorgang/{reference}")).await;
+        let mailbox = link_to(&status, ">Nachrichten mit der Behörde");
+        assert_eq!(mailbox, format!("/musterstadt/vorgang/{reference}/nachrichten"));
+        let (_, _, page) = citizen.get(&mailbox).await;
+        assert!(page.contains("Noch keine Nachrichten."), "{page}");
+        // Nothing to send; a file that is not what its name says.
+        let (st, _, page) = citizen.post_files(&mailbox, &[("nachricht", "")], &[]).await;
+        assert_eq!(st, 422);
+        assert!(page.contains("Schreiben Sie eine Nachricht oder hängen Sie eine Datei an."), "{page}");
+        let text = "Anbei meine Heilpraktikererlaubnis.\nMit freundlichen Grüßen";
+        let (st, _, page) =
+            citizen.post_files(&mailbox, &[("nachricht", text)], &[("datei", "erlaubnis.pdf", PNG)]).await;
+        assert_eq!(st, 422);
+        assert!(page.contains("„Datei anhängen“: Die Datei „erlaubnis.pdf“ ist eine PNG-Datei"), "{page}");
+        assert!(page.contains("Anbei meine Heilpraktikererlaubnis."), "the text is kept");
+        let (st, url, page) =
+            citizen.post_files(&mailbox, &[("nachricht", text)], &[("datei", "erlaubnis.pdf", PERMIT_PDF)]).await;
+        assert_eq!((st, url.as_str()), (200, mailbox.as_str()), "{page}");
+        assert!(page.contains("Ihre Nachricht ist gesendet.") && page.contains("Anbei meine Heilpraktikererlaubnis."));
+        assert!(page.contains("noch nicht gelesen"), "the clerk has not read it yet: {page}");
+        let file = unescape(between(between(&page, "class=\"message-file\">", "</p>"), "href=\"", "\""));
+        let res = citizen.c.get(format!("{}{file}", s.base)).send().await.unwrap();
+        assert_eq!(res.bytes().await.unwrap().as_ref(), PERMIT_PDF);
+
+        // The clerk reads it in the case file (new, with the file) and answers.
+        let clerk = login(&s, "musterstadt", "sachbearbeitung").await;
+        let (_, _, list) = clerk.get("/musterstadt/intern/").await;
+        let case_path = link_to(&list, &format!(">{reference}</a>"));
+        let (_, _, case) = clerk.get(&case_path).await;
+        let messages = between(&case, "id=\"message-list\">", "</ol>");
+        assert!(
+            messages.contains("Antragsteller") && messages.contains("neu") && messages.contains("erlaubnis.pdf"),
+            "{messages}"
+        );
+        let action = format!("{case_path}/nachrichten");
+        let (st, _, html) = clerk.post(&case_path, &action, &[("nachricht", "  ")]).await;
+        assert_eq!(st, 422);
+        assert!(html.contains("Schreiben Sie eine Nachricht"), "{html}");
+        let answer = "Vielen Dank, die Erlaubnis liegt vor. Wir prüfen noch, ob Sie ein Gewerbe anzeigen müssen.";
+        let (st, _, html) = clerk.post(&case_path, &action, &[("nachricht", answer)]).await;
+        assert_eq!(st, 200, "{html}");
+        assert!(html.contains("Die Nachricht ist gesendet"), "{html}");
+        let messages = between(&html, "id=\"message-list\">", "</ol>");
+        assert!(!messages.contains(">neu<"), "read by the clerk: {messages}");
+        assert!(messages.contains(answer) && messages.contains("noch nicht gelesen"), "{messages}");
+        // Auditors read but do not write.
+        let auditor = login(&s, "musterstadt", "pruefung").await;
+        let (st, _, _) = auditor.post(&case_path, &action, &[("nachricht", "Hallo")]).await;
+        assert_eq!(st, 403);
+
+        // The applicant sees that there is news, and reads it.
+        let (_, _, status) = citizen.get(&format!("/musterstadt/vorgang/{reference}")).await;
+        assert!(between(&status, "id=\"mailbox-link\">", "</p>").contains("1 neu"), "{status}");
+        let (_, _, page) = citizen.get(&mailbox).await;
+        assert!(page.contains(answer) && page.contains("Musterstadt (Sabine Sachbearbeiterin)"), "{page}");
+        let (_, _, status) = citizen.get(&format!("/musterstadt/vorgang/{reference}")).await;
+        assert!(!between(&status, "id=\"mailbox-link\">", "</p>").contains("neu"), "{status}");
+        // Another browser without the access code sees nothing.
+        let (_, url, _) = Visit::new(&s).get(&mailbox).await;
+        assert_eq!(url, "/musterstadt/status");
+        s.stop().await;
+    }
+}

@@ -20,6 +20,7 @@ mod drafts;
 pub mod expected;
 pub mod external;
 pub mod mail;
+pub mod mailbox;
 mod notify;
 pub mod payments;
 pub mod preview;

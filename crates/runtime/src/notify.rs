@@ -45,6 +45,18 @@ pub(crate) async fn queue(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    queue_for(conn, &cause.job_id, &cause.instance_id, case, reason, now).await
+}
+
+/// [`queue`] for a change that is not a job (a clerk's message): `cause_id` names the change.
+pub(crate) async fn queue_for(
+    conn: &mut AnyConnection,
+    cause_id: &str,
+    instance_id: &str,
+    case: &Case,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
     if rathaus_store::accounts::notify_address(conn, &case.tenant_id, &case.case_id).await?.is_none()
         || jobs::has_pending(conn, &case.tenant_id, &case.case_id, NOTIFY_JOB).await?
     {
@@ -52,8 +64,8 @@ pub(crate) async fn queue(
     }
     jobs::insert_write(
         &case.tenant_id,
-        &format!("{}-notify", cause.job_id),
-        &cause.instance_id,
+        &format!("{cause_id}-notify"),
+        instance_id,
         &case.case_id,
         0,
         "_benachrichtigung",

@@ -173,52 +173,63 @@ pub struct NewUpload<'a> {
 /// Why an upload was not stored: a message for the applicant, naming the field and file.
 pub type Refused = FieldError;
 
+/// A file that passed the checks and the scanner: its safe name, kind and scan result.
+pub struct Checked {
+    pub name: String,
+    pub kind: rathaus_domain::attachment::FileType,
+    /// `clean` or `unscanned`.
+    pub scan: &'static str,
+}
+
+/// What a file is checked against: the field (or message form) it is for.
+pub struct Limits<'a> {
+    /// Where an error is reported (the field key).
+    pub field: &'a str,
+    /// The name people know the field by (errors name it).
+    pub label: &'a str,
+    pub accept: &'a [rathaus_domain::attachment::FileType],
+    pub max_bytes: u64,
+}
+
 impl Runtime {
-    /// Checks, scans and stores an upload; returns the reference for the application's data,
-    /// or the reason it was refused (a specific message naming the field and the file).
-    pub async fn upload(&self, u: NewUpload<'_>) -> Result<std::result::Result<FileRef, Refused>> {
-        let field = u.field;
-        debug_assert_eq!(field.kind, FieldKind::File);
-        let name = safe_file_name(u.file_name);
-        let label = field.label.get(u.lang);
+    /// Checks a file (kind by content, name ending, size) and passes it through the virus
+    /// scanner; returns what it is, or the reason it is refused (a message naming the field
+    /// and the file). Malware found is audited under `object` (type, id).
+    pub async fn check_file(
+        &self,
+        tenant: &Tenant,
+        limits: &Limits<'_>,
+        file_name: &str,
+        content: &[u8],
+        object: (&str, &str),
+        lang: Lang,
+    ) -> Result<std::result::Result<Checked, Refused>> {
+        let name = safe_file_name(file_name);
         let refuse = |m: Msg, extra: &[&str]| {
-            let mut args = vec![label, name.as_str()];
+            let mut args = vec![limits.label, name.as_str()];
             args.extend_from_slice(extra);
-            Ok(Err(FieldError { field: field.key.clone(), message: msg(u.lang, m, &args) }))
+            Ok(Err(FieldError { field: limits.field.to_string(), message: msg(lang, m, &args) }))
         };
-        if u.existing >= field.max_items {
-            return Ok(Err(FieldError {
-                field: field.key.clone(),
-                message: msg(u.lang, Msg::TooManyFiles, &[label, &field.max_items.to_string()]),
-            }));
-        }
-        let or = if u.lang == Lang::De { "oder" } else { "or" };
-        let kind = match attachment::check(&name, u.content, &field.accept, field.max_bytes) {
+        let or = if lang == Lang::De { "oder" } else { "or" };
+        let kind = match attachment::check(&name, content, limits.accept, limits.max_bytes) {
             Ok(k) => k,
             Err(Rejection::Empty) => return refuse(Msg::FileEmpty, &[]),
             Err(Rejection::TooLarge { max_bytes }) => {
                 return refuse(Msg::FileTooLarge, &[&(max_bytes / (1024 * 1024)).to_string()])
             }
             Err(Rejection::NotAccepted { found: Some(found) }) => {
-                return refuse(Msg::FileIsOtherKind, &[found.label(), &attachment::kinds_label(&field.accept, or)])
+                return refuse(Msg::FileIsOtherKind, &[found.label(), &attachment::kinds_label(limits.accept, or)])
             }
             Err(Rejection::NotAccepted { found: None }) => {
-                return refuse(Msg::FileWrongKind, &[&attachment::kinds_label(&field.accept, or)])
+                return refuse(Msg::FileWrongKind, &[&attachment::kinds_label(limits.accept, or)])
             }
             Err(Rejection::NameMismatch { content }) => {
                 return refuse(Msg::FileNameMismatch, &[content.label(), content.extensions()[0]])
             }
         };
-        {
-            let mut conn = self.store.conn().await?;
-            let stored = uploads::bytes_for_key(&mut conn, &u.tenant.tenant_id, u.upload_key).await?;
-            if stored + u.content.len() as i64 > MAX_BYTES_PER_APPLICATION {
-                return refuse(Msg::FileTooLarge, &[&(MAX_BYTES_PER_APPLICATION / (1024 * 1024)).to_string()]);
-            }
-        }
         let scan = match self.scanner.get() {
             None => "unscanned",
-            Some(scanner) => match scanner.scan(u.content).await {
+            Some(scanner) => match scanner.scan(content).await {
                 Ok(Verdict::Clean) => "clean",
                 Ok(Verdict::Infected(signature)) => {
                     // Recorded (without the file) so that an administrator sees attempts.
@@ -226,17 +237,17 @@ impl Runtime {
                     let mut tx = self.store.begin().await?;
                     audit::append(
                         &mut tx,
-                        &u.tenant.tenant_id,
+                        &tenant.tenant_id,
                         &Actor::Applicant,
                         "upload.refused_malware",
-                        "procedure",
-                        u.procedure_id,
-                        &json!({"field": field.key, "scanner": scanner.name(), "signature": signature, "size": u.content.len()}),
+                        object.0,
+                        object.1,
+                        &json!({"field": limits.field, "scanner": scanner.name(), "signature": signature, "size": content.len()}),
                         now,
                     )
                     .await?;
                     tx.commit().await?;
-                    tracing::warn!(tenant = %u.tenant.slug, procedure = u.procedure_id, signature, "upload refused: malware");
+                    tracing::warn!(tenant = %tenant.slug, object = object.1, signature, "upload refused: malware");
                     return refuse(Msg::FileInfected, &[]);
                 }
                 Err(e) => {
@@ -244,6 +255,41 @@ impl Runtime {
                     return refuse(Msg::FileScanUnavailable, &[]);
                 }
             },
+        };
+        Ok(Ok(Checked { name, kind, scan }))
+    }
+
+    /// Checks, scans and stores an upload; returns the reference for the application's data,
+    /// or the reason it was refused (a specific message naming the field and the file).
+    pub async fn upload(&self, u: NewUpload<'_>) -> Result<std::result::Result<FileRef, Refused>> {
+        let field = u.field;
+        debug_assert_eq!(field.kind, FieldKind::File);
+        let label = field.label.get(u.lang);
+        if u.existing >= field.max_items {
+            return Ok(Err(FieldError {
+                field: field.key.clone(),
+                message: msg(u.lang, Msg::TooManyFiles, &[label, &field.max_items.to_string()]),
+            }));
+        }
+        {
+            let mut conn = self.store.conn().await?;
+            let stored = uploads::bytes_for_key(&mut conn, &u.tenant.tenant_id, u.upload_key).await?;
+            if stored + u.content.len() as i64 > MAX_BYTES_PER_APPLICATION {
+                let name = safe_file_name(u.file_name);
+                let max = (MAX_BYTES_PER_APPLICATION / (1024 * 1024)).to_string();
+                return Ok(Err(FieldError {
+                    field: field.key.clone(),
+                    message: msg(u.lang, Msg::FileTooLarge, &[label, &name, &max]),
+                }));
+            }
+        }
+        let limits = Limits { field: &field.key, label, accept: &field.accept, max_bytes: field.max_bytes };
+        let Checked { name, kind, scan } = match self
+            .check_file(u.tenant, &limits, u.file_name, u.content, ("procedure", u.procedure_id), u.lang)
+            .await?
+        {
+            Ok(c) => c,
+            Err(refused) => return Ok(Err(refused)),
         };
         let upload_id = new_id();
         let now = self.clock.now();

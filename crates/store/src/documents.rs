@@ -21,6 +21,8 @@ pub struct DocumentMeta {
     pub scan: String,
     /// When the applicant first retrieved it (RFC 3339), if ever.
     pub retrieved_at: Option<String>,
+    /// The mailbox message it came with, if any.
+    pub message_id: Option<String>,
 }
 
 pub struct NewDocument<'a> {
@@ -62,7 +64,7 @@ pub async fn insert(conn: &mut AnyConnection, d: NewDocument<'_>) -> Result<()> 
     Ok(())
 }
 
-const META: &str = "document_id, case_id, kind, template, title, file_name, media_type, sha256, size, visible_to_applicant, created_at, scan, retrieved_at";
+const META: &str = "document_id, case_id, kind, template, title, file_name, media_type, sha256, size, visible_to_applicant, created_at, scan, retrieved_at, message_id";
 
 pub async fn for_case(conn: &mut AnyConnection, tenant_id: &str, case_id: &str) -> Result<Vec<DocumentMeta>> {
     Ok(sqlx::query_as(&format!(

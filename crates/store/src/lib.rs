@@ -16,6 +16,7 @@ pub mod events;
 pub mod fees;
 pub mod instances;
 pub mod jobs;
+pub mod mailbox;
 pub mod messages;
 pub mod payments;
 pub mod sessions;

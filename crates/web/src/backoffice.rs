@@ -290,6 +290,22 @@ async fn render_case(
     lang: Lang,
     errs: Option<DecisionErrors>,
 ) -> AppResult<String> {
+    render_case_with(app, tenant, session, ctx, case_id, lang, errs, None, String::new()).await
+}
+
+/// The case file with the decision form's and the message form's errors, if any.
+#[allow(clippy::too_many_arguments)]
+async fn render_case_with(
+    app: &AppState,
+    tenant: &Tenant,
+    session: &mut Session,
+    ctx: &StaffCtx,
+    case_id: &str,
+    lang: Lang,
+    errs: Option<DecisionErrors>,
+    message_error: Option<String>,
+    message_text: String,
+) -> AppResult<String> {
     let mut conn = app.runtime.store.conn().await?;
     let case = cases::by_id(&mut conn, &tenant.tenant_id, case_id).await?.ok_or(AppError::NotFound)?;
     let procedure = app.runtime.procedure_of_deployment(&tenant.tenant_id, &case.deployment_id).await?;
@@ -360,6 +376,10 @@ async fn render_case(
         .map(|a| json!({"seq": a.seq, "at": when(&a.at), "actor": a.actor, "action": a.action}))
         .collect();
     drop(conn);
+    let documents_base = format!("/{}/intern/vorgaenge/{}/dokumente", tenant.slug, case.case_id);
+    let messages = message_views(app, tenant, &case.case_id, lang, &documents_base, false).await?;
+    // Opening the case file is reading the applicant's messages.
+    app.runtime.mark_messages_read(tenant, &case.case_id, rathaus_store::mailbox::IN).await?;
     let errs = errs.unwrap_or(DecisionErrors { outcome: None, reason: None, reason_text: String::new() });
     let mut error_list = Vec::new();
     if let Some(e) = &errs.outcome {
@@ -374,6 +394,8 @@ async fn render_case(
             case => context! { reference => case.reference, status => case.status, status_label => status_label(&case.status, lang), received => when(&case.submitted_at),
                 channel => t(lang, &format!("channel.{}", case.channel)), procedure_name => procedure.manifest.name.get(lang), version => procedure.manifest.version },
             findings => findings, sections => sections, documents => docs, fees => fee_rows, payments => payment_rows, open_tasks => open_tasks, events => evs, audit => trail,
+            messages => messages, message_error => message_error, message_text => message_text,
+            may_write => ctx.role != Role::Auditor, case_id => case.case_id,
             may_decide => ctx.role.may_decide(), errors => error_list, outcome_error => errs.outcome, reason_error => errs.reason, reason => errs.reason_text,
             ..base(lang, Some(tenant), Some(session))
         },
@@ -392,6 +414,91 @@ pub async fn case(
     };
     let body = render_case(&app, &tenant, &mut session, &ctx, &case_id, lang, None).await?;
     session.finish(&app, &slug, html(body)).await
+}
+
+/// The case's messages for a page: who wrote, when, the text, the file sent with it (the
+/// download address under `documents_base`: the clerk's or the applicant's).
+pub(crate) async fn message_views(
+    app: &AppState,
+    tenant: &Tenant,
+    case_id: &str,
+    lang: Lang,
+    documents_base: &str,
+    applicant_view: bool,
+) -> AppResult<Vec<Json>> {
+    let mut conn = app.runtime.store.conn().await?;
+    let files = documents::for_case(&mut conn, &tenant.tenant_id, case_id).await?;
+    drop(conn);
+    Ok(app
+        .runtime
+        .messages(tenant, case_id)
+        .await?
+        .into_iter()
+        .map(|m| {
+            let from = if m.direction == rathaus_store::mailbox::IN {
+                t(lang, "mailbox.from_applicant")
+            } else {
+                crate::i18n::tf(lang, "mailbox.from_authority", &[("tenant", &tenant.name), ("name", &m.author)])
+            };
+            let attached: Vec<Json> = files
+                .iter()
+                .filter(|d| d.message_id.as_deref() == Some(m.message_id.as_str()))
+                .map(|d| json!({"name": d.file_name, "size": size_label(d.size, lang), "url": format!("{documents_base}/{}", d.document_id)}))
+                .collect();
+            let incoming = m.direction == rathaus_store::mailbox::IN;
+            // What the reader needs to know: news for them, or that the other side has not
+            // read what they wrote.
+            let state = match (m.read_at.is_none(), incoming == applicant_view) {
+                (false, _) => None,
+                (true, true) => Some(t(lang, "mailbox.not_read_yet")),
+                (true, false) => Some(t(lang, "mailbox.new")),
+            };
+            json!({"incoming": incoming, "from": from, "at": when(&m.created_at), "body": m.body, "state": state, "files": attached})
+        })
+        .collect())
+}
+
+/// A clerk writes to the applicant from the case file.
+pub async fn send_message(
+    State(app): State<AppState>,
+    Path((slug, case_id)): Path<(String, String)>,
+    visit: Visit,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    let posted = Posted::new(pairs);
+    session.verify_csrf(posted.get("_csrf"))?;
+    let ctx = match require_staff(&app, &tenant, &session).await {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    if ctx.role == Role::Auditor {
+        return Err(AppError::Forbidden);
+    }
+    let mut conn = app.runtime.store.conn().await?;
+    let case = cases::by_id(&mut conn, &tenant.tenant_id, &case_id).await?.ok_or(AppError::NotFound)?;
+    drop(conn);
+    let text = posted.get("nachricht").unwrap_or("").trim().to_string();
+    let problem = if text.is_empty() {
+        Some(t(lang, "mailbox.text_missing"))
+    } else if text.chars().count() > rathaus_runtime::mailbox::MESSAGE_MAX_CHARS {
+        Some(crate::i18n::tf(
+            lang,
+            "mailbox.text_too_long",
+            &[("n", &rathaus_runtime::mailbox::MESSAGE_MAX_CHARS.to_string())],
+        ))
+    } else {
+        None
+    };
+    if problem.is_some() {
+        let body = render_case_with(&app, &tenant, &mut session, &ctx, &case_id, lang, None, problem, text).await?;
+        return session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await;
+    }
+    app.runtime.message_to_applicant(&tenant, &case, &actor(&ctx.staff), &ctx.staff.display_name, &text).await?;
+    session.data.flash = Some(t(lang, "mailbox.sent_to_applicant"));
+    session
+        .finish(&app, &slug, Redirect::to(&format!("/{slug}/intern/vorgaenge/{case_id}#nachrichten")).into_response())
+        .await
 }
 
 pub async fn document(

@@ -16,6 +16,7 @@ mod formview;
 pub mod i18n;
 mod legal;
 mod limiter;
+mod mailbox;
 mod payment;
 mod portal;
 mod render;
@@ -157,6 +158,12 @@ fn routes(app: AppState) -> Router {
                 .post(portal::save_page)
                 .layer(axum::extract::DefaultBodyLimit::max(attachments::MAX_PAGE_BYTES)),
         )
+        .route(
+            "/{tenant}/vorgang/{reference}/nachrichten",
+            get(mailbox::page)
+                .post(mailbox::send)
+                .layer(axum::extract::DefaultBodyLimit::max(attachments::MAX_PAGE_BYTES)),
+        )
         // Files come Base64-encoded in the JSON: a third larger.
         .route(
             "/api/v1/{tenant}/applications",
@@ -211,6 +218,7 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/intern/", get(backoffice::worklist))
         .route("/{tenant}/intern/vorgaenge/{case_id}", get(backoffice::case))
         .route("/{tenant}/intern/vorgaenge/{case_id}/dokumente/{document_id}", get(backoffice::document))
+        .route("/{tenant}/intern/vorgaenge/{case_id}/nachrichten", post(backoffice::send_message))
         .route("/{tenant}/intern/aufgaben/{task_id}/entscheidung", post(backoffice::decide))
         .route("/{tenant}/intern/betrieb", get(backoffice::operations))
         .route("/{tenant}/intern/auftraege/{job_id}/wiederholen", post(backoffice::retry_job))

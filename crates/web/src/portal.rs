@@ -779,6 +779,13 @@ pub async fn status(
         .filter_map(|b| b["grund"].as_str().map(String::from))
         .collect();
     let (label, text) = status_texts(&case.status, lang);
+    let new_messages = app
+        .runtime
+        .messages(&tenant, &case.case_id)
+        .await?
+        .iter()
+        .filter(|m| m.direction == rathaus_store::mailbox::OUT && m.read_at.is_none())
+        .count();
     let expected = app.runtime.expected_completion(&tenant, &case).await?.map(|e| {
         let basis = match e.basis {
             rathaus_runtime::expected::Basis::Statistics { cases } => {
@@ -795,6 +802,7 @@ pub async fn status(
         context! {
             case => context! { reference => case.reference, status => case.status, status_label => label, status_text => text, procedure_name => procedure.manifest.name.get(lang) },
             reasons => reasons, fee => fee, documents => docs, events => evs, expected => expected,
+            new_messages => new_messages, mailbox_url => format!("/{slug}/vorgang/{}/nachrichten", case.reference),
             pay_online => app.runtime.online_payment(),
             pay_url => format!("/{slug}/vorgang/{}/bezahlen", case.reference),
             ..base(lang, Some(&tenant), Some(&mut session))

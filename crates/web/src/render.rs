@@ -28,6 +28,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("account_form.html", include_str!("../templates/account_form.html")),
     ("account_message.html", include_str!("../templates/account_message.html")),
     ("account_home.html", include_str!("../templates/account_home.html")),
+    ("messages.html", include_str!("../templates/messages.html")),
+    ("mailbox.html", include_str!("../templates/mailbox.html")),
 ];
 
 fn translate(state: &State, key: &str) -> String {
