@@ -24,6 +24,21 @@ pub struct TenantSettings {
     /// Days a saved draft (an application not yet submitted) is kept before it is deleted;
     /// [`TenantSettings::DRAFTS_KEPT_DAYS`] when not set.
     pub drafts_kept_days: Option<u32>,
+    /// Login by OpenID Connect (BundID, a Land's Servicekonto, a test provider), if the
+    /// tenant offers it besides its own citizen accounts.
+    pub oidc: Option<OidcSettings>,
+}
+
+/// The OpenID Connect provider a tenant's citizens can sign in with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct OidcSettings {
+    /// The issuer, e.g. `https://id.bund.de/…`; its discovery document is read at login.
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// The name on the login button, e.g. „BundID“.
+    pub label: String,
 }
 
 impl TenantSettings {

@@ -50,6 +50,12 @@ pub async fn update_settings(
         .filter(|(k, v)| before.get(k.as_str()) != Some(v))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    // The provider's client secret is a credential: the audit trail records that it changed,
+    // not what it is.
+    let mut changed = changed;
+    if let Some(secret) = changed.get_mut("oidc").and_then(|o| o.get_mut("client_secret")) {
+        *secret = serde_json::Value::String("***".into());
+    }
     let now = rt.clock.now();
     let mut tx = rt.store.begin().await?;
     if let Some((content_type, bytes)) = logo {

@@ -77,6 +77,26 @@ enum Command {
         #[arg(long)]
         logo: Option<std::path::PathBuf>,
     },
+    /// Connect the tenant's portal to an OpenID Connect provider (BundID, a Servicekonto), so
+    /// that citizens sign in there. The client secret is read from RATHAUS_OIDC_CLIENT_SECRET.
+    TenantOidc {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[arg(long)]
+        tenant: String,
+        /// The provider's issuer URL (https://…; http only for 127.0.0.1 or localhost).
+        #[arg(long, required_unless_present = "off")]
+        issuer: Option<String>,
+        /// The client id the provider gave the municipality.
+        #[arg(long, required_unless_present = "off")]
+        client_id: Option<String>,
+        /// The name on the login button, e.g. "BundID".
+        #[arg(long, default_value = "BundID")]
+        label: String,
+        /// Disconnect the provider.
+        #[arg(long)]
+        off: bool,
+    },
     /// Create a staff account. The password is read from RATHAUS_NEW_PASSWORD or generated.
     StaffCreate {
         #[command(flatten)]
@@ -252,6 +272,40 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
             admin::update_settings(&assembled.runtime, &t, &settings, logo.as_deref()).await?;
             println!("Erscheinungsbild von „{}“ geändert.", t.name);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::TenantOidc { config, tenant, issuer, client_id, label, off } => {
+            let (_, assembled) = open(&config).await?;
+            let t = tenant_by_slug(&assembled, &tenant).await?;
+            let mut settings = t.settings.clone();
+            if off {
+                settings.oidc = None;
+            } else {
+                let issuer = issuer.unwrap_or_default().trim().trim_end_matches('/').to_string();
+                let local = issuer.starts_with("http://127.0.0.1") || issuer.starts_with("http://localhost");
+                if !issuer.starts_with("https://") && !local {
+                    bail!(
+                        "Der Aussteller „{issuer}“ muss mit https:// beginnen (http nur für 127.0.0.1 oder localhost)."
+                    );
+                }
+                let client_secret = std::env::var("RATHAUS_OIDC_CLIENT_SECRET").context(
+                    "RATHAUS_OIDC_CLIENT_SECRET ist nicht gesetzt: das Client-Geheimnis des Anbieters wird aus dieser Umgebungsvariablen gelesen.",
+                )?;
+                settings.oidc = Some(rathaus_domain::tenant::OidcSettings {
+                    issuer,
+                    client_id: client_id.unwrap_or_default(),
+                    client_secret,
+                    label,
+                });
+            }
+            admin::update_settings(&assembled.runtime, &t, &settings, None).await?;
+            match &settings.oidc {
+                Some(o) => println!(
+                    "„{}“ meldet Bürgerinnen und Bürger jetzt über {} an. Beim Anbieter als Rücksprungadresse eintragen: {}/{}/konto/oidc/zurueck",
+                    t.name, o.issuer, config_public_url(&config), t.slug
+                ),
+                None => println!("„{}“: Anmeldung über OpenID Connect abgeschaltet.", t.name),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::StaffCreate { config, tenant, username, name, role, org_units } => {
@@ -461,4 +515,9 @@ fn print_banner(config: &Config, a: &server::Assembled, backend: rathaus_store::
         }
     }
     println!();
+}
+
+/// The public base URL the configuration gives (for the redirect address the provider needs).
+fn config_public_url(args: &ConfigArgs) -> String {
+    Config::resolve(args).map(|c| c.public_url).unwrap_or_else(|_| "http://127.0.0.1:8080".into())
 }

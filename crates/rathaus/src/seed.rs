@@ -90,6 +90,7 @@ fn demo_tenants() -> Vec<DemoTenant> {
                 // Browsers resolve *.localhost to this machine: the demo's own domain.
                 domains: vec!["musterstadt.localhost".into()],
                 drafts_kept_days: None,
+                oidc: None,
             },
             fees: json!({}),
             logo: Some(include_str!("demo/musterstadt-logo.svg")),
@@ -134,6 +135,7 @@ fn demo_tenants() -> Vec<DemoTenant> {
                 domains: vec!["beispielgemeinde.localhost".into()],
                 // A smaller town keeps unfinished applications only two weeks.
                 drafts_kept_days: Some(14),
+                oidc: None,
             },
             fees: json!({"gebuehr_anmeldung": "30.00", "gebuehr_ummeldung": "25.00", "gebuehr_abmeldung": "12.50"}),
             logo: None,

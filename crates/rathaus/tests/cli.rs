@@ -75,3 +75,52 @@ async fn branding_with_too_little_contrast_is_refused_and_a_readable_one_is_stor
     assert_eq!(changed.len(), 1, "only the accepted change is recorded");
     assert!(changed[0].details.contains("#8a1c3f"), "{}", changed[0].details);
 }
+
+#[tokio::test]
+async fn an_openid_connect_provider_is_connected_with_its_secret_kept_out_of_the_audit_trail() {
+    let dir = tempfile::tempdir().unwrap();
+    let out =
+        rathaus(dir.path(), &["tenant-create", "--slug", "neustadt", "--name", "Neustadt", "--postcodes", "09997"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let oidc = |issuer: &str, secret: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rathaus"));
+        c.args(["tenant-oidc", "--tenant", "neustadt", "--issuer", issuer, "--client-id", "neustadt-portal"])
+            .env("RATHAUS_DATA_DIR", dir.path())
+            .env("RATHAUS_LIBRARY", library_dir())
+            .env("RATHAUS_LOG", "warn")
+            .env_remove("DATABASE_URL")
+            .env_remove("RATHAUS_OIDC_CLIENT_SECRET");
+        if let Some(s) = secret {
+            c.env("RATHAUS_OIDC_CLIENT_SECRET", s);
+        }
+        c.output().unwrap()
+    };
+    let out = oidc("http://id.example", Some("geheim-123"));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("muss mit https:// beginnen"));
+    let out = oidc("https://id.example", None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("RATHAUS_OIDC_CLIENT_SECRET ist nicht gesetzt"));
+    let out = oidc("https://id.example/", Some("geheim-123"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("/neustadt/konto/oidc/zurueck"),
+        "the redirect address to register"
+    );
+
+    let store = Store::connect(&format!("sqlite:{}", dir.path().join("rathaus.db").display()), 1, None).await.unwrap();
+    let mut conn = store.conn().await.unwrap();
+    let t = tenants::by_slug(&mut conn, "neustadt").await.unwrap().unwrap();
+    let o = t.settings.oidc.expect("connected");
+    assert_eq!(
+        (o.issuer.as_str(), o.client_id.as_str(), o.label.as_str()),
+        ("https://id.example", "neustadt-portal", "BundID")
+    );
+    let trail = audit::for_object(&mut conn, &t.tenant_id, "tenant", &t.tenant_id).await.unwrap();
+    let changed = trail.iter().find(|e| e.action == "tenant.settings_changed").expect("audited");
+    assert!(
+        changed.details.contains("https://id.example") && !changed.details.contains("geheim-123"),
+        "{}",
+        changed.details
+    );
+}

@@ -165,6 +165,80 @@ impl Runtime {
         Ok(accounts::by_id(&mut conn, &tenant.tenant_id, account_id).await?)
     }
 
+    /// The account of a person signed in by an OpenID Connect provider: the one linked to
+    /// the provider's subject; else the tenant's account with the address the provider
+    /// confirmed (now linked); else a new account with that address, confirmed.
+    pub async fn account_by_oidc(
+        &self,
+        tenant: &Tenant,
+        issuer: &str,
+        subject: &str,
+        verified_email: Option<&str>,
+        display_name: &str,
+    ) -> Result<Account> {
+        let now = self.clock.now();
+        let t = &tenant.tenant_id;
+        let mut tx = self.store.begin().await?;
+        if let Some(a) = accounts::by_oidc(&mut tx, t, issuer, subject).await? {
+            tx.commit().await?;
+            return Ok(a);
+        }
+        let Some(email) = verified_email.map(normalize_email).filter(|e| !e.is_empty()) else {
+            return Err(crate::RuntimeError::Invalid(vec![rathaus_engine::FieldError {
+                field: "email".into(),
+                message: "Der Anmeldedienst hat keine bestätigte E-Mail-Adresse übermittelt.".into(),
+            }]));
+        };
+        let account_id = match accounts::by_email(&mut tx, t, &email).await? {
+            Some(existing) => existing.account_id,
+            None => {
+                let account_id = rathaus_store::new_id();
+                let name = if display_name.trim().is_empty() { email.clone() } else { display_name.trim().to_string() };
+                accounts::create(
+                    &mut tx,
+                    &accounts::NewAccount {
+                        tenant_id: t,
+                        account_id: &account_id,
+                        email: &email,
+                        // No password: this account signs in at its provider only (until a
+                        // password is set with "password forgotten").
+                        password_hash: "",
+                        display_name: &name,
+                        now,
+                    },
+                )
+                .await?;
+                audit::append(
+                    &mut tx,
+                    t,
+                    &Actor::Applicant,
+                    "account.registered",
+                    "account",
+                    &account_id,
+                    &json!({"oidc": issuer}),
+                    now,
+                )
+                .await?;
+                account_id
+            }
+        };
+        accounts::link_oidc(&mut tx, t, &account_id, issuer, subject, now).await?;
+        audit::append(
+            &mut tx,
+            t,
+            &Actor::Applicant,
+            "account.oidc_linked",
+            "account",
+            &account_id,
+            &json!({"issuer": issuer}),
+            now,
+        )
+        .await?;
+        let account = accounts::by_id(&mut tx, t, &account_id).await?.ok_or(crate::RuntimeError::NotFound)?;
+        tx.commit().await?;
+        Ok(account)
+    }
+
     /// Records a login (the web layer checked the password).
     pub async fn account_logged_in(&self, tenant: &Tenant, account_id: &str) -> Result<()> {
         self.audit_account(&tenant.tenant_id, account_id, "account.login", json!({})).await

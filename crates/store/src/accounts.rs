@@ -315,3 +315,44 @@ pub async fn notify_address(conn: &mut AnyConnection, tenant_id: &str, case_id: 
     .await?;
     Ok(row.map(|r| r.0))
 }
+
+/// The account that signs in with this provider and subject.
+pub async fn by_oidc(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    issuer: &str,
+    subject: &str,
+) -> Result<Option<Account>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM citizen_accounts WHERE tenant_id = $1 AND oidc_issuer = $2 AND oidc_subject = $3"
+    ))
+    .bind(tenant_id)
+    .bind(issuer)
+    .bind(subject)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+/// Links an account to a provider's subject (and marks its address confirmed: the provider
+/// confirmed it).
+pub async fn link_oidc(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    account_id: &str,
+    issuer: &str,
+    subject: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE citizen_accounts SET oidc_issuer = $3, oidc_subject = $4, verified_at = COALESCE(verified_at, $5)
+         WHERE tenant_id = $1 AND account_id = $2",
+    )
+    .bind(tenant_id)
+    .bind(account_id)
+    .bind(issuer)
+    .bind(subject)
+    .bind(ts(now))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

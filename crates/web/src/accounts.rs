@@ -162,6 +162,13 @@ fn password_problem(password: &str, repeat: &str, lang: Lang) -> (Option<String>
     }
 }
 
+/// "Sign in with BundID" when the tenant connected an OpenID Connect provider.
+fn oidc_link(tenant: &Tenant, lang: Lang) -> Option<(String, String)> {
+    let oidc = tenant.settings.oidc.as_ref().filter(|o| !o.issuer.is_empty())?;
+    let label = if oidc.label.is_empty() { "OpenID Connect" } else { oidc.label.as_str() };
+    Some((format!("/{}/konto/oidc", tenant.slug), tf(lang, "account.oidc_button", &[("label", label)])))
+}
+
 fn register_inputs(lang: Lang, name: &str, email: &str) -> Vec<Input> {
     let mut password = input("passwort", lang, "password", "new-password", "");
     password.hint = Some(tf(lang, "account.password_hint", &[("n", &MIN_PASSWORD.to_string())]));
@@ -183,7 +190,10 @@ fn register_page(tenant: &Tenant, inputs: Vec<Input>, lang: Lang, session: &mut 
             action: format!("/{slug}/konto/registrieren"),
             submit_key: "account.register_submit",
             inputs,
-            links: vec![(format!("/{slug}/konto/anmelden"), t(lang, "account.have_account"))],
+            links: oidc_link(tenant, lang)
+                .into_iter()
+                .chain([(format!("/{slug}/konto/anmelden"), t(lang, "account.have_account"))])
+                .collect(),
         },
         lang,
         session,
@@ -306,10 +316,13 @@ fn login_page(
             action: format!("/{slug}/konto/anmelden"),
             submit_key: "account.login_submit",
             inputs: vec![email_input, input("passwort", lang, "password", "current-password", "")],
-            links: vec![
-                (format!("/{slug}/konto/passwort-vergessen"), t(lang, "account.forgot_link")),
-                (format!("/{slug}/konto/registrieren"), t(lang, "account.register_link")),
-            ],
+            links: oidc_link(tenant, lang)
+                .into_iter()
+                .chain([
+                    (format!("/{slug}/konto/passwort-vergessen"), t(lang, "account.forgot_link")),
+                    (format!("/{slug}/konto/registrieren"), t(lang, "account.register_link")),
+                ])
+                .collect(),
         },
         lang,
         session,

@@ -17,6 +17,7 @@ pub mod i18n;
 mod legal;
 mod limiter;
 mod mailbox;
+mod oidc;
 mod payment;
 mod portal;
 mod render;
@@ -210,6 +211,8 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/konto/passwort-neu/{token}", get(accounts::reset_form).post(accounts::reset))
         .route("/{tenant}/konto/profil", get(accounts::profile_form).post(accounts::save_profile))
         .route("/{tenant}/konto/entwuerfe/{draft_id}", get(accounts::open_draft))
+        .route("/{tenant}/konto/oidc", get(oidc::start))
+        .route("/{tenant}/konto/oidc/zurueck", get(oidc::callback))
         .route("/{tenant}/impressum", get(legal::imprint))
         .route("/{tenant}/datenschutz", get(legal::privacy))
         .route("/{tenant}/barrierefreiheit", get(legal::accessibility))

@@ -24,6 +24,15 @@ pub struct StaffSession {
     pub role: String,
 }
 
+/// A login by OpenID Connect under way: what the provider's answer must match.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OidcLogin {
+    pub state: String,
+    pub nonce: String,
+    /// The PKCE code verifier.
+    pub verifier: String,
+}
+
 /// The citizen account signed in with this session.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AccountSession {
@@ -38,6 +47,7 @@ pub struct SessionData {
     pub csrf: String,
     pub staff: Option<StaffSession>,
     pub account: Option<AccountSession>,
+    pub oidc: Option<OidcLogin>,
     /// Unfinished applications by procedure id.
     pub drafts: BTreeMap<String, Json>,
     /// Cases (by id) this browser may see: submitted here or unlocked with the access code.
