@@ -136,16 +136,31 @@ impl Runtime {
             let mut conn = self.store.conn().await?;
             drafts::tenants_with_expired(&mut conn, now).await?
         };
+        self.purge_per_tenant(tenants, "drafts.expired", async move |conn, tenant_id| {
+            drafts::delete_expired(conn, tenant_id, now).await
+        })
+        .await
+    }
+
+    /// Deletes what expired of each of `tenants`, each tenant's in one transaction with an
+    /// audit entry `action` that gives the count; returns the total.
+    pub(crate) async fn purge_per_tenant(
+        &self,
+        tenants: Vec<String>,
+        action: &str,
+        delete: impl AsyncFn(&mut sqlx::AnyConnection, &str) -> rathaus_store::Result<u64>,
+    ) -> Result<u64> {
+        let now = self.clock.now();
         let mut total = 0;
         for tenant_id in tenants {
             let mut tx = self.store.begin().await?;
-            let n = drafts::delete_expired(&mut tx, &tenant_id, now).await?;
+            let n = delete(&mut tx, &tenant_id).await?;
             if n > 0 {
                 audit::append(
                     &mut tx,
                     &tenant_id,
                     &Actor::System,
-                    "drafts.expired",
+                    action,
                     "tenant",
                     &tenant_id,
                     &json!({"deleted": n}),

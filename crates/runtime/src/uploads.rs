@@ -356,27 +356,10 @@ impl Runtime {
             let mut conn = self.store.conn().await?;
             uploads::tenants_with_expired(&mut conn, now).await?
         };
-        let mut total = 0;
-        for tenant_id in tenants {
-            let mut tx = self.store.begin().await?;
-            let n = uploads::delete_expired(&mut tx, &tenant_id, now).await?;
-            if n > 0 {
-                audit::append(
-                    &mut tx,
-                    &tenant_id,
-                    &Actor::System,
-                    "uploads.expired",
-                    "tenant",
-                    &tenant_id,
-                    &json!({"deleted": n}),
-                    now,
-                )
-                .await?;
-            }
-            tx.commit().await?;
-            total += n;
-        }
-        Ok(total)
+        self.purge_per_tenant(tenants, "uploads.expired", async move |conn, tenant_id| {
+            uploads::delete_expired(conn, tenant_id, now).await
+        })
+        .await
     }
 }
 

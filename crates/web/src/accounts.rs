@@ -9,7 +9,7 @@
 use crate::error::{AppError, AppResult};
 use crate::formview::Posted;
 use crate::i18n::{t, tf};
-use crate::portal::{active, base, html, redirect};
+use crate::portal::{base, html, redirect};
 use crate::render::render;
 use crate::session::{AccountSession, Session};
 use crate::visit::Visit;
@@ -130,15 +130,10 @@ fn link(app: &AppState, tenant: &Tenant, path: &str) -> String {
 /// either way, so that it tells nobody whether an address has an account.
 async fn send_limited(app: &AppState, tenant: &Tenant, session: &Session, to: &str, subject: String, text: String) {
     let Ok(mail) = enabled(app) else { return };
-    let keys = [
-        format!("account-mail:{}:{}", tenant.tenant_id, session.csrf()),
-        format!("account-mail-to:{}:{to}", tenant.tenant_id),
-    ];
-    if keys.iter().any(|k| !app.limiter.allowed(k)) {
+    if !app.limiter.mail_allowed("account", &tenant.tenant_id, session.csrf(), to) {
         tracing::warn!(tenant = %tenant.slug, "account mail not sent: limit reached");
         return;
     }
-    keys.iter().for_each(|k| app.limiter.failed(k));
     if let Err(e) = mail.send(to, &subject, &text).await {
         tracing::warn!(error = %e, "account mail not sent");
     }
@@ -736,10 +731,14 @@ pub async fn open_draft(
     session.finish(&app, &slug, redirect(&next)).await
 }
 
-/// The answers an account fills into a new application of `procedure` (its `[prefill]`).
-pub async fn prefill(app: &AppState, tenant: &Tenant, session: &Session, procedure: &str) -> AppResult<Option<Json>> {
+/// The answers an account fills into a new application of the procedure (its `[prefill]`).
+pub async fn prefill(
+    app: &AppState,
+    tenant: &Tenant,
+    session: &Session,
+    a: &rathaus_runtime::ActiveProcedure,
+) -> AppResult<Option<Json>> {
     let Some(me) = &session.data.account else { return Ok(None) };
-    let a = active(app, tenant, procedure).await?;
     if a.procedure.manifest.prefill.is_empty() {
         return Ok(None);
     }

@@ -322,9 +322,9 @@ async fn render_case_with(
             json!({"grund": b["grund"], "rechtsgrundlage": b["rechtsgrundlage"], "effect": effect})
         })
         .collect();
-    let docs: Vec<Json> = documents::for_case(&mut conn, &tenant.tenant_id, &case.case_id)
-        .await?
-        .into_iter()
+    let metas = documents::for_case(&mut conn, &tenant.tenant_id, &case.case_id).await?;
+    let docs: Vec<Json> = metas
+        .iter()
         .map(|d| {
             let scan = match d.scan.as_str() {
                 "clean" => Some(t(lang, "case.scan_clean")),
@@ -334,7 +334,7 @@ async fn render_case_with(
             json!({"title": d.title, "kind": d.kind, "size": size_label(d.size, lang), "created": when(&d.created_at), "sha256_short": &d.sha256[..12],
                 "url": format!("/{}/intern/vorgaenge/{}/dokumente/{}", tenant.slug, case.case_id, d.document_id),
                 "attachment": d.kind == "anlage", "file_name": d.file_name, "type": crate::portal::file_type_label(&d.media_type), "scan": scan,
-                "retrieval": retrieval_text(&d, lang)})
+                "retrieval": retrieval_text(d, lang)})
         })
         .collect();
     let fee_rows: Vec<Json> = fees::for_case(&mut conn, &tenant.tenant_id, &case.case_id)
@@ -377,7 +377,7 @@ async fn render_case_with(
         .collect();
     drop(conn);
     let documents_base = format!("/{}/intern/vorgaenge/{}/dokumente", tenant.slug, case.case_id);
-    let messages = message_views(app, tenant, &case.case_id, lang, &documents_base, false).await?;
+    let messages = message_views(app, tenant, &case.case_id, &metas, lang, &documents_base, false).await?;
     // Opening the case file is reading the applicant's messages.
     app.runtime.mark_messages_read(tenant, &case.case_id, rathaus_store::mailbox::IN).await?;
     let errs = errs.unwrap_or(DecisionErrors { outcome: None, reason: None, reason_text: String::new() });
@@ -416,19 +416,18 @@ pub async fn case(
     session.finish(&app, &slug, html(body)).await
 }
 
-/// The case's messages for a page: who wrote, when, the text, the file sent with it (the
-/// download address under `documents_base`: the clerk's or the applicant's).
+/// The case's messages for a page: who wrote, when, the text, the file sent with it (among
+/// the case's documents `files`; the download address under `documents_base`: the clerk's
+/// or the applicant's).
 pub(crate) async fn message_views(
     app: &AppState,
     tenant: &Tenant,
     case_id: &str,
+    files: &[documents::DocumentMeta],
     lang: Lang,
     documents_base: &str,
     applicant_view: bool,
 ) -> AppResult<Vec<Json>> {
-    let mut conn = app.runtime.store.conn().await?;
-    let files = documents::for_case(&mut conn, &tenant.tenant_id, case_id).await?;
-    drop(conn);
     Ok(app
         .runtime
         .messages(tenant, case_id)

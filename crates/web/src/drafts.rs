@@ -139,11 +139,7 @@ pub async fn send_link(
         return session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await;
     }
     // Not a relay for mail to strangers: a limit per browser session and per address.
-    let keys = [
-        format!("draft-mail:{}:{}", tenant.tenant_id, session.csrf()),
-        format!("draft-mail-to:{}:{}", tenant.tenant_id, email.to_lowercase()),
-    ];
-    if keys.iter().any(|k| !app.limiter.allowed(k)) {
+    if !app.limiter.mail_allowed("draft", &tenant.tenant_id, session.csrf(), &email) {
         let problem = Some(t(lang, "draft.mail_limit"));
         let body = render_saved(
             &app,
@@ -156,7 +152,6 @@ pub async fn send_link(
         )?;
         return session.finish(&app, &slug, (StatusCode::TOO_MANY_REQUESTS, Html(body)).into_response()).await;
     }
-    keys.iter().for_each(|k| app.limiter.failed(k));
     let expires = german_date(rathaus_store::parse_ts(&link.expires)?);
     let url = resume_url(&app, &tenant, &link.token);
     let subject = tf(lang, "draft.mail_subject", &[("tenant", &tenant.name)]);

@@ -41,6 +41,22 @@ impl Limiter {
         map.entry(key.to_string()).or_default().push_back(Instant::now());
     }
 
+    /// Mail the portal sends to an address someone typed (a draft's link, an account's
+    /// links): at most the limit per browser session and per address within the window, so
+    /// that the forms are no relay for mail to strangers. Counts the mail and returns true
+    /// if both allow one more; otherwise counts nothing and returns false.
+    pub fn mail_allowed(&self, kind: &str, tenant_id: &str, session_key: &str, to: &str) -> bool {
+        let keys = [
+            format!("{kind}-mail:{tenant_id}:{session_key}"),
+            format!("{kind}-mail-to:{tenant_id}:{}", to.to_lowercase()),
+        ];
+        if keys.iter().any(|k| !self.allowed(k)) {
+            return false;
+        }
+        keys.iter().for_each(|k| self.failed(k));
+        true
+    }
+
     pub fn succeeded(&self, key: &str) {
         self.failures.lock().expect("limiter lock").remove(key);
     }

@@ -36,7 +36,12 @@ async fn render_mailbox(
     session: &mut Session,
 ) -> AppResult<String> {
     let documents_base = format!("/{}/vorgang/{}/dokumente", tenant.slug, case.reference);
-    let messages = crate::backoffice::message_views(app, tenant, &case.case_id, lang, &documents_base, true).await?;
+    let files = {
+        let mut conn = app.runtime.store.conn().await?;
+        rathaus_store::documents::for_case(&mut conn, &tenant.tenant_id, &case.case_id).await?
+    };
+    let messages =
+        crate::backoffice::message_views(app, tenant, &case.case_id, &files, lang, &documents_base, true).await?;
     let mut errors = Vec::new();
     if let Some(e) = &form.text_error {
         errors.push(json!({"anchor": "nachricht", "message": e}));

@@ -260,7 +260,7 @@ pub async fn page(
     let a = active(&app, &tenant, &procedure).await?;
     if !session.data.drafts.contains_key(&procedure) {
         // A new application of a signed-in applicant starts with what the account knows.
-        if let Some(prefilled) = crate::accounts::prefill(&app, &tenant, &session, &procedure).await? {
+        if let Some(prefilled) = crate::accounts::prefill(&app, &tenant, &session, &a).await? {
             session.data.drafts.insert(procedure.clone(), prefilled);
         }
     }
