@@ -1,7 +1,7 @@
 //! The audit trail: append-only, one hash chain per tenant.
 
 use crate::batch::{Batch, Write};
-use crate::{next_counter, sha256_hex, ts, Result};
+use crate::{sha256_hex, ts, Result};
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
 
@@ -62,35 +62,15 @@ pub async fn append(
     object_id: &str,
     details: &serde_json::Value,
     now: DateTime<Utc>,
-) -> Result<i64> {
-    let seq = next_counter(conn, tenant_id, "audit").await?;
-    let prev: Option<(String,)> = sqlx::query_as("SELECT hash FROM audit_log WHERE tenant_id = $1 AND seq = $2")
-        .bind(tenant_id)
-        .bind(seq - 1)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let prev = prev.map(|p| p.0).unwrap_or_else(|| GENESIS.to_string());
-    let at = ts(now);
-    let actor = actor.label();
-    let details = details.to_string();
-    let hash = entry_hash(tenant_id, seq, [&at, &actor, action, object_type, object_id, &details, &prev]);
-    sqlx::query(
-        "INSERT INTO audit_log (tenant_id, seq, at, actor, action, object_type, object_id, details, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(tenant_id)
-    .bind(seq)
-    .bind(&at)
-    .bind(&actor)
-    .bind(action)
-    .bind(object_type)
-    .bind(object_id)
-    .bind(&details)
-    .bind(&prev)
-    .bind(&hash)
-    .execute(&mut *conn)
-    .await?;
-    Ok(seq)
+) -> Result<()> {
+    let entry = Pending {
+        actor: actor.clone(),
+        action: action.to_string(),
+        object_type: object_type.to_string(),
+        object_id: object_id.to_string(),
+        details: details.clone(),
+    };
+    append_all(conn, tenant_id, &[entry], now).await
 }
 
 /// An entry to append later in the same transaction (see [`append_all`]).
@@ -118,9 +98,13 @@ pub async fn append_all(
     Ok(())
 }
 
-/// Reserves the sequence numbers of `entries`, links them to the chain and returns their
-/// insert, to be sent (in a [`crate::batch::Batch`]) before the transaction commits. As in
-/// [`append_all`], the sequence stays locked until the commit: call this last.
+/// Links `entries` to the tenant's chain and returns their insert, to be sent (in a
+/// [`crate::batch::Batch`]) before the transaction commits. As in [`append_all`], the
+/// tenant's sequence stays locked from the insert to the commit: send it last.
+///
+/// On PostgreSQL the insert chains the entries itself (the function `audit_chain`, see
+/// migration 0012), so this costs no round trip; on SQLite the sequence numbers are
+/// reserved and the last hash read here.
 pub async fn chain(
     conn: &mut AnyConnection,
     tenant_id: &str,
@@ -130,44 +114,43 @@ pub async fn chain(
     if entries.is_empty() {
         return Ok(None);
     }
-    let n = entries.len() as i64;
-    // One statement reserves the sequence numbers and reads the chain's last hash (the
-    // subquery sees the entry before the reserved range).
-    let reserved: Option<(i64, Option<String>)> = sqlx::query_as(
-        "UPDATE counters SET value = value + $2 WHERE tenant_id = $1 AND name = 'audit'
-         RETURNING value, (SELECT hash FROM audit_log a WHERE a.tenant_id = $1 AND a.seq = counters.value - $2)",
-    )
-    .bind(tenant_id)
-    .bind(n)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let (last, prev) = match reserved {
-        Some(r) => r,
-        None => (crate::reserve_counter(conn, tenant_id, "audit", n).await?, None),
-    };
-    let first = last - n + 1;
-    let prev = match prev {
-        Some(p) => p,
-        None if first == 1 => GENESIS.to_string(),
-        None => {
-            // The statement's snapshot predates the transaction that appended last when
-            // this one waited for the counter (PostgreSQL, read committed): read the hash
-            // again, now committed. Without a row (entries deleted) chain from the start, so
-            // verify reports the gap.
-            let p: Option<(String,)> = sqlx::query_as("SELECT hash FROM audit_log WHERE tenant_id = $1 AND seq = $2")
-                .bind(tenant_id)
-                .bind(first - 1)
-                .fetch_optional(&mut *conn)
-                .await?;
-            p.map(|p| p.0).unwrap_or_else(|| GENESIS.to_string())
-        }
-    };
-    let linked = link(tenant_id, first, &prev, entries, now, false);
-    // Only SQLite steps chain to a remembered head (see `write_with_entries`).
-    if crate::Backend::of(conn) == crate::Backend::Sqlite {
-        remember(tenant_id, linked.head.clone());
+    if crate::Backend::of(conn) == crate::Backend::Postgres {
+        return Ok(Some(chained_in_database(tenant_id, entries, now)));
     }
+    let n = entries.len() as i64;
+    let last = crate::reserve_counter(conn, tenant_id, "audit", n).await?;
+    let first = last - n + 1;
+    // Without the entry before (entries deleted) chain from the start, so verify reports
+    // the gap.
+    let prev: Option<(String,)> = sqlx::query_as("SELECT hash FROM audit_log WHERE tenant_id = $1 AND seq = $2")
+        .bind(tenant_id)
+        .bind(first - 1)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let prev = prev.map(|p| p.0).unwrap_or_else(|| GENESIS.to_string());
+    let linked = link(tenant_id, first, &prev, entries, now, false);
+    remember(tenant_id, linked.head.clone());
     Ok(Some(linked.write))
+}
+
+/// PostgreSQL: the insert of `entries`, chained by the database in the same statement.
+fn chained_in_database(tenant_id: &str, entries: &[Pending], now: DateTime<Utc>) -> Write {
+    let entries: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "actor": e.actor.label(),
+                "action": e.action,
+                "object_type": e.object_type,
+                "object_id": e.object_id,
+                "details": e.details.to_string(),
+            })
+        })
+        .collect();
+    Write::new("INSERT INTO audit_log SELECT * FROM audit_chain($1, $2, $3)")
+        .bind(tenant_id)
+        .bind(ts(now))
+        .bind(serde_json::Value::Array(entries).to_string())
 }
 
 /// The insert of `entries` as the chain's entries `first …`, after an entry with hash
@@ -266,11 +249,11 @@ fn remembered(tenant_id: &str) -> Option<(i64, String)> {
 /// Sends a transaction's last writes, `writes` (whose last write is the one whose row
 /// count matters, e.g. the instance saved against its revision), together with `entries`
 /// appended to the tenant's audit trail. Returns the row count of the last write; if it
-/// is 0, no audit entry is written and the caller rolls back.
+/// is 0 (a conflict), the caller must roll back: the entries may have been written.
 ///
 /// The tenant's chain stays locked from here to the commit, so this is the last thing
-/// before it. On PostgreSQL, where other transactions of the tenant wait for that lock,
-/// the entries are chained after the writes. On SQLite the transaction holds the
+/// before it. On PostgreSQL the entries are chained by the database in the same statement
+/// as the writes (see [`chain`]): one round trip. On SQLite the transaction holds the
 /// database's only write lock since `BEGIN IMMEDIATE` anyway; the entries go first in the
 /// same batch, chained to the remembered head without reading it, and only if that head
 /// turns out stale is it read and the batch sent again.
@@ -281,14 +264,11 @@ pub async fn write_with_entries(
     now: DateTime<Utc>,
     mut writes: Batch,
 ) -> Result<u64> {
-    if crate::Backend::of(conn) == crate::Backend::Postgres {
-        let changed = writes.execute(conn).await?;
-        if changed > 0 {
-            append_all(conn, tenant_id, entries, now).await?;
-        }
-        return Ok(changed);
-    }
     if entries.is_empty() {
+        return writes.execute(conn).await;
+    }
+    if crate::Backend::of(conn) == crate::Backend::Postgres {
+        writes.push_first(chained_in_database(tenant_id, entries, now));
         return writes.execute(conn).await;
     }
     if let Some((seq, hash)) = remembered(tenant_id) {

@@ -9,6 +9,7 @@ pub mod assets;
 pub mod audit;
 pub mod batch;
 pub mod cases;
+mod checkpoint;
 pub mod deployments;
 pub mod documents;
 pub mod drafts;
@@ -105,6 +106,9 @@ pub struct Store {
     /// SQLite: the one connection that writes (see [`Store::begin`]). PostgreSQL: the pool.
     writer: AnyPool,
     backend: Backend,
+    /// Held by every handle of this store; the background checkpointer (SQLite) ends when
+    /// the last handle is dropped.
+    _alive: std::sync::Arc<()>,
 }
 
 impl std::fmt::Debug for Store {
@@ -148,7 +152,14 @@ impl Store {
             Backend::Sqlite => Self::pool_options(backend, 1, after_connect).connect_with(options).await?,
             Backend::Postgres => pool.clone(),
         };
-        Ok(Store { pool, writer, backend })
+        let alive = std::sync::Arc::new(());
+        if backend == Backend::Sqlite {
+            let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode").fetch_one(&writer).await?;
+            if mode.eq_ignore_ascii_case("wal") {
+                checkpoint::spawn(pool.clone(), std::sync::Arc::downgrade(&alive));
+            }
+        }
+        Ok(Store { pool, writer, backend, _alive: alive })
     }
 
     fn pool_options(backend: Backend, max_connections: u32, after_connect: Option<String>) -> AnyPoolOptions {
@@ -168,6 +179,14 @@ impl Store {
                         sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
                         sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
                         sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
+                        // Checkpoints run in the background (see `checkpoint`); a connection
+                        // checkpoints by itself only if that falls far behind.
+                        sqlx::query(&format!(
+                            "PRAGMA wal_autocheckpoint = {}",
+                            checkpoint::WRITER_AUTOCHECKPOINT_PAGES
+                        ))
+                        .execute(&mut *conn)
+                        .await?;
                     }
                     if let Some(sql) = after {
                         sqlx::query(&sql).execute(&mut *conn).await?;

@@ -100,6 +100,13 @@ async fn audit_trail_is_a_verifiable_hash_chain() {
         audit::append(&mut conn, &b.tenant_id, &Actor::Applicant, "case.submitted", "case", "c9", &json!({}), t0())
             .await
             .unwrap();
+        // Text beyond ASCII is hashed as UTF-8 by whichever side chains (PostgreSQL chains
+        // in the database, see migration 0012; verify recomputes in the application).
+        let clerk = Actor::Staff { staff_id: "s1".into(), username: "müller".into() };
+        audit::append(&mut conn, &b.tenant_id, &clerk, "case.note", "case", "c9", &json!({"text": "Straße „Ö“ €"}), t0())
+            .await
+            .unwrap();
+        assert_eq!(audit::verify(&mut conn, &b.tenant_id).await.unwrap(), None);
         // A batch appended at the end of a transaction continues the same chain.
         let batch: Vec<audit::Pending> = (0..3)
             .map(|i| audit::Pending {
@@ -704,4 +711,35 @@ async fn accounts_are_per_tenant_and_their_links_work_once_and_in_time() {
         drop(conn);
         db.cleanup().await;
     }
+}
+
+/// SQLite only: commits leave the copying of the write-ahead log into the database file to
+/// the store's background checkpointer, which does it soon after, without another commit.
+#[tokio::test]
+async fn sqlite_checkpoints_the_write_ahead_log_in_the_background() {
+    let db = testing::sqlite().await;
+    let path = std::path::PathBuf::from(db.url.trim_start_matches("sqlite:"));
+    let mut tx = db.store.begin().await.unwrap();
+    sqlx::query("CREATE TABLE scratch (payload TEXT NOT NULL)").execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    let before = std::fs::metadata(&path).unwrap().len();
+    // About 500 pages: far below the writer's own automatic checkpoint (10 000 pages), so
+    // only the background task can bring them into the database file.
+    let mut tx = db.store.begin().await.unwrap();
+    sqlx::query("INSERT INTO scratch (payload) VALUES ($1)")
+        .bind("x".repeat(2_000_000))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut grown = 0;
+    for _ in 0..200 {
+        grown = std::fs::metadata(&path).unwrap().len().saturating_sub(before);
+        if grown >= 2_000_000 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(grown >= 2_000_000, "database file grew by {grown} bytes only: the WAL was not checkpointed");
+    db.cleanup().await;
 }
