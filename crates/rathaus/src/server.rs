@@ -148,6 +148,8 @@ async fn housekeeping(runtime: Arc<Runtime>, mut stop: tokio::sync::watch::Recei
             // Account links that expired, and accounts never confirmed within a week.
             rathaus_store::accounts::purge_tokens(&mut conn, now).await?;
             rathaus_store::accounts::purge_unverified(&mut conn, now - chrono::Duration::days(7)).await?;
+            // Invitations to business accounts that were not accepted in time.
+            rathaus_store::businesses::purge_invitations(&mut conn, now).await?;
             drop(conn);
             let drafts = runtime.purge_expired_drafts().await?;
             let uploads = runtime.purge_expired_uploads().await?;

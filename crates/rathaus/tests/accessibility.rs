@@ -286,7 +286,7 @@ fn last_mail(s: &TestServer) -> String {
 }
 
 /// The citizen account pages: register (empty, with errors), sign in (with an error),
-/// password forgotten, the account overview and the profile.
+/// password forgotten, the account overview and the profile; the business account pages.
 async fn audit_account(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit) {
     // Signed out of the application's session first (the account starts a new one).
     c.delete_all_cookies().await.unwrap();
@@ -319,6 +319,32 @@ async fn audit_account(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit) 
     a.screenshots(c, &format!("{tenant}-08-account")).await;
     go(c, s, &format!("/{tenant}/konto/profil")).await;
     a.check(c, &format!("{tenant}: account profile")).await;
+    // The business account: create (with an error first), its page with an invitation
+    // error, and the invitation's page as the invited person sees it before signing in.
+    go(c, s, &format!("/{tenant}/konto/unternehmen/neu")).await;
+    a.check(c, &format!("{tenant}: business account new")).await;
+    click(c, "form button[type=submit]").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css(".error-summary")).await.unwrap();
+    a.check(c, &format!("{tenant}: business account new with error")).await;
+    type_into(c, "name", "Muster GmbH").await;
+    click(c, "form button[type=submit]").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("business-members")).await.unwrap();
+    a.check(c, &format!("{tenant}: business account")).await;
+    type_into(c, "email", "kollege@").await;
+    click(c, "form[action$='/einladen'] button[type=submit]").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css(".error-summary")).await.unwrap();
+    a.check(c, &format!("{tenant}: business account with invitation error")).await;
+    type_into(c, "email", &format!("kollege@{tenant}.example")).await;
+    click(c, "form[action$='/einladen'] button[type=submit]").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("business-invitations")).await.unwrap();
+    let mail = last_mail(s);
+    let marker = format!("/{tenant}/konto/einladung/");
+    let start = mail.find(&marker).unwrap_or_else(|| panic!("no invitation link in {mail}"));
+    let token: String = mail[start + marker.len()..].chars().take_while(|ch| ch.is_ascii_hexdigit()).collect();
+    c.delete_all_cookies().await.unwrap();
+    go(c, s, &format!("{marker}{token}")).await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("invitation-text")).await.unwrap();
+    a.check(c, &format!("{tenant}: business account invitation")).await;
     c.delete_all_cookies().await.unwrap();
 }
 
@@ -334,7 +360,7 @@ async fn every_portal_page_of_both_towns_passes_axe_core_wcag_2_1_aa() {
     }
     let _ = c.close().await;
     s.stop().await;
-    assert!(audit.pages >= 76, "pages audited: {}", audit.pages);
+    assert!(audit.pages >= 86, "pages audited: {}", audit.pages);
     assert!(audit.shots.len() >= 28, "screenshots: {}", audit.shots.len());
     assert!(
         audit.violations.is_empty(),

@@ -1383,3 +1383,143 @@ async fn applicant_and_clerk_write_to_each_other_in_the_cases_mailbox() {
         s.stop().await;
     }
 }
+
+/// Registers an account with a real mail round trip and follows the confirmation link in
+/// `v`; returns where the link led.
+async fn register_confirmed(s: &TestServer, smtp: &SmtpServer, v: &Visit, name: &str, email: &str) -> String {
+    let register = "/musterstadt/konto/registrieren";
+    let password = "Rathaus ist praktisch 2026";
+    let before = smtp.mails().len();
+    let (st, _, html) = v
+        .post(register, register, &[("name", name), ("email", email), ("passwort", password), ("passwort2", password)])
+        .await;
+    assert_eq!(st, 200, "{html}");
+    assert_eq!(smtp.mails().len(), before + 1);
+    let verify = link_in_mail(smtp.mails().last().unwrap(), &format!("{}/musterstadt/konto/bestaetigen/", s.base));
+    let (st, url, html) = v.get(verify.trim_start_matches(&s.base)).await;
+    assert_eq!(st, 200, "{html}");
+    url
+}
+
+/// A business account: Anna creates it and invites Ben by e-mail; Ben signs up through the
+/// invitation and joins; what Anna saves and submits for the business, Ben sees and opens
+/// without the access code; Ben, a member, cannot remove Anna; once he leaves he sees none
+/// of it; the last admin cannot leave. Every step is audited.
+#[tokio::test]
+async fn business_account_members_share_the_businesss_applications() {
+    let smtp = SmtpServer::start().await;
+    for db in testing::all().await {
+        let port = smtp.port;
+        let s = TestServer::start_with(db, |args| {
+            args.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+        })
+        .await;
+        let anna = Visit::new(&s);
+        assert_eq!(register_confirmed(&s, &smtp, &anna, "Anna Firma", "anna@firma.de").await, "/musterstadt/konto/");
+        let new = "/musterstadt/konto/unternehmen/neu";
+        let (st, _, html) = anna.post(new, new, &[("name", "  ")]).await;
+        assert_eq!(st, 422);
+        assert!(
+            html.contains("Geben Sie den Namen des Unternehmens ein.") && html.contains("href=\"#name\""),
+            "{html}"
+        );
+        let (st, business_page, html) = anna.post(new, new, &[("name", "Muster GmbH")]).await;
+        assert_eq!(st, 200, "{html}");
+        assert!(business_page.starts_with("/musterstadt/konto/unternehmen/"), "{business_page}");
+        assert!(html.contains("Das Unternehmenskonto „Muster GmbH“ ist angelegt."), "{html}");
+        let business_id = business_page.rsplit('/').next().unwrap().to_string();
+
+        // The invitation: a wrong address is named, then a mail with the link goes out.
+        let invite = format!("{business_page}/einladen");
+        let (st, _, html) = anna.post(&business_page, &invite, &[("email", "ben@"), ("rolle", "member")]).await;
+        assert_eq!(st, 422);
+        assert!(html.contains("Geben Sie eine E-Mail-Adresse im richtigen Format ein"), "{html}");
+        let (st, _, html) = anna.post(&business_page, &invite, &[("email", "Ben@Firma.de"), ("rolle", "member")]).await;
+        assert_eq!(st, 200, "{html}");
+        assert!(html.contains("Die Einladung an ben@firma.de ist gesendet."), "{html}");
+        assert!(between(&html, "id=\"business-invitations\">", "</ul>").contains("ben@firma.de"), "{html}");
+        let mail = mail_text(smtp.mails().last().unwrap());
+        assert!(mail.contains("X-Rcpt-To: ben@firma.de") && mail.contains("Muster GmbH"), "{mail}");
+        let link = link_in_mail(smtp.mails().last().unwrap(), &format!("{}/musterstadt/konto/einladung/", s.base));
+        let invitation = link.trim_start_matches(&s.base).to_string();
+
+        // Ben is not a member yet: the business's page does not exist for him.
+        let ben = Visit::new(&s);
+        let (st, _, html) = ben.get(&invitation).await;
+        assert_eq!(st, 200);
+        assert!(html.contains("dem Unternehmenskonto „Muster GmbH“ beizutreten, als Mitglied"), "{html}");
+        assert!(html.contains("href=\"/musterstadt/konto/registrieren\""), "{html}");
+        // Signing up through the invitation leads back to it.
+        assert_eq!(register_confirmed(&s, &smtp, &ben, "Ben Firma", "ben@firma.de").await, invitation);
+        let (st, _, _) = ben.get(&business_page).await;
+        assert_eq!(st, 404);
+        let (st, url, html) = ben.post(&invitation, &invitation, &[]).await;
+        assert_eq!((st, url.as_str()), (200, business_page.as_str()), "{html}");
+        assert!(html.contains("Sie sind jetzt Mitglied."), "{html}");
+        let members = between(&html, "id=\"business-members\">", "</table>");
+        assert!(members.contains("anna@firma.de") && members.contains("ben@firma.de"), "{members}");
+        let (st, _, _) = Visit::new(&s).get(&invitation).await;
+        assert_eq!(st, 404, "the link works once");
+
+        // Anna acts for the business: her draft and her application are Ben's to see too.
+        let (st, _, html) =
+            anna.post("/musterstadt/konto/", "/musterstadt/konto/handeln-als", &[("fuer", &business_id)]).await;
+        assert_eq!(st, 200);
+        assert!(html.contains("Sie handeln für Muster GmbH"), "{html}");
+        anna.page("musterstadt", "meldung", &[("meldungsart", "anmeldung")]).await;
+        let person = "/musterstadt/antrag/gewerbeanmeldung/person";
+        let (st, _, _) =
+            anna.post(person, person, &[("inhaber.geburtsort", "Chemnitz"), ("_action", "save_draft")]).await;
+        assert_eq!(st, 200);
+        let (_, _, overview) = ben.get("/musterstadt/konto/").await;
+        let drafts = between(&overview, "id=\"account-drafts\">", "</ul>");
+        assert!(drafts.contains("(für Muster GmbH)"), "{overview}");
+        fill_application(&anna, "musterstadt", "09999", "software").await;
+        let (st, _, receipt) = submit(&anna, "musterstadt").await;
+        assert_eq!(st, 200, "{receipt}");
+        let reference = between(&receipt, "<strong id=\"reference\">", "</strong>").to_string();
+        let (_, _, overview) = ben.get("/musterstadt/konto/").await;
+        let cases = between(&overview, "id=\"account-cases\">", "</table>");
+        assert!(cases.contains(&reference) && cases.contains("Muster GmbH"), "{cases}");
+        let status = format!("/musterstadt/vorgang/{reference}");
+        let (st, url, _) = ben.get(&status).await;
+        assert_eq!((st, url.as_str()), (200, status.as_str()));
+
+        // A member manages nobody but himself; the last admin stays.
+        let (_, _, anna_home) = anna.get("/musterstadt/konto/").await;
+        assert!(anna_home.contains("Muster GmbH"));
+        let anna_id: (String,) =
+            sqlx::query_as("SELECT account_id FROM citizen_accounts WHERE email = 'anna@firma.de'")
+                .fetch_one(s.db.store.pool())
+                .await
+                .unwrap();
+        let ben_id: (String,) = sqlx::query_as("SELECT account_id FROM citizen_accounts WHERE email = 'ben@firma.de'")
+            .fetch_one(s.db.store.pool())
+            .await
+            .unwrap();
+        let remove = |id: &str| format!("{business_page}/mitglieder/{id}/entfernen");
+        let (st, _, _) = ben.post(&business_page, &remove(&anna_id.0), &[]).await;
+        assert_eq!(st, 403);
+        let (st, _, html) = anna.post(&business_page, &remove(&anna_id.0), &[]).await;
+        assert_eq!(st, 200);
+        assert!(html.contains("braucht mindestens eine Person, die es verwaltet"), "{html}");
+        let (st, url, html) = ben.post(&business_page, &remove(&ben_id.0), &[]).await;
+        assert_eq!((st, url.as_str()), (200, "/musterstadt/konto/"), "{html}");
+        assert!(html.contains("Sie haben das Unternehmenskonto verlassen."), "{html}");
+        assert!(!html.contains(&reference), "{html}");
+        let (_, url, _) = ben.get(&status).await;
+        assert_eq!(url, "/musterstadt/status", "the access code is needed again");
+
+        let tid = tenant_id(&s, "musterstadt").await;
+        let actions: Vec<(String,)> = sqlx::query_as(
+            "SELECT action FROM audit_log WHERE tenant_id = $1 AND object_type = 'business' ORDER BY seq",
+        )
+        .bind(&tid)
+        .fetch_all(s.db.store.pool())
+        .await
+        .unwrap();
+        let actions: Vec<&str> = actions.iter().map(|a| a.0.as_str()).collect();
+        assert_eq!(actions, ["business.created", "business.invited", "business.member_joined", "business.member_left"]);
+        s.stop().await;
+    }
+}

@@ -25,7 +25,7 @@ pub enum Registered {
     Exists(Account),
 }
 
-fn new_token() -> String {
+pub(crate) fn new_token() -> String {
     use rand::RngCore;
     let mut b = [0u8; 20];
     rand::thread_rng().fill_bytes(&mut b);

@@ -35,6 +35,14 @@ fn new_token() -> String {
     hex::encode(b)
 }
 
+/// Who a draft saved while signed in belongs to: the account, and the business it acts for
+/// (whose members then see the draft too).
+#[derive(Debug, Clone, Copy)]
+pub struct DraftOwner<'a> {
+    pub account_id: &'a str,
+    pub business_id: Option<&'a str>,
+}
+
 impl Runtime {
     /// Saves `data` as the draft `draft_id` of `procedure_id`; each save gives the draft a
     /// new link (the one before stops working) and a new expiry after the tenant's
@@ -46,12 +54,19 @@ impl Runtime {
         procedure_id: &str,
         data: &Json,
         upload_key: Option<&str>,
-        account_id: Option<&str>,
+        owner: Option<DraftOwner<'_>>,
     ) -> Result<SavedDraft> {
         let now = self.clock.now();
         let expires = now + Duration::days(i64::from(tenant.settings.drafts_kept_days()));
         let token = new_token();
         let mut tx = self.store.begin().await?;
+        let account_id = owner.as_ref().map(|o| o.account_id);
+        let business = match &owner {
+            Some(DraftOwner { account_id, business_id: Some(b) }) => {
+                rathaus_store::businesses::membership(&mut tx, &tenant.tenant_id, b, account_id).await?
+            }
+            _ => None,
+        };
         drafts::save(
             &mut tx,
             &drafts::Save {
@@ -62,6 +77,7 @@ impl Runtime {
                 token_hash: &self.secret_hash("draft", &token),
                 upload_key,
                 account_id,
+                business_id: business.as_ref().map(|m| m.business_id.as_str()),
                 now,
                 expires,
             },

@@ -11,6 +11,7 @@
 
 pub mod accounts;
 pub mod bench;
+pub mod businesses;
 pub mod clock;
 mod connectors;
 mod correlation;
@@ -32,7 +33,7 @@ mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use correlation::Correlated;
-pub use drafts::{DraftLookup, SavedDraft};
+pub use drafts::{DraftLookup, DraftOwner, SavedDraft};
 pub use procedures::ActiveProcedure;
 pub use submit::{SubmitRequest, Submitted};
 pub use tasks::Decision;

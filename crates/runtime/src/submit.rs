@@ -28,6 +28,9 @@ pub struct SubmitRequest<'a> {
     pub upload_key: Option<&'a str>,
     /// The citizen account submitting, if signed in: the case is listed in its account.
     pub account_id: Option<&'a str>,
+    /// The business the account acts for, if any: the case is listed for its members too
+    /// (only if the account still belongs to it).
+    pub business_id: Option<&'a str>,
 }
 
 #[derive(Debug, Clone)]
@@ -95,7 +98,12 @@ impl Runtime {
         )
         .await?;
         if let Some(account_id) = req.account_id {
-            rathaus_store::accounts::link_case(&mut tx, &tenant.tenant_id, account_id, &case_id).await?;
+            let business = match req.business_id {
+                Some(b) => rathaus_store::businesses::membership(&mut tx, &tenant.tenant_id, b, account_id).await?,
+                None => None,
+            };
+            let business_id = business.as_ref().map(|m| m.business_id.as_str());
+            rathaus_store::accounts::link_case(&mut tx, &tenant.tenant_id, account_id, business_id, &case_id).await?;
         }
         let missing =
             attach_uploads(&mut tx, procedure, &tenant.tenant_id, &case_id, req.upload_key, &data, req.lang, now)

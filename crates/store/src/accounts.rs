@@ -210,12 +210,20 @@ pub async fn purge_tokens(conn: &mut AnyConnection, now: DateTime<Utc>) -> Resul
         .rows_affected())
 }
 
-/// Lists the case under the account (in the submission's transaction).
-pub async fn link_case(conn: &mut AnyConnection, tenant_id: &str, account_id: &str, case_id: &str) -> Result<()> {
-    sqlx::query("INSERT INTO account_cases (tenant_id, account_id, case_id) VALUES ($1, $2, $3)")
+/// Lists the case under the account, and under the business the account acted for (in the
+/// submission's transaction).
+pub async fn link_case(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    account_id: &str,
+    business_id: Option<&str>,
+    case_id: &str,
+) -> Result<()> {
+    sqlx::query("INSERT INTO account_cases (tenant_id, account_id, case_id, business_id) VALUES ($1, $2, $3, $4)")
         .bind(tenant_id)
         .bind(account_id)
         .bind(case_id)
+        .bind(business_id)
         .execute(&mut *conn)
         .await?;
     Ok(())
@@ -228,29 +236,40 @@ pub struct AccountCase {
     pub procedure_id: String,
     pub status: String,
     pub submitted_at: String,
+    /// The business it was submitted for, if any.
+    pub business: Option<String>,
 }
 
-/// The account's cases, newest first.
+/// Rows of `account_cases` or `drafts` (alias `x`) that the account `$2` may see: its own,
+/// and those of the businesses it is a member of.
+pub(crate) const VISIBLE_TO_ACCOUNT: &str = "(x.account_id = $2 OR x.business_id IN
+    (SELECT m.business_id FROM business_members m WHERE m.tenant_id = $1 AND m.account_id = $2))";
+
+/// The account's cases and those of its businesses, newest first.
 pub async fn cases(conn: &mut AnyConnection, tenant_id: &str, account_id: &str) -> Result<Vec<AccountCase>> {
-    Ok(sqlx::query_as(
-        "SELECT c.reference, c.procedure_id, c.status, c.submitted_at FROM account_cases ac
-         JOIN cases c ON c.tenant_id = ac.tenant_id AND c.case_id = ac.case_id
-         WHERE ac.tenant_id = $1 AND ac.account_id = $2 ORDER BY c.submitted_at DESC, c.reference DESC",
-    )
+    Ok(sqlx::query_as(&format!(
+        "SELECT c.reference, c.procedure_id, c.status, c.submitted_at, b.name AS business FROM account_cases x
+         JOIN cases c ON c.tenant_id = x.tenant_id AND c.case_id = x.case_id
+         LEFT JOIN businesses b ON b.tenant_id = x.tenant_id AND b.business_id = x.business_id
+         WHERE x.tenant_id = $1 AND {VISIBLE_TO_ACCOUNT} ORDER BY c.submitted_at DESC, c.reference DESC"
+    ))
     .bind(tenant_id)
     .bind(account_id)
     .fetch_all(&mut *conn)
     .await?)
 }
 
+/// Whether the account may see the case: it submitted it, or it is a member of the business
+/// the case was submitted for.
 pub async fn owns_case(conn: &mut AnyConnection, tenant_id: &str, account_id: &str, case_id: &str) -> Result<bool> {
-    let (n,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM account_cases WHERE tenant_id = $1 AND account_id = $2 AND case_id = $3")
-            .bind(tenant_id)
-            .bind(account_id)
-            .bind(case_id)
-            .fetch_one(&mut *conn)
-            .await?;
+    let (n,): (i64,) = sqlx::query_as(&format!(
+        "SELECT COUNT(*) FROM account_cases x WHERE x.tenant_id = $1 AND x.case_id = $3 AND {VISIBLE_TO_ACCOUNT}"
+    ))
+    .bind(tenant_id)
+    .bind(account_id)
+    .bind(case_id)
+    .fetch_one(&mut *conn)
+    .await?;
     Ok(n > 0)
 }
 
@@ -261,19 +280,23 @@ pub struct AccountDraft {
     pub procedure_id: String,
     pub updated_at: String,
     pub expires_at: String,
+    /// The business it was saved for, if any.
+    pub business: Option<String>,
 }
 
-/// The account's saved drafts that have not expired at `now`, newest first.
+/// The account's saved drafts and those of its businesses that have not expired at `now`,
+/// newest first.
 pub async fn drafts(
     conn: &mut AnyConnection,
     tenant_id: &str,
     account_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<AccountDraft>> {
-    Ok(sqlx::query_as(
-        "SELECT draft_id, procedure_id, updated_at, expires_at FROM drafts
-         WHERE tenant_id = $1 AND account_id = $2 AND expires_at > $3 ORDER BY updated_at DESC",
-    )
+    Ok(sqlx::query_as(&format!(
+        "SELECT x.draft_id, x.procedure_id, x.updated_at, x.expires_at, b.name AS business FROM drafts x
+         LEFT JOIN businesses b ON b.tenant_id = x.tenant_id AND b.business_id = x.business_id
+         WHERE x.tenant_id = $1 AND {VISIBLE_TO_ACCOUNT} AND x.expires_at > $3 ORDER BY x.updated_at DESC"
+    ))
     .bind(tenant_id)
     .bind(account_id)
     .bind(ts(now))

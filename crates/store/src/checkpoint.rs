@@ -51,7 +51,6 @@ pub(crate) fn spawn(pool: AnyPool, alive: Weak<()>) {
 /// One passive checkpoint; returns the frames in the WAL and how many of them are now in
 /// the database file (both -1 when the database is not in WAL mode).
 pub(crate) async fn checkpoint(pool: &AnyPool) -> Result<(i64, i64), sqlx::Error> {
-    let (_busy, log, done): (i64, i64, i64) =
-        sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(pool).await?;
+    let (_busy, log, done): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(pool).await?;
     Ok((log, done))
 }

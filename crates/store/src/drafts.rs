@@ -19,6 +19,8 @@ pub struct DraftRow {
     pub upload_key: Option<String>,
     /// The citizen account it was saved under, if any.
     pub account_id: Option<String>,
+    /// The business it was saved for, if any: its members see it too.
+    pub business_id: Option<String>,
 }
 
 impl DraftRow {
@@ -32,7 +34,7 @@ impl DraftRow {
 }
 
 const COLUMNS: &str =
-    "tenant_id, draft_id, procedure_id, data, created_at, updated_at, expires_at, upload_key, account_id";
+    "tenant_id, draft_id, procedure_id, data, created_at, updated_at, expires_at, upload_key, account_id, business_id";
 
 /// A draft to save: `draft_id` is kept across saves of the same application; each save
 /// sets a new token (the link sent before stops working) and a new expiry.
@@ -44,17 +46,19 @@ pub struct Save<'a> {
     pub token_hash: &'a str,
     pub upload_key: Option<&'a str>,
     pub account_id: Option<&'a str>,
+    pub business_id: Option<&'a str>,
     pub now: DateTime<Utc>,
     pub expires: DateTime<Utc>,
 }
 
 pub async fn save(conn: &mut AnyConnection, d: &Save<'_>) -> Result<()> {
     sqlx::query(
-        "INSERT INTO drafts (tenant_id, draft_id, procedure_id, data, token_hash, created_at, updated_at, expires_at, upload_key, account_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)
+        "INSERT INTO drafts (tenant_id, draft_id, procedure_id, data, token_hash, created_at, updated_at, expires_at, upload_key, account_id, business_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10)
          ON CONFLICT (tenant_id, draft_id) DO UPDATE SET data = excluded.data, token_hash = excluded.token_hash,
              updated_at = excluded.updated_at, expires_at = excluded.expires_at, upload_key = excluded.upload_key,
-             account_id = COALESCE(excluded.account_id, drafts.account_id)",
+             account_id = COALESCE(excluded.account_id, drafts.account_id),
+             business_id = COALESCE(excluded.business_id, drafts.business_id)",
     )
     .bind(d.tenant_id)
     .bind(d.draft_id)
@@ -65,6 +69,7 @@ pub async fn save(conn: &mut AnyConnection, d: &Save<'_>) -> Result<()> {
     .bind(ts(d.expires))
     .bind(d.upload_key)
     .bind(d.account_id)
+    .bind(d.business_id)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -80,7 +85,7 @@ pub async fn by_token(conn: &mut AnyConnection, tenant_id: &str, token_hash: &st
         .await?)
 }
 
-/// The draft with this id, if it belongs to the account.
+/// The draft with this id, if the account may see it (its own, or its business's).
 pub async fn of_account(
     conn: &mut AnyConnection,
     tenant_id: &str,
@@ -88,7 +93,8 @@ pub async fn of_account(
     draft_id: &str,
 ) -> Result<Option<DraftRow>> {
     Ok(sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM drafts WHERE tenant_id = $1 AND account_id = $2 AND draft_id = $3"
+        "SELECT {COLUMNS} FROM drafts x WHERE x.tenant_id = $1 AND x.draft_id = $3 AND {}",
+        crate::accounts::VISIBLE_TO_ACCOUNT
     ))
     .bind(tenant_id)
     .bind(account_id)

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod assets;
 pub mod audit;
 pub mod batch;
+pub mod businesses;
 pub mod cases;
 mod checkpoint;
 pub mod deployments;

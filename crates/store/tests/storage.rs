@@ -103,9 +103,18 @@ async fn audit_trail_is_a_verifiable_hash_chain() {
         // Text beyond ASCII is hashed as UTF-8 by whichever side chains (PostgreSQL chains
         // in the database, see migration 0012; verify recomputes in the application).
         let clerk = Actor::Staff { staff_id: "s1".into(), username: "müller".into() };
-        audit::append(&mut conn, &b.tenant_id, &clerk, "case.note", "case", "c9", &json!({"text": "Straße „Ö“ €"}), t0())
-            .await
-            .unwrap();
+        audit::append(
+            &mut conn,
+            &b.tenant_id,
+            &clerk,
+            "case.note",
+            "case",
+            "c9",
+            &json!({"text": "Straße „Ö“ €"}),
+            t0(),
+        )
+        .await
+        .unwrap();
         assert_eq!(audit::verify(&mut conn, &b.tenant_id).await.unwrap(), None);
         // A batch appended at the end of a transaction continues the same chain.
         let batch: Vec<audit::Pending> = (0..3)
@@ -692,7 +701,7 @@ async fn accounts_are_per_tenant_and_their_links_work_once_and_in_time() {
         // Cases belong to the account that submitted them.
         let data = json!({});
         cases::insert(&mut conn, new_case(ta, "c1", "GEW-2026-000001", &data)).await.unwrap();
-        accounts::link_case(&mut conn, ta, "acc1", "c1").await.unwrap();
+        accounts::link_case(&mut conn, ta, "acc1", None, "c1").await.unwrap();
         assert!(accounts::owns_case(&mut conn, ta, "acc1", "c1").await.unwrap());
         assert!(!accounts::owns_case(&mut conn, tb, "acc3", "c1").await.unwrap());
         let listed = accounts::cases(&mut conn, ta, "acc1").await.unwrap();
@@ -742,4 +751,125 @@ async fn sqlite_checkpoints_the_write_ahead_log_in_the_background() {
     }
     assert!(grown >= 2_000_000, "database file grew by {grown} bytes only: the WAL was not checkpointed");
     db.cleanup().await;
+}
+
+/// A business account: members share the cases and drafts made for the business, nobody
+/// else (not another tenant's account) sees them; the last admin cannot be removed; an
+/// invitation replaces the earlier one to the same address and is found by its link only.
+#[tokio::test]
+async fn business_members_share_cases_and_drafts_and_keep_an_admin() {
+    use rathaus_store::{businesses, drafts};
+    for db in testing::all().await {
+        let (a, b) = two_tenants(&db.store).await;
+        let (ta, tb) = (a.tenant_id.as_str(), b.tenant_id.as_str());
+        let mut conn = db.store.conn().await.unwrap();
+        for (tenant_id, account_id, email) in [
+            (ta, "anna", "anna@firma.de"),
+            (ta, "ben", "ben@firma.de"),
+            (ta, "carla", "carla@example.org"),
+            (tb, "ben", "ben@firma.de"),
+        ] {
+            let new = accounts::NewAccount {
+                tenant_id,
+                account_id,
+                email,
+                password_hash: "$argon2id$…",
+                display_name: account_id,
+                now: t0(),
+            };
+            assert!(accounts::create(&mut conn, &new).await.unwrap());
+        }
+        businesses::create(&mut conn, ta, "firma", "Muster GmbH", "anna", t0()).await.unwrap();
+        let m = businesses::membership(&mut conn, ta, "firma", "anna").await.unwrap().unwrap();
+        assert!(m.is_admin());
+        assert!(businesses::membership(&mut conn, tb, "firma", "anna").await.unwrap().is_none());
+
+        // Invitations: the newer one to an address replaces the older; found by its link.
+        let invite = |token_hash: &'static str, invitation_id: &'static str| businesses::NewInvitation {
+            tenant_id: ta,
+            invitation_id,
+            token_hash,
+            business_id: "firma",
+            email: "ben@firma.de",
+            role: businesses::Role::Member,
+            invited_by: "anna",
+            now: t0(),
+            expires: t0() + Duration::days(7),
+        };
+        businesses::invite(&mut conn, &invite("h1", "i1")).await.unwrap();
+        businesses::invite(&mut conn, &invite("h2", "i2")).await.unwrap();
+        assert!(businesses::invitation_by_token(&mut conn, ta, "h1").await.unwrap().is_none());
+        let inv = businesses::invitation_by_token(&mut conn, ta, "h2").await.unwrap().unwrap();
+        assert_eq!((inv.invitation_id.as_str(), inv.email.as_str()), ("i2", "ben@firma.de"));
+        assert!(businesses::invitation_by_token(&mut conn, tb, "h2").await.unwrap().is_none());
+        assert!(!inv.expired(t0() + Duration::days(6)).unwrap());
+        assert!(inv.expired(t0() + Duration::days(7)).unwrap());
+        assert_eq!(businesses::invitations(&mut conn, ta, "firma", t0()).await.unwrap().len(), 1);
+        assert!(businesses::invitations(&mut conn, ta, "firma", t0() + Duration::days(8)).await.unwrap().is_empty());
+        businesses::add_member(&mut conn, ta, "firma", "ben", businesses::Role::Member, t0()).await.unwrap();
+        assert!(businesses::delete_invitation(&mut conn, ta, "firma", "i2").await.unwrap());
+        assert!(!businesses::delete_invitation(&mut conn, ta, "firma", "i2").await.unwrap());
+        let members = businesses::members(&mut conn, ta, "firma").await.unwrap();
+        assert_eq!(members.iter().map(|m| m.email.as_str()).collect::<Vec<_>>(), ["anna@firma.de", "ben@firma.de"]);
+
+        // Anna's case for the business and her private one; Ben sees only the business's.
+        let data = json!({});
+        cases::insert(&mut conn, new_case(ta, "c1", "GEW-2026-000001", &data)).await.unwrap();
+        cases::insert(&mut conn, new_case(ta, "c2", "GEW-2026-000002", &data)).await.unwrap();
+        accounts::link_case(&mut conn, ta, "anna", Some("firma"), "c1").await.unwrap();
+        accounts::link_case(&mut conn, ta, "anna", None, "c2").await.unwrap();
+        let refs = |cases: Vec<accounts::AccountCase>| {
+            cases.into_iter().map(|c| (c.reference, c.business)).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            refs(accounts::cases(&mut conn, ta, "ben").await.unwrap()),
+            [("GEW-2026-000001".to_string(), Some("Muster GmbH".to_string()))]
+        );
+        assert_eq!(accounts::cases(&mut conn, ta, "anna").await.unwrap().len(), 2);
+        assert!(accounts::owns_case(&mut conn, ta, "ben", "c1").await.unwrap());
+        assert!(!accounts::owns_case(&mut conn, ta, "ben", "c2").await.unwrap());
+        assert!(!accounts::owns_case(&mut conn, ta, "carla", "c1").await.unwrap());
+        assert!(!accounts::owns_case(&mut conn, tb, "ben", "c1").await.unwrap());
+        assert!(accounts::cases(&mut conn, tb, "ben").await.unwrap().is_empty());
+
+        // A draft Ben saves for the business is Anna's to continue too.
+        let save = drafts::Save {
+            tenant_id: ta,
+            draft_id: "d1",
+            procedure_id: "gewerbeanmeldung",
+            data: &data,
+            token_hash: "dh1",
+            upload_key: None,
+            account_id: Some("ben"),
+            business_id: Some("firma"),
+            now: t0(),
+            expires: t0() + Duration::days(30),
+        };
+        drafts::save(&mut conn, &save).await.unwrap();
+        let listed = accounts::drafts(&mut conn, ta, "anna", t0()).await.unwrap();
+        assert_eq!(listed.iter().map(|d| d.business.as_deref()).collect::<Vec<_>>(), [Some("Muster GmbH")]);
+        assert!(drafts::of_account(&mut conn, ta, "anna", "d1").await.unwrap().is_some());
+        assert!(drafts::of_account(&mut conn, ta, "carla", "d1").await.unwrap().is_none());
+        assert!(accounts::drafts(&mut conn, ta, "carla", t0()).await.unwrap().is_empty());
+
+        // The last admin stays; a member goes, and with membership the shared view.
+        assert_eq!(
+            businesses::remove_member(&mut conn, ta, "firma", "anna").await.unwrap(),
+            businesses::Removed::LastAdmin
+        );
+        assert_eq!(
+            businesses::remove_member(&mut conn, ta, "firma", "carla").await.unwrap(),
+            businesses::Removed::NotAMember
+        );
+        assert_eq!(
+            businesses::remove_member(&mut conn, ta, "firma", "ben").await.unwrap(),
+            businesses::Removed::Removed
+        );
+        assert!(!accounts::owns_case(&mut conn, ta, "ben", "c1").await.unwrap());
+        assert!(drafts::of_account(&mut conn, ta, "ben", "d1").await.unwrap().is_some(), "his own draft stays his");
+        assert!(businesses::of_account(&mut conn, ta, "ben").await.unwrap().is_empty());
+        assert_eq!(businesses::purge_invitations(&mut conn, t0() + Duration::days(8)).await.unwrap(), 0);
+        drop(conn);
+        db.cleanup().await;
+    }
 }

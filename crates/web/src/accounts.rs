@@ -96,7 +96,7 @@ fn render_form(tenant: &Tenant, page: FormPage<'_>, lang: Lang, session: &mut Se
     )?)
 }
 
-fn message_page(
+pub(crate) fn message_page(
     tenant: &Tenant,
     heading: String,
     text: String,
@@ -109,7 +109,7 @@ fn message_page(
     )?)
 }
 
-fn enabled(app: &AppState) -> AppResult<&rathaus_runtime::mail::Mailer> {
+pub(crate) fn enabled(app: &AppState) -> AppResult<&rathaus_runtime::mail::Mailer> {
     app.runtime.mail.as_ref().ok_or(AppError::NotFound)
 }
 
@@ -121,14 +121,21 @@ async fn verify(password: String, hash: String) -> bool {
     tokio::task::spawn_blocking(move || crate::backoffice::verify_password(&password, &hash)).await.unwrap_or(false)
 }
 
-fn link(app: &AppState, tenant: &Tenant, path: &str) -> String {
+pub(crate) fn link(app: &AppState, tenant: &Tenant, path: &str) -> String {
     format!("{}/{}/konto/{path}", app.public_url(), tenant.slug)
 }
 
 /// Sends an account mail unless the limit per address or per browser is reached (the forms
 /// are no relay for mail to strangers). A failed send is logged: the page says the same
 /// either way, so that it tells nobody whether an address has an account.
-async fn send_limited(app: &AppState, tenant: &Tenant, session: &Session, to: &str, subject: String, text: String) {
+pub(crate) async fn send_limited(
+    app: &AppState,
+    tenant: &Tenant,
+    session: &Session,
+    to: &str,
+    subject: String,
+    text: String,
+) {
     let Ok(mail) = enabled(app) else { return };
     if !app.limiter.mail_allowed("account", &tenant.tenant_id, session.csrf(), to) {
         tracing::warn!(tenant = %tenant.slug, "account mail not sent: limit reached");
@@ -139,12 +146,21 @@ async fn send_limited(app: &AppState, tenant: &Tenant, session: &Session, to: &s
     }
 }
 
-fn sign_in(session: &mut Session, a: &Account) {
+pub(crate) fn sign_in(session: &mut Session, a: &Account) {
     session.data.account = Some(AccountSession {
         account_id: a.account_id.clone(),
         email: a.email.clone(),
         display_name: a.display_name.clone(),
+        acting_for: None,
     });
+}
+
+/// Where to go after signing in: the tenant's page that asked for it (an invitation link),
+/// or the account's overview.
+pub(crate) fn after_sign_in(session: &mut Session, slug: &str) -> Response {
+    let home = format!("/{slug}/konto/");
+    let next = session.data.return_to.take().filter(|p| p.starts_with(&format!("/{slug}/konto/")) && !p.contains("//"));
+    redirect(&next.unwrap_or(home))
 }
 
 fn password_problem(password: &str, repeat: &str, lang: Lang) -> (Option<String>, Option<String>) {
@@ -278,7 +294,8 @@ pub async fn confirm(
             sign_in(&mut session, &a);
             app.runtime.account_logged_in(&tenant, &a.account_id).await?;
             session.data.flash = Some(t(lang, "account.verified"));
-            session.finish(&app, &slug, redirect(&format!("/{slug}/konto/"))).await
+            let next = after_sign_in(&mut session, &slug);
+            session.finish(&app, &slug, next).await
         }
         None => {
             let body = message_page(
@@ -364,7 +381,8 @@ pub async fn login(
                 session.rotate(&app).await?;
                 sign_in(&mut session, &a);
                 app.runtime.account_logged_in(&tenant, &a.account_id).await?;
-                return session.finish(&app, &slug, redirect(&format!("/{slug}/konto/"))).await;
+                let next = after_sign_in(&mut session, &slug);
+                return session.finish(&app, &slug, next).await;
             }
             Some(a) => {
                 // The right password, the address not yet confirmed: a new link, since the
@@ -568,7 +586,7 @@ pub async fn reset(
     }
 }
 
-fn to_login(slug: &str) -> Response {
+pub(crate) fn to_login(slug: &str) -> Response {
     redirect(&format!("/{slug}/konto/anmelden"))
 }
 
@@ -594,6 +612,7 @@ pub async fn home(State(app): State<AppState>, Path(slug): Path<String>, visit: 
         .map(|c| {
             json!({"reference": c.reference, "procedure": name_of(&c.procedure_id), "submitted": when(&c.submitted_at),
                 "status": t(lang, &format!("case_status.{}", c.status)),
+                "business": c.business.unwrap_or_else(|| t(lang, "account.for_me")),
                 "url": format!("/{slug}/vorgang/{}", c.reference)})
         })
         .collect();
@@ -604,19 +623,40 @@ pub async fn home(State(app): State<AppState>, Path(slug): Path<String>, visit: 
         .into_iter()
         .map(|d| {
             let procedure = name_of(&d.procedure_id);
-            let text = tf(
+            let mut text = tf(
                 lang,
                 "account.draft_item",
                 &[("procedure", &procedure), ("updated", &when(&d.updated_at)), ("expires", &when(&d.expires_at))],
             );
+            if let Some(b) = &d.business {
+                text.push_str(&tf(lang, "account.draft_for", &[("name", b)]));
+            }
             json!({"procedure": procedure, "text": text, "url": format!("/{slug}/konto/entwuerfe/{}", d.draft_id)})
+        })
+        .collect();
+    let memberships = app.runtime.businesses_of(&tenant, &me.account_id).await?;
+    // A business the applicant no longer belongs to is no longer acted for.
+    let acting = me.acting_for.clone().filter(|b| memberships.iter().any(|m| m.business_id == b.business_id));
+    if acting != me.acting_for {
+        if let Some(a) = session.data.account.as_mut() {
+            a.acting_for = acting.clone();
+        }
+    }
+    let businesses: Vec<Json> = memberships
+        .iter()
+        .map(|m| {
+            json!({"id": m.business_id, "name": m.name, "role": t(lang, &format!("business.role_{}", m.role)),
+                "url": format!("/{slug}/konto/unternehmen/{}", m.business_id)})
         })
         .collect();
     let body = render(
         "account_home.html",
         context! {
             greeting => tf(lang, "account.home_greeting", &[("name", &me.display_name), ("email", &me.email)]),
-            cases => cases, drafts => drafts, ..base(lang, Some(&tenant), Some(&mut session))
+            acting_note => acting.as_ref().map(|b| tf(lang, "account.acting_note", &[("name", &b.name)])),
+            acting_id => acting.as_ref().map(|b| b.business_id.clone()).unwrap_or_default(),
+            cases => cases, drafts => drafts, businesses => businesses,
+            ..base(lang, Some(&tenant), Some(&mut session))
         },
     )?;
     session.finish(&app, &slug, html(body)).await
@@ -727,6 +767,14 @@ pub async fn open_draft(
         return session.finish(&app, &slug, to_login(&slug)).await;
     };
     let row = app.runtime.account_draft(&tenant, &me.account_id, &draft_id).await?.ok_or(AppError::NotFound)?;
+    // A business's draft is continued for the business.
+    if let Some(business_id) = &row.business_id {
+        if let Some(m) = app.runtime.business_membership(&tenant, business_id, &me.account_id).await? {
+            if let Some(a) = session.data.account.as_mut() {
+                a.acting_for = Some(crate::session::ActingFor { business_id: m.business_id, name: m.name });
+            }
+        }
+    }
     let next = crate::drafts::open(&app, &tenant, &mut session, &row, lang).await?;
     session.finish(&app, &slug, redirect(&next)).await
 }

@@ -282,6 +282,7 @@ pub async fn submit(
         actor,
         upload_key: Some(&upload_key),
         account_id: None,
+        business_id: None,
     };
     match app.runtime.submit(request).await {
         Ok(s) => {

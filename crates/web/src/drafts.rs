@@ -32,11 +32,12 @@ pub(crate) async fn save(
 ) -> AppResult<()> {
     let draft_id = session.data.draft_ids.entry(procedure.to_string()).or_insert_with(rathaus_store::new_id).clone();
     let upload_key = session.data.upload_keys.get(procedure).cloned();
-    let account_id = session.data.account.as_ref().map(|a| a.account_id.clone());
-    let saved = app
-        .runtime
-        .save_draft(tenant, &draft_id, procedure, data, upload_key.as_deref(), account_id.as_deref())
-        .await?;
+    let account = session.data.account.clone();
+    let owner = account.as_ref().map(|a| rathaus_runtime::DraftOwner {
+        account_id: &a.account_id,
+        business_id: a.acting_for.as_ref().map(|b| b.business_id.as_str()),
+    });
+    let saved = app.runtime.save_draft(tenant, &draft_id, procedure, data, upload_key.as_deref(), owner).await?;
     session.data.saved_draft = Some(SavedDraftLink {
         procedure: procedure.to_string(),
         token: saved.token,

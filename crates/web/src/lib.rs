@@ -7,6 +7,7 @@ mod api;
 mod assets;
 mod attachments;
 mod backoffice;
+mod businesses;
 mod domains;
 mod drafts;
 mod engine_api;
@@ -211,6 +212,19 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/konto/passwort-neu/{token}", get(accounts::reset_form).post(accounts::reset))
         .route("/{tenant}/konto/profil", get(accounts::profile_form).post(accounts::save_profile))
         .route("/{tenant}/konto/entwuerfe/{draft_id}", get(accounts::open_draft))
+        .route("/{tenant}/konto/handeln-als", post(businesses::act_as))
+        .route("/{tenant}/konto/unternehmen/neu", get(businesses::new_form).post(businesses::create))
+        .route("/{tenant}/konto/unternehmen/{business_id}", get(businesses::show))
+        .route("/{tenant}/konto/unternehmen/{business_id}/einladen", post(businesses::invite))
+        .route(
+            "/{tenant}/konto/unternehmen/{business_id}/einladungen/{invitation_id}/zurueckziehen",
+            post(businesses::withdraw),
+        )
+        .route(
+            "/{tenant}/konto/unternehmen/{business_id}/mitglieder/{account_id}/entfernen",
+            post(businesses::remove_member),
+        )
+        .route("/{tenant}/konto/einladung/{token}", get(businesses::invitation).post(businesses::accept))
         .route("/{tenant}/konto/oidc", get(oidc::start))
         .route("/{tenant}/konto/oidc/zurueck", get(oidc::callback))
         .route("/{tenant}/impressum", get(legal::imprint))

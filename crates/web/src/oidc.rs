@@ -12,7 +12,7 @@ use crate::error::{AppError, AppResult};
 use crate::i18n::t;
 use crate::portal::{base, redirect};
 use crate::render::render;
-use crate::session::{AccountSession, OidcLogin};
+use crate::session::OidcLogin;
 use crate::visit::Visit;
 use crate::AppState;
 use axum::extract::{Path, Query, State};
@@ -174,14 +174,11 @@ pub async fn callback(
         Err(e) => return Err(e.into()),
     };
     session.rotate(&app).await?;
-    session.data.account = Some(AccountSession {
-        account_id: account.account_id.clone(),
-        email: account.email.clone(),
-        display_name: account.display_name.clone(),
-    });
+    crate::accounts::sign_in(&mut session, &account);
     app.runtime.account_logged_in(&tenant, &account.account_id).await?;
     session.data.flash = Some(t(lang, "account.oidc_signed_in"));
-    session.finish(&app, &slug, redirect(&format!("/{slug}/konto/"))).await
+    let next = crate::accounts::after_sign_in(&mut session, &slug);
+    session.finish(&app, &slug, next).await
 }
 
 async fn failed(

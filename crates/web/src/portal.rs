@@ -631,6 +631,12 @@ pub async fn submit(
             actor: Actor::Applicant,
             upload_key: session.data.upload_keys.get(&procedure).map(String::as_str),
             account_id: session.data.account.as_ref().map(|a| a.account_id.as_str()),
+            business_id: session
+                .data
+                .account
+                .as_ref()
+                .and_then(|a| a.acting_for.as_ref())
+                .map(|b| b.business_id.as_str()),
         })
         .await;
     match result {

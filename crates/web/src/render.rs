@@ -28,6 +28,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("account_form.html", include_str!("../templates/account_form.html")),
     ("account_message.html", include_str!("../templates/account_message.html")),
     ("account_home.html", include_str!("../templates/account_home.html")),
+    ("business.html", include_str!("../templates/business.html")),
+    ("business_new.html", include_str!("../templates/business_new.html")),
+    ("business_invitation.html", include_str!("../templates/business_invitation.html")),
     ("messages.html", include_str!("../templates/messages.html")),
     ("mailbox.html", include_str!("../templates/mailbox.html")),
 ];

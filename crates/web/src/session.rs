@@ -39,6 +39,16 @@ pub struct AccountSession {
     pub account_id: String,
     pub email: String,
     pub display_name: String,
+    /// The business account the applicant acts for (see `businesses`); `None`: themselves.
+    #[serde(default)]
+    pub acting_for: Option<ActingFor>,
+}
+
+/// The business an applicant acts for: new drafts and applications belong to it too.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ActingFor {
+    pub business_id: String,
+    pub name: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -61,6 +71,9 @@ pub struct SessionData {
     pub saved_draft: Option<SavedDraftLink>,
     /// The key of each procedure's uploads (see `attachments`), by procedure id.
     pub upload_keys: BTreeMap<String, String>,
+    /// Where to go after signing in (a page of the tenant that asked for it, e.g. an
+    /// invitation link).
+    pub return_to: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
