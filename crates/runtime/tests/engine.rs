@@ -50,6 +50,7 @@ async fn submit(rt: &Runtime, t: &tenants::Tenant, name: &str) -> String {
             actor: Actor::System,
             upload_key: None,
             account_id: None,
+            business_id: None,
         })
         .await
         .unwrap();

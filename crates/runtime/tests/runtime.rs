@@ -82,6 +82,7 @@ async fn standard_case_is_confirmed_by_the_machine_with_documents_and_fee() {
                 actor: Actor::Applicant,
                 upload_key: None,
                 account_id: None,
+                business_id: None,
             })
             .await
             .unwrap();
@@ -139,6 +140,7 @@ async fn review_case_waits_for_the_clerk_and_a_rejection_produces_a_notice() {
                 actor: Actor::Applicant,
                 upload_key: None,
                 account_id: None,
+                business_id: None,
             })
             .await
             .unwrap();
@@ -190,6 +192,7 @@ async fn clerk_confirmation_reuses_the_confirmation_path() {
                 actor: Actor::Applicant,
                 upload_key: None,
                 account_id: None,
+                business_id: None,
             })
             .await
             .unwrap();
@@ -236,6 +239,7 @@ async fn invalid_data_stores_nothing() {
                 actor: Actor::Applicant,
                 upload_key: None,
                 account_id: None,
+                business_id: None,
             })
             .await
             .unwrap_err();
@@ -259,6 +263,7 @@ async fn invalid_data_stores_nothing() {
                 actor: Actor::Applicant,
                 upload_key: None,
                 account_id: None,
+                business_id: None,
             })
             .await
             .unwrap_err();
@@ -298,6 +303,7 @@ async fn the_expected_decision_comes_from_recent_cases_or_the_procedures_process
                     actor: Actor::Applicant,
                     upload_key: None,
                     account_id: None,
+                    business_id: None,
                 })
                 .await
                 .unwrap()
