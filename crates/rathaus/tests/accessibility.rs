@@ -323,11 +323,11 @@ async fn audit_account(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit) 
     // error, and the invitation's page as the invited person sees it before signing in.
     go(c, s, &format!("/{tenant}/konto/unternehmen/neu")).await;
     a.check(c, &format!("{tenant}: business account new")).await;
-    click(c, "form button[type=submit]").await;
+    click(c, "form[action$='/unternehmen/neu'] button[type=submit]").await;
     c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css(".error-summary")).await.unwrap();
     a.check(c, &format!("{tenant}: business account new with error")).await;
     type_into(c, "name", "Muster GmbH").await;
-    click(c, "form button[type=submit]").await;
+    click(c, "form[action$='/unternehmen/neu'] button[type=submit]").await;
     c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("business-members")).await.unwrap();
     a.check(c, &format!("{tenant}: business account")).await;
     type_into(c, "email", "kollege@").await;
