@@ -9,6 +9,7 @@ pub mod i18n;
 pub mod iban;
 pub mod ids;
 pub mod money;
+pub mod request;
 pub mod role;
 pub mod tenant;
 pub mod time;

@@ -237,7 +237,11 @@ async fn audit_tenant(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit) {
     a.check(c, &format!("{tenant}: mailbox with a message")).await;
     go(c, s, &format!("/{tenant}/vorgang/{reference}")).await;
     if permit {
-        // A case for review: nothing to pay yet.
+        // A case for review: nothing to pay yet, but the clerk asks for a document.
+        request_document(s, tenant, &reference).await;
+        go(c, s, &format!("/{tenant}/vorgang/{reference}")).await;
+        c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("requests")).await.unwrap();
+        a.check(c, &format!("{tenant}: status with a request for a document")).await;
         return;
     }
     // Paying online: the provider's page (the demo's test provider) and the status after it.
@@ -247,6 +251,19 @@ async fn audit_tenant(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit) {
     click(c, "button[value=paid]").await;
     wait_for_path(c, &reference).await;
     a.check(c, &format!("{tenant}: status, fee paid")).await;
+}
+
+/// The clerk asks for a document (as from the case file), due in ten days.
+async fn request_document(s: &TestServer, tenant: &str, reference: &str) {
+    let rt = &s.assembled.runtime;
+    let mut conn = rt.store.conn().await.unwrap();
+    let t = rathaus_store::tenants::by_slug(&mut conn, tenant).await.unwrap().unwrap();
+    let case = rathaus_store::cases::by_reference(&mut conn, &t.tenant_id, reference).await.unwrap().unwrap();
+    drop(conn);
+    let due = rathaus_domain::time::german_today(chrono::Utc::now()) + chrono::Duration::days(10);
+    let clerk = rathaus_store::audit::Actor::Staff { staff_id: "s".into(), username: "sachbearbeitung".into() };
+    let what = "Bitte senden Sie eine Kopie Ihrer Erlaubnis nach § 34a GewO.";
+    rt.request_documents(&t, &case, &clerk, "Sabine Sachbearbeiterin", what, due).await.unwrap();
 }
 
 /// The permit page: as shown, with a refused file, with a file uploaded; then filled in.
@@ -360,7 +377,7 @@ async fn every_portal_page_of_both_towns_passes_axe_core_wcag_2_1_aa() {
     }
     let _ = c.close().await;
     s.stop().await;
-    assert!(audit.pages >= 86, "pages audited: {}", audit.pages);
+    assert!(audit.pages >= 87, "pages audited: {}", audit.pages);
     assert!(audit.shots.len() >= 28, "screenshots: {}", audit.shots.len());
     assert!(
         audit.violations.is_empty(),

@@ -1523,3 +1523,80 @@ async fn business_account_members_share_the_businesss_applications() {
         s.stop().await;
     }
 }
+
+/// A clerk asks the applicant for a missing document with a deadline (the form names a
+/// missing text, a past and an unreadable date); the applicant sees what and by when on the
+/// status page and answers in the mailbox; the request is then answered for the clerk and
+/// gone from the status page. A request can be withdrawn; auditors can do neither.
+#[tokio::test]
+async fn a_clerk_requests_a_document_and_the_applicant_answers_in_the_mailbox() {
+    for db in testing::all().await {
+        let s = TestServer::start(db).await;
+        let citizen = Visit::new(&s);
+        fill_application(&citizen, "musterstadt", "09999", "heilpraktiker").await;
+        let (_, _, receipt) = submit(&citizen, "musterstadt").await;
+        let reference = between(&receipt, "<strong id=\"reference\">", "</strong>").to_string();
+        let status_path = format!("/musterstadt/vorgang/{reference}");
+
+        let clerk = login(&s, "musterstadt", "sachbearbeitung").await;
+        let (_, _, list) = clerk.get("/musterstadt/intern/").await;
+        let case_path = link_to(&list, &format!(">{reference}</a>"));
+        let action = format!("{case_path}/nachforderungen");
+        let (st, _, html) = clerk.post(&case_path, &action, &[("was", ""), ("frist", "")]).await;
+        assert_eq!(st, 422);
+        assert!(html.contains("Beschreiben Sie, was fehlt.") && html.contains("Geben Sie eine Frist ein."), "{html}");
+        assert!(html.contains("href=\"#was\"") && html.contains("href=\"#frist\""), "{html}");
+        let what = "Bitte senden Sie eine Kopie Ihrer Erlaubnis nach dem Heilpraktikergesetz.";
+        let (st, _, html) = clerk.post(&case_path, &action, &[("was", what), ("frist", "2020-01-01")]).await;
+        assert_eq!(st, 422);
+        assert!(html.contains("Die Frist muss nach dem heutigen Tag liegen."), "{html}");
+        assert!(html.contains(what), "the text is kept");
+        let (st, _, html) = clerk.post(&case_path, &action, &[("was", what), ("frist", "morgen")]).await;
+        assert_eq!(st, 422);
+        assert!(html.contains("Geben Sie die Frist als Datum ein"), "{html}");
+        let today = rathaus_domain::time::german_today(chrono::Utc::now());
+        let due = today + chrono::Duration::days(14);
+        let due_german = due.format("%d.%m.%Y").to_string();
+        let (st, _, html) =
+            clerk.post(&case_path, &action, &[("was", what), ("frist", &due.format("%Y-%m-%d").to_string())]).await;
+        assert_eq!(st, 200, "{html}");
+        assert!(html.contains(&format!("Die Nachforderung ist gesendet; Frist bis {due_german}.")), "{html}");
+        let requests = between(&html, "id=\"requests\">", "</table>");
+        assert!(requests.contains(what) && requests.contains("offen"), "{requests}");
+        // A second request, withdrawn again.
+        let (st, _, html) =
+            clerk.post(&case_path, &action, &[("was", "Mietvertrag"), ("frist", &due.to_string())]).await;
+        assert_eq!(st, 200, "{html}");
+        let withdraw = unescape(between(between(&html, "Mietvertrag</td>", "</tr>"), "action=\"", "\""));
+        let auditor = login(&s, "musterstadt", "pruefung").await;
+        let (st, _, _) = auditor.post(&case_path, &withdraw, &[]).await;
+        assert_eq!(st, 403);
+        let (st, _, _) = auditor.post(&case_path, &action, &[("was", "x"), ("frist", &due.to_string())]).await;
+        assert_eq!(st, 403);
+        let (st, _, html) = clerk.post(&case_path, &withdraw, &[]).await;
+        assert_eq!(st, 200);
+        assert!(html.contains("Die Nachforderung ist zurückgenommen.") && html.contains("zurückgenommen"), "{html}");
+        let (st, _, _) = clerk.post(&case_path, &withdraw, &[]).await;
+        assert_eq!(st, 404, "once");
+
+        // The applicant sees what is wanted and by when, and answers.
+        let (_, _, status) = citizen.get(&status_path).await;
+        let waiting = between(&status, "id=\"requests\"", "</div>");
+        assert!(waiting.contains(what) && waiting.contains(&format!("Bitte bis zum {due_german}")), "{status}");
+        assert!(!waiting.contains("Mietvertrag"), "withdrawn: {waiting}");
+        let mailbox = format!("/musterstadt/vorgang/{reference}/nachrichten");
+        let (_, _, page) = citizen.get(&mailbox).await;
+        assert!(page.contains(&format!("Bitte reichen Sie bis zum {due_german} Folgendes nach:")), "{page}");
+        let (st, _, _) = citizen
+            .post_files(&mailbox, &[("nachricht", "Anbei die Erlaubnis.")], &[("datei", "erlaubnis.pdf", PERMIT_PDF)])
+            .await;
+        assert_eq!(st, 200);
+        let (_, _, status) = citizen.get(&status_path).await;
+        assert!(!status.contains("id=\"requests\""), "{status}");
+        assert!(status.contains("Antwort auf die Nachforderung eingegangen"), "{status}");
+        let (_, _, html) = clerk.get(&case_path).await;
+        let requests = between(&html, "id=\"requests\">", "</table>");
+        assert!(requests.contains("beantwortet"), "{requests}");
+        s.stop().await;
+    }
+}

@@ -4,6 +4,7 @@
 
 use crate::docdata::{document_data, DocumentContext};
 use crate::notify::NOTIFY_JOB;
+use crate::requests::{Phase, REQUEST_JOB};
 use crate::submit::RECEIPT_JOB;
 use crate::{Result, Runtime, RuntimeError};
 use rathaus_domain::time::{german_time, german_today};
@@ -28,6 +29,11 @@ pub(crate) enum Prepared {
     /// it to any more.
     Notified {
         sent: bool,
+    },
+    /// A request to the applicant reached its reminder or its deadline.
+    RequestDue {
+        request_id: String,
+        phase: Phase,
     },
     Document {
         kind: String,
@@ -136,6 +142,11 @@ pub(crate) async fn prepare(
             mail.send(&to, &subject, &text).await.map_err(|e| format!("Benachrichtigung nicht gesendet: {e}"))?;
             Ok(Prepared::Notified { sent: true })
         }
+        REQUEST_JOB => {
+            let request_id = h.get("request").cloned().ok_or("Header „request“ fehlt")?;
+            let phase = h.get("phase").and_then(|p| Phase::parse(p)).ok_or("Header „phase“ fehlt oder ist ungültig")?;
+            Ok(Prepared::RequestDue { request_id, phase })
+        }
         other => Err(format!("unbekannter Konnektor „{other}“")),
     }
 }
@@ -170,6 +181,11 @@ pub(crate) async fn commit(
             .await?;
             if mail && case.status != status.code() {
                 crate::notify::queue(conn, job, case, "status", now).await?;
+            }
+        }
+        Prepared::RequestDue { request_id, phase } => {
+            if crate::requests::due(conn, t, &case.case_id, request_id, *phase, now).await? && mail {
+                crate::notify::queue(conn, job, case, "request", now).await?;
             }
         }
         Prepared::Notified { sent } => {

@@ -26,6 +26,7 @@ mod notify;
 pub mod payments;
 pub mod preview;
 mod procedures;
+pub mod requests;
 mod submit;
 mod tasks;
 pub mod uploads;

@@ -107,6 +107,7 @@ impl Runtime {
             file_info = json!({"type": kind.code(), "size": content.len(), "sha256": sha256, "scan": scan});
         }
         events::add(&mut tx, t, &case.case_id, "message", "Nachricht an die Behörde gesendet", true, now).await?;
+        crate::requests::answer(&mut tx, t, &case.case_id, &message_id, now).await?;
         audit::append(
             &mut tx,
             t,

@@ -302,3 +302,124 @@ fn rand_suffix() -> u64 {
     h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
     h.finish()
 }
+
+/// A request to the applicant (Nachforderung): sent as a message with a deadline, a
+/// reminder three days before in the morning (German time), the deadline passing once;
+/// the applicant's message answers it, a withdrawn request's jobs do nothing.
+#[tokio::test]
+async fn a_request_to_the_applicant_reminds_expires_and_is_answered() {
+    use chrono::NaiveDate;
+    use rathaus_runtime::requests::RequestState;
+    for db in testing::all().await {
+        let (rt, clock, t) = setup(&db).await;
+        let reference = submit(&rt, &t, "Erika").await;
+        let mut conn = db.store.conn().await.unwrap();
+        let case = cases::by_reference(&mut conn, &t.tenant_id, &reference).await.unwrap().unwrap();
+        drop(conn);
+        let clerk = Actor::Staff { staff_id: "s1".into(), username: "sachbearbeitung".into() };
+        // Not today, not more than three months ahead.
+        let today = NaiveDate::from_ymd_opt(2026, 11, 16).unwrap();
+        for bad in [today, NaiveDate::from_ymd_opt(2027, 2, 17).unwrap()] {
+            assert!(matches!(
+                rt.request_documents(&t, &case, &clerk, "Sabine Sachbearbeiterin", "Kopie", bad).await,
+                Err(RuntimeError::Conflict(_))
+            ));
+        }
+        let due = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        let first = rt
+            .request_documents(&t, &case, &clerk, "Sabine Sachbearbeiterin", "Kopie der Erlaubnis nach § 34a GewO", due)
+            .await
+            .unwrap();
+        let second =
+            rt.request_documents(&t, &case, &clerk, "Sabine Sachbearbeiterin", "Mietvertrag", due).await.unwrap();
+        let messages = rt.messages(&t, &case.case_id).await.unwrap();
+        assert_eq!(messages.len(), 2);
+        assert!(
+            messages.iter().any(|m| m.body.contains("bis zum 30.11.2026") && m.body.contains("§ 34a GewO")),
+            "{messages:?}"
+        );
+        assert!(rt.withdraw_request(&t, &case, &clerk, &second).await.unwrap());
+        assert!(!rt.withdraw_request(&t, &case, &clerk, &second).await.unwrap(), "once");
+
+        let request_jobs = |db: &testing::TestDatabase| {
+            let store = db.store.clone();
+            let case_id = case.case_id.clone();
+            let tenant_id = t.tenant_id.clone();
+            async move {
+                let mut conn = store.conn().await.unwrap();
+                let row = rathaus_store::instances::by_case(&mut conn, &tenant_id, &case_id).await.unwrap().unwrap();
+                let mut runs: Vec<String> = jobs::for_instance(&mut conn, &tenant_id, &row.instance_id)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .filter(|j| j.job_type == "rathaus:request")
+                    .map(|j| format!("{} {}", j.run_at, j.status))
+                    .collect();
+                runs.sort();
+                runs
+            }
+        };
+        // Reminder on Friday 27 November at 08:00 German time (07:00 UTC), deadline at the
+        // end of the 30th; for both requests.
+        let runs = request_jobs(&db).await;
+        assert_eq!(runs.len(), 4, "{runs:?}");
+        assert!(runs[0].starts_with("2026-11-27T07:00:00.000Z pending"), "{runs:?}");
+        assert!(runs[3].starts_with("2026-11-30T23:00:00.000Z pending"), "{runs:?}");
+
+        let state = |rt: Arc<Runtime>, id: String| {
+            let t = t.clone();
+            let case_id = case.case_id.clone();
+            async move {
+                let all = rt.document_requests(&t, &case_id).await.unwrap();
+                let r = all.into_iter().find(|r| r.request_id == id).unwrap();
+                (r.state(), r.reminded_at.is_some())
+            }
+        };
+        clock.set(Utc.with_ymd_and_hms(2026, 11, 27, 7, 30, 0).unwrap());
+        rt.run_due_jobs().await.unwrap();
+        assert_eq!(state(rt.clone(), first.clone()).await, (RequestState::Open, true));
+        assert_eq!(
+            state(rt.clone(), second.clone()).await,
+            (RequestState::Withdrawn, false),
+            "a withdrawn request is not reminded"
+        );
+        clock.set(Utc.with_ymd_and_hms(2026, 11, 30, 22, 59, 0).unwrap());
+        rt.run_due_jobs().await.unwrap();
+        assert_eq!(state(rt.clone(), first.clone()).await.0, RequestState::Open, "the 30th is not over yet");
+        clock.set(Utc.with_ymd_and_hms(2026, 11, 30, 23, 0, 0).unwrap());
+        rt.run_due_jobs().await.unwrap();
+        assert_eq!(state(rt.clone(), first.clone()).await.0, RequestState::Overdue);
+        assert!(request_jobs(&db).await.iter().all(|r| r.ends_with(" done")), "{:?}", request_jobs(&db).await);
+
+        // A late answer still answers it.
+        let message =
+            rt.message_from_applicant(&t, &case, "Anbei die Erlaubnis.", None, Lang::De).await.unwrap().unwrap();
+        let all = rt.document_requests(&t, &case.case_id).await.unwrap();
+        let answered = all.iter().find(|r| r.request_id == first).unwrap();
+        assert_eq!(
+            (answered.state(), answered.answer_message_id.as_deref()),
+            (RequestState::Answered, Some(message.as_str()))
+        );
+        let mut conn = db.store.conn().await.unwrap();
+        let actions: Vec<String> = rathaus_store::audit::for_object(&mut conn, &t.tenant_id, "case", &case.case_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .filter(|a| a.starts_with("request."))
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "request.created",
+                "request.created",
+                "request.withdrawn",
+                "request.reminded",
+                "request.overdue",
+                "request.answered"
+            ]
+        );
+        drop(conn);
+        db.cleanup().await;
+    }
+}

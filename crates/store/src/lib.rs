@@ -21,6 +21,7 @@ pub mod jobs;
 pub mod mailbox;
 pub mod messages;
 pub mod payments;
+pub mod requests;
 pub mod sessions;
 pub mod staff;
 pub mod tasks;

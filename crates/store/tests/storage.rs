@@ -458,6 +458,14 @@ async fn a_batch_writes_everything_in_one_statement_and_reports_its_last_write()
         assert!(batch.is_empty());
         tx.commit().await.unwrap();
 
+        // A request to the applicant that went unanswered brings the open task back.
+        let mut conn = db.store.conn().await.unwrap();
+        assert_eq!(tasks::follow_up_now(&mut conn, t, "c1", t0() + Duration::days(1)).await.unwrap(), 1);
+        assert_eq!(tasks::follow_up_now(&mut conn, t, "c2", t0()).await.unwrap(), 0);
+        let task = tasks::by_id(&mut conn, t, "k1").await.unwrap().unwrap();
+        assert_eq!(task.follow_up_at, Some(rathaus_store::ts(t0() + Duration::days(1))));
+        drop(conn);
+
         // Second step: the checked save comes last; with the right revision it changes a row.
         let mut tx = db.store.begin().await.unwrap();
         let mut batch = Batch::new();

@@ -61,9 +61,9 @@ pub(crate) fn dummy_hash() -> &'static str {
     H.get_or_init(|| hash_password("dummy password for timing"))
 }
 
-struct StaffCtx {
-    staff: StaffSession,
-    role: Role,
+pub(crate) struct StaffCtx {
+    pub staff: StaffSession,
+    pub role: Role,
     org_units: Vec<String>,
 }
 
@@ -93,7 +93,7 @@ fn sees(ctx: &StaffCtx, task: &tasks::Task) -> bool {
 }
 
 /// The signed-in staff member of this tenant, or a redirect to the login page.
-async fn require_staff(app: &AppState, tenant: &Tenant, session: &Session) -> Result<StaffCtx, Response> {
+pub(crate) async fn require_staff(app: &AppState, tenant: &Tenant, session: &Session) -> Result<StaffCtx, Response> {
     let Some(s) = session.data.staff.clone() else {
         return Err(Redirect::to(&format!("/{}/intern/anmelden", tenant.slug)).into_response());
     };
@@ -111,7 +111,7 @@ async fn require_staff(app: &AppState, tenant: &Tenant, session: &Session) -> Re
     }
 }
 
-fn actor(s: &StaffSession) -> Actor {
+pub(crate) fn actor(s: &StaffSession) -> Actor {
     Actor::Staff { staff_id: s.staff_id.clone(), username: s.username.clone() }
 }
 
@@ -275,36 +275,31 @@ pub async fn worklist(State(app): State<AppState>, Path(slug): Path<String>, vis
     session.finish(&app, &slug, html(body)).await
 }
 
-struct DecisionErrors {
+#[derive(Default)]
+pub(crate) struct DecisionErrors {
     outcome: Option<String>,
     reason: Option<String>,
     reason_text: String,
 }
 
-async fn render_case(
-    app: &AppState,
-    tenant: &Tenant,
-    session: &mut Session,
-    ctx: &StaffCtx,
-    case_id: &str,
-    lang: Lang,
-    errs: Option<DecisionErrors>,
-) -> AppResult<String> {
-    render_case_with(app, tenant, session, ctx, case_id, lang, errs, None, String::new()).await
+/// The forms of the case file as posted, with their errors: what to show again.
+#[derive(Default)]
+pub(crate) struct CaseForms {
+    pub decision: DecisionErrors,
+    pub message_error: Option<String>,
+    pub message_text: String,
+    pub request: crate::requests::RequestForm,
 }
 
-/// The case file with the decision form's and the message form's errors, if any.
-#[allow(clippy::too_many_arguments)]
-async fn render_case_with(
+/// The case file; `forms` holds a posted form to show again with its errors.
+pub(crate) async fn render_case_with(
     app: &AppState,
     tenant: &Tenant,
     session: &mut Session,
     ctx: &StaffCtx,
     case_id: &str,
     lang: Lang,
-    errs: Option<DecisionErrors>,
-    message_error: Option<String>,
-    message_text: String,
+    forms: CaseForms,
 ) -> AppResult<String> {
     let mut conn = app.runtime.store.conn().await?;
     let case = cases::by_id(&mut conn, &tenant.tenant_id, case_id).await?.ok_or(AppError::NotFound)?;
@@ -380,13 +375,22 @@ async fn render_case_with(
     let messages = message_views(app, tenant, &case.case_id, &metas, lang, &documents_base, false).await?;
     // Opening the case file is reading the applicant's messages.
     app.runtime.mark_messages_read(tenant, &case.case_id, rathaus_store::mailbox::IN).await?;
-    let errs = errs.unwrap_or(DecisionErrors { outcome: None, reason: None, reason_text: String::new() });
+    let requests = app.runtime.document_requests(tenant, &case.case_id).await?;
+    let withdraw_base = format!("/{}/intern/vorgaenge/{}/nachforderungen", tenant.slug, case.case_id);
+    let requests = crate::requests::request_views(&requests, lang, Some(&withdraw_base));
+    let CaseForms { decision: errs, message_error, message_text, request } = forms;
     let mut error_list = Vec::new();
     if let Some(e) = &errs.outcome {
         error_list.push(json!({"anchor": "ergebnis-bestaetigen", "message": e}));
     }
     if let Some(e) = &errs.reason {
         error_list.push(json!({"anchor": "begruendung", "message": e}));
+    }
+    if let Some(e) = &request.what_error {
+        error_list.push(json!({"anchor": "was", "message": e}));
+    }
+    if let Some(e) = &request.due_error {
+        error_list.push(json!({"anchor": "frist", "message": e}));
     }
     Ok(render(
         "case.html",
@@ -395,6 +399,9 @@ async fn render_case_with(
                 channel => t(lang, &format!("channel.{}", case.channel)), procedure_name => procedure.manifest.name.get(lang), version => procedure.manifest.version },
             findings => findings, sections => sections, documents => docs, fees => fee_rows, payments => payment_rows, open_tasks => open_tasks, events => evs, audit => trail,
             messages => messages, message_error => message_error, message_text => message_text,
+            requests => requests, request_what => request.what, request_due => request.due,
+            request_what_error => request.what_error, request_due_error => request.due_error,
+            request_action => format!("/{}/intern/vorgaenge/{}/nachforderungen", tenant.slug, case.case_id),
             may_write => ctx.role != Role::Auditor, case_id => case.case_id,
             may_decide => ctx.role.may_decide(), errors => error_list, outcome_error => errs.outcome, reason_error => errs.reason, reason => errs.reason_text,
             ..base(lang, Some(tenant), Some(session))
@@ -412,7 +419,7 @@ pub async fn case(
         Ok(c) => c,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
-    let body = render_case(&app, &tenant, &mut session, &ctx, &case_id, lang, None).await?;
+    let body = render_case_with(&app, &tenant, &mut session, &ctx, &case_id, lang, CaseForms::default()).await?;
     session.finish(&app, &slug, html(body)).await
 }
 
@@ -490,7 +497,8 @@ pub async fn send_message(
         None
     };
     if problem.is_some() {
-        let body = render_case_with(&app, &tenant, &mut session, &ctx, &case_id, lang, None, problem, text).await?;
+        let forms = CaseForms { message_error: problem, message_text: text, ..Default::default() };
+        let body = render_case_with(&app, &tenant, &mut session, &ctx, &case_id, lang, forms).await?;
         return session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await;
     }
     app.runtime.message_to_applicant(&tenant, &case, &actor(&ctx.staff), &ctx.staff.display_name, &text).await?;
@@ -544,8 +552,9 @@ pub async fn decide(
         (!matches!(outcome.as_str(), "bestaetigen" | "ablehnen")).then(|| t(lang, "case.outcome_missing"));
     let reason_error = (outcome == "ablehnen" && reason.chars().count() < 10).then(|| t(lang, "case.reason_missing"));
     if outcome_error.is_some() || reason_error.is_some() {
-        let errs = DecisionErrors { outcome: outcome_error, reason: reason_error, reason_text: reason };
-        let body = render_case(&app, &tenant, &mut session, &ctx, &task.case_id, lang, Some(errs)).await?;
+        let decision = DecisionErrors { outcome: outcome_error, reason: reason_error, reason_text: reason };
+        let forms = CaseForms { decision, ..Default::default() };
+        let body = render_case_with(&app, &tenant, &mut session, &ctx, &task.case_id, lang, forms).await?;
         return session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await;
     }
     let decision = Decision { outcome, reason, clerk_name: ctx.staff.display_name.clone() };

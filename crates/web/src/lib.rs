@@ -22,6 +22,7 @@ mod oidc;
 mod payment;
 mod portal;
 mod render;
+mod requests;
 mod session;
 mod visit;
 
@@ -236,6 +237,11 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/intern/vorgaenge/{case_id}", get(backoffice::case))
         .route("/{tenant}/intern/vorgaenge/{case_id}/dokumente/{document_id}", get(backoffice::document))
         .route("/{tenant}/intern/vorgaenge/{case_id}/nachrichten", post(backoffice::send_message))
+        .route("/{tenant}/intern/vorgaenge/{case_id}/nachforderungen", post(requests::create))
+        .route(
+            "/{tenant}/intern/vorgaenge/{case_id}/nachforderungen/{request_id}/zuruecknehmen",
+            post(requests::withdraw),
+        )
         .route("/{tenant}/intern/aufgaben/{task_id}/entscheidung", post(backoffice::decide))
         .route("/{tenant}/intern/betrieb", get(backoffice::operations))
         .route("/{tenant}/intern/auftraege/{job_id}/wiederholen", post(backoffice::retry_job))

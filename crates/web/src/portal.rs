@@ -809,6 +809,7 @@ pub async fn status(
             case => context! { reference => case.reference, status => case.status, status_label => label, status_text => text, procedure_name => procedure.manifest.name.get(lang) },
             reasons => reasons, fee => fee, documents => docs, events => evs, expected => expected,
             new_messages => new_messages, mailbox_url => format!("/{slug}/vorgang/{}/nachrichten", case.reference),
+            requests => crate::requests::waiting_views(&app.runtime.document_requests(&tenant, &case.case_id).await?, lang),
             pay_online => app.runtime.online_payment(),
             pay_url => format!("/{slug}/vorgang/{}/bezahlen", case.reference),
             ..base(lang, Some(&tenant), Some(&mut session))
