@@ -251,6 +251,10 @@ async fn audit_tenant(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit) {
     click(c, "button[value=paid]").await;
     wait_for_path(c, &reference).await;
     a.check(c, &format!("{tenant}: status, fee paid")).await;
+    request_document(s, tenant, &reference).await;
+    go(c, s, &format!("/{tenant}/vorgang/{reference}")).await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("requests")).await.unwrap();
+    a.check(c, &format!("{tenant}: status with a request for a document")).await;
 }
 
 /// The clerk asks for a document (as from the case file), due in ten days.
@@ -377,7 +381,7 @@ async fn every_portal_page_of_both_towns_passes_axe_core_wcag_2_1_aa() {
     }
     let _ = c.close().await;
     s.stop().await;
-    assert!(audit.pages >= 87, "pages audited: {}", audit.pages);
+    assert!(audit.pages >= 88, "pages audited: {}", audit.pages);
     assert!(audit.shots.len() >= 28, "screenshots: {}", audit.shots.len());
     assert!(
         audit.violations.is_empty(),
