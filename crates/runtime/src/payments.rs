@@ -1,19 +1,27 @@
-//! Paying a fee online through a payment provider: the applicant is sent to the provider,
-//! the provider sends them back with a signed answer, and the answer marks the fee paid —
-//! once, however often it arrives — and tells the case (message `zahlung`).
+//! Paying a fee online through a payment provider: the payment is registered with the
+//! provider, the applicant is sent there, the provider sends them back, the provider's
+//! answer (checked by the provider's adapter) marks the fee paid — once, however often it
+//! arrives — and tells the case (message `zahlung`).
 //!
-//! The provider is an interface ([`PaymentProvider`]); a municipality's ePayBL connection
-//! implements it. Built in is the test provider „Testkasse“, which runs inside Rathaus,
-//! moves no money and signs its answers like a real one (HMAC-SHA256 with the installation
-//! secret), so that the whole flow can be tried and tested.
+//! The provider is an interface ([`PaymentProvider`]) shaped for the payment platforms of
+//! German administrations: ePayBL's Paypage wants the payment registered server to server
+//! first (Kassenzeichen, amount, purpose) and is asked for the outcome server to server
+//! afterwards; simpler providers sign the answer they send along with the applicant. Both
+//! fit: `start` may call the provider and returns where to send the applicant and the
+//! provider's reference, `confirm` gets everything the provider sent back and decides.
+//! Built in is the test provider „Testkasse“, which runs inside Rathaus, moves no money and
+//! signs its answers like a real one (HMAC-SHA256 with the installation secret), so that
+//! the whole flow can be tried and tested.
 
 use crate::{Result, Runtime, RuntimeError};
+use futures_util::future::BoxFuture;
 use hmac::{Hmac, Mac};
 use rathaus_store::audit::{self, Actor};
 use rathaus_store::payments::{self, Payment};
 use rathaus_store::tenants::Tenant;
 use rathaus_store::{cases, events, fees, new_id, ts};
 use serde_json::{json, Map};
+use std::collections::BTreeMap;
 
 /// What the provider answers about a payment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,14 +47,47 @@ impl Outcome {
     }
 }
 
-/// A payment provider as Rathaus uses it.
+/// A payment to register with the provider.
+pub struct Checkout<'a> {
+    pub tenant: &'a Tenant,
+    pub payment: &'a Payment,
+    /// The case's Aktenzeichen and the fee's Kassenzeichen (the purpose of the payment).
+    pub case_reference: &'a str,
+    pub kassenzeichen: &'a str,
+    /// Where the provider sends the applicant back (Rathaus's answer address).
+    pub return_url: String,
+    /// The installation's public address.
+    pub public_url: &'a str,
+}
+
+/// A payment registered with the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Started {
+    /// Where to send the applicant to pay.
+    pub redirect_url: String,
+    /// The provider's reference of the payment, if it gives one (kept to ask it later).
+    pub provider_reference: Option<String>,
+}
+
+/// A payment provider as Rathaus uses it. An error is a text for the log (the provider did
+/// not answer, or answered something unexpected); the applicant is told to try again or to
+/// pay by transfer.
 pub trait PaymentProvider: Send + Sync {
     /// Its name, stored with each payment.
     fn name(&self) -> &'static str;
-    /// Where to send the applicant to pay `payment`.
-    fn checkout_url(&self, public_url: &str, tenant_slug: &str, payment: &Payment) -> String;
-    /// Whether `signature` is the provider's for this answer.
-    fn verify(&self, tenant_id: &str, payment: &Payment, outcome: Outcome, signature: &str) -> bool;
+    /// Registers the payment with the provider where it needs that and says where to send
+    /// the applicant.
+    fn start<'a>(&'a self, checkout: &'a Checkout<'a>) -> BoxFuture<'a, std::result::Result<Started, String>>;
+    /// The outcome of a payment once the applicant is back, from `answer` (the parameters
+    /// the provider sent along): `None` if the answer is not the provider's (forged or
+    /// altered). A provider that signs its answers checks the signature; one that does
+    /// not asks its service about `payment` (its `provider_reference`).
+    fn confirm<'a>(
+        &'a self,
+        tenant_id: &'a str,
+        payment: &'a Payment,
+        answer: &'a BTreeMap<String, String>,
+    ) -> BoxFuture<'a, std::result::Result<Option<Outcome>, String>>;
 }
 
 /// The built-in test provider: its pages are part of the portal (`/{tenant}/testkasse/…`).
@@ -75,19 +116,42 @@ impl TestProvider {
     }
 }
 
+impl TestProvider {
+    /// Whether `signature` is this provider's for the answer.
+    fn verify(&self, tenant_id: &str, payment: &Payment, outcome: Outcome, signature: &str) -> bool {
+        let Ok(given) = hex::decode(signature.trim()) else { return false };
+        // Constant time: the signature is not revealed byte by byte.
+        self.mac(tenant_id, payment, outcome).verify_slice(&given).is_ok()
+    }
+
+    /// The parameters it sends the applicant back with (`ergebnis`, `signatur`).
+    pub fn answer(&self, tenant_id: &str, payment: &Payment, outcome: Outcome) -> String {
+        format!("ergebnis={}&signatur={}", outcome.as_str(), self.sign(tenant_id, payment, outcome))
+    }
+}
+
 impl PaymentProvider for TestProvider {
     fn name(&self) -> &'static str {
         "testkasse"
     }
 
-    fn checkout_url(&self, public_url: &str, tenant_slug: &str, payment: &Payment) -> String {
-        format!("{public_url}/{tenant_slug}/testkasse/{}", payment.payment_id)
+    fn start<'a>(&'a self, checkout: &'a Checkout<'a>) -> BoxFuture<'a, std::result::Result<Started, String>> {
+        // Its checkout page is part of the portal; nothing to register.
+        let redirect_url =
+            format!("{}/{}/testkasse/{}", checkout.public_url, checkout.tenant.slug, checkout.payment.payment_id);
+        Box::pin(async move { Ok(Started { redirect_url, provider_reference: None }) })
     }
 
-    fn verify(&self, tenant_id: &str, payment: &Payment, outcome: Outcome, signature: &str) -> bool {
-        let Ok(given) = hex::decode(signature.trim()) else { return false };
-        // Constant time: the signature is not revealed byte by byte.
-        self.mac(tenant_id, payment, outcome).verify_slice(&given).is_ok()
+    fn confirm<'a>(
+        &'a self,
+        tenant_id: &'a str,
+        payment: &'a Payment,
+        answer: &'a BTreeMap<String, String>,
+    ) -> BoxFuture<'a, std::result::Result<Option<Outcome>, String>> {
+        let outcome = answer.get("ergebnis").and_then(|o| Outcome::parse(o));
+        let signature = answer.get("signatur").map(String::as_str).unwrap_or("");
+        let checked = outcome.filter(|o| self.verify(tenant_id, payment, *o, signature));
+        Box::pin(async move { Ok(checked) })
     }
 }
 
@@ -134,8 +198,10 @@ impl Runtime {
             status: payments::STARTED.into(),
             created_at: ts(now),
             updated_at: ts(now),
+            provider_reference: None,
         };
         payments::insert(&mut tx, &payment).await?;
+        let case = cases::by_id(&mut tx, &tenant.tenant_id, case_id).await?.ok_or(RuntimeError::NotFound)?;
         audit::append(
             &mut tx,
             &tenant.tenant_id,
@@ -148,7 +214,53 @@ impl Runtime {
         )
         .await?;
         tx.commit().await?;
-        Ok(provider.checkout_url(self.config.public_url.trim_end_matches('/'), &tenant.slug, &payment))
+        let public_url = self.config.public_url.trim_end_matches('/');
+        let checkout = Checkout {
+            tenant,
+            payment: &payment,
+            case_reference: &case.reference,
+            kassenzeichen: &fee.kassenzeichen,
+            return_url: format!("{public_url}/{}/zahlung/{}", tenant.slug, payment.payment_id),
+            public_url,
+        };
+        match provider.start(&checkout).await {
+            Ok(started) => {
+                if let Some(reference) = &started.provider_reference {
+                    let mut conn = self.store.conn().await?;
+                    payments::set_reference(
+                        &mut conn,
+                        &tenant.tenant_id,
+                        &payment.payment_id,
+                        reference,
+                        self.clock.now(),
+                    )
+                    .await?;
+                }
+                Ok(started.redirect_url)
+            }
+            Err(e) => {
+                // Nothing was paid: the attempt ends here, the fee stays open.
+                tracing::warn!(error = %e, provider = provider.name(), "payment provider refused or did not answer");
+                let now = self.clock.now();
+                let mut tx = self.store.begin().await?;
+                payments::finish(&mut tx, &tenant.tenant_id, &payment.payment_id, payments::CANCELLED, now).await?;
+                audit::append(
+                    &mut tx,
+                    &tenant.tenant_id,
+                    &Actor::System,
+                    "payment.provider_failed",
+                    "case",
+                    case_id,
+                    &json!({"payment": payment.payment_id, "provider": payment.provider}),
+                    now,
+                )
+                .await?;
+                tx.commit().await?;
+                Err(RuntimeError::Conflict(
+                    "Der Zahlungsdienst ist gerade nicht erreichbar. Versuchen Sie es später erneut oder überweisen Sie den Betrag.".into(),
+                ))
+            }
+        }
     }
 
     pub async fn payment(&self, tenant_id: &str, payment_id: &str) -> Result<Payment> {
@@ -156,19 +268,30 @@ impl Runtime {
         payments::by_id(&mut conn, tenant_id, payment_id).await?.ok_or(RuntimeError::NotFound)
     }
 
-    /// Records the provider's signed answer. A forged or altered answer is refused
+    /// Records the provider's answer (`answer`: what it sent along with the applicant), as
+    /// its adapter confirms it. An answer the adapter does not confirm is refused
     /// (`Forbidden`); a repeated one changes nothing.
     pub async fn payment_answer(
         &self,
         tenant_id: &str,
         payment_id: &str,
-        outcome: Outcome,
-        signature: &str,
+        answer: &BTreeMap<String, String>,
     ) -> Result<PaymentAnswer> {
         let payment = self.payment(tenant_id, payment_id).await?;
-        if !self.provider()?.verify(tenant_id, &payment, outcome, signature) {
+        let provider = self.provider()?;
+        if payment.provider != provider.name() {
             return Err(RuntimeError::Forbidden);
         }
+        let outcome = match provider.confirm(tenant_id, &payment, answer).await {
+            Ok(Some(outcome)) => outcome,
+            Ok(None) => return Err(RuntimeError::Forbidden),
+            Err(e) => {
+                tracing::warn!(error = %e, payment = payment_id, "payment provider could not confirm the answer");
+                return Err(RuntimeError::Conflict(
+                    "Der Zahlungsdienst hat die Zahlung noch nicht bestätigt. Bitte rufen Sie den Antragsstatus später erneut auf.".into(),
+                ));
+            }
+        };
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         let case = cases::by_id(&mut tx, tenant_id, &payment.case_id).await?.ok_or(RuntimeError::NotFound)?;
@@ -239,6 +362,7 @@ mod tests {
             status: "started".into(),
             created_at: String::new(),
             updated_at: String::new(),
+            provider_reference: None,
         }
     }
 
@@ -252,5 +376,40 @@ mod tests {
         assert!(!p.verify("t", &Payment { amount_cents: 1, ..payment() }, Outcome::Paid, &sig), "another amount");
         assert!(!TestProvider::new(b"other").verify("t", &payment(), Outcome::Paid, &sig), "another key");
         assert!(!p.verify("t", &payment(), Outcome::Paid, "zz"), "not hex");
+    }
+
+    /// Through the interface: the parameters it sends back confirm the outcome they name,
+    /// and nothing else.
+    #[tokio::test]
+    async fn the_test_provider_confirms_only_its_own_answers() {
+        let p = TestProvider::new(b"secret");
+        let parse = |query: &str| -> BTreeMap<String, String> {
+            query.split('&').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.into(), v.into())).collect()
+        };
+        let paid = parse(&p.answer("t", &payment(), Outcome::Paid));
+        assert_eq!(p.confirm("t", &payment(), &paid).await.unwrap(), Some(Outcome::Paid));
+        let cancelled = parse(&p.answer("t", &payment(), Outcome::Cancelled));
+        assert_eq!(p.confirm("t", &payment(), &cancelled).await.unwrap(), Some(Outcome::Cancelled));
+        let mut forged = paid.clone();
+        forged.insert("ergebnis".into(), "cancelled".into());
+        assert_eq!(p.confirm("t", &payment(), &forged).await.unwrap(), None);
+        assert_eq!(p.confirm("t", &payment(), &BTreeMap::new()).await.unwrap(), None);
+        let started = p
+            .start(&Checkout {
+                tenant: &Tenant {
+                    tenant_id: "t".into(),
+                    slug: "musterstadt".into(),
+                    name: "Musterstadt".into(),
+                    settings: Default::default(),
+                },
+                payment: &payment(),
+                case_reference: "GEW-2026-000001",
+                kassenzeichen: "5.0100.000001",
+                return_url: "https://rathaus.example/musterstadt/zahlung/p1".into(),
+                public_url: "https://rathaus.example",
+            })
+            .await
+            .unwrap();
+        assert_eq!(started.redirect_url, "https://rathaus.example/musterstadt/testkasse/p1");
     }
 }

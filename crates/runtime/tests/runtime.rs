@@ -372,3 +372,106 @@ async fn the_expected_decision_comes_from_recent_cases_or_the_procedures_process
         db.cleanup().await;
     }
 }
+
+/// A provider like a government payment platform (ePayBL's Paypage): it registers each
+/// payment server to server and hands out its own reference, and it confirms by looking
+/// the payment up by that reference, not by a signature. Switched off, it does not answer.
+struct PlatformProvider {
+    down: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl rathaus_runtime::payments::PaymentProvider for PlatformProvider {
+    fn name(&self) -> &'static str {
+        "plattform"
+    }
+
+    fn start<'a>(
+        &'a self,
+        c: &'a rathaus_runtime::payments::Checkout<'a>,
+    ) -> futures_util::future::BoxFuture<'a, Result<rathaus_runtime::payments::Started, String>> {
+        let down = self.down.load(std::sync::atomic::Ordering::SeqCst);
+        let reference = format!("PP-{}", c.kassenzeichen);
+        let redirect_url = format!("https://paypage.example/?ref={reference}&zurueck={}", c.return_url);
+        Box::pin(async move {
+            if down {
+                return Err("connection refused".into());
+            }
+            Ok(rathaus_runtime::payments::Started { redirect_url, provider_reference: Some(reference) })
+        })
+    }
+
+    fn confirm<'a>(
+        &'a self,
+        _tenant_id: &'a str,
+        payment: &'a rathaus_store::payments::Payment,
+        _answer: &'a std::collections::BTreeMap<String, String>,
+    ) -> futures_util::future::BoxFuture<'a, Result<Option<rathaus_runtime::payments::Outcome>, String>> {
+        let known = payment.provider_reference.as_deref().is_some_and(|r| r.starts_with("PP-"));
+        Box::pin(async move { Ok(known.then_some(rathaus_runtime::payments::Outcome::Paid)) })
+    }
+}
+
+#[tokio::test]
+async fn a_payment_platform_registers_the_payment_and_confirms_it_by_its_reference() {
+    use rathaus_runtime::payments::PaymentAnswer;
+    for db in testing::all().await {
+        let (rt, t) = setup(&db).await;
+        let down = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        assert!(rt.payments.set(Box::new(PlatformProvider { down: down.clone() })).is_ok());
+        let data = application("software");
+        let s = rt
+            .submit(SubmitRequest {
+                tenant: &t,
+                procedure_id: "gewerbeanmeldung",
+                data: &data,
+                channel: Channel::Api,
+                lang: Lang::De,
+                actor: Actor::Applicant,
+                upload_key: None,
+                account_id: None,
+                business_id: None,
+            })
+            .await
+            .unwrap();
+        // The platform does not answer: the attempt ends, the fee stays open, the applicant
+        // is told to try later or to transfer.
+        match rt.start_payment(&t, &s.case_id).await {
+            Err(RuntimeError::Conflict(m)) => assert!(m.contains("nicht erreichbar"), "{m}"),
+            other => panic!("expected the provider's failure, got {other:?}"),
+        }
+        let mut conn = db.store.conn().await.unwrap();
+        let attempts = rathaus_store::payments::for_case(&mut conn, &t.tenant_id, &s.case_id).await.unwrap();
+        assert_eq!(attempts.iter().map(|p| p.status.as_str()).collect::<Vec<_>>(), ["cancelled"]);
+        assert_eq!(fees::for_case(&mut conn, &t.tenant_id, &s.case_id).await.unwrap()[0].status, "open");
+        drop(conn);
+
+        // Up again: registered with the platform's reference; its confirmation pays the fee once.
+        down.store(false, std::sync::atomic::Ordering::SeqCst);
+        let url = rt.start_payment(&t, &s.case_id).await.unwrap();
+        assert!(url.starts_with("https://paypage.example/?ref=PP-"), "{url}");
+        assert!(url.contains("/musterstadt/zahlung/"), "{url}");
+        let mut conn = db.store.conn().await.unwrap();
+        let attempts = rathaus_store::payments::for_case(&mut conn, &t.tenant_id, &s.case_id).await.unwrap();
+        let payment = attempts.last().unwrap().clone();
+        assert!(payment.provider_reference.as_deref().is_some_and(|r| r.starts_with("PP-")), "{payment:?}");
+        drop(conn);
+        let answer = std::collections::BTreeMap::new();
+        assert!(matches!(
+            rt.payment_answer(&t.tenant_id, &payment.payment_id, &answer).await.unwrap(),
+            PaymentAnswer::Recorded { outcome: rathaus_runtime::payments::Outcome::Paid, .. }
+        ));
+        assert!(matches!(
+            rt.payment_answer(&t.tenant_id, &payment.payment_id, &answer).await.unwrap(),
+            PaymentAnswer::AlreadyRecorded { .. }
+        ));
+        // The failed attempt is not the platform's to confirm.
+        assert!(matches!(
+            rt.payment_answer(&t.tenant_id, &attempts[0].payment_id, &answer).await,
+            Err(RuntimeError::Forbidden)
+        ));
+        let mut conn = db.store.conn().await.unwrap();
+        assert_eq!(fees::for_case(&mut conn, &t.tenant_id, &s.case_id).await.unwrap()[0].status, "paid");
+        drop(conn);
+        db.cleanup().await;
+    }
+}

@@ -15,6 +15,8 @@ pub struct Payment {
     pub status: String,
     pub created_at: String,
     pub updated_at: String,
+    /// The provider's reference, once the provider registered the payment.
+    pub provider_reference: Option<String>,
 }
 
 pub const STARTED: &str = "started";
@@ -42,7 +44,7 @@ pub async fn insert(conn: &mut AnyConnection, p: &Payment) -> Result<()> {
 
 pub async fn by_id(conn: &mut AnyConnection, tenant_id: &str, payment_id: &str) -> Result<Option<Payment>> {
     Ok(sqlx::query_as(
-        "SELECT tenant_id, payment_id, fee_id, case_id, provider, amount_cents, status, created_at, updated_at
+        "SELECT tenant_id, payment_id, fee_id, case_id, provider, amount_cents, status, created_at, updated_at, provider_reference
          FROM payments WHERE tenant_id = $1 AND payment_id = $2",
     )
     .bind(tenant_id)
@@ -76,11 +78,31 @@ pub async fn finish(
 /// The case's payment attempts, oldest first.
 pub async fn for_case(conn: &mut AnyConnection, tenant_id: &str, case_id: &str) -> Result<Vec<Payment>> {
     Ok(sqlx::query_as(
-        "SELECT tenant_id, payment_id, fee_id, case_id, provider, amount_cents, status, created_at, updated_at
+        "SELECT tenant_id, payment_id, fee_id, case_id, provider, amount_cents, status, created_at, updated_at, provider_reference
          FROM payments WHERE tenant_id = $1 AND case_id = $2 ORDER BY created_at, payment_id",
     )
     .bind(tenant_id)
     .bind(case_id)
     .fetch_all(&mut *conn)
     .await?)
+}
+
+/// Keeps the provider's reference of a payment.
+pub async fn set_reference(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    payment_id: &str,
+    reference: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE payments SET provider_reference = $3, updated_at = $4 WHERE tenant_id = $1 AND payment_id = $2",
+    )
+    .bind(tenant_id)
+    .bind(payment_id)
+    .bind(reference)
+    .bind(ts(now))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }

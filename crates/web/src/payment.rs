@@ -16,7 +16,7 @@ use minijinja::context;
 use rathaus_domain::Money;
 use rathaus_runtime::payments::{Outcome, PaymentAnswer, TestProvider};
 use rathaus_runtime::RuntimeError;
-use serde::Deserialize;
+use std::collections::BTreeMap;
 
 /// „Jetzt online bezahlen“ on the case status: starts the payment and sends the applicant
 /// to the provider.
@@ -75,22 +75,15 @@ pub async fn testkasse_decide(
     let provider = test_provider(&app)?;
     let outcome = form.get("_action").and_then(Outcome::parse).ok_or(AppError::NotFound)?;
     let payment = app.runtime.payment(&tenant.tenant_id, &payment_id).await?;
-    let signature = provider.sign(&tenant.tenant_id, &payment, outcome);
-    let back = format!("/{slug}/zahlung/{payment_id}?ergebnis={}&signatur={signature}", outcome.as_str());
+    let back = format!("/{slug}/zahlung/{payment_id}?{}", provider.answer(&tenant.tenant_id, &payment, outcome));
     session.finish(&app, &slug, redirect(&back)).await
-}
-
-#[derive(Deserialize)]
-pub struct Answer {
-    ergebnis: String,
-    signatur: String,
 }
 
 /// The provider's answer: recorded once, then back to the case status.
 pub async fn answer(
     State(app): State<AppState>,
     Path((slug, payment_id)): Path<(String, String)>,
-    Query(q): Query<Answer>,
+    Query(answer): Query<BTreeMap<String, String>>,
     visit: Visit,
 ) -> AppResult<Response> {
     let Visit { lang, tenant, mut session } = visit;
@@ -101,11 +94,7 @@ pub async fn answer(
         )?;
         Ok((StatusCode::BAD_REQUEST, Html(body)).into_response())
     };
-    let Some(outcome) = Outcome::parse(&q.ergebnis) else {
-        let r = refused(&mut session)?;
-        return session.finish(&app, &slug, r).await;
-    };
-    match app.runtime.payment_answer(&tenant.tenant_id, &payment_id, outcome, &q.signatur).await {
+    match app.runtime.payment_answer(&tenant.tenant_id, &payment_id, &answer).await {
         Ok(PaymentAnswer::Recorded { case_reference, outcome }) => {
             session.data.flash =
                 Some(t(lang, if outcome == Outcome::Paid { "payment.paid" } else { "payment.cancelled" }));
@@ -115,7 +104,7 @@ pub async fn answer(
             session.finish(&app, &slug, redirect(&format!("/{slug}/vorgang/{case_reference}"))).await
         }
         Err(RuntimeError::Forbidden) => {
-            tracing::warn!(payment = %payment_id, "payment answer with a wrong signature refused");
+            tracing::warn!(payment = %payment_id, "payment answer not confirmed by the provider, refused");
             let r = refused(&mut session)?;
             session.finish(&app, &slug, r).await
         }
