@@ -95,6 +95,62 @@ impl Worker<'_> {
     pub fn sees(&self, a: &Assignment) -> bool {
         self.role == Role::Auditor || self.may_work_on(a)
     }
+
+    /// Whether the task is for this person at all: they could work on it if nobody had it.
+    pub fn eligible(&self, a: &Assignment) -> bool {
+        self.may_work_on(&Assignment { assignee: None, ..*a })
+    }
+
+    /// May take an unassigned task („Übernehmen“).
+    pub fn may_claim(&self, a: &Assignment) -> bool {
+        a.assignee.is_none() && self.may_work_on(a)
+    }
+
+    /// May give an assigned task back to the team („Freigeben“): its assignee, or a team
+    /// lead of the team.
+    pub fn may_release(&self, a: &Assignment) -> bool {
+        a.assignee.is_some() && self.may_work_on(a)
+    }
+
+    /// May give the task to `to`: a team lead of the team, to someone the task is for.
+    pub fn may_assign(&self, a: &Assignment, to: &Worker) -> bool {
+        self.role == Role::TeamLead && self.eligible(a) && to.eligible(a)
+    }
+
+    /// Which list of the worklist the task belongs to for this person.
+    pub fn view_of(&self, a: &Assignment) -> Option<View> {
+        match a.assignee {
+            Some(assignee) if assignee == self.username => Some(View::Mine),
+            None if self.sees(a) => Some(View::Unassigned),
+            Some(_) if self.sees(a) => Some(View::Team),
+            _ => None,
+        }
+    }
+}
+
+/// The lists of the worklist: one's own tasks, those nobody has taken yet, and those
+/// colleagues have (what a team lead and an auditor see).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Mine,
+    Unassigned,
+    Team,
+}
+
+impl View {
+    pub const ALL: [View; 3] = [View::Mine, View::Unassigned, View::Team];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            View::Mine => "meine",
+            View::Unassigned => "offen",
+            View::Team => "team",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<View> {
+        View::ALL.into_iter().find(|v| v.code() == code)
+    }
 }
 
 #[cfg(test)]
@@ -118,6 +174,34 @@ mod tests {
         assert!(erika.may_work_on(&assigned) && !max.may_work_on(&assigned));
         assert!(lead.may_work_on(&assigned), "the team lead can take over");
         assert!(!auditor.may_work_on(&by_role) && auditor.sees(&by_role));
+    }
+
+    #[test]
+    fn claim_release_assign_and_the_lists() {
+        let units = vec!["gewerbeamt".to_string()];
+        let erika = Worker { role: Role::Clerk, username: "erika", org_units: &units };
+        let max = Worker { role: Role::Clerk, username: "max", org_units: &units };
+        let outsider = Worker { role: Role::Clerk, username: "olga", org_units: &[] };
+        let lead = Worker { role: Role::TeamLead, username: "lea", org_units: &units };
+        let auditor = Worker { role: Role::Auditor, username: "pia", org_units: &[] };
+        let open = Assignment { candidate_groups: &["gewerbeamt"], candidate_users: &[], assignee: None };
+        let erikas = Assignment { assignee: Some("erika"), ..open };
+        assert!(erika.may_claim(&open) && !outsider.may_claim(&open) && !auditor.may_claim(&open));
+        assert!(!max.may_claim(&erikas), "taken");
+        assert!(erika.may_release(&erikas) && lead.may_release(&erikas) && !max.may_release(&erikas));
+        assert!(!erika.may_release(&open), "nothing to give back");
+        assert!(lead.may_assign(&erikas, &max) && lead.may_assign(&open, &erika));
+        assert!(!lead.may_assign(&open, &outsider), "not for her");
+        assert!(!erika.may_assign(&open, &max), "clerks take, team leads assign");
+        assert_eq!(erika.view_of(&erikas), Some(View::Mine));
+        assert_eq!(max.view_of(&erikas), None, "a colleague's task is not in a clerk's lists");
+        assert_eq!(max.view_of(&open), Some(View::Unassigned));
+        assert_eq!(lead.view_of(&erikas), Some(View::Team));
+        assert_eq!(auditor.view_of(&erikas), Some(View::Team));
+        assert_eq!(outsider.view_of(&open), None);
+        for v in View::ALL {
+            assert_eq!(View::parse(v.code()), Some(v));
+        }
     }
 
     #[test]

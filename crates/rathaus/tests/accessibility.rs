@@ -369,6 +369,24 @@ async fn audit_account(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit) 
     c.delete_all_cookies().await.unwrap();
 }
 
+/// The clerk's worklist (all lists, filtered) and a case file with its forms (decision,
+/// message, request to the applicant, taking the task).
+async fn audit_worklist(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit) {
+    c.delete_all_cookies().await.unwrap();
+    go(c, s, &format!("/{tenant}/intern/anmelden")).await;
+    type_into(c, "benutzername", "sachbearbeitung").await;
+    type_into(c, "passwort", s.password(tenant, "sachbearbeitung")).await;
+    click(c, "form[action$='/intern/anmelden'] button[type=submit]").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("lists")).await.unwrap();
+    a.check(c, &format!("{tenant}: worklist")).await;
+    go(c, s, &format!("/{tenant}/intern/?liste=offen&verfahren=gewerbeanmeldung&sortierung=eingang")).await;
+    a.check(c, &format!("{tenant}: worklist filtered")).await;
+    let case = c.find(Locator::Css("#cases a")).await.unwrap().attr("href").await.unwrap().unwrap();
+    go(c, s, &case).await;
+    a.check(c, &format!("{tenant}: case file")).await;
+    c.delete_all_cookies().await.unwrap();
+}
+
 #[tokio::test]
 async fn every_portal_page_of_both_towns_passes_axe_core_wcag_2_1_aa() {
     let Some(axe) = axe_source() else { return };
@@ -378,10 +396,11 @@ async fn every_portal_page_of_both_towns_passes_axe_core_wcag_2_1_aa() {
     for tenant in ["musterstadt", "beispielgemeinde"] {
         audit_tenant(&c, &s, tenant, &mut audit).await;
         audit_account(&c, &s, tenant, &mut audit).await;
+        audit_worklist(&c, &s, tenant, &mut audit).await;
     }
     let _ = c.close().await;
     s.stop().await;
-    assert!(audit.pages >= 88, "pages audited: {}", audit.pages);
+    assert!(audit.pages >= 94, "pages audited: {}", audit.pages);
     assert!(audit.shots.len() >= 28, "screenshots: {}", audit.shots.len());
     assert!(
         audit.violations.is_empty(),

@@ -1600,3 +1600,136 @@ async fn a_clerk_requests_a_document_and_the_applicant_answers_in_the_mailbox() 
         s.stop().await;
     }
 }
+
+/// The worklist: a clerk takes an unassigned task and finds it under „Meine Aufgaben“; a
+/// colleague can neither take it nor see it; given back, it is free again; the team lead
+/// sees it „Beim Team“ and assigns it, but not to someone it is not for (an administrator);
+/// filters by words,
+/// procedure and overdue narrow the list; auditors take nothing. Every change is audited.
+#[tokio::test]
+async fn clerks_take_give_back_and_are_assigned_tasks_in_the_worklist() {
+    for db in testing::all().await {
+        let s = TestServer::start(db).await;
+        let citizen = Visit::new(&s);
+        fill_application(&citizen, "musterstadt", "09999", "heilpraktiker").await;
+        let (_, _, receipt) = submit(&citizen, "musterstadt").await;
+        let reference = between(&receipt, "<strong id=\"reference\">", "</strong>").to_string();
+        // A second clerk of the trade office, and one of another office (the review task is
+        // for the role „clerk“, so she may take it too).
+        let rt = &s.assembled.runtime;
+        let mut conn = rt.store.conn().await.unwrap();
+        let tenant = rathaus_store::tenants::by_slug(&mut conn, "musterstadt").await.unwrap().unwrap();
+        drop(conn);
+        let password = "ein langes Passwort für Max";
+        for (user, name, units) in
+            [("max", "Max Kollege", vec!["gewerbeamt".to_string()]), ("olga", "Olga Ordnungsamt", Vec::new())]
+        {
+            rathaus::admin::create_staff(rt, &tenant, user, name, password, rathaus_domain::Role::Clerk, &units)
+                .await
+                .unwrap();
+        }
+        let staff_login = |user: &'static str| {
+            let v = Visit::new(&s);
+            async move {
+                let login = "/musterstadt/intern/anmelden";
+                let (st, _, html) = v.post(login, login, &[("benutzername", user), ("passwort", password)]).await;
+                assert_eq!(st, 200, "{html}");
+                v
+            }
+        };
+
+        let sabine = login(&s, "musterstadt", "sachbearbeitung").await;
+        let (_, _, list) = sabine.get("/musterstadt/intern/?liste=offen").await;
+        assert!(between(&list, "id=\"tasks\">", "</table>").contains(&reference), "{list}");
+        assert!(between(&list, "id=\"liste-meine\"", "</a>").contains("(0)"), "{list}");
+        let (task_id,): (String,) = sqlx::query_as(
+            "SELECT t.task_id FROM tasks t JOIN cases c ON c.tenant_id = t.tenant_id AND c.case_id = t.case_id
+             WHERE c.reference = $1 AND t.status = 'open'",
+        )
+        .bind(&reference)
+        .fetch_one(s.db.store.pool())
+        .await
+        .unwrap();
+        let row = between(&list, &format!(">{reference}</a>"), "</tr>");
+        assert!(row.contains(&format!("/intern/aufgaben/{task_id}/uebernehmen")), "{row}");
+        let claim = format!("/musterstadt/intern/aufgaben/{task_id}/uebernehmen");
+        let release = format!("/musterstadt/intern/aufgaben/{task_id}/freigeben");
+        let assign = format!("/musterstadt/intern/aufgaben/{task_id}/zuweisen");
+        let (st, url, html) =
+            sabine.post("/musterstadt/intern/", &claim, &[("zurueck", "/musterstadt/intern/?liste=meine")]).await;
+        assert_eq!(st, 200, "{html}");
+        assert_eq!(url, "/musterstadt/intern/");
+        assert!(html.contains("Sie bearbeiten die Aufgabe jetzt."), "{html}");
+        assert!(between(&html, "id=\"tasks\">", "</table>").contains(&reference), "under Meine Aufgaben: {html}");
+
+        // Max: not in his lists, cannot take it, cannot decide it.
+        let max = staff_login("max").await;
+        let (_, _, list) = max.get("/musterstadt/intern/").await;
+        assert!(!list.contains("id=\"tasks\""), "no task for him: {list}");
+        let (st, _, html) = max.post("/musterstadt/intern/", &claim, &[]).await;
+        assert_eq!(st, 200);
+        assert!(html.contains("Diese Aufgabe bearbeitet inzwischen sachbearbeitung."), "{html}");
+        let (st, _, _) = max.post("/musterstadt/intern/", &release, &[]).await;
+        assert_eq!(st, 403);
+
+        // Given back, it is free for Max, who takes it.
+        let (st, _, html) = sabine.post("/musterstadt/intern/", &release, &[]).await;
+        assert_eq!(st, 200);
+        assert!(html.contains("Die Aufgabe ist wieder für das Team frei."), "{html}");
+        let (_, _, html) = max.post("/musterstadt/intern/", &claim, &[]).await;
+        assert!(html.contains("Sie bearbeiten die Aufgabe jetzt."), "{html}");
+
+        // The team lead sees it with the team and gives it to Sabine; not to the administrator.
+        let lead = login(&s, "musterstadt", "teamleitung").await;
+        let (_, _, list) = lead.get("/musterstadt/intern/?liste=team").await;
+        assert!(between(&list, "id=\"tasks\">", "</table>").contains(&reference), "{list}");
+        let (st, _, html) = lead.post("/musterstadt/intern/", &assign, &[("an", "admin")]).await;
+        assert_eq!(st, 200);
+        assert!(html.contains("Die Aufgabe ist nicht für Anna Administratorin bestimmt"), "{html}");
+        let (st, _, _) = max.post("/musterstadt/intern/", &assign, &[("an", "sachbearbeitung")]).await;
+        assert_eq!(st, 403, "clerks do not assign");
+        let (_, _, list) = lead.get("/musterstadt/intern/?liste=team").await;
+        let case_path = link_to(&list, &format!(">{reference}</a>"));
+        let (_, _, case) = lead.get(&case_path).await;
+        assert!(case.contains(&format!("action=\"/musterstadt/intern/aufgaben/{task_id}/zuweisen\"")), "{case}");
+        assert!(
+            case.contains("<option value=\"sachbearbeitung\">") && !case.contains("<option value=\"admin\">"),
+            "{case}"
+        );
+        let (st, url, html) =
+            lead.post(&case_path, &assign, &[("an", "sachbearbeitung"), ("zurueck", &case_path)]).await;
+        assert_eq!((st, url.as_str()), (200, case_path.as_str()), "{html}");
+        assert!(html.contains("Die Aufgabe ist Sabine Sachbearbeiterin zugewiesen."), "{html}");
+        let (_, _, list) = sabine.get("/musterstadt/intern/?liste=meine").await;
+        assert!(between(&list, "id=\"tasks\">", "</table>").contains(&reference), "{list}");
+
+        // Filters: words, procedure, overdue.
+        let (_, _, list) = sabine.get("/musterstadt/intern/?suche=gibt-es-nicht").await;
+        assert!(list.contains("Keine Aufgabe passt zu diesen Filtern."), "{list}");
+        let (_, _, list) = sabine.get(&format!("/musterstadt/intern/?suche={}", &reference[4..])).await;
+        assert!(between(&list, "id=\"tasks\">", "</table>").contains(&reference), "{list}");
+        let (_, _, list) = sabine.get("/musterstadt/intern/?verfahren=gewerbeanmeldung").await;
+        assert!(between(&list, "id=\"tasks\">", "</table>").contains(&reference), "{list}");
+        let (_, _, list) = sabine.get("/musterstadt/intern/?verfahren=anderes").await;
+        assert!(!list.contains("id=\"tasks\""), "{list}");
+        let (_, _, list) = sabine.get("/musterstadt/intern/?ueberfaellig=1").await;
+        assert!(!list.contains(&format!(">{reference}</a>")) || list.contains("überfällig"), "{list}");
+
+        // Auditors take nothing.
+        let auditor = login(&s, "musterstadt", "pruefung").await;
+        let (st, _, _) = auditor.post("/musterstadt/intern/", &release, &[]).await;
+        assert_eq!(st, 403);
+
+        let tid = tenant_id(&s, "musterstadt").await;
+        let actions: Vec<(String,)> = sqlx::query_as(
+            "SELECT action FROM audit_log WHERE tenant_id = $1 AND action LIKE 'task.%' AND action <> 'task.created' ORDER BY seq",
+        )
+        .bind(&tid)
+        .fetch_all(s.db.store.pool())
+        .await
+        .unwrap();
+        let actions: Vec<&str> = actions.iter().map(|a| a.0.as_str()).collect();
+        assert_eq!(actions, ["task.claimed", "task.released", "task.claimed", "task.assigned"]);
+        s.stop().await;
+    }
+}

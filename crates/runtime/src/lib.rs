@@ -37,7 +37,7 @@ pub use correlation::Correlated;
 pub use drafts::{DraftLookup, DraftOwner, SavedDraft};
 pub use procedures::ActiveProcedure;
 pub use submit::{SubmitRequest, Submitted};
-pub use tasks::Decision;
+pub use tasks::{Decision, Reassign};
 
 use rathaus_domain::calendar::{Land, WorkCalendar};
 use rathaus_engine::environment::ProcedureEnv;

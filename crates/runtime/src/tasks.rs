@@ -123,3 +123,67 @@ fn task_closed(status: &str) -> RuntimeError {
         _ => RuntimeError::Conflict("Diese Aufgabe wurde zurückgezogen.".into()),
     }
 }
+
+/// A change of who works on a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reassign<'a> {
+    /// A clerk takes an unassigned task.
+    Claim { by: &'a str },
+    /// The assignee (or a team lead) gives it back to the team.
+    Release { from: &'a str },
+    /// A team lead gives it to someone (from whoever had it, or nobody).
+    Assign { from: Option<&'a str>, to: &'a str },
+}
+
+impl Reassign<'_> {
+    fn action(&self) -> &'static str {
+        match self {
+            Reassign::Claim { .. } => "task.claimed",
+            Reassign::Release { .. } => "task.released",
+            Reassign::Assign { .. } => "task.assigned",
+        }
+    }
+}
+
+impl Runtime {
+    /// Changes the assignee of an open task, if nobody changed it meanwhile (the caller has
+    /// checked that the actor may). Returns false if the task is no longer as the caller
+    /// saw it (taken by someone else, or closed).
+    pub async fn reassign_task(
+        &self,
+        tenant_id: &str,
+        task_id: &str,
+        change: Reassign<'_>,
+        actor: &Actor,
+    ) -> Result<bool> {
+        let (expected, new) = match change {
+            Reassign::Claim { by } => (None, Some(by)),
+            Reassign::Release { from } => (Some(from), None),
+            Reassign::Assign { from, to } => (from, Some(to)),
+        };
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let task = tasks::by_id(&mut tx, tenant_id, task_id).await?.ok_or(RuntimeError::NotFound)?;
+        if !tasks::set_assignee(&mut tx, tenant_id, task_id, expected, new).await? {
+            return Ok(false);
+        }
+        let text = match new {
+            Some(who) => format!("Aufgabe „{}“ bearbeitet jetzt {who}", task.name),
+            None => format!("Aufgabe „{}“ an das Team zurückgegeben", task.name),
+        };
+        events::add(&mut tx, tenant_id, &task.case_id, "task", &text, false, now).await?;
+        audit::append(
+            &mut tx,
+            tenant_id,
+            actor,
+            change.action(),
+            "case",
+            &task.case_id,
+            &json!({"task": task_id, "from": expected, "to": new}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}

@@ -85,3 +85,13 @@ pub async fn by_id(conn: &mut AnyConnection, tenant_id: &str, staff_id: &str) ->
         .fetch_optional(&mut *conn)
         .await?)
 }
+
+/// The tenant's active staff, by name.
+pub async fn active(conn: &mut AnyConnection, tenant_id: &str) -> Result<Vec<Staff>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM staff WHERE tenant_id = $1 AND active = 1 ORDER BY display_name, username"
+    ))
+    .bind(tenant_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}

@@ -208,3 +208,55 @@ pub async fn follow_up_now(conn: &mut AnyConnection, tenant_id: &str, case_id: &
         .await?
         .rows_affected())
 }
+
+/// An open task with what the worklist shows of its case.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct WorklistRow {
+    #[sqlx(flatten)]
+    pub task: Task,
+    pub reference: String,
+    pub applicant: String,
+    pub channel: String,
+    pub procedure_id: String,
+    pub deployment_id: String,
+    pub findings: String,
+}
+
+/// The tenant's open tasks with their cases, in one query, oldest first.
+pub async fn open_with_cases(conn: &mut AnyConnection, tenant_id: &str, limit: i64) -> Result<Vec<WorklistRow>> {
+    let columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("t.{c}")).collect();
+    Ok(sqlx::query_as(&format!(
+        "SELECT {}, c.reference, c.applicant, c.channel, c.procedure_id, c.deployment_id, c.findings
+         FROM tasks t JOIN cases c ON c.tenant_id = t.tenant_id AND c.case_id = t.case_id
+         WHERE t.tenant_id = $1 AND t.status = 'open' ORDER BY t.created_at, t.task_id LIMIT $2",
+        columns.join(", ")
+    ))
+    .bind(tenant_id)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Sets the assignee of an open task if it is still `expected` (compare and set: two
+/// people taking the same task at once cannot both get it). Returns whether it changed.
+pub async fn set_assignee(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    task_id: &str,
+    expected: Option<&str>,
+    assignee: Option<&str>,
+) -> Result<bool> {
+    let sql = match expected {
+        Some(_) => "UPDATE tasks SET assignee = $4 WHERE tenant_id = $1 AND task_id = $2 AND status = 'open' AND assignee = $3",
+        None => "UPDATE tasks SET assignee = $4 WHERE tenant_id = $1 AND task_id = $2 AND status = 'open' AND assignee IS NULL AND $3 IS NULL",
+    };
+    Ok(sqlx::query(sql)
+        .bind(tenant_id)
+        .bind(task_id)
+        .bind(expected)
+        .bind(assignee)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+        == 1)
+}

@@ -68,7 +68,7 @@ pub(crate) struct StaffCtx {
 }
 
 impl StaffCtx {
-    fn worker(&self) -> rathaus_domain::role::Worker<'_> {
+    pub(crate) fn worker(&self) -> rathaus_domain::role::Worker<'_> {
         rathaus_domain::role::Worker { role: self.role, username: &self.staff.username, org_units: &self.org_units }
     }
 }
@@ -86,10 +86,6 @@ fn may_work_on(ctx: &StaffCtx, task: &tasks::Task) -> bool {
         candidate_users: &users,
         assignee: task.assignee.as_deref(),
     })
-}
-
-fn sees(ctx: &StaffCtx, task: &tasks::Task) -> bool {
-    ctx.role == Role::Auditor || may_work_on(ctx, task)
 }
 
 /// The signed-in staff member of this tenant, or a redirect to the login page.
@@ -226,55 +222,6 @@ fn when(ts: &str) -> String {
     rathaus_store::parse_ts(ts).map(german_date_time).unwrap_or_default()
 }
 
-pub async fn worklist(State(app): State<AppState>, Path(slug): Path<String>, visit: Visit) -> AppResult<Response> {
-    let Visit { lang, tenant, mut session } = visit;
-    let ctx = match require_staff(&app, &tenant, &session).await {
-        Ok(c) => c,
-        Err(r) => return session.finish(&app, &slug, r).await,
-    };
-    let mut conn = app.runtime.store.conn().await?;
-    let mut task_rows = Vec::new();
-    for task in tasks::open(&mut conn, &tenant.tenant_id, 500).await? {
-        // Auditors see every open task (read only); others the tasks assigned to them, their
-        // roles or their organisational units.
-        if !sees(&ctx, &task) {
-            continue;
-        }
-        let Some(case) = cases::by_id(&mut conn, &tenant.tenant_id, &task.case_id).await? else { continue };
-        let reasons: Vec<String> = case
-            .findings_json()?
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|b| b["grund"].as_str().map(String::from))
-            .collect();
-        let procedure_name = app
-            .runtime
-            .procedure_of_deployment(&tenant.tenant_id, &case.deployment_id)
-            .await
-            .map(|p| p.manifest.name.get(lang).to_string())
-            .unwrap_or_default();
-        let due = task.due_at.as_deref().and_then(|d| rathaus_store::parse_ts(d).ok());
-        let overdue = due.is_some_and(|d| d < app.runtime.clock.now());
-        task_rows.push(
-            json!({"case_id": case.case_id, "reference": case.reference, "name": task.name, "applicant": case.applicant,
-            "reasons": reasons, "since": when(&task.created_at), "procedure_name": procedure_name,
-            "due": task.due_at.as_deref().map(when), "overdue": overdue, "assignee": task.assignee}),
-        );
-    }
-    let recent: Vec<Json> = cases::list(&mut conn, &tenant.tenant_id, None, 50)
-        .await?
-        .into_iter()
-        .map(|c| json!({"case_id": c.case_id, "reference": c.reference, "applicant": c.applicant, "status": c.status, "status_label": status_label(&c.status, lang), "received": when(&c.submitted_at)}))
-        .collect();
-    drop(conn);
-    let body = render(
-        "worklist.html",
-        context! { tasks => task_rows, cases => recent, role_label => t(lang, &format!("role.{}", ctx.role.code())), may_see_operations => ctx.role.may_see_operations(), ..base(lang, Some(&tenant), Some(&mut session)) },
-    )?;
-    session.finish(&app, &slug, html(body)).await
-}
-
 #[derive(Default)]
 pub(crate) struct DecisionErrors {
     outcome: Option<String>,
@@ -351,15 +298,25 @@ pub(crate) async fn render_case_with(
                 "status": t(lang, &format!("case.payment_status_{}", p.status)), "started": when(&p.created_at), "updated": when(&p.updated_at)})
         })
         .collect();
-    let open_tasks: Vec<Json> = tasks::for_case(&mut conn, &tenant.tenant_id, &case.case_id)
+    let open: Vec<tasks::Task> = tasks::for_case(&mut conn, &tenant.tenant_id, &case.case_id)
         .await?
         .into_iter()
         .filter(|t| t.status == "open")
-        .map(|t| {
-            json!({"task_id": t.task_id, "name": t.name, "may_work": may_work_on(ctx, &t),
-                "due": t.due_at.as_deref().map(when), "follow_up": t.follow_up_at.as_deref().map(when), "assignee": t.assignee})
-        })
         .collect();
+    let mut open_tasks: Vec<Json> = Vec::new();
+    for t in &open {
+        let (groups, users) = assignment_of(t);
+        let a = rathaus_domain::role::Assignment {
+            candidate_groups: &groups,
+            candidate_users: &users,
+            assignee: t.assignee.as_deref(),
+        };
+        let (claim, release) = (ctx.worker().may_claim(&a), ctx.worker().may_release(&a));
+        let assignable = crate::worklist::assignable(app, &tenant.tenant_id, ctx, t).await?;
+        open_tasks.push(json!({"task_id": t.task_id, "name": t.name, "may_work": may_work_on(ctx, t),
+            "due": t.due_at.as_deref().map(when), "follow_up": t.follow_up_at.as_deref().map(when), "assignee": t.assignee,
+            "claim": claim, "release": release, "assignable": assignable}));
+    }
     let evs: Vec<Json> = events::for_case(&mut conn, &tenant.tenant_id, &case.case_id, false)
         .await?
         .into_iter()

@@ -25,6 +25,7 @@ mod render;
 mod requests;
 mod session;
 mod visit;
+mod worklist;
 
 pub use api::openapi_json;
 pub use backoffice::hash_password;
@@ -233,7 +234,10 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/barrierefreiheit", get(legal::accessibility))
         .route("/{tenant}/intern/anmelden", get(backoffice::login_form).post(backoffice::login))
         .route("/{tenant}/intern/abmelden", post(backoffice::logout))
-        .route("/{tenant}/intern/", get(backoffice::worklist))
+        .route("/{tenant}/intern/", get(worklist::page))
+        .route("/{tenant}/intern/aufgaben/{task_id}/uebernehmen", post(worklist::claim))
+        .route("/{tenant}/intern/aufgaben/{task_id}/freigeben", post(worklist::release))
+        .route("/{tenant}/intern/aufgaben/{task_id}/zuweisen", post(worklist::assign))
         .route("/{tenant}/intern/vorgaenge/{case_id}", get(backoffice::case))
         .route("/{tenant}/intern/vorgaenge/{case_id}/dokumente/{document_id}", get(backoffice::document))
         .route("/{tenant}/intern/vorgaenge/{case_id}/nachrichten", post(backoffice::send_message))

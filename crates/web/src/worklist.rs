@@ -1,0 +1,352 @@
+//! The clerk's worklist (Arbeitsliste): the open tasks one may see, in lists (my tasks,
+//! unassigned, the team's), filtered by procedure, channel, overdue and words, sorted;
+//! and taking, giving back and assigning tasks. Who may do what is the domain's
+//! (`rathaus_domain::role::Worker`); a change is refused when someone else was faster.
+
+use crate::backoffice::{actor, require_staff, StaffCtx};
+use crate::error::{AppError, AppResult};
+use crate::formview::Posted;
+use crate::i18n::{t, tf};
+use crate::portal::{base, html};
+use crate::render::render;
+use crate::visit::Visit;
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use minijinja::context;
+use rathaus_domain::role::{Assignment, View, Worker};
+use rathaus_domain::time::german_date_time;
+use rathaus_domain::{Lang, Role};
+use rathaus_runtime::Reassign;
+use rathaus_store::tasks::{self, Task, WorklistRow};
+use rathaus_store::{cases, staff};
+use serde::Deserialize;
+use serde_json::{json, Value as Json};
+use std::collections::{BTreeMap, HashMap};
+
+/// Open tasks read for one worklist page at most.
+const MAX_OPEN_TASKS: i64 = 5000;
+
+fn when(ts: &str) -> String {
+    rathaus_store::parse_ts(ts).map(german_date_time).unwrap_or_default()
+}
+
+/// The task's assignment as the domain sees it (borrowing from `task`).
+fn with_assignment<R>(task: &Task, f: impl FnOnce(&Assignment) -> R) -> R {
+    let groups = task.groups();
+    let users: Vec<&str> = task.candidate_users.split(',').filter(|s| !s.is_empty()).collect();
+    f(&Assignment { candidate_groups: &groups, candidate_users: &users, assignee: task.assignee.as_deref() })
+}
+
+/// The worklist's query: which list, filters, order.
+#[derive(Debug, Default, Deserialize)]
+pub struct Filter {
+    liste: Option<String>,
+    verfahren: Option<String>,
+    eingang: Option<String>,
+    ueberfaellig: Option<String>,
+    suche: Option<String>,
+    sortierung: Option<String>,
+}
+
+impl Filter {
+    fn value(v: &Option<String>) -> &str {
+        v.as_deref().map(str::trim).unwrap_or("")
+    }
+}
+
+pub async fn page(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    Query(filter): Query<Filter>,
+    visit: Visit,
+) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    let ctx = match require_staff(&app, &tenant, &session).await {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    let worker = ctx.worker();
+    let now = app.runtime.clock.now();
+    let mut conn = app.runtime.store.conn().await?;
+    let rows = tasks::open_with_cases(&mut conn, &tenant.tenant_id, MAX_OPEN_TASKS).await?;
+    let recent: Vec<Json> = cases::list(&mut conn, &tenant.tenant_id, None, 50)
+        .await?
+        .into_iter()
+        .map(|c| json!({"case_id": c.case_id, "reference": c.reference, "applicant": c.applicant, "status": c.status, "status_label": t(lang, &format!("case_status.{}", c.status)), "received": when(&c.submitted_at)}))
+        .collect();
+    drop(conn);
+
+    // Every visible task with its list; the counts are of the lists before filtering.
+    let visible: Vec<(View, &WorklistRow)> =
+        rows.iter().filter_map(|r| with_assignment(&r.task, |a| worker.view_of(a)).map(|v| (v, r))).collect();
+    let count = |v: View| visible.iter().filter(|(view, _)| *view == v).count();
+    let list = Filter::value(&filter.liste);
+    let chosen = View::parse(list);
+    let mut names: HashMap<String, String> = HashMap::new();
+    for (_, r) in &visible {
+        if !names.contains_key(&r.deployment_id) {
+            let name = app
+                .runtime
+                .procedure_of_deployment(&tenant.tenant_id, &r.deployment_id)
+                .await
+                .map(|p| p.manifest.name.get(lang).to_string())
+                .unwrap_or_else(|_| r.procedure_id.clone());
+            names.insert(r.deployment_id.clone(), name);
+        }
+    }
+    // The filters offer what the visible tasks have.
+    let procedures: BTreeMap<String, String> =
+        visible.iter().map(|(_, r)| (r.procedure_id.clone(), names[&r.deployment_id].clone())).collect();
+    let channels: BTreeMap<String, String> =
+        visible.iter().map(|(_, r)| (r.channel.clone(), t(lang, &format!("channel.{}", r.channel)))).collect();
+
+    let procedure = Filter::value(&filter.verfahren);
+    let channel = Filter::value(&filter.eingang);
+    let overdue_only = Filter::value(&filter.ueberfaellig) == "1";
+    let words = Filter::value(&filter.suche).to_lowercase();
+    let due_of = |task: &Task| task.due_at.as_deref().and_then(|d| rathaus_store::parse_ts(d).ok());
+    let mut shown: Vec<&WorklistRow> = visible
+        .iter()
+        .filter(|(view, _)| chosen.is_none_or(|c| c == *view))
+        .map(|(_, r)| *r)
+        .filter(|r| procedure.is_empty() || r.procedure_id == procedure)
+        .filter(|r| channel.is_empty() || r.channel == channel)
+        .filter(|r| !overdue_only || due_of(&r.task).is_some_and(|d| d < now))
+        .filter(|r| {
+            words.is_empty()
+                || r.reference.to_lowercase().contains(&words)
+                || r.applicant.to_lowercase().contains(&words)
+                || r.task.name.to_lowercase().contains(&words)
+        })
+        .collect();
+    let sort = Filter::value(&filter.sortierung);
+    match sort {
+        "eingang" => shown.sort_by(|a, b| a.task.created_at.cmp(&b.task.created_at)),
+        "aktenzeichen" => shown.sort_by(|a, b| a.reference.cmp(&b.reference)),
+        // By due date, tasks without one last, then by age.
+        _ => shown.sort_by(|a, b| {
+            (a.task.due_at.is_none(), &a.task.due_at, &a.task.created_at).cmp(&(
+                b.task.due_at.is_none(),
+                &b.task.due_at,
+                &b.task.created_at,
+            ))
+        }),
+    }
+    let task_rows: Vec<Json> = shown
+        .iter()
+        .map(|r| {
+            let task = &r.task;
+            let reasons: Vec<String> = rathaus_store::json_of(&r.findings, "Prüfergebnisse")
+                .ok()
+                .and_then(|f| f.as_array().cloned())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|b| b["grund"].as_str().map(String::from))
+                .collect();
+            let (claim, release) = with_assignment(task, |a| (worker.may_claim(a), worker.may_release(a)));
+            json!({"case_id": task.case_id, "task_id": task.task_id, "reference": r.reference, "name": task.name,
+                "applicant": r.applicant, "reasons": reasons, "since": when(&task.created_at),
+                "procedure_name": names.get(&r.deployment_id), "due": task.due_at.as_deref().map(when),
+                "overdue": due_of(task).is_some_and(|d| d < now), "follow_up": task.follow_up_at.as_deref().map(when),
+                "follow_up_due": task.follow_up_at.as_deref().and_then(|d| rathaus_store::parse_ts(d).ok()).is_some_and(|d| d <= now),
+                "assignee": task.assignee, "claim": claim, "release": release})
+        })
+        .collect();
+    let lists: Vec<Json> =
+        [("alle", None), ("meine", Some(View::Mine)), ("offen", Some(View::Unassigned)), ("team", Some(View::Team))]
+            .into_iter()
+            // Clerks do not see their colleagues' tasks: no team list for them.
+            .filter(|(_, v)| *v != Some(View::Team) || matches!(ctx.role, Role::TeamLead | Role::Auditor))
+            .map(|(code, v)| {
+                let n = v.map(count).unwrap_or(visible.len());
+                json!({"code": code, "label": t(lang, &format!("worklist.list_{code}")), "count": n,
+                "current": v == chosen && (v.is_some() || list.is_empty() || list == "alle")})
+            })
+            .collect();
+    let heading = match chosen {
+        Some(v) => t(lang, &format!("worklist.list_{}", v.code())),
+        None => t(lang, "worklist.list_alle"),
+    };
+    let filtered = !procedure.is_empty() || !channel.is_empty() || overdue_only || !words.is_empty();
+    let body = render(
+        "worklist.html",
+        context! {
+            tasks => task_rows, cases => recent, lists => lists, heading => heading, filtered => filtered,
+            list => if chosen.is_some() { list } else { "alle" },
+            procedures => procedures, channels => channels, procedure => procedure, channel => channel,
+            overdue_only => overdue_only, words => Filter::value(&filter.suche), sort => if sort.is_empty() { "frist" } else { sort },
+            may_claim => ctx.role.may_decide(),
+            role_label => t(lang, &format!("role.{}", ctx.role.code())), may_see_operations => ctx.role.may_see_operations(),
+            ..base(lang, Some(&tenant), Some(&mut session))
+        },
+    )?;
+    session.finish(&app, &slug, html(body)).await
+}
+
+/// Where to go after an action: back to the page it came from (the worklist with its
+/// filters, or the case file), never elsewhere.
+fn back_to(posted: &Posted, slug: &str) -> String {
+    let back = posted.text("zurueck");
+    let prefix = format!("/{slug}/intern/");
+    if back.starts_with(&prefix) && !back.contains("//") && !back.contains('\\') {
+        back
+    } else {
+        prefix
+    }
+}
+
+/// Loads the task and checks the action is the actor's to take.
+async fn task_for(app: &AppState, tenant_id: &str, task_id: &str) -> AppResult<Task> {
+    let mut conn = app.runtime.store.conn().await?;
+    let task = tasks::by_id(&mut conn, tenant_id, task_id).await?.ok_or(AppError::NotFound)?;
+    if task.status != "open" {
+        return Err(AppError::NotFound);
+    }
+    Ok(task)
+}
+
+async fn finish_change(
+    app: &AppState,
+    ctx: &StaffCtx,
+    tenant_id: &str,
+    task: &Task,
+    change: Reassign<'_>,
+    lang: Lang,
+    done_key: &str,
+) -> AppResult<String> {
+    Ok(if app.runtime.reassign_task(tenant_id, &task.task_id, change, &actor(&ctx.staff)).await? {
+        t(lang, done_key)
+    } else {
+        t(lang, "worklist.changed_meanwhile")
+    })
+}
+
+/// „Übernehmen“: the clerk takes an unassigned task.
+pub async fn claim(
+    State(app): State<AppState>,
+    Path((slug, task_id)): Path<(String, String)>,
+    visit: Visit,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    let posted = Posted::new(pairs);
+    session.verify_csrf(posted.get("_csrf"))?;
+    let ctx = match require_staff(&app, &tenant, &session).await {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    let task = task_for(&app, &tenant.tenant_id, &task_id).await?;
+    let message = match &task.assignee {
+        Some(who) if who != &ctx.staff.username => tf(lang, "worklist.taken_by", &[("name", who)]),
+        Some(_) => t(lang, "worklist.claimed"),
+        None => {
+            if !with_assignment(&task, |a| ctx.worker().may_claim(a)) {
+                return Err(AppError::Forbidden);
+            }
+            let change = Reassign::Claim { by: &ctx.staff.username };
+            finish_change(&app, &ctx, &tenant.tenant_id, &task, change, lang, "worklist.claimed").await?
+        }
+    };
+    session.data.flash = Some(message);
+    let back = back_to(&posted, &slug);
+    session.finish(&app, &slug, Redirect::to(&back).into_response()).await
+}
+
+/// „Freigeben“: the assignee (or a team lead) gives the task back to the team.
+pub async fn release(
+    State(app): State<AppState>,
+    Path((slug, task_id)): Path<(String, String)>,
+    visit: Visit,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    let posted = Posted::new(pairs);
+    session.verify_csrf(posted.get("_csrf"))?;
+    let ctx = match require_staff(&app, &tenant, &session).await {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    let task = task_for(&app, &tenant.tenant_id, &task_id).await?;
+    let Some(from) = task.assignee.clone() else {
+        session.data.flash = Some(t(lang, "worklist.changed_meanwhile"));
+        let back = back_to(&posted, &slug);
+        return session.finish(&app, &slug, Redirect::to(&back).into_response()).await;
+    };
+    if !with_assignment(&task, |a| ctx.worker().may_release(a)) {
+        return Err(AppError::Forbidden);
+    }
+    let change = Reassign::Release { from: &from };
+    session.data.flash =
+        Some(finish_change(&app, &ctx, &tenant.tenant_id, &task, change, lang, "worklist.released").await?);
+    let back = back_to(&posted, &slug);
+    session.finish(&app, &slug, Redirect::to(&back).into_response()).await
+}
+
+/// „Zuweisen“: a team lead gives the task to a colleague it is for.
+pub async fn assign(
+    State(app): State<AppState>,
+    Path((slug, task_id)): Path<(String, String)>,
+    visit: Visit,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    let posted = Posted::new(pairs);
+    session.verify_csrf(posted.get("_csrf"))?;
+    let ctx = match require_staff(&app, &tenant, &session).await {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    let task = task_for(&app, &tenant.tenant_id, &task_id).await?;
+    let mut conn = app.runtime.store.conn().await?;
+    let to = staff::by_username(&mut conn, &tenant.tenant_id, &posted.text("an")).await?.filter(|s| s.active == 1);
+    drop(conn);
+    let Some(to) = to else {
+        session.data.flash = Some(t(lang, "worklist.assignee_unknown"));
+        let back = back_to(&posted, &slug);
+        return session.finish(&app, &slug, Redirect::to(&back).into_response()).await;
+    };
+    let units = to.org_unit_list();
+    let target = Role::parse(&to.role).map(|role| Worker { role, username: &to.username, org_units: &units });
+    let allowed = target.as_ref().is_some_and(|w| with_assignment(&task, |a| ctx.worker().may_assign(a, w)));
+    if !allowed {
+        if ctx.role != Role::TeamLead {
+            return Err(AppError::Forbidden);
+        }
+        session.data.flash = Some(tf(lang, "worklist.not_for", &[("name", &to.display_name)]));
+        let back = back_to(&posted, &slug);
+        return session.finish(&app, &slug, Redirect::to(&back).into_response()).await;
+    }
+    let change = Reassign::Assign { from: task.assignee.as_deref(), to: &to.username };
+    let message = if app.runtime.reassign_task(&tenant.tenant_id, &task.task_id, change, &actor(&ctx.staff)).await? {
+        tf(lang, "worklist.assigned", &[("name", &to.display_name)])
+    } else {
+        t(lang, "worklist.changed_meanwhile")
+    };
+    session.data.flash = Some(message);
+    let back = back_to(&posted, &slug);
+    session.finish(&app, &slug, Redirect::to(&back).into_response()).await
+}
+
+/// The colleagues a team lead can give `task` to (for the case file's assign form).
+pub(crate) async fn assignable(app: &AppState, tenant_id: &str, ctx: &StaffCtx, task: &Task) -> AppResult<Vec<Json>> {
+    if ctx.role != Role::TeamLead {
+        return Ok(Vec::new());
+    }
+    let mut conn = app.runtime.store.conn().await?;
+    let all = staff::active(&mut conn, tenant_id).await?;
+    drop(conn);
+    Ok(all
+        .iter()
+        .filter(|s| Some(s.username.as_str()) != task.assignee.as_deref())
+        .filter(|s| {
+            let units = s.org_unit_list();
+            Role::parse(&s.role).is_some_and(|role| {
+                let w = Worker { role, username: &s.username, org_units: &units };
+                with_assignment(task, |a| ctx.worker().may_assign(a, &w))
+            })
+        })
+        .map(|s| json!({"username": s.username, "name": s.display_name}))
+        .collect())
+}
