@@ -764,7 +764,7 @@ async fn clerk_decides_a_review_case_and_the_citizen_gets_the_notice() {
             )
             .unwrap();
         assert!(list.contains(&rathaus_domain::time::german_date(due)), "due date in the worklist: {list}");
-        assert!(!list.contains("überfällig"));
+        assert!(!between(&list, "id=\"tasks\">", "</table>").contains("überfällig"), "{list}");
         let case_path = link_to(&list, &format!(">{reference}</a>"));
         let (_, _, case) = clerk.get(&case_path).await;
         assert!(
@@ -772,9 +772,10 @@ async fn clerk_decides_a_review_case_and_the_citizen_gets_the_notice() {
                 && case.contains("Eingangsbestätigung")
                 && case.contains("case.submitted")
         );
-        let action =
-            format!("/musterstadt/intern/aufgaben/{}", between(&case, "action=\"/musterstadt/intern/aufgaben/", "\""));
-        assert!(action.contains("/intern/aufgaben/"));
+        // The decision form's address (the case file also has the form that takes the task).
+        let end = case.find("/entscheidung\"").expect("a decision form");
+        let start = case[..end].rfind("/aufgaben/").unwrap() + "/aufgaben/".len();
+        let action = format!("/musterstadt/intern/aufgaben/{}/entscheidung", &case[start..end]);
         // Rejecting needs reasons.
         let (st, _, html) = clerk.post(&case_path, &action, &[("ergebnis", "ablehnen"), ("begruendung", "kurz")]).await;
         assert_eq!(st, 422);

@@ -177,7 +177,7 @@ pub async fn page(
             list => if chosen.is_some() { list } else { "alle" },
             procedures => procedures, channels => channels, procedure => procedure, channel => channel,
             overdue_only => overdue_only, words => Filter::value(&filter.suche), sort => if sort.is_empty() { "frist" } else { sort },
-            may_claim => ctx.role.may_decide(),
+            sorts => ["frist", "eingang", "aktenzeichen"].map(|code| json!({"code": code, "label": t(lang, &format!("worklist.sort_{code}"))})),
             role_label => t(lang, &format!("role.{}", ctx.role.code())), may_see_operations => ctx.role.may_see_operations(),
             ..base(lang, Some(&tenant), Some(&mut session))
         },
