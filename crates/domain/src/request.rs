@@ -26,10 +26,15 @@ pub enum DueProblem {
 
 /// Checks a deadline set at `now`.
 pub fn check_due(now: DateTime<Utc>, due: NaiveDate) -> Result<(), DueProblem> {
+    check_ahead(now, due, MAX_DAYS)
+}
+
+/// Checks that `date` lies after today (German calendar) and at most `max_days` ahead.
+pub fn check_ahead(now: DateTime<Utc>, date: NaiveDate, max_days: i64) -> Result<(), DueProblem> {
     let today = german_today(now);
-    if due <= today {
+    if date <= today {
         Err(DueProblem::NotInFuture)
-    } else if due > today + Duration::days(MAX_DAYS) {
+    } else if date > today + Duration::days(max_days) {
         Err(DueProblem::TooFar)
     } else {
         Ok(())

@@ -1731,6 +1731,29 @@ async fn clerks_take_give_back_and_are_assigned_tasks_in_the_worklist() {
         .unwrap();
         let actions: Vec<&str> = actions.iter().map(|a| a.0.as_str()).collect();
         assert_eq!(actions, ["task.claimed", "task.released", "task.claimed", "task.assigned"]);
+
+        // Wiedervorlage: a date in the past or not a date is named; a date is kept and shown
+        // in the worklist; emptied, it is gone. Auditors cannot set it.
+        let follow_up = format!("/musterstadt/intern/aufgaben/{task_id}/wiedervorlage");
+        let (st, _, html) = sabine.post(&case_path, &follow_up, &[("datum", "2020-01-01")]).await;
+        assert_eq!(st, 422);
+        assert!(html.contains("Die Wiedervorlage muss nach dem heutigen Tag liegen."), "{html}");
+        assert!(html.contains(&format!("href=\"#wiedervorlage-{task_id}\"")), "{html}");
+        let (st, _, html) = sabine.post(&case_path, &follow_up, &[("datum", "bald")]).await;
+        assert_eq!(st, 422);
+        assert!(html.contains("Geben Sie die Wiedervorlage als Datum ein"), "{html}");
+        let date = rathaus_domain::time::german_today(chrono::Utc::now()) + chrono::Duration::days(7);
+        let (st, url, html) = sabine.post(&case_path, &follow_up, &[("datum", &date.to_string())]).await;
+        assert_eq!((st, url.as_str()), (200, case_path.as_str()), "{html}");
+        let german = date.format("%d.%m.%Y").to_string();
+        assert!(html.contains(&format!("Die Wiedervorlage ist für den {german} gespeichert.")), "{html}");
+        assert!(html.contains(&format!("value=\"{date}\"")), "the date is in the form: {html}");
+        let (_, _, list) = sabine.get("/musterstadt/intern/?liste=meine").await;
+        assert!(between(&list, "id=\"tasks\">", "</table>").contains(&german), "{list}");
+        let (st, _, _) = auditor.post(&case_path, &follow_up, &[("datum", "")]).await;
+        assert_eq!(st, 403);
+        let (_, _, html) = sabine.post(&case_path, &follow_up, &[("datum", "")]).await;
+        assert!(html.contains("Die Wiedervorlage ist aufgehoben."), "{html}");
         s.stop().await;
     }
 }

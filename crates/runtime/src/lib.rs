@@ -28,7 +28,7 @@ pub mod preview;
 mod procedures;
 pub mod requests;
 mod submit;
-mod tasks;
+pub mod tasks;
 pub mod uploads;
 mod worker;
 

@@ -187,3 +187,44 @@ impl Runtime {
         Ok(true)
     }
 }
+
+/// How far ahead a clerk may put a task for resubmission.
+pub const FOLLOW_UP_MAX_DAYS: i64 = 366;
+
+impl Runtime {
+    /// Puts an open task for resubmission (Wiedervorlage) on `date`, 08:00 German time, or
+    /// clears it (`None`). The caller has checked the date and that the actor may.
+    pub async fn set_follow_up(
+        &self,
+        tenant_id: &str,
+        task_id: &str,
+        date: Option<chrono::NaiveDate>,
+        actor: &Actor,
+    ) -> Result<bool> {
+        let now = self.clock.now();
+        let at = date.map(|d| rathaus_domain::request::german_instant(d, 8));
+        let mut tx = self.store.begin().await?;
+        let task = tasks::by_id(&mut tx, tenant_id, task_id).await?.ok_or(RuntimeError::NotFound)?;
+        if !tasks::set_follow_up(&mut tx, tenant_id, task_id, at).await? {
+            return Ok(false);
+        }
+        let text = match date {
+            Some(d) => format!("Wiedervorlage der Aufgabe „{}“ am {}", task.name, d.format("%d.%m.%Y")),
+            None => format!("Wiedervorlage der Aufgabe „{}“ aufgehoben", task.name),
+        };
+        events::add(&mut tx, tenant_id, &task.case_id, "task", &text, false, now).await?;
+        audit::append(
+            &mut tx,
+            tenant_id,
+            actor,
+            "task.follow_up",
+            "case",
+            &task.case_id,
+            &json!({"task": task_id, "date": date.map(|d| d.to_string())}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}

@@ -260,3 +260,21 @@ pub async fn set_assignee(
         .rows_affected()
         == 1)
 }
+
+/// Sets or clears the resubmission date (Wiedervorlage) of an open task; returns whether
+/// the task was open.
+pub async fn set_follow_up(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    task_id: &str,
+    at: Option<DateTime<Utc>>,
+) -> Result<bool> {
+    Ok(sqlx::query("UPDATE tasks SET follow_up_at = $3 WHERE tenant_id = $1 AND task_id = $2 AND status = 'open'")
+        .bind(tenant_id)
+        .bind(task_id)
+        .bind(at.map(ts))
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+        == 1)
+}

@@ -79,7 +79,7 @@ fn assignment_of(task: &tasks::Task) -> (Vec<&str>, Vec<&str>) {
     (task.groups(), users)
 }
 
-fn may_work_on(ctx: &StaffCtx, task: &tasks::Task) -> bool {
+pub(crate) fn may_work_on(ctx: &StaffCtx, task: &tasks::Task) -> bool {
     let (groups, users) = assignment_of(task);
     ctx.worker().may_work_on(&rathaus_domain::role::Assignment {
         candidate_groups: &groups,
@@ -236,6 +236,8 @@ pub(crate) struct CaseForms {
     pub message_error: Option<String>,
     pub message_text: String,
     pub request: crate::requests::RequestForm,
+    /// The resubmission form of one task: (task id, the date as typed, the problem).
+    pub follow_up: Option<(String, String, String)>,
 }
 
 /// The case file; `forms` holds a posted form to show again with its errors.
@@ -304,6 +306,7 @@ pub(crate) async fn render_case_with(
         .filter(|t| t.status == "open")
         .collect();
     let mut open_tasks: Vec<Json> = Vec::new();
+    let mut follow_up_errors: Vec<Json> = Vec::new();
     for t in &open {
         let (groups, users) = assignment_of(t);
         let a = rathaus_domain::role::Assignment {
@@ -313,7 +316,18 @@ pub(crate) async fn render_case_with(
         };
         let (claim, release) = (ctx.worker().may_claim(&a), ctx.worker().may_release(&a));
         let assignable = crate::worklist::assignable(app, &tenant.tenant_id, ctx, t).await?;
+        let (follow_up_value, follow_up_error) = match &forms.follow_up {
+            Some((id, value, error)) if id == &t.task_id => (value.clone(), Some(error.clone())),
+            _ => {
+                let current = t.follow_up_at.as_deref().and_then(|f| rathaus_store::parse_ts(f).ok());
+                (current.map(|c| rathaus_domain::time::german_today(c).to_string()).unwrap_or_default(), None)
+            }
+        };
+        if let Some(e) = &follow_up_error {
+            follow_up_errors.push(json!({"anchor": format!("wiedervorlage-{}", t.task_id), "message": e}));
+        }
         open_tasks.push(json!({"task_id": t.task_id, "name": t.name, "may_work": may_work_on(ctx, t),
+            "follow_up_value": follow_up_value, "follow_up_error": follow_up_error,
             "due": t.due_at.as_deref().map(when), "follow_up": t.follow_up_at.as_deref().map(when), "assignee": t.assignee,
             "claim": claim, "release": release, "assignable": assignable}));
     }
@@ -335,8 +349,8 @@ pub(crate) async fn render_case_with(
     let requests = app.runtime.document_requests(tenant, &case.case_id).await?;
     let withdraw_base = format!("/{}/intern/vorgaenge/{}/nachforderungen", tenant.slug, case.case_id);
     let requests = crate::requests::request_views(&requests, lang, Some(&withdraw_base));
-    let CaseForms { decision: errs, message_error, message_text, request } = forms;
-    let mut error_list = Vec::new();
+    let CaseForms { decision: errs, message_error, message_text, request, .. } = forms;
+    let mut error_list = follow_up_errors;
     if let Some(e) = &errs.outcome {
         error_list.push(json!({"anchor": "ergebnis-bestaetigen", "message": e}));
     }

@@ -238,6 +238,7 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/intern/aufgaben/{task_id}/uebernehmen", post(worklist::claim))
         .route("/{tenant}/intern/aufgaben/{task_id}/freigeben", post(worklist::release))
         .route("/{tenant}/intern/aufgaben/{task_id}/zuweisen", post(worklist::assign))
+        .route("/{tenant}/intern/aufgaben/{task_id}/wiedervorlage", post(worklist::follow_up))
         .route("/{tenant}/intern/vorgaenge/{case_id}", get(backoffice::case))
         .route("/{tenant}/intern/vorgaenge/{case_id}/dokumente/{document_id}", get(backoffice::document))
         .route("/{tenant}/intern/vorgaenge/{case_id}/nachrichten", post(backoffice::send_message))

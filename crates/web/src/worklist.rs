@@ -350,3 +350,77 @@ pub(crate) async fn assignable(app: &AppState, tenant_id: &str, ctx: &StaffCtx, 
         .map(|s| json!({"username": s.username, "name": s.display_name}))
         .collect())
 }
+
+/// „Wiedervorlage“: whoever may work on the task puts it for resubmission on a date, or
+/// clears the date.
+pub async fn follow_up(
+    State(app): State<AppState>,
+    Path((slug, task_id)): Path<(String, String)>,
+    visit: Visit,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    let posted = Posted::new(pairs);
+    session.verify_csrf(posted.get("_csrf"))?;
+    let ctx = match require_staff(&app, &tenant, &session).await {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    let task = task_for(&app, &tenant.tenant_id, &task_id).await?;
+    if !crate::backoffice::may_work_on(&ctx, &task) {
+        return Err(AppError::Forbidden);
+    }
+    let typed = posted.text("datum");
+    let date = if typed.is_empty() {
+        Ok(None)
+    } else {
+        match chrono::NaiveDate::parse_from_str(&typed, "%Y-%m-%d")
+            .or_else(|_| chrono::NaiveDate::parse_from_str(&typed, "%d.%m.%Y"))
+        {
+            Err(_) => Err(t(lang, "case.follow_up_invalid")),
+            Ok(d) => match rathaus_domain::request::check_ahead(
+                app.runtime.clock.now(),
+                d,
+                rathaus_runtime::tasks::FOLLOW_UP_MAX_DAYS,
+            ) {
+                Ok(()) => Ok(Some(d)),
+                Err(rathaus_domain::request::DueProblem::NotInFuture) => Err(t(lang, "case.follow_up_not_future")),
+                Err(rathaus_domain::request::DueProblem::TooFar) => Err(tf(
+                    lang,
+                    "case.follow_up_too_far",
+                    &[("n", &rathaus_runtime::tasks::FOLLOW_UP_MAX_DAYS.to_string())],
+                )),
+            },
+        }
+    };
+    let case_path = format!("/{slug}/intern/vorgaenge/{}", task.case_id);
+    let date = match date {
+        Ok(d) => d,
+        Err(problem) => {
+            let forms = crate::backoffice::CaseForms {
+                follow_up: Some((task_id.clone(), typed, problem)),
+                ..Default::default()
+            };
+            let body =
+                crate::backoffice::render_case_with(&app, &tenant, &mut session, &ctx, &task.case_id, lang, forms)
+                    .await?;
+            return session
+                .finish(
+                    &app,
+                    &slug,
+                    (axum::http::StatusCode::UNPROCESSABLE_ENTITY, axum::response::Html(body)).into_response(),
+                )
+                .await;
+        }
+    };
+    session.data.flash =
+        Some(if app.runtime.set_follow_up(&tenant.tenant_id, &task_id, date, &actor(&ctx.staff)).await? {
+            match date {
+                Some(d) => tf(lang, "case.follow_up_set", &[("date", &d.format("%d.%m.%Y").to_string())]),
+                None => t(lang, "case.follow_up_cleared"),
+            }
+        } else {
+            t(lang, "worklist.changed_meanwhile")
+        });
+    session.finish(&app, &slug, Redirect::to(&case_path).into_response()).await
+}
