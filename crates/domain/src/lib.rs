@@ -11,6 +11,7 @@ pub mod ids;
 pub mod money;
 pub mod request;
 pub mod role;
+pub mod statistics;
 pub mod tenant;
 pub mod time;
 

@@ -1757,3 +1757,35 @@ async fn clerks_take_give_back_and_are_assigned_tasks_in_the_worklist() {
         s.stop().await;
     }
 }
+
+/// The statistics: per procedure the cases of the period, how many the machine decided
+/// alone, how long decisions took and how many are open; only for staff, only the tenant's.
+#[tokio::test]
+async fn statistics_count_cases_automatic_decisions_and_open_ones_per_procedure() {
+    for db in testing::all().await {
+        let s = TestServer::start(db).await;
+        for activity in ["software", "heilpraktiker"] {
+            let citizen = Visit::new(&s);
+            fill_application(&citizen, "musterstadt", "09999", activity).await;
+            let (st, _, receipt) = submit(&citizen, "musterstadt").await;
+            assert_eq!(st, 200, "{receipt}");
+        }
+        let (_, url, _) = Visit::new(&s).get("/musterstadt/intern/statistik").await;
+        assert_eq!(url, "/musterstadt/intern/anmelden", "staff only");
+        let clerk = login(&s, "musterstadt", "sachbearbeitung").await;
+        let (st, _, html) = clerk.get("/musterstadt/intern/statistik").await;
+        assert_eq!(st, 200);
+        let row = between(&html, "id=\"statistics\">", "</table>");
+        let row = between(row, "Gewerbeanzeige", "</tr>");
+        let cells: Vec<&str> = row.split("<td>").skip(1).map(|c| c.split("</td>").next().unwrap()).collect();
+        // cases, decided, automatic, median, p90, open, overdue tasks
+        assert_eq!((cells[0], cells[1], cells[2], cells[5], cells[6]), ("2", "1", "100 %", "1", "0"), "{row}");
+        assert!(cells[3].contains("Min") || cells[3].contains("Minute"), "decided within minutes: {row}");
+        let (_, _, html) = clerk.get("/musterstadt/intern/statistik?zeitraum=30").await;
+        assert!(html.contains("Eingang: letzte 30 Tage"), "{html}");
+        let other = login(&s, "beispielgemeinde", "sachbearbeitung").await;
+        let (_, _, html) = other.get("/beispielgemeinde/intern/statistik").await;
+        assert!(html.contains("In diesem Zeitraum ist kein Antrag eingegangen."), "another town's cases: {html}");
+        s.stop().await;
+    }
+}

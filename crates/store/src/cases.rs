@@ -162,3 +162,48 @@ pub async fn decision_times(
     .await?;
     Ok(rows.into_iter().filter_map(|(s, d)| d.map(|d| (s, d))).collect())
 }
+
+/// What the statistics read of a case (see `rathaus_domain::statistics`).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StatisticsRow {
+    pub procedure_id: String,
+    pub status: String,
+    pub submitted_at: String,
+    pub decided_at: Option<String>,
+    /// How many clerk tasks the case had.
+    pub tasks: i64,
+}
+
+/// The tenant's cases submitted since `since`, for the statistics.
+pub async fn statistics_rows(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    since: DateTime<Utc>,
+) -> Result<Vec<StatisticsRow>> {
+    Ok(sqlx::query_as(
+        "SELECT c.procedure_id, c.status, c.submitted_at, c.decided_at,
+                (SELECT COUNT(*) FROM tasks t WHERE t.tenant_id = c.tenant_id AND t.case_id = c.case_id) AS tasks
+         FROM cases c WHERE c.tenant_id = $1 AND c.submitted_at >= $2",
+    )
+    .bind(tenant_id)
+    .bind(ts(since))
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// The tenant's open tasks past their due date at `now`, per procedure.
+pub async fn overdue_tasks_by_procedure(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT c.procedure_id, COUNT(*) FROM tasks t JOIN cases c ON c.tenant_id = t.tenant_id AND c.case_id = t.case_id
+         WHERE t.tenant_id = $1 AND t.status = 'open' AND t.due_at IS NOT NULL AND t.due_at < $2
+         GROUP BY c.procedure_id",
+    )
+    .bind(tenant_id)
+    .bind(ts(now))
+    .fetch_all(&mut *conn)
+    .await?)
+}

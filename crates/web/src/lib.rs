@@ -24,6 +24,7 @@ mod portal;
 mod render;
 mod requests;
 mod session;
+mod statistics;
 mod visit;
 mod worklist;
 
@@ -235,6 +236,7 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/intern/anmelden", get(backoffice::login_form).post(backoffice::login))
         .route("/{tenant}/intern/abmelden", post(backoffice::logout))
         .route("/{tenant}/intern/", get(worklist::page))
+        .route("/{tenant}/intern/statistik", get(statistics::page))
         .route("/{tenant}/intern/aufgaben/{task_id}/uebernehmen", post(worklist::claim))
         .route("/{tenant}/intern/aufgaben/{task_id}/freigeben", post(worklist::release))
         .route("/{tenant}/intern/aufgaben/{task_id}/zuweisen", post(worklist::assign))
