@@ -130,6 +130,10 @@ pub enum InstanceStatus {
         element: String,
         message: String,
     },
+    /// Ended from outside before it finished (the application was withdrawn).
+    Terminated {
+        reason: String,
+    },
 }
 
 /// What the runtime must do after an advance.
@@ -214,6 +218,28 @@ impl Instance {
 
     pub fn is_running(&self) -> bool {
         self.status == InstanceStatus::Running
+    }
+
+    /// Ends the instance from outside (the application was withdrawn): every token, scope
+    /// and wait is cancelled, so no task, job or timer of it stays; nothing runs any more.
+    /// An instance that has ended already stays as it is.
+    pub fn terminate(&mut self, reason: &str) -> Vec<Effect> {
+        if matches!(self.status, InstanceStatus::Completed | InstanceStatus::Terminated { .. }) {
+            return Vec::new();
+        }
+        let mut ids = Vec::new();
+        let tokens: Vec<u64> = self.tokens.iter().map(|t| t.id).collect();
+        for token in tokens {
+            self.cancel_token(token, &mut ids);
+        }
+        ids.extend(self.subscriptions.drain(..).map(|s| s.id));
+        self.scopes.clear();
+        self.status = InstanceStatus::Terminated { reason: reason.to_string() };
+        if ids.is_empty() {
+            Vec::new()
+        } else {
+            vec![Effect::Cancelled { ids }]
+        }
     }
 
     /// The process-level variables.

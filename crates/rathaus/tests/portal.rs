@@ -1789,3 +1789,58 @@ async fn statistics_count_cases_automatic_decisions_and_open_ones_per_procedure(
         s.stop().await;
     }
 }
+
+/// Withdrawing: the applicant confirms on a page of its own (not ticking the box is named),
+/// the case is closed and leaves the worklist; a clerk records a withdrawal that came by
+/// letter (a note is required); auditors cannot; a closed case offers no withdrawal.
+#[tokio::test]
+async fn an_application_is_withdrawn_by_the_applicant_or_recorded_by_a_clerk() {
+    for db in testing::all().await {
+        let s = TestServer::start(db).await;
+        let mut references = Vec::new();
+        let mut citizens = Vec::new();
+        for _ in 0..2 {
+            let citizen = Visit::new(&s);
+            fill_application(&citizen, "musterstadt", "09999", "heilpraktiker").await;
+            let (_, _, receipt) = submit(&citizen, "musterstadt").await;
+            references.push(between(&receipt, "<strong id=\"reference\">", "</strong>").to_string());
+            citizens.push(citizen);
+        }
+        let status = format!("/musterstadt/vorgang/{}", references[0]);
+        let (_, _, page) = citizens[0].get(&status).await;
+        let withdraw = link_to(&page, ">Antrag zurücknehmen");
+        assert_eq!(withdraw, format!("{status}/zuruecknehmen"));
+        let (st, _, html) = citizens[0].post(&withdraw, &withdraw, &[]).await;
+        assert_eq!(st, 422);
+        assert!(html.contains("Bestätigen Sie, dass Sie den Antrag zurücknehmen."), "{html}");
+        let (st, url, html) = citizens[0].post(&withdraw, &withdraw, &[("bestaetigung", "ja")]).await;
+        assert_eq!((st, url.as_str()), (200, status.as_str()), "{html}");
+        assert!(html.contains("Ihr Antrag ist zurückgenommen.") && !html.contains(">Antrag zurücknehmen<"), "{html}");
+        // Someone without the access code cannot.
+        let (_, url, _) = Visit::new(&s).get(&format!("/musterstadt/vorgang/{}/zuruecknehmen", references[1])).await;
+        assert_eq!(url, "/musterstadt/status");
+
+        let clerk = login(&s, "musterstadt", "sachbearbeitung").await;
+        let (_, _, list) = clerk.get("/musterstadt/intern/").await;
+        assert!(!between(&list, "id=\"tasks\">", "</table>").contains(&references[0]), "{list}");
+        let case_path = link_to(&list, &format!(">{}</a>", references[1]));
+        let record = format!("{case_path}/ruecknahme");
+        let (st, _, html) = clerk.post(&case_path, &record, &[("vermerk", " ")]).await;
+        assert_eq!(st, 422);
+        assert!(
+            html.contains("Geben Sie an, wie und wann die Rücknahme kam.") && html.contains("href=\"#vermerk\""),
+            "{html}"
+        );
+        let auditor = login(&s, "musterstadt", "pruefung").await;
+        let (st, _, _) = auditor.post(&case_path, &record, &[("vermerk", "per Brief")]).await;
+        assert_eq!(st, 403);
+        let (st, _, html) = clerk.post(&case_path, &record, &[("vermerk", "per Brief vom 20.11.2026")]).await;
+        assert_eq!(st, 200);
+        assert!(html.contains("Die Rücknahme ist erfasst; der Vorgang ist abgeschlossen."), "{html}");
+        assert!(html.contains("Rücknahme des Antrags erfasst: per Brief vom 20.11.2026"), "timeline: {html}");
+        assert!(!html.contains("/ruecknahme\""), "no second time: {html}");
+        let (_, _, page) = citizens[1].get(&format!("/musterstadt/vorgang/{}", references[1])).await;
+        assert!(page.contains("Rücknahme des Antrags erfasst") && !page.contains(">Antrag zurücknehmen<"), "{page}");
+        s.stop().await;
+    }
+}

@@ -30,6 +30,7 @@ pub mod requests;
 mod submit;
 pub mod tasks;
 pub mod uploads;
+mod withdrawal;
 mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -38,6 +39,7 @@ pub use drafts::{DraftLookup, DraftOwner, SavedDraft};
 pub use procedures::ActiveProcedure;
 pub use submit::{SubmitRequest, Submitted};
 pub use tasks::{Decision, Reassign};
+pub use withdrawal::Withdrawal;
 
 use rathaus_domain::calendar::{Land, WorkCalendar};
 use rathaus_engine::environment::ProcedureEnv;
@@ -153,6 +155,7 @@ pub(crate) fn instance_status(i: &Instance) -> &'static str {
         InstanceStatus::Running => "running",
         InstanceStatus::Completed => "completed",
         InstanceStatus::Incident { .. } => "incident",
+        InstanceStatus::Terminated { .. } => "terminated",
     }
 }
 
@@ -211,6 +214,8 @@ pub(crate) enum Resume {
     Message { name: String, payload: serde_json::Map<String, Json> },
     /// A job ended with a BPMN error.
     JobError { token: u64, code: String },
+    /// The case ends from outside (withdrawn): the instance stops, its waits are void.
+    Terminate { reason: String },
 }
 
 pub(crate) enum Resumed {
@@ -293,6 +298,7 @@ pub(crate) async fn resume_loaded(
         Resume::Timer { subscription } => instance.fire_timer(process, subscription, &env).map(Some),
         Resume::Message { name, payload } => instance.correlate(process, &name, payload, &env),
         Resume::JobError { token, code } => instance.throw_job_error(process, token, &code, &env).map(Some),
+        Resume::Terminate { reason } => Ok(Some(instance.terminate(&reason))),
     };
     let mut effects = match outcome {
         Ok(Some(effects)) => effects,

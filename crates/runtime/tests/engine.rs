@@ -423,3 +423,52 @@ async fn a_request_to_the_applicant_reminds_expires_and_is_answered() {
         db.cleanup().await;
     }
 }
+
+/// Withdrawing: the case is closed, its instance stops, its jobs and timers are cancelled,
+/// and a timer that would have come due later does nothing; a second withdrawal is refused.
+#[tokio::test]
+async fn a_withdrawn_case_stops_its_process_and_nothing_of_it_runs_later() {
+    use rathaus_runtime::Withdrawal;
+    for db in testing::all().await {
+        let (rt, clock, t) = setup(&db).await;
+        let reference = submit(&rt, &t, "Erika").await;
+        let mut conn = db.store.conn().await.unwrap();
+        let case = cases::by_reference(&mut conn, &t.tenant_id, &reference).await.unwrap().unwrap();
+        let row = rathaus_store::instances::by_case(&mut conn, &t.tenant_id, &case.case_id).await.unwrap().unwrap();
+        let pending = jobs::for_instance(&mut conn, &t.tenant_id, &row.instance_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|j| j.status == "pending")
+            .count();
+        assert!(pending >= 1, "the process waits for something");
+        drop(conn);
+        let clerk = Actor::Staff { staff_id: "s1".into(), username: "sachbearbeitung".into() };
+        let how = Withdrawal::Recorded { actor: clerk, note: "per Brief vom 16.11.2026".into() };
+        rt.withdraw_case(&t, &case.case_id, &how).await.unwrap();
+        assert_eq!(status(&db, &t, &reference).await, CaseStatus::Closed);
+        let mut conn = db.store.conn().await.unwrap();
+        let row = rathaus_store::instances::by_case(&mut conn, &t.tenant_id, &case.case_id).await.unwrap().unwrap();
+        assert_eq!(row.status, "terminated");
+        let left: Vec<String> = jobs::for_instance(&mut conn, &t.tenant_id, &row.instance_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|j| j.status == "pending")
+            .map(|j| j.job_type)
+            .collect();
+        assert!(left.is_empty(), "nothing left to run: {left:?}");
+        let trail = rathaus_store::audit::for_object(&mut conn, &t.tenant_id, "case", &case.case_id).await.unwrap();
+        assert!(trail.iter().any(|e| e.action == "case.withdrawn" && e.details.contains("per Brief")));
+        drop(conn);
+        assert!(matches!(
+            rt.withdraw_case(&t, &case.case_id, &Withdrawal::Applicant).await,
+            Err(RuntimeError::Conflict(_))
+        ));
+        // Weeks later: no timer of the case fires, the case stays closed.
+        clock.set(Utc.with_ymd_and_hms(2026, 12, 31, 9, 0, 0).unwrap());
+        rt.run_due_jobs().await.unwrap();
+        assert_eq!(status(&db, &t, &reference).await, CaseStatus::Closed);
+        db.cleanup().await;
+    }
+}

@@ -238,6 +238,8 @@ pub(crate) struct CaseForms {
     pub request: crate::requests::RequestForm,
     /// The resubmission form of one task: (task id, the date as typed, the problem).
     pub follow_up: Option<(String, String, String)>,
+    /// The form that records a withdrawal: (the note as typed, the problem).
+    pub withdraw: Option<(String, String)>,
 }
 
 /// The case file; `forms` holds a posted form to show again with its errors.
@@ -349,8 +351,12 @@ pub(crate) async fn render_case_with(
     let requests = app.runtime.document_requests(tenant, &case.case_id).await?;
     let withdraw_base = format!("/{}/intern/vorgaenge/{}/nachforderungen", tenant.slug, case.case_id);
     let requests = crate::requests::request_views(&requests, lang, Some(&withdraw_base));
-    let CaseForms { decision: errs, message_error, message_text, request, .. } = forms;
+    let CaseForms { decision: errs, message_error, message_text, request, withdraw, .. } = forms;
     let mut error_list = follow_up_errors;
+    let (withdraw_note, withdraw_error) = withdraw.map(|(n, e)| (n, Some(e))).unwrap_or_default();
+    if let Some(e) = &withdraw_error {
+        error_list.push(json!({"anchor": "vermerk", "message": e}));
+    }
     if let Some(e) = &errs.outcome {
         error_list.push(json!({"anchor": "ergebnis-bestaetigen", "message": e}));
     }
@@ -371,6 +377,8 @@ pub(crate) async fn render_case_with(
             findings => findings, sections => sections, documents => docs, fees => fee_rows, payments => payment_rows, open_tasks => open_tasks, events => evs, audit => trail,
             messages => messages, message_error => message_error, message_text => message_text,
             requests => requests, request_what => request.what, request_due => request.due,
+            withdrawable => crate::withdrawal::withdrawable(&case) && ctx.role.may_decide(),
+            withdraw_note => withdraw_note, withdraw_error => withdraw_error,
             request_what_error => request.what_error, request_due_error => request.due_error,
             request_action => format!("/{}/intern/vorgaenge/{}/nachforderungen", tenant.slug, case.case_id),
             may_write => ctx.role != Role::Auditor, case_id => case.case_id,

@@ -26,6 +26,7 @@ mod requests;
 mod session;
 mod statistics;
 mod visit;
+mod withdrawal;
 mod worklist;
 
 pub use api::openapi_json;
@@ -201,6 +202,7 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/antrag/{procedure}/{page}/live", post(portal::live_check))
         .route("/{tenant}/vorgang/{reference}/eingang", get(portal::receipt))
         .route("/{tenant}/vorgang/{reference}", get(portal::status))
+        .route("/{tenant}/vorgang/{reference}/zuruecknehmen", get(withdrawal::form).post(withdrawal::withdraw))
         .route("/{tenant}/vorgang/{reference}/bezahlen", post(payment::start))
         .route("/{tenant}/testkasse/{payment}", get(payment::testkasse).post(payment::testkasse_decide))
         .route("/{tenant}/zahlung/{payment}", get(payment::answer))
@@ -245,6 +247,7 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/intern/vorgaenge/{case_id}/dokumente/{document_id}", get(backoffice::document))
         .route("/{tenant}/intern/vorgaenge/{case_id}/nachrichten", post(backoffice::send_message))
         .route("/{tenant}/intern/vorgaenge/{case_id}/nachforderungen", post(requests::create))
+        .route("/{tenant}/intern/vorgaenge/{case_id}/ruecknahme", post(withdrawal::record))
         .route(
             "/{tenant}/intern/vorgaenge/{case_id}/nachforderungen/{request_id}/zuruecknehmen",
             post(requests::withdraw),

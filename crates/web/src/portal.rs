@@ -810,6 +810,7 @@ pub async fn status(
             reasons => reasons, fee => fee, documents => docs, events => evs, expected => expected,
             new_messages => new_messages, mailbox_url => format!("/{slug}/vorgang/{}/nachrichten", case.reference),
             requests => crate::requests::waiting_views(&app.runtime.document_requests(&tenant, &case.case_id).await?, lang),
+            withdrawable => crate::withdrawal::withdrawable(&case),
             pay_online => app.runtime.online_payment(),
             pay_url => format!("/{slug}/vorgang/{}/bezahlen", case.reference),
             ..base(lang, Some(&tenant), Some(&mut session))

@@ -30,6 +30,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("account_home.html", include_str!("../templates/account_home.html")),
     ("business.html", include_str!("../templates/business.html")),
     ("statistics.html", include_str!("../templates/statistics.html")),
+    ("withdraw.html", include_str!("../templates/withdraw.html")),
     ("business_new.html", include_str!("../templates/business_new.html")),
     ("business_invitation.html", include_str!("../templates/business_invitation.html")),
     ("messages.html", include_str!("../templates/messages.html")),

@@ -348,6 +348,24 @@ fn boundaries() -> Process {
 }
 
 #[test]
+fn terminating_cancels_the_task_and_its_timers_and_nothing_runs_after() {
+    let p = boundaries();
+    let (mut i, effects) = started(&p, json!({}), &env());
+    let task = i.waiting_token_at("check").expect("the task waits");
+    let timer_ids: Vec<u64> = timers(&effects).into_iter().map(|t| t.0).collect();
+    let e = i.terminate("zurückgenommen");
+    let ids = cancelled(&e);
+    assert!(ids.contains(&task), "the task's token: {e:?}");
+    for t in &timer_ids {
+        assert!(ids.contains(t), "timer {t}: {e:?}");
+    }
+    assert_eq!(i.status, InstanceStatus::Terminated { reason: "zurückgenommen".into() });
+    assert!(!i.is_running() && i.open_subscriptions().is_empty() && i.waiting_token_at("check").is_none());
+    assert!(i.advance(&p, &env()).is_empty(), "nothing runs after");
+    assert!(i.terminate("noch einmal").is_empty(), "once");
+}
+
+#[test]
 fn non_interrupting_timer_cycle_reminds_while_the_task_stays() {
     let p = boundaries();
     let (mut i, effects) = started(&p, json!({}), &env());
