@@ -452,7 +452,9 @@ async fn a_payment_platform_registers_the_payment_and_confirms_it_by_its_referen
         assert!(url.contains("/musterstadt/zahlung/"), "{url}");
         let mut conn = db.store.conn().await.unwrap();
         let attempts = rathaus_store::payments::for_case(&mut conn, &t.tenant_id, &s.case_id).await.unwrap();
-        let payment = attempts.last().unwrap().clone();
+        // Both attempts may carry the same millisecond: found by their state, not their order.
+        let payment = attempts.iter().find(|p| p.status == "started").unwrap().clone();
+        let failed = attempts.iter().find(|p| p.status == "cancelled").unwrap().clone();
         assert!(payment.provider_reference.as_deref().is_some_and(|r| r.starts_with("PP-")), "{payment:?}");
         drop(conn);
         let answer = std::collections::BTreeMap::new();
@@ -466,7 +468,7 @@ async fn a_payment_platform_registers_the_payment_and_confirms_it_by_its_referen
         ));
         // The failed attempt is not the platform's to confirm.
         assert!(matches!(
-            rt.payment_answer(&t.tenant_id, &attempts[0].payment_id, &answer).await,
+            rt.payment_answer(&t.tenant_id, &failed.payment_id, &answer).await,
             Err(RuntimeError::Forbidden)
         ));
         let mut conn = db.store.conn().await.unwrap();
