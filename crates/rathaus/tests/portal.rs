@@ -1783,6 +1783,9 @@ async fn statistics_count_cases_automatic_decisions_and_open_ones_per_procedure(
         assert!(cells[3].contains("Min") || cells[3].contains("Minute"), "decided within minutes: {row}");
         let (_, _, html) = clerk.get("/musterstadt/intern/statistik?zeitraum=30").await;
         assert!(html.contains("Eingang: letzte 30 Tage"), "{html}");
+        let (_, _, html) = clerk.get("/musterstadt/intern/statistik?zeitraum=alle").await;
+        let all = between(between(&html, "id=\"statistics\">", "</table>"), "Gewerbeanzeige", "</tr>");
+        assert!(all.contains("</th><td>2</td>"), "since the start: {all}");
         let other = login(&s, "beispielgemeinde", "sachbearbeitung").await;
         let (_, _, html) = other.get("/beispielgemeinde/intern/statistik").await;
         assert!(html.contains("In diesem Zeitraum ist kein Antrag eingegangen."), "another town's cases: {html}");

@@ -71,7 +71,8 @@ pub async fn page(
     }
     let chosen = PERIODS.iter().find(|(code, _)| Some(*code) == q.zeitraum.as_deref()).unwrap_or(&PERIODS[1]);
     let now = app.runtime.clock.now();
-    let since = chosen.1.map(|d| now - chrono::Duration::days(d)).unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+    // "Since the start": from 1970, well before any case (timestamps compare as text).
+    let since = chosen.1.map(|d| now - chrono::Duration::days(d)).unwrap_or(chrono::DateTime::UNIX_EPOCH);
     let mut conn = app.runtime.store.conn().await?;
     let rows = cases::statistics_rows(&mut conn, &tenant.tenant_id, since).await?;
     let overdue: BTreeMap<String, u64> = cases::overdue_tasks_by_procedure(&mut conn, &tenant.tenant_id, now)
