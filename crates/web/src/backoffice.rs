@@ -381,7 +381,7 @@ pub(crate) async fn render_case_with(
             withdraw_note => withdraw_note, withdraw_error => withdraw_error,
             request_what_error => request.what_error, request_due_error => request.due_error,
             request_action => format!("/{}/intern/vorgaenge/{}/nachforderungen", tenant.slug, case.case_id),
-            may_write => ctx.role != Role::Auditor, case_id => case.case_id,
+            may_write => ctx.role.may_decide(), case_id => case.case_id,
             may_decide => ctx.role.may_decide(), errors => error_list, outcome_error => errs.outcome, reason_error => errs.reason, reason => errs.reason_text,
             ..base(lang, Some(tenant), Some(session))
         },
@@ -457,7 +457,9 @@ pub async fn send_message(
         Ok(c) => c,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
-    if ctx.role == Role::Auditor {
+    // Writing to the applicant is case work: clerks and team leads (auditors read, tenant
+    // admins administrate).
+    if !ctx.role.may_decide() {
         return Err(AppError::Forbidden);
     }
     let mut conn = app.runtime.store.conn().await?;

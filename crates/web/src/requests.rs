@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use chrono::NaiveDate;
-use rathaus_domain::{Lang, Role};
+use rathaus_domain::Lang;
 use rathaus_runtime::requests::{check_due, DocumentRequest, DueProblem, RequestState, MAX_TEXT};
 use rathaus_store::cases;
 use serde_json::{json, Value as Json};
@@ -71,7 +71,8 @@ pub async fn create(
         Ok(c) => c,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
-    if ctx.role == Role::Auditor {
+    // Case work: clerks and team leads.
+    if !ctx.role.may_decide() {
         return Err(AppError::Forbidden);
     }
     let mut conn = app.runtime.store.conn().await?;
@@ -126,7 +127,8 @@ pub async fn withdraw(
         Ok(c) => c,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
-    if ctx.role == Role::Auditor {
+    // Case work: clerks and team leads.
+    if !ctx.role.may_decide() {
         return Err(AppError::Forbidden);
     }
     let mut conn = app.runtime.store.conn().await?;

@@ -298,6 +298,10 @@ pub async fn assign(
         Ok(c) => c,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
+    // Only team leads assign; the checks of whom to come after.
+    if ctx.role != Role::TeamLead {
+        return Err(AppError::Forbidden);
+    }
     let task = task_for(&app, &tenant.tenant_id, &task_id).await?;
     let mut conn = app.runtime.store.conn().await?;
     let to = staff::by_username(&mut conn, &tenant.tenant_id, &posted.text("an")).await?.filter(|s| s.active == 1);
@@ -311,9 +315,6 @@ pub async fn assign(
     let target = Role::parse(&to.role).map(|role| Worker { role, username: &to.username, org_units: &units });
     let allowed = target.as_ref().is_some_and(|w| with_assignment(&task, |a| ctx.worker().may_assign(a, w)));
     if !allowed {
-        if ctx.role != Role::TeamLead {
-            return Err(AppError::Forbidden);
-        }
         session.data.flash = Some(tf(lang, "worklist.not_for", &[("name", &to.display_name)]));
         let back = back_to(&posted, &slug);
         return session.finish(&app, &slug, Redirect::to(&back).into_response()).await;

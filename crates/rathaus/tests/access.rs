@@ -1,0 +1,224 @@
+//! The access matrix of the back office: every route, every role, the own tenant and
+//! another tenant, with the expected answer. Forms are sent empty or wrong, so that an
+//! allowed request ends in its validation error (422) and changes nothing, while a denied
+//! one ends in 403 (or at the login page, for someone without a session of this town).
+
+mod common;
+
+use common::{client, csrf, TestServer};
+use rathaus_store::testing;
+
+/// What a request came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Past the access check: the page, a validation error, or "no such job".
+    Allowed,
+    /// 403.
+    Forbidden,
+    /// Sent to the staff login (no session of this town).
+    Login,
+    /// 404: not found in this town.
+    NotFound,
+}
+
+struct Staff {
+    c: reqwest::Client,
+    base: String,
+}
+
+impl Staff {
+    async fn login(s: &TestServer, tenant: &str, user: &str) -> Staff {
+        let v = Staff { c: client(), base: s.base.clone() };
+        let path = format!("/{tenant}/intern/anmelden");
+        let html = v.c.get(format!("{}{path}", v.base)).send().await.unwrap().text().await.unwrap();
+        let res = v
+            .c
+            .post(format!("{}{path}", v.base))
+            .form(&[("_csrf", csrf(&html).as_str()), ("benutzername", user), ("passwort", s.password(tenant, user))])
+            .send()
+            .await
+            .unwrap();
+        assert!(res.url().path().ends_with("/intern/"), "{user} signed in");
+        v
+    }
+
+    fn anonymous(s: &TestServer) -> Staff {
+        Staff { c: client(), base: s.base.clone() }
+    }
+
+    async fn outcome(&self, method: &str, path: &str, fields: &[(&str, &str)]) -> Outcome {
+        let res = if method == "GET" {
+            self.c.get(format!("{}{path}", self.base)).send().await.unwrap()
+        } else {
+            // The CSRF token of this client's session for the town of the path.
+            let town = path.split('/').nth(1).unwrap();
+            let page = self.c.get(format!("{}/{town}/intern/anmelden", self.base)).send().await.unwrap();
+            let token = csrf(&page.text().await.unwrap());
+            let mut body: Vec<(&str, &str)> = vec![("_csrf", token.as_str())];
+            body.extend_from_slice(fields);
+            self.c.post(format!("{}{path}", self.base)).form(&body).send().await.unwrap()
+        };
+        let status = res.status().as_u16();
+        let url = res.url().path().to_string();
+        match status {
+            403 => Outcome::Forbidden,
+            404 => Outcome::NotFound,
+            _ if url.ends_with("/intern/anmelden") && !path.ends_with("/intern/anmelden") => Outcome::Login,
+            200 | 422 => Outcome::Allowed,
+            other => panic!("{method} {path}: unexpected {other}"),
+        }
+    }
+}
+
+fn submit_review_case() -> serde_json::Value {
+    let beginn = (chrono::Utc::now() + chrono::Duration::days(5)).format("%Y-%m-%d").to_string();
+    serde_json::json!({
+        "meldungsart": "anmeldung",
+        "inhaber": {"familienname": "Muster", "vornamen": "Erika", "geburtsdatum": "1985-04-12", "geburtsort": "Chemnitz",
+                    "staatsangehoerigkeit": ["DE"], "anschrift": {"strasse": "Hauptstraße", "hausnummer": "1", "plz": "09999", "ort": "Musterstadt"}},
+        "rechtsform": "einzelunternehmen",
+        "betrieb": {"anschrift": {"strasse": "Marktplatz", "hausnummer": "3", "plz": "09999", "ort": "Musterstadt"}, "niederlassung": "hauptniederlassung"},
+        "grund": "neugruendung",
+        "taetigkeiten": ["heilpraktiker"],
+        "taetigkeit_beschreibung": "Heilpraktikerin",
+        "betriebsart": ["sonstiges"],
+        "beginn": beginn,
+        "nebenerwerb": false,
+        "beschaeftigte": {"vollzeit": 0, "teilzeit": 0}
+    })
+}
+
+#[tokio::test]
+async fn every_back_office_route_answers_each_role_of_each_town_as_expected() {
+    use Outcome::*;
+    for db in testing::all().await {
+        let s = TestServer::start(db).await;
+        // A case of Musterstadt waiting for a clerk.
+        let rt = &s.assembled.runtime;
+        let mut conn = rt.store.conn().await.unwrap();
+        let tenant = rathaus_store::tenants::by_slug(&mut conn, "musterstadt").await.unwrap().unwrap();
+        drop(conn);
+        let data = submit_review_case();
+        let submitted = rt
+            .submit(rathaus_runtime::SubmitRequest {
+                tenant: &tenant,
+                procedure_id: "gewerbeanmeldung",
+                data: &data,
+                channel: rathaus_domain::Channel::Api,
+                lang: rathaus_domain::Lang::De,
+                actor: rathaus_store::audit::Actor::Applicant,
+                upload_key: None,
+                account_id: None,
+                business_id: None,
+            })
+            .await
+            .unwrap();
+        let case = submitted.case_id.clone();
+        let mut conn = rt.store.conn().await.unwrap();
+        let task =
+            rathaus_store::tasks::for_case(&mut conn, &tenant.tenant_id, &case).await.unwrap()[0].task_id.clone();
+        drop(conn);
+
+        // (method, path, fields, expected for clerk, team lead, tenant admin, auditor)
+        let m = "/musterstadt/intern";
+        let routes: Vec<(&str, String, Vec<(&str, &str)>, [Outcome; 4])> = vec![
+            ("GET", format!("{m}/"), vec![], [Allowed, Allowed, Allowed, Allowed]),
+            ("GET", format!("{m}/?liste=team"), vec![], [Allowed, Allowed, Allowed, Allowed]),
+            ("GET", format!("{m}/vorgaenge/{case}"), vec![], [Allowed, Allowed, Allowed, Allowed]),
+            ("GET", format!("{m}/statistik"), vec![], [Allowed, Allowed, Allowed, Allowed]),
+            ("GET", format!("{m}/betrieb"), vec![], [Forbidden, Forbidden, Allowed, Allowed]),
+            ("POST", format!("{m}/aufgaben/{task}/entscheidung"), vec![], [Allowed, Allowed, Forbidden, Forbidden]),
+            (
+                "POST",
+                format!("{m}/vorgaenge/{case}/nachrichten"),
+                vec![("nachricht", "")],
+                [Allowed, Allowed, Forbidden, Forbidden],
+            ),
+            (
+                "POST",
+                format!("{m}/vorgaenge/{case}/nachforderungen"),
+                vec![("was", "")],
+                [Allowed, Allowed, Forbidden, Forbidden],
+            ),
+            (
+                "POST",
+                format!("{m}/vorgaenge/{case}/ruecknahme"),
+                vec![("vermerk", "")],
+                [Allowed, Allowed, Forbidden, Forbidden],
+            ),
+            (
+                "POST",
+                format!("{m}/aufgaben/{task}/wiedervorlage"),
+                vec![("datum", "bald")],
+                [Allowed, Allowed, Forbidden, Forbidden],
+            ),
+            (
+                "POST",
+                format!("{m}/aufgaben/{task}/zuweisen"),
+                vec![("an", "niemand")],
+                [Forbidden, Allowed, Forbidden, Forbidden],
+            ),
+            (
+                "POST",
+                format!("{m}/auftraege/gibt-es-nicht/wiederholen"),
+                vec![],
+                [Forbidden, Forbidden, NotFound, Forbidden],
+            ),
+        ];
+        let users = ["sachbearbeitung", "teamleitung", "admin", "pruefung"];
+        let mut own = Vec::new();
+        for u in users {
+            own.push(Staff::login(&s, "musterstadt", u).await);
+        }
+        let mut other = Vec::new();
+        for u in users {
+            other.push(Staff::login(&s, "beispielgemeinde", u).await);
+        }
+        let anonymous = Staff::anonymous(&s);
+        let mut wrong = Vec::new();
+        for (method, path, fields, expected) in &routes {
+            for (i, staff) in own.iter().enumerate() {
+                let got = staff.outcome(method, path, fields).await;
+                if got != expected[i] {
+                    wrong.push(format!(
+                        "{method} {path} as musterstadt/{}: {got:?}, expected {:?}",
+                        users[i], expected[i]
+                    ));
+                }
+            }
+            // Another town's staff and nobody: never past the access check of Musterstadt.
+            for (who, staff) in users
+                .iter()
+                .map(|u| format!("beispielgemeinde/{u}"))
+                .zip(&other)
+                .chain([("anonymous".to_string(), &anonymous)])
+            {
+                let got = staff.outcome(method, path, fields).await;
+                if !matches!(got, Login | Forbidden) {
+                    wrong.push(format!("{method} {path} as {who}: {got:?}, expected Login or Forbidden"));
+                }
+            }
+        }
+        // A Musterstadt case or task through Beispielgemeinde's own pages: not found there.
+        for (method, path, fields) in [
+            ("GET", format!("/beispielgemeinde/intern/vorgaenge/{case}"), vec![]),
+            ("POST", format!("/beispielgemeinde/intern/aufgaben/{task}/entscheidung"), vec![]),
+            ("POST", format!("/beispielgemeinde/intern/aufgaben/{task}/uebernehmen"), vec![]),
+            ("POST", format!("/beispielgemeinde/intern/vorgaenge/{case}/nachrichten"), vec![("nachricht", "x")]),
+        ] {
+            for (i, staff) in other.iter().enumerate() {
+                let got = staff.outcome(method, &path, &fields).await;
+                if !matches!(got, NotFound | Forbidden) {
+                    wrong.push(format!("{method} {path} as beispielgemeinde/{}: {got:?}, expected NotFound", users[i]));
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{} unexpected answers:\n{}", wrong.len(), wrong.join("\n"));
+        // Nothing was changed by the matrix: the task is still open and unassigned.
+        let mut conn = rt.store.conn().await.unwrap();
+        let t = rathaus_store::tasks::by_id(&mut conn, &tenant.tenant_id, &task).await.unwrap().unwrap();
+        assert_eq!((t.status.as_str(), t.assignee.as_deref()), ("open", None));
+        drop(conn);
+        s.stop().await;
+    }
+}
