@@ -70,6 +70,10 @@ impl Staff {
     }
 }
 
+/// A route to try: method, path, form fields, and the expected outcome for clerk, team
+/// lead, tenant admin and auditor of the town.
+type Route<'a> = (&'a str, String, Vec<(&'a str, &'a str)>, [Outcome; 4]);
+
 fn submit_review_case() -> serde_json::Value {
     let beginn = (chrono::Utc::now() + chrono::Duration::days(5)).format("%Y-%m-%d").to_string();
     serde_json::json!({
@@ -121,7 +125,7 @@ async fn every_back_office_route_answers_each_role_of_each_town_as_expected() {
 
         // (method, path, fields, expected for clerk, team lead, tenant admin, auditor)
         let m = "/musterstadt/intern";
-        let routes: Vec<(&str, String, Vec<(&str, &str)>, [Outcome; 4])> = vec![
+        let routes: Vec<Route> = vec![
             ("GET", format!("{m}/"), vec![], [Allowed, Allowed, Allowed, Allowed]),
             ("GET", format!("{m}/?liste=team"), vec![], [Allowed, Allowed, Allowed, Allowed]),
             ("GET", format!("{m}/vorgaenge/{case}"), vec![], [Allowed, Allowed, Allowed, Allowed]),
