@@ -130,6 +130,7 @@ async fn every_back_office_route_answers_each_role_of_each_town_as_expected() {
             ("GET", format!("{m}/?liste=team"), vec![], [Allowed, Allowed, Allowed, Allowed]),
             ("GET", format!("{m}/vorgaenge/{case}"), vec![], [Allowed, Allowed, Allowed, Allowed]),
             ("GET", format!("{m}/statistik"), vec![], [Allowed, Allowed, Allowed, Allowed]),
+            ("GET", format!("{m}/vorgaenge/{case}/akte.zip"), vec![], [Allowed, Allowed, Allowed, Allowed]),
             ("GET", format!("{m}/betrieb"), vec![], [Forbidden, Forbidden, Allowed, Allowed]),
             ("POST", format!("{m}/aufgaben/{task}/entscheidung"), vec![], [Allowed, Allowed, Forbidden, Forbidden]),
             (
@@ -206,6 +207,7 @@ async fn every_back_office_route_answers_each_role_of_each_town_as_expected() {
         // A Musterstadt case or task through Beispielgemeinde's own pages: not found there.
         for (method, path, fields) in [
             ("GET", format!("/beispielgemeinde/intern/vorgaenge/{case}"), vec![]),
+            ("GET", format!("/beispielgemeinde/intern/vorgaenge/{case}/akte.zip"), vec![]),
             ("POST", format!("/beispielgemeinde/intern/aufgaben/{task}/entscheidung"), vec![]),
             ("POST", format!("/beispielgemeinde/intern/aufgaben/{task}/uebernehmen"), vec![]),
             ("POST", format!("/beispielgemeinde/intern/vorgaenge/{case}/nachrichten"), vec![("nachricht", "x")]),

@@ -1847,3 +1847,75 @@ async fn an_application_is_withdrawn_by_the_applicant_or_recorded_by_a_clerk() {
         s.stop().await;
     }
 }
+
+/// The complete case file as ZIP: the data, every document with its bytes, the messages,
+/// the timeline and the audit trail, and checksums that match; the export is audited.
+#[tokio::test]
+async fn the_complete_case_file_is_downloaded_as_a_zip_with_checksums() {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    for db in testing::all().await {
+        let s = TestServer::start(db).await;
+        let citizen = Visit::new(&s);
+        fill_application(&citizen, "musterstadt", "09999", "heilpraktiker").await;
+        let (_, _, receipt) = submit(&citizen, "musterstadt").await;
+        let reference = between(&receipt, "<strong id=\"reference\">", "</strong>").to_string();
+        let mailbox = format!("/musterstadt/vorgang/{reference}/nachrichten");
+        let (st, _, _) = citizen
+            .post_files(&mailbox, &[("nachricht", "Anbei die Erlaubnis.")], &[("datei", "erlaubnis.pdf", PERMIT_PDF)])
+            .await;
+        assert_eq!(st, 200);
+        let clerk = login(&s, "musterstadt", "sachbearbeitung").await;
+        let (_, _, list) = clerk.get("/musterstadt/intern/").await;
+        let case_path = link_to(&list, &format!(">{reference}</a>"));
+        let (_, _, case) = clerk.get(&case_path).await;
+        let zip_path = format!("{case_path}/akte.zip");
+        assert!(case.contains(&format!("href=\"{zip_path}\"")), "{case}");
+        let res = clerk.c.get(format!("{}{zip_path}", s.base)).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        assert_eq!(res.headers()["content-type"], "application/zip");
+        assert!(res.headers()["content-disposition"].to_str().unwrap().contains(&format!("Akte-{reference}.zip")));
+        let bytes = res.bytes().await.unwrap();
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+        let mut files = std::collections::BTreeMap::new();
+        for i in 0..zip.len() {
+            let mut f = zip.by_index(i).unwrap();
+            let mut content = Vec::new();
+            f.read_to_end(&mut content).unwrap();
+            files.insert(f.name().unwrap().to_string(), content);
+        }
+        let names: Vec<&str> = files.keys().map(String::as_str).collect();
+        for expected in ["antrag.json", "nachrichten.json", "verlauf.json", "protokoll.json", "pruefsummen.sha256"] {
+            assert!(names.contains(&expected), "{expected} in {names:?}");
+        }
+        assert!(String::from_utf8_lossy(&files["antrag.json"]).contains(&reference));
+        assert!(String::from_utf8_lossy(&files["nachrichten.json"]).contains("Anbei die Erlaubnis."));
+        assert!(String::from_utf8_lossy(&files["protokoll.json"]).contains("case.submitted"));
+        let upload = files
+            .iter()
+            .find(|(n, _)| n.starts_with("dokumente/") && n.ends_with("erlaubnis.pdf"))
+            .expect("the upload");
+        assert_eq!(upload.1.as_slice(), PERMIT_PDF);
+        assert!(names.iter().any(|n| n.starts_with("dokumente/") && n.contains("eingangsbestaetigung")), "{names:?}");
+        // Every checksum matches its file.
+        let sums = String::from_utf8(files["pruefsummen.sha256"].clone()).unwrap();
+        assert_eq!(sums.lines().count(), files.len() - 1);
+        for line in sums.lines() {
+            let (sum, name) = line.split_once("  ").unwrap();
+            assert_eq!(sum, hex_of(&Sha256::digest(&files[name])), "{name}");
+        }
+        let tid = tenant_id(&s, "musterstadt").await;
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE tenant_id = $1 AND action = 'case.exported'")
+                .bind(&tid)
+                .fetch_one(s.db.store.pool())
+                .await
+                .unwrap();
+        assert_eq!(n, 1);
+        s.stop().await;
+    }
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

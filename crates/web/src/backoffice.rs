@@ -607,3 +607,32 @@ pub async fn retry_job(
     }
     session.finish(&app, &slug, Redirect::to(&format!("/{slug}/intern/betrieb")).into_response()).await
 }
+
+/// The complete case file as ZIP (documents, data, messages, timeline, audit trail and
+/// checksums), for every staff role of the tenant.
+pub async fn archive(
+    State(app): State<AppState>,
+    Path((slug, case_id)): Path<(String, String)>,
+    visit: Visit,
+) -> AppResult<Response> {
+    let Visit { tenant, session, .. } = visit;
+    let ctx = match require_staff(&app, &tenant, &session).await {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    let archive = match app.runtime.case_archive(&tenant, &case_id, &actor(&ctx.staff)).await {
+        Ok(a) => a,
+        Err(RuntimeError::NotFound) => return Err(AppError::NotFound),
+        Err(e) => return Err(e.into()),
+    };
+    let response = (
+        [
+            (axum::http::header::CONTENT_TYPE, "application/zip".to_string()),
+            (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", archive.file_name)),
+            (axum::http::header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        archive.bytes,
+    )
+        .into_response();
+    session.finish(&app, &slug, response).await
+}

@@ -245,6 +245,7 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/intern/aufgaben/{task_id}/wiedervorlage", post(worklist::follow_up))
         .route("/{tenant}/intern/vorgaenge/{case_id}", get(backoffice::case))
         .route("/{tenant}/intern/vorgaenge/{case_id}/dokumente/{document_id}", get(backoffice::document))
+        .route("/{tenant}/intern/vorgaenge/{case_id}/akte.zip", get(backoffice::archive))
         .route("/{tenant}/intern/vorgaenge/{case_id}/nachrichten", post(backoffice::send_message))
         .route("/{tenant}/intern/vorgaenge/{case_id}/nachforderungen", post(requests::create))
         .route("/{tenant}/intern/vorgaenge/{case_id}/ruecknahme", post(withdrawal::record))

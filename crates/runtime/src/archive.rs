@@ -1,0 +1,119 @@
+//! The complete case file (eAkte) as one ZIP for download: the application's data and
+//! findings, every document with its original bytes, the messages, the requests to the
+//! applicant, fees and payments, the timeline and the audit trail of the case, and a list
+//! of SHA-256 checksums of every file in it (`sha256sum -c` checks them). Exporting is
+//! audited.
+
+use crate::{Result, Runtime, RuntimeError};
+use rathaus_domain::attachment::safe_file_name;
+use rathaus_store::audit::{self, Actor};
+use rathaus_store::tenants::Tenant;
+use rathaus_store::{cases, documents, events, fees, mailbox, payments, requests, sha256_hex};
+use serde_json::{json, Value as Json};
+use std::io::Write;
+
+/// A finished archive: its file name and bytes.
+pub struct CaseArchive {
+    pub file_name: String,
+    pub bytes: Vec<u8>,
+}
+
+fn pretty(v: &Json) -> Vec<u8> {
+    serde_json::to_vec_pretty(v).expect("JSON serialises")
+}
+
+impl Runtime {
+    /// The case file of `case_id` as ZIP, for a staff member (`actor`).
+    pub async fn case_archive(&self, tenant: &Tenant, case_id: &str, actor: &Actor) -> Result<CaseArchive> {
+        let t = &tenant.tenant_id;
+        let mut conn = self.store.conn().await?;
+        let case = cases::by_id(&mut conn, t, case_id).await?.ok_or(RuntimeError::NotFound)?;
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        files.push((
+            "antrag.json".into(),
+            pretty(&json!({
+                "aktenzeichen": case.reference, "verfahren": case.procedure_id, "bereitstellung": case.deployment_id,
+                "status": case.status, "eingangsweg": case.channel, "sprache": case.lang, "antragsteller": case.applicant,
+                "eingegangen": case.submitted_at, "entschieden": case.decided_at,
+                "daten": case.data_json()?, "pruefergebnisse": case.findings_json()?,
+            })),
+        ));
+        let metas = documents::for_case(&mut conn, t, case_id).await?;
+        let mut listed = Vec::new();
+        for (i, meta) in metas.iter().enumerate() {
+            let Some((_, bytes)) = documents::content(&mut conn, t, case_id, &meta.document_id).await? else {
+                continue;
+            };
+            let name = if meta.file_name.is_empty() { format!("{}.pdf", meta.title) } else { meta.file_name.clone() };
+            let path = format!("dokumente/{:02}-{}", i + 1, safe_file_name(&name));
+            listed.push(json!({"datei": path, "art": meta.kind, "titel": meta.title, "erstellt": meta.created_at,
+                "sha256": meta.sha256, "virenpruefung": meta.scan, "abgerufen": meta.retrieved_at}));
+            files.push((path, bytes));
+        }
+        files.push(("dokumente.json".into(), pretty(&Json::Array(listed))));
+        let messages: Vec<Json> = mailbox::for_case(&mut conn, t, case_id)
+            .await?
+            .into_iter()
+            .map(|m| json!({"richtung": m.direction, "von": m.author, "text": m.body, "am": m.created_at, "gelesen": m.read_at}))
+            .collect();
+        files.push(("nachrichten.json".into(), pretty(&Json::Array(messages))));
+        let requests: Vec<Json> = requests::for_case(&mut conn, t, case_id)
+            .await?
+            .into_iter()
+            .map(|r| {
+                json!({"angefordert": r.body, "frist": r.due_date, "von": r.requested_by, "am": r.created_at,
+                "stand": r.state().code(), "beantwortet": r.answered_at, "erinnert": r.reminded_at})
+            })
+            .collect();
+        files.push(("nachforderungen.json".into(), pretty(&Json::Array(requests))));
+        let fee_rows: Vec<Json> = fees::for_case(&mut conn, t, case_id)
+            .await?
+            .into_iter()
+            .map(|f| json!({"kassenzeichen": f.kassenzeichen, "betrag_cent": f.amount_cents, "faellig": f.due_date, "stand": f.status}))
+            .collect();
+        let payment_rows: Vec<Json> = payments::for_case(&mut conn, t, case_id)
+            .await?
+            .into_iter()
+            .map(|p| json!({"zahlungsdienst": p.provider, "betrag_cent": p.amount_cents, "stand": p.status, "begonnen": p.created_at, "referenz": p.provider_reference}))
+            .collect();
+        files.push(("gebuehren.json".into(), pretty(&json!({"gebuehren": fee_rows, "zahlungen": payment_rows}))));
+        let timeline: Vec<Json> = events::for_case(&mut conn, t, case_id, false)
+            .await?
+            .into_iter()
+            .map(|e| json!({"am": e.at, "art": e.kind, "text": e.message, "fuer_antragsteller": e.public == 1}))
+            .collect();
+        files.push(("verlauf.json".into(), pretty(&Json::Array(timeline))));
+        let trail: Vec<Json> = audit::for_object(&mut conn, t, "case", case_id)
+            .await?
+            .into_iter()
+            .map(|a| json!({"nr": a.seq, "am": a.at, "wer": a.actor, "was": a.action, "details": a.details, "hash": a.hash, "vorheriger_hash": a.prev_hash}))
+            .collect();
+        files.push(("protokoll.json".into(), pretty(&Json::Array(trail))));
+        drop(conn);
+
+        let sums: String = files.iter().map(|(name, bytes)| format!("{}  {name}\n", sha256_hex(bytes))).collect();
+        files.push(("pruefsummen.sha256".into(), sums.into_bytes()));
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        for (name, bytes) in &files {
+            zip.start_file(name.as_str(), options).map_err(|e| RuntimeError::Procedure(format!("ZIP: {e}")))?;
+            zip.write_all(bytes).map_err(|e| RuntimeError::Procedure(format!("ZIP: {e}")))?;
+        }
+        let bytes = zip.finish().map_err(|e| RuntimeError::Procedure(format!("ZIP: {e}")))?.into_inner();
+
+        let mut tx = self.store.begin().await?;
+        audit::append(
+            &mut tx,
+            t,
+            actor,
+            "case.exported",
+            "case",
+            case_id,
+            &json!({"files": files.len(), "sha256": sha256_hex(&bytes)}),
+            self.clock.now(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(CaseArchive { file_name: format!("Akte-{}.zip", case.reference), bytes })
+    }
+}
