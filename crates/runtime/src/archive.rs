@@ -41,7 +41,7 @@ impl Runtime {
         let metas = documents::for_case(&mut conn, t, case_id).await?;
         let mut listed = Vec::new();
         for (i, meta) in metas.iter().enumerate() {
-            let Some((_, bytes)) = documents::content(&mut conn, t, case_id, &meta.document_id).await? else {
+            let Some(bytes) = documents::bytes(&mut conn, t, case_id, &meta.document_id).await? else {
                 continue;
             };
             let name = if meta.file_name.is_empty() { format!("{}.pdf", meta.title) } else { meta.file_name.clone() };

@@ -92,13 +92,26 @@ pub async fn content(
     .fetch_optional(&mut *conn)
     .await?;
     let Some(meta) = meta else { return Ok(None) };
-    let (bytes,): (Vec<u8>,) =
-        sqlx::query_as("SELECT content FROM documents WHERE tenant_id = $1 AND document_id = $2")
-            .bind(tenant_id)
-            .bind(document_id)
-            .fetch_one(&mut *conn)
-            .await?;
+    let bytes = bytes(conn, tenant_id, case_id, document_id).await?.unwrap_or_default();
     Ok(Some((meta, bytes)))
+}
+
+/// The bytes of a document of the given case (its metadata already read, e.g. by
+/// [`for_case`]).
+pub async fn bytes(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    case_id: &str,
+    document_id: &str,
+) -> Result<Option<Vec<u8>>> {
+    let row: Option<(Vec<u8>,)> =
+        sqlx::query_as("SELECT content FROM documents WHERE tenant_id = $1 AND case_id = $2 AND document_id = $3")
+            .bind(tenant_id)
+            .bind(case_id)
+            .bind(document_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(row.map(|r| r.0))
 }
 
 /// Records the applicant's first retrieval of a document; true if this was the first.

@@ -73,19 +73,19 @@ impl StaffCtx {
     }
 }
 
-/// Task assignment as the model gave it.
-fn assignment_of(task: &tasks::Task) -> (Vec<&str>, Vec<&str>) {
-    let users = task.candidate_users.split(',').filter(|s| !s.is_empty()).collect();
-    (task.groups(), users)
-}
-
-pub(crate) fn may_work_on(ctx: &StaffCtx, task: &tasks::Task) -> bool {
-    let (groups, users) = assignment_of(task);
-    ctx.worker().may_work_on(&rathaus_domain::role::Assignment {
+/// The task's assignment as the domain sees it (borrowing from `task`).
+pub(crate) fn with_assignment<R>(task: &tasks::Task, f: impl FnOnce(&rathaus_domain::role::Assignment) -> R) -> R {
+    let groups = task.groups();
+    let users: Vec<&str> = task.candidate_users.split(',').filter(|s| !s.is_empty()).collect();
+    f(&rathaus_domain::role::Assignment {
         candidate_groups: &groups,
         candidate_users: &users,
         assignee: task.assignee.as_deref(),
     })
+}
+
+pub(crate) fn may_work_on(ctx: &StaffCtx, task: &tasks::Task) -> bool {
+    with_assignment(task, |a| ctx.worker().may_work_on(a))
 }
 
 /// The signed-in staff member of this tenant, or a redirect to the login page.
@@ -105,6 +105,28 @@ pub(crate) async fn require_staff(app: &AppState, tenant: &Tenant, session: &Ses
         },
         _ => Err(Redirect::to(&format!("/{}/intern/anmelden", tenant.slug)).into_response()),
     }
+}
+
+/// The staff member doing case work on `case_id` and the case. Case work (writing to the
+/// applicant, requesting documents, recording a withdrawal) is for clerks and team leads:
+/// auditors read, tenant admins administrate (`Forbidden`). A case of another tenant is
+/// `NotFound`; `Ok(Err(_))` is the way to the login page for someone not signed in here.
+pub(crate) async fn case_work(
+    app: &AppState,
+    tenant: &Tenant,
+    session: &Session,
+    case_id: &str,
+) -> AppResult<Result<(StaffCtx, cases::Case), Response>> {
+    let ctx = match require_staff(app, tenant, session).await {
+        Ok(c) => c,
+        Err(r) => return Ok(Err(r)),
+    };
+    if !ctx.role.may_decide() {
+        return Err(AppError::Forbidden);
+    }
+    let mut conn = app.runtime.store.conn().await?;
+    let case = cases::by_id(&mut conn, &tenant.tenant_id, case_id).await?.ok_or(AppError::NotFound)?;
+    Ok(Ok((ctx, case)))
 }
 
 pub(crate) fn actor(s: &StaffSession) -> Actor {
@@ -310,13 +332,7 @@ pub(crate) async fn render_case_with(
     let mut open_tasks: Vec<Json> = Vec::new();
     let mut follow_up_errors: Vec<Json> = Vec::new();
     for t in &open {
-        let (groups, users) = assignment_of(t);
-        let a = rathaus_domain::role::Assignment {
-            candidate_groups: &groups,
-            candidate_users: &users,
-            assignee: t.assignee.as_deref(),
-        };
-        let (claim, release) = (ctx.worker().may_claim(&a), ctx.worker().may_release(&a));
+        let (claim, release) = with_assignment(t, |a| (ctx.worker().may_claim(a), ctx.worker().may_release(a)));
         let assignable = crate::worklist::assignable(app, &tenant.tenant_id, ctx, t).await?;
         let (follow_up_value, follow_up_error) = match &forms.follow_up {
             Some((id, value, error)) if id == &t.task_id => (value.clone(), Some(error.clone())),
@@ -453,18 +469,10 @@ pub async fn send_message(
     let Visit { lang, tenant, mut session } = visit;
     let posted = Posted::new(pairs);
     session.verify_csrf(posted.get("_csrf"))?;
-    let ctx = match require_staff(&app, &tenant, &session).await {
+    let (ctx, case) = match case_work(&app, &tenant, &session, &case_id).await? {
         Ok(c) => c,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
-    // Writing to the applicant is case work: clerks and team leads (auditors read, tenant
-    // admins administrate).
-    if !ctx.role.may_decide() {
-        return Err(AppError::Forbidden);
-    }
-    let mut conn = app.runtime.store.conn().await?;
-    let case = cases::by_id(&mut conn, &tenant.tenant_id, &case_id).await?.ok_or(AppError::NotFound)?;
-    drop(conn);
     let text = posted.get("nachricht").unwrap_or("").trim().to_string();
     let problem = if text.is_empty() {
         Some(t(lang, "mailbox.text_missing"))

@@ -2,7 +2,7 @@
 //! asks from the case file, with a deadline, and may withdraw the request; the applicant
 //! sees what is asked on the status page and answers in the mailbox.
 
-use crate::backoffice::{actor, render_case_with, require_staff, CaseForms};
+use crate::backoffice::{actor, case_work, render_case_with, CaseForms};
 use crate::error::{AppError, AppResult};
 use crate::formview::Posted;
 use crate::i18n::{t, tf};
@@ -15,7 +15,6 @@ use axum::Form;
 use chrono::NaiveDate;
 use rathaus_domain::Lang;
 use rathaus_runtime::requests::{check_due, DocumentRequest, DueProblem, RequestState, MAX_TEXT};
-use rathaus_store::cases;
 use serde_json::{json, Value as Json};
 
 /// The request form as posted, with its problems.
@@ -67,17 +66,10 @@ pub async fn create(
     let Visit { lang, tenant, mut session } = visit;
     let posted = Posted::new(pairs);
     session.verify_csrf(posted.get("_csrf"))?;
-    let ctx = match require_staff(&app, &tenant, &session).await {
+    let (ctx, case) = match case_work(&app, &tenant, &session, &case_id).await? {
         Ok(c) => c,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
-    // Case work: clerks and team leads.
-    if !ctx.role.may_decide() {
-        return Err(AppError::Forbidden);
-    }
-    let mut conn = app.runtime.store.conn().await?;
-    let case = cases::by_id(&mut conn, &tenant.tenant_id, &case_id).await?.ok_or(AppError::NotFound)?;
-    drop(conn);
     let mut form = RequestForm { what: posted.text("was"), due: posted.text("frist"), ..Default::default() };
     form.what_error = if form.what.is_empty() {
         Some(t(lang, "request.what_missing"))
@@ -123,17 +115,10 @@ pub async fn withdraw(
 ) -> AppResult<Response> {
     let Visit { lang, tenant, mut session } = visit;
     session.verify_csrf(Posted::new(pairs).get("_csrf"))?;
-    let ctx = match require_staff(&app, &tenant, &session).await {
+    let (ctx, case) = match case_work(&app, &tenant, &session, &case_id).await? {
         Ok(c) => c,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
-    // Case work: clerks and team leads.
-    if !ctx.role.may_decide() {
-        return Err(AppError::Forbidden);
-    }
-    let mut conn = app.runtime.store.conn().await?;
-    let case = cases::by_id(&mut conn, &tenant.tenant_id, &case_id).await?.ok_or(AppError::NotFound)?;
-    drop(conn);
     if !app.runtime.withdraw_request(&tenant, &case, &actor(&ctx.staff), &request_id).await? {
         return Err(AppError::NotFound);
     }

@@ -1,7 +1,7 @@
 //! Withdrawing an application (Rücknahme) in the portal: the applicant confirms it on a page
 //! of its own; a clerk records a withdrawal that came another way in the case file.
 
-use crate::backoffice::{actor, render_case_with, require_staff, CaseForms};
+use crate::backoffice::{actor, case_work, render_case_with, CaseForms};
 use crate::error::{AppError, AppResult};
 use crate::formview::Posted;
 use crate::i18n::t;
@@ -16,7 +16,7 @@ use axum::Form;
 use minijinja::context;
 use rathaus_domain::{CaseStatus, Lang};
 use rathaus_runtime::{RuntimeError, Withdrawal};
-use rathaus_store::cases::{self, Case};
+use rathaus_store::cases::Case;
 use rathaus_store::tenants::Tenant;
 
 /// The longest note a clerk gives with a recorded withdrawal.
@@ -102,16 +102,10 @@ pub async fn record(
     let Visit { lang, tenant, mut session } = visit;
     let posted = Posted::new(pairs);
     session.verify_csrf(posted.get("_csrf"))?;
-    let ctx = match require_staff(&app, &tenant, &session).await {
+    let (ctx, case) = match case_work(&app, &tenant, &session, &case_id).await? {
         Ok(c) => c,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
-    if !ctx.role.may_decide() {
-        return Err(AppError::Forbidden);
-    }
-    let mut conn = app.runtime.store.conn().await?;
-    let case = cases::by_id(&mut conn, &tenant.tenant_id, &case_id).await?.ok_or(AppError::NotFound)?;
-    drop(conn);
     let note = posted.text("vermerk");
     let problem = if note.is_empty() {
         Some(t(lang, "withdraw.note_missing"))

@@ -3,7 +3,7 @@
 //! and taking, giving back and assigning tasks. Who may do what is the domain's
 //! (`rathaus_domain::role::Worker`); a change is refused when someone else was faster.
 
-use crate::backoffice::{actor, require_staff, StaffCtx};
+use crate::backoffice::{actor, require_staff, with_assignment, StaffCtx};
 use crate::error::{AppError, AppResult};
 use crate::formview::Posted;
 use crate::i18n::{t, tf};
@@ -15,7 +15,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use minijinja::context;
-use rathaus_domain::role::{Assignment, View, Worker};
+use rathaus_domain::role::{View, Worker};
 use rathaus_domain::time::german_date_time;
 use rathaus_domain::{Lang, Role};
 use rathaus_runtime::Reassign;
@@ -30,13 +30,6 @@ const MAX_OPEN_TASKS: i64 = 5000;
 
 fn when(ts: &str) -> String {
     rathaus_store::parse_ts(ts).map(german_date_time).unwrap_or_default()
-}
-
-/// The task's assignment as the domain sees it (borrowing from `task`).
-fn with_assignment<R>(task: &Task, f: impl FnOnce(&Assignment) -> R) -> R {
-    let groups = task.groups();
-    let users: Vec<&str> = task.candidate_users.split(',').filter(|s| !s.is_empty()).collect();
-    f(&Assignment { candidate_groups: &groups, candidate_users: &users, assignee: task.assignee.as_deref() })
 }
 
 /// The worklist's query: which list, filters, order.
