@@ -4,6 +4,7 @@
 pub mod attachment;
 pub mod calendar;
 pub mod case;
+pub mod consultation;
 pub mod girocode;
 pub mod i18n;
 pub mod iban;

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{client, csrf, TestServer};
+use common::{client, csrf, submit_gewerbeanmeldung, TestServer};
 use rathaus_store::testing;
 
 /// What a request came to.
@@ -99,24 +99,7 @@ async fn every_back_office_route_answers_each_role_of_each_town_as_expected() {
         let s = TestServer::start(db).await;
         // A case of Musterstadt waiting for a clerk.
         let rt = &s.assembled.runtime;
-        let mut conn = rt.store.conn().await.unwrap();
-        let tenant = rathaus_store::tenants::by_slug(&mut conn, "musterstadt").await.unwrap().unwrap();
-        drop(conn);
-        let data = submit_review_case();
-        let submitted = rt
-            .submit(rathaus_runtime::SubmitRequest {
-                tenant: &tenant,
-                procedure_id: "gewerbeanmeldung",
-                data: &data,
-                channel: rathaus_domain::Channel::Api,
-                lang: rathaus_domain::Lang::De,
-                actor: rathaus_store::audit::Actor::Applicant,
-                upload_key: None,
-                account_id: None,
-                business_id: None,
-            })
-            .await
-            .unwrap();
+        let (tenant, submitted) = submit_gewerbeanmeldung(&s, "musterstadt", &submit_review_case()).await;
         let case = submitted.case_id.clone();
         let mut conn = rt.store.conn().await.unwrap();
         let task =
@@ -144,6 +127,24 @@ async fn every_back_office_route_answers_each_role_of_each_town_as_expected() {
                 format!("{m}/vorgaenge/{case}/nachforderungen"),
                 vec![("was", "")],
                 [Allowed, Allowed, Forbidden, Forbidden],
+            ),
+            (
+                "POST",
+                format!("{m}/vorgaenge/{case}/nachforderungen/gibt-es-nicht/zuruecknehmen"),
+                vec![],
+                [NotFound, NotFound, Forbidden, Forbidden],
+            ),
+            (
+                "POST",
+                format!("{m}/vorgaenge/{case}/beteiligungen"),
+                vec![("stelle", "")],
+                [Allowed, Allowed, Forbidden, Forbidden],
+            ),
+            (
+                "POST",
+                format!("{m}/vorgaenge/{case}/beteiligungen/gibt-es-nicht/zuruecknehmen"),
+                vec![],
+                [NotFound, NotFound, Forbidden, Forbidden],
             ),
             (
                 "POST",
@@ -211,6 +212,7 @@ async fn every_back_office_route_answers_each_role_of_each_town_as_expected() {
             ("POST", format!("/beispielgemeinde/intern/aufgaben/{task}/entscheidung"), vec![]),
             ("POST", format!("/beispielgemeinde/intern/aufgaben/{task}/uebernehmen"), vec![]),
             ("POST", format!("/beispielgemeinde/intern/vorgaenge/{case}/nachrichten"), vec![("nachricht", "x")]),
+            ("POST", format!("/beispielgemeinde/intern/vorgaenge/{case}/beteiligungen"), vec![("stelle", "x")]),
         ] {
             for (i, staff) in other.iter().enumerate() {
                 let got = staff.outcome(method, &path, &fields).await;

@@ -15,7 +15,7 @@
 mod common;
 
 use common::browser::{browser, click, fill_person, type_into, Browser};
-use common::{soon, TestServer};
+use common::{application, soon, submit_gewerbeanmeldung, TestServer};
 use fantoccini::{Client, Locator};
 use rathaus_store::testing;
 use serde_json::Value;
@@ -399,7 +399,71 @@ async fn audit_worklist(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit)
     a.check(c, &format!("{tenant}: case file")).await;
     go(c, s, &format!("/{tenant}/intern/statistik")).await;
     a.check(c, &format!("{tenant}: statistics")).await;
+    audit_consultation(c, s, tenant, a).await;
     c.delete_all_cookies().await.unwrap();
+}
+
+/// A consultation of another body about an open case (the clerk signed in): the case
+/// file's consultation form with its errors, the participant's page as shown, with errors
+/// and answered, and the worklist listing an overdue consultation.
+async fn audit_consultation(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit) {
+    use rathaus_runtime::consultations::Request;
+    let rt = &s.assembled.runtime;
+    // A case for review (a permit is needed), so that it stays open.
+    let plz = if tenant == "musterstadt" { "09999" } else { "09998" };
+    let (t, submitted) = submit_gewerbeanmeldung(s, tenant, &application("heilpraktiker", plz)).await;
+    let mut conn = rt.store.conn().await.unwrap();
+    let open = rathaus_store::cases::by_id(&mut conn, &t.tenant_id, &submitted.case_id).await.unwrap().unwrap();
+    drop(conn);
+    go(c, s, &format!("/{tenant}/intern/vorgaenge/{}", open.case_id)).await;
+    click(c, "details:has(form[action$='/beteiligungen']) > summary").await;
+    click(c, "form[action$='/beteiligungen'] button[type=submit]").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css(".error-summary")).await.unwrap();
+    a.check(c, &format!("{tenant}: case file, consultation form with errors")).await;
+
+    let clerk = rathaus_store::audit::Actor::Staff { staff_id: "s".into(), username: "sachbearbeitung".into() };
+    let due = rathaus_domain::time::german_today(chrono::Utc::now()) + chrono::Duration::days(14);
+    let pages = vec!["betrieb".to_string(), "taetigkeit".to_string()];
+    let request = Request {
+        participant: "Polizeiinspektion Nord",
+        email: "pi-nord@polizei.example",
+        question: "Bestehen Bedenken gegen den Betrieb an dieser Stelle?",
+        shared_pages: &pages,
+        share_documents: true,
+        due,
+    };
+    let id = rt.start_consultation(&t, &open, &clerk, "Sabine Sachbearbeiterin", &request).await.unwrap();
+    let link = rt.consultation_link(&t, &id);
+    let path = link[link.find(&format!("/{tenant}/beteiligung/")).unwrap()..].to_string();
+    go(c, s, &path).await;
+    a.check(c, &format!("{tenant}: consultation, participant's page")).await;
+    click(c, "form[action*='/beteiligung/'] button[type=submit]").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css(".error-summary")).await.unwrap();
+    a.check(c, &format!("{tenant}: consultation, answer with errors")).await;
+    click(c, "#votum-auflagen").await;
+    type_into(c, "auflagen", "Zufahrt für Rettungsfahrzeuge freihalten.").await;
+    type_into(c, "name", "PHK Maier, PI Nord").await;
+    click(c, "form[action*='/beteiligung/'] button[type=submit]").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("given-verdict")).await.unwrap();
+    a.check(c, &format!("{tenant}: consultation answered")).await;
+
+    // A second consultation whose deadline has passed (set as the deadline's job would).
+    let late = rt.start_consultation(&t, &open, &clerk, "Sabine Sachbearbeiterin", &request).await.unwrap();
+    let mut conn = rt.store.conn().await.unwrap();
+    let marked = rathaus_store::consultations::mark(
+        &mut conn,
+        &t.tenant_id,
+        &late,
+        rathaus_store::consultations::Mark::Overdue,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert!(marked);
+    drop(conn);
+    go(c, s, &format!("/{tenant}/intern/")).await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("overdue-consultations")).await.unwrap();
+    a.check(c, &format!("{tenant}: worklist with an overdue consultation")).await;
 }
 
 #[tokio::test]
@@ -415,7 +479,7 @@ async fn every_portal_page_of_both_towns_passes_axe_core_wcag_2_1_aa() {
     }
     let _ = c.close().await;
     s.stop().await;
-    assert!(audit.pages >= 98, "pages audited: {}", audit.pages);
+    assert!(audit.pages >= 108, "pages audited: {}", audit.pages);
     assert!(audit.shots.len() >= 28, "screenshots: {}", audit.shots.len());
     assert!(
         audit.violations.is_empty(),

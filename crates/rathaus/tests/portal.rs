@@ -1919,3 +1919,181 @@ async fn the_complete_case_file_is_downloaded_as_a_zip_with_checksums() {
 fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+fn as_refs(fields: &[(String, String)]) -> Vec<(&str, &str)> {
+    fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+/// The link to a consultation in a mail to `to` (waits for the worker to send it).
+async fn consultation_link_mailed(smtp: &SmtpServer, to: &str) -> (String, String) {
+    for _ in 0..200 {
+        if let Some(mail) =
+            smtp.mails().into_iter().map(|m| mail_text(&m)).find(|m| m.contains(&format!("X-Rcpt-To: {to}")))
+        {
+            let start = mail.find("/musterstadt/beteiligung/").expect("a link in the mail");
+            let path: String = mail[start..].chars().take_while(|c| !c.is_whitespace()).collect();
+            return (path, mail);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no mail to {to}");
+}
+
+/// Consultation (Anhörung): a clerk asks the police about a case from the case file (the
+/// form names every missing field), sharing one page of the application; the police get
+/// the link by e-mail (naming nobody), see the question and only the shared page, not the
+/// receipt, and answer with conditions (the form names what is missing, keeping what was
+/// typed); the statement lands in the case file and the link then shows it. A second
+/// consultation is withdrawn and its link is closed; an auditor can do neither.
+#[tokio::test]
+async fn a_clerk_consults_the_police_who_answer_through_their_link() {
+    let smtp = SmtpServer::start().await;
+    for (round, db) in testing::all().await.into_iter().enumerate() {
+        let port = smtp.port;
+        let s = TestServer::start_with(db, |args| {
+            args.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+            args.mail_from = Some("Stadt Musterstadt <noreply@musterstadt.example>".into());
+        })
+        .await;
+        let citizen = Visit::new(&s);
+        fill_application(&citizen, "musterstadt", "09999", "heilpraktiker").await;
+        let (_, _, receipt) = submit(&citizen, "musterstadt").await;
+        let reference = between(&receipt, "<strong id=\"reference\">", "</strong>").to_string();
+        let clerk = login(&s, "musterstadt", "sachbearbeitung").await;
+        let (_, _, list) = clerk.get("/musterstadt/intern/").await;
+        let case_path = link_to(&list, &format!(">{reference}</a>"));
+        let action = format!("{case_path}/beteiligungen");
+
+        let (st, _, html) = clerk
+            .post(
+                &case_path,
+                &action,
+                &[("stelle", ""), ("stelle_email", "polizei"), ("frage", ""), ("beteiligung_frist", "")],
+            )
+            .await;
+        assert_eq!(st, 422);
+        for message in [
+            "Geben Sie die beteiligte Stelle an.",
+            "Geben Sie eine E-Mail-Adresse im Format name@beispiel.de ein.",
+            "Geben Sie die Frage an die Stelle ein.",
+            "Geben Sie eine Frist ein.",
+            "Wählen Sie mindestens einen Teil des Antrags oder die Anlagen aus.",
+        ] {
+            assert!(html.contains(message), "{message}: {html}");
+        }
+        assert!(html.contains("href=\"#stelle\"") && html.contains("href=\"#beteiligung-frist\""), "{html}");
+        let police = format!("pi-nord-{round}@polizei.example");
+        let question = "Bestehen Bedenken gegen den Betrieb an dieser Stelle?";
+        let due = rathaus_domain::time::german_today(chrono::Utc::now()) + chrono::Duration::days(14);
+        let due_text = due.format("%Y-%m-%d").to_string();
+        let fields = |who: &'static str, email: &str| {
+            vec![
+                ("stelle".to_string(), who.to_string()),
+                ("stelle_email".into(), email.to_string()),
+                ("frage".into(), question.to_string()),
+                ("beteiligung_frist".into(), due_text.clone()),
+                ("teile".into(), "betrieb".into()),
+            ]
+        };
+        let auditor = login(&s, "musterstadt", "pruefung").await;
+        let police_fields = fields("Polizeiinspektion Nord", &police);
+        let (st, _, _) = auditor.post(&case_path, &action, &as_refs(&police_fields)).await;
+        assert_eq!(st, 403);
+        let (st, _, html) = clerk.post(&case_path, &action, &as_refs(&police_fields)).await;
+        assert_eq!(st, 200, "{html}");
+        assert!(html.contains("Die Beteiligung von Polizeiinspektion Nord ist gestartet"), "{html}");
+
+        // The police's mail names the authority, the reference and the deadline, not the
+        // applicant.
+        let (link, mail) = consultation_link_mailed(&smtp, &police).await;
+        assert!(mail.contains(&reference) && mail.contains(&due.format("%d.%m.%Y").to_string()), "{mail}");
+        assert!(!mail.contains("Muster,") && !mail.contains("Erika") && !mail.contains(question), "{mail}");
+        let police_visit = Visit::new(&s);
+        let (st, _, page) = police_visit.get(&link).await;
+        assert_eq!(st, 200, "{page}");
+        assert!(page.contains(question) && page.contains("Marktplatz"), "{page}");
+        assert!(!page.contains("Chemnitz") && !page.contains("Erika"), "only the shared page: {page}");
+        // The receipt is not among what was shared.
+        let (_, _, case_html) = clerk.get(&case_path).await;
+        let receipt_doc = link_to(&case_html, "id=\"doc-eingangsbestaetigung\"");
+        let receipt_id = receipt_doc.rsplit('/').next().unwrap();
+        let (st, _, _) = police_visit.get(&format!("{link}/dokumente/{receipt_id}")).await;
+        assert_eq!(st, 404);
+        let (st, _, _) = police_visit.get("/musterstadt/beteiligung/0123456789abcdef0123456789abcdef01234567").await;
+        assert_eq!(st, 404);
+
+        let (st, _, page) = police_visit.post(&link, &link, &[("votum", "auflagen"), ("auflagen", "")]).await;
+        assert_eq!(st, 422);
+        let token = csrf(&page);
+        assert!(
+            page.contains("Geben Sie die Auflagen an.")
+                && page.contains("Geben Sie Ihren Namen und Ihre Dienststelle an."),
+            "{page}"
+        );
+        assert!(
+            page.contains("id=\"votum-auflagen\" name=\"votum\" type=\"radio\" value=\"auflagen\" checked"),
+            "{page}"
+        );
+        let conditions = "Zufahrt für Rettungsfahrzeuge freihalten.";
+        let (st, url, page) = police_visit
+            .post(&link, &link, &[("votum", "auflagen"), ("auflagen", conditions), ("name", "PHK Maier, PI Nord")])
+            .await;
+        assert_eq!((st, url.as_str()), (200, link.as_str()), "{page}");
+        assert!(page.contains("Vielen Dank. Ihre Stellungnahme ist eingegangen"), "{page}");
+        assert!(page.contains("Zustimmung mit Auflagen") && page.contains(conditions), "{page}");
+        assert!(!page.contains("name=\"votum\""), "answered once: {page}");
+        // A second answer (a colleague's form, opened before): the first one stands.
+        let form = [("_csrf", token.as_str()), ("votum", "zustimmung"), ("name", "PHK Schmidt")];
+        let res = police_visit.c.post(format!("{}{link}", police_visit.base)).form(&form).send().await.unwrap();
+        let page = res.text().await.unwrap();
+        assert!(page.contains("Zu dieser Anfrage liegt bereits eine Stellungnahme vor."), "{page}");
+        assert!(page.contains("PHK Maier") && !page.contains("PHK Schmidt"), "{page}");
+
+        let (_, _, html) = clerk.get(&case_path).await;
+        let table = between(&html, "id=\"consultations\">", "</table>");
+        assert!(
+            table.contains("Zustimmung mit Auflagen") && table.contains(conditions) && table.contains("PHK Maier"),
+            "{table}"
+        );
+        assert!(
+            html.contains("Stellungnahme von Polizeiinspektion Nord eingegangen: Zustimmung mit Auflagen"),
+            "{html}"
+        );
+
+        // A second consultation, withdrawn: its link (as the clerk sees it) closes.
+        let fire_fields = fields("Feuerwehr", &format!("feuerwehr-{round}@musterstadt.example"));
+        let (st, _, html) = clerk.post(&case_path, &action, &as_refs(&fire_fields)).await;
+        assert_eq!(st, 200, "{html}");
+        let row = between(&html, "Feuerwehr<br>", "</tr>");
+        let fire_link = unescape(between(row, "<code class=\"consultation-link\">", "</code>"));
+        let fire_link = fire_link[fire_link.find("/musterstadt/").unwrap()..].to_string();
+        let (st, _, _) = Visit::new(&s).get(&fire_link).await;
+        assert_eq!(st, 200);
+        let withdraw = unescape(between(row, "action=\"", "\""));
+        let (st, _, _) = auditor.post(&case_path, &withdraw, &[]).await;
+        assert_eq!(st, 403);
+        let (st, _, html) = clerk.post(&case_path, &withdraw, &[]).await;
+        assert_eq!(st, 200);
+        assert!(html.contains("Die Beteiligung ist zurückgenommen."), "{html}");
+        let (st, _, page) = Visit::new(&s).get(&fire_link).await;
+        assert_eq!(st, 410);
+        assert!(page.contains("Diese Beteiligung ist beendet"), "{page}");
+
+        let tid = tenant_id(&s, "musterstadt").await;
+        let actions: Vec<(String, String)> = sqlx::query_as(
+            "SELECT action, actor FROM audit_log WHERE tenant_id = $1 AND action LIKE 'consultation.%' ORDER BY seq",
+        )
+        .bind(&tid)
+        .fetch_all(s.db.store.pool())
+        .await
+        .unwrap();
+        let started = actions.iter().filter(|(a, _)| a == "consultation.started").count();
+        assert_eq!(started, 2, "{actions:?}");
+        assert!(
+            actions.contains(&("consultation.answered".into(), "participant:Polizeiinspektion Nord".into())),
+            "{actions:?}"
+        );
+        assert!(actions.iter().any(|(a, _)| a == "consultation.withdrawn"), "{actions:?}");
+        s.stop().await;
+    }
+}

@@ -1,6 +1,6 @@
 //! The complete case file (eAkte) as one ZIP for download: the application's data and
 //! findings, every document with its original bytes, the messages, the requests to the
-//! applicant, fees and payments, the timeline and the audit trail of the case, and a list
+//! applicant, the consultations of other bodies with their statements, fees and payments, the timeline and the audit trail of the case, and a list
 //! of SHA-256 checksums of every file in it (`sha256sum -c` checks them). Exporting is
 //! audited.
 
@@ -8,7 +8,7 @@ use crate::{Result, Runtime, RuntimeError};
 use rathaus_domain::attachment::safe_file_name;
 use rathaus_store::audit::{self, Actor};
 use rathaus_store::tenants::Tenant;
-use rathaus_store::{cases, documents, events, fees, mailbox, payments, requests, sha256_hex};
+use rathaus_store::{cases, consultations, documents, events, fees, mailbox, payments, requests, sha256_hex};
 use serde_json::{json, Value as Json};
 use std::io::Write;
 
@@ -66,6 +66,17 @@ impl Runtime {
             })
             .collect();
         files.push(("nachforderungen.json".into(), pretty(&Json::Array(requests))));
+        let consulted: Vec<Json> = consultations::for_case(&mut conn, t, case_id)
+            .await?
+            .into_iter()
+            .map(|c| {
+                json!({"stelle": c.participant, "email": c.email, "frage": c.question, "freigegeben": {"seiten": c.pages(),
+                "anlagen": c.share_documents == 1}, "frist": c.due_date, "von": c.requested_by, "am": c.created_at,
+                "stand": c.state().code(), "ergebnis": c.verdict, "auflagen": c.conditions, "stellungnahme": c.statement,
+                "abgegeben_von": c.answered_by, "beantwortet": c.answered_at, "erinnert": c.reminded_at})
+            })
+            .collect();
+        files.push(("beteiligungen.json".into(), pretty(&Json::Array(consulted))));
         let fee_rows: Vec<Json> = fees::for_case(&mut conn, t, case_id)
             .await?
             .into_iter()

@@ -2,6 +2,7 @@
 //! transaction (rendering), `commit` writes the result inside the job's transaction. Writes
 //! are keyed by the job id, so a retried job never produces a second document or fee.
 
+use crate::consultations::CONSULTATION_JOB;
 use crate::docdata::{document_data, DocumentContext};
 use crate::notify::NOTIFY_JOB;
 use crate::requests::{Phase, REQUEST_JOB};
@@ -34,6 +35,12 @@ pub(crate) enum Prepared {
     RequestDue {
         request_id: String,
         phase: Phase,
+    },
+    /// A consultation reached its invitation (mailed, if `mailed`), reminder or deadline.
+    ConsultationDue {
+        consultation_id: String,
+        phase: crate::consultations::Phase,
+        mailed: bool,
     },
     Document {
         kind: String,
@@ -147,6 +154,15 @@ pub(crate) async fn prepare(
             let phase = h.get("phase").and_then(|p| Phase::parse(p)).ok_or("Header „phase“ fehlt oder ist ungültig")?;
             Ok(Prepared::RequestDue { request_id, phase })
         }
+        CONSULTATION_JOB => {
+            let consultation_id = h.get("consultation").cloned().ok_or("Header „consultation“ fehlt")?;
+            let phase = h
+                .get("phase")
+                .and_then(|p| crate::consultations::Phase::parse(p))
+                .ok_or("Header „phase“ fehlt oder ist ungültig")?;
+            let mailed = crate::consultations::prepare(rt, tenant, case, &consultation_id, phase).await?;
+            Ok(Prepared::ConsultationDue { consultation_id, phase, mailed })
+        }
         other => Err(format!("unbekannter Konnektor „{other}“")),
     }
 }
@@ -187,6 +203,9 @@ pub(crate) async fn commit(
             if crate::requests::due(conn, t, &case.case_id, request_id, *phase, now).await? && mail {
                 crate::notify::queue(conn, job, case, "request", now).await?;
             }
+        }
+        Prepared::ConsultationDue { consultation_id, phase, mailed } => {
+            crate::consultations::due(conn, t, &case.case_id, consultation_id, *phase, *mailed, now).await?;
         }
         Prepared::Notified { sent } => {
             if *sent {

@@ -15,6 +15,7 @@ pub mod bench;
 pub mod businesses;
 pub mod clock;
 mod connectors;
+pub mod consultations;
 mod correlation;
 mod delivery;
 mod docdata;

@@ -33,7 +33,7 @@ pub(crate) enum Phase {
 }
 
 impl Phase {
-    fn code(self) -> &'static str {
+    pub(crate) fn code(self) -> &'static str {
         match self {
             Phase::Reminder => "reminder",
             Phase::Deadline => "deadline",
@@ -64,6 +64,52 @@ fn message_text(lang: Lang, what: &str, due: NaiveDate) -> String {
             "Please send us the following by {}:\n\n{what}\n\nAnswer here in the mailbox; you can attach files. Until then, your application is on hold.",
             due.format("%d %B %Y")
         ),
+    }
+}
+
+/// The moments of something asked with a deadline (a request, a consultation), each a job
+/// of the case that looks at it when it comes due.
+pub(crate) struct Moments<'a> {
+    pub tenant_id: &'a str,
+    pub instance_id: &'a str,
+    pub case_id: &'a str,
+    /// The pseudo element the jobs stand for in the case's operations view.
+    pub element: &'a str,
+    pub job_type: &'a str,
+    /// The header naming what was asked (its id), next to `phase`.
+    pub header: &'a str,
+    pub id: &'a str,
+}
+
+impl Moments<'_> {
+    /// Queues one job per phase (code, when), keyed `{id}-{code}`; a phase without a
+    /// moment (a reminder that would come too late) is left out.
+    pub(crate) async fn schedule<const N: usize>(
+        &self,
+        conn: &mut AnyConnection,
+        phases: [(&str, Option<DateTime<Utc>>); N],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        for (phase, at) in phases {
+            let Some(at) = at else { continue };
+            jobs::insert_write(
+                self.tenant_id,
+                &format!("{}-{phase}", self.id),
+                self.instance_id,
+                self.case_id,
+                0,
+                self.element,
+                self.job_type,
+                &json!({self.header: self.id, "phase": phase}),
+                &json!({}),
+                5,
+                at,
+                now,
+            )
+            .execute(conn)
+            .await?;
+        }
+        Ok(())
     }
 }
 
@@ -117,26 +163,17 @@ impl Runtime {
             },
         )
         .await?;
+        let moments = Moments {
+            tenant_id: t,
+            instance_id: &instance.instance_id,
+            case_id: &case.case_id,
+            element: "_nachforderung",
+            job_type: REQUEST_JOB,
+            header: "request",
+            id: &request_id,
+        };
         let phases = [(Phase::Reminder, reminder_at(now, due)), (Phase::Deadline, Some(deadline_passed_at(due)))];
-        for (phase, at) in phases {
-            let Some(at) = at else { continue };
-            jobs::insert_write(
-                t,
-                &format!("{request_id}-{}", phase.code()),
-                &instance.instance_id,
-                &case.case_id,
-                0,
-                "_nachforderung",
-                REQUEST_JOB,
-                &json!({"request": request_id, "phase": phase.code()}),
-                &json!({}),
-                5,
-                at,
-                now,
-            )
-            .execute(&mut tx)
-            .await?;
-        }
+        moments.schedule(&mut tx, phases.map(|(p, at)| (p.code(), at)), now).await?;
         events::add(
             &mut tx,
             t,

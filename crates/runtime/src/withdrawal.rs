@@ -80,6 +80,8 @@ impl Runtime {
             }
             cases::set_status(&mut tx, t, case_id, CaseStatus::Closed.code(), true, now).await?;
             events::add(&mut tx, t, case_id, "status", &text, true, now).await?;
+            // The participants' links close with the case.
+            rathaus_store::consultations::withdraw_all(&mut tx, t, case_id, now).await?;
             if matches!(how, Withdrawal::Recorded { .. }) {
                 crate::notify::queue_for(
                     &mut tx,

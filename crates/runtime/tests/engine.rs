@@ -472,3 +472,162 @@ async fn a_withdrawn_case_stops_its_process_and_nothing_of_it_runs_later() {
         db.cleanup().await;
     }
 }
+
+/// Consultation (Anhörung): the invitation is mailed at once with the participant's link, a
+/// reminder three days before the deadline in the morning; a consultation answered or
+/// withdrawn meanwhile is neither reminded nor overdue; the deadline passing without an
+/// answer marks it overdue once and brings the case's tasks up for resubmission; withdrawing
+/// the case closes the links.
+#[tokio::test]
+async fn a_consultation_invites_reminds_expires_and_is_answered() {
+    use chrono::NaiveDate;
+    use rathaus_domain::consultation::{Answer, AnswerProblem, Verdict};
+    use rathaus_runtime::consultations::{Answered, ConsultationState, Request};
+    for db in testing::all().await {
+        let mail_dir = std::env::temp_dir().join(format!("rathaus-consultation-{:016x}", rand_suffix()));
+        let clock = Arc::new(ManualClock::new(monday()));
+        let (_, _, t) = setup(&db).await;
+        let library =
+            rathaus_engine::Library::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/library")).unwrap();
+        let config =
+            RuntimeConfig { public_url: "http://test".into(), secret: b"secret".to_vec(), node_id: "n".into() };
+        let mailer = rathaus_runtime::mail::Mailer::directory(mail_dir.clone(), "amt@musterstadt.example").unwrap();
+        let rt = Runtime::new(db.store.clone(), library, config, clock.clone(), Some(mailer));
+        rt.sync_deployments().await.unwrap();
+        let reference = submit(&rt, &t, "Erika").await;
+        let mut conn = db.store.conn().await.unwrap();
+        let case = cases::by_reference(&mut conn, &t.tenant_id, &reference).await.unwrap().unwrap();
+        drop(conn);
+        let clerk = Actor::Staff { staff_id: "s1".into(), username: "sachbearbeitung".into() };
+        let pages = vec!["angaben".to_string()];
+        let ask = |who: &'static str, due: NaiveDate| Request {
+            participant: who,
+            email: "stelle@example.org",
+            question: "Bedenken?",
+            shared_pages: &[],
+            share_documents: false,
+            due,
+        };
+        let today = NaiveDate::from_ymd_opt(2026, 11, 16).unwrap();
+        assert!(matches!(
+            rt.start_consultation(&t, &case, &clerk, "Sabine", &ask("Polizei", today)).await,
+            Err(RuntimeError::Conflict(_))
+        ));
+        let due = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        let police = rt
+            .start_consultation(&t, &case, &clerk, "Sabine", &Request { shared_pages: &pages, ..ask("Polizei", due) })
+            .await
+            .unwrap();
+        let fire = rt.start_consultation(&t, &case, &clerk, "Sabine", &ask("Feuerwehr", due)).await.unwrap();
+        let road = rt.start_consultation(&t, &case, &clerk, "Sabine", &ask("Straßenbauamt", due)).await.unwrap();
+        rt.run_due_jobs().await.unwrap();
+        let mails = |dir: &Path| -> Vec<String> {
+            let mut names: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path()).collect();
+            names.sort();
+            names.iter().map(|p| std::fs::read_to_string(p).unwrap().replace("=\r\n", "").replace("=\n", "")).collect()
+        };
+        let sent = mails(&mail_dir);
+        assert_eq!(sent.len(), 3, "one invitation each");
+        let link = rt.consultation_link(&t, &police);
+        let token = link.rsplit('/').next().unwrap().to_string();
+        assert!(sent.iter().any(|m| m.contains(&token)), "the mail holds the link: {sent:?}");
+
+        let state = |id: String| {
+            let (rt, t, case_id) = (rt.clone(), t.clone(), case.case_id.clone());
+            async move {
+                let all = rt.consultations(&t, &case_id).await.unwrap();
+                let c = all.into_iter().find(|c| c.consultation_id == id).unwrap();
+                (c.state(), c.invited_at.is_some(), c.reminded_at.is_some())
+            }
+        };
+        assert_eq!(state(police.clone()).await, (ConsultationState::Open, true, false));
+        assert!(rt.open_consultation(&t, "0123456789abcdef0123456789abcdef01234567").await.unwrap().is_none());
+        assert!(rt.open_consultation(&t, "kurz").await.unwrap().is_none());
+        let opened = rt.open_consultation(&t, &token).await.unwrap().unwrap();
+        assert_eq!(
+            (opened.consultation.consultation_id.as_str(), opened.consultation.pages()),
+            (police.as_str(), pages.clone())
+        );
+
+        // An incomplete answer is refused with its problems; the fire service answers.
+        let bad = Answer { verdict: "bedenken".into(), ..Default::default() };
+        assert_eq!(
+            rt.answer_consultation(&t, &token, &bad).await.unwrap(),
+            Answered::Invalid(vec![AnswerProblem::StatementMissing, AnswerProblem::NameMissing])
+        );
+        let fire_token = rt.consultation_link(&t, &fire).rsplit('/').next().unwrap().to_string();
+        let agree = Answer { verdict: "zustimmung".into(), answered_by: "BM Schulz".into(), ..Default::default() };
+        assert_eq!(rt.answer_consultation(&t, &fire_token, &agree).await.unwrap(), Answered::Recorded(Verdict::Agree));
+        assert_eq!(rt.answer_consultation(&t, &fire_token, &agree).await.unwrap(), Answered::Closed, "once");
+        assert!(rt.withdraw_consultation(&t, &case, &clerk, &road).await.unwrap());
+        assert!(!rt.withdraw_consultation(&t, &case, &clerk, &road).await.unwrap(), "once");
+
+        // Reminder on Friday 27 November at 08:00 German time, for the police only.
+        clock.set(Utc.with_ymd_and_hms(2026, 11, 27, 7, 30, 0).unwrap());
+        rt.run_due_jobs().await.unwrap();
+        assert_eq!(state(police.clone()).await, (ConsultationState::Open, true, true));
+        assert_eq!(state(fire.clone()).await.0, ConsultationState::Answered);
+        assert_eq!(state(road.clone()).await, (ConsultationState::Withdrawn, true, false));
+        let sent = mails(&mail_dir);
+        assert_eq!(sent.len(), 4, "one reminder");
+        assert!(sent.iter().filter(|m| m.contains("Erinnerung")).count() == 1);
+        assert!(rt.overdue_consultations(&t, 10).await.unwrap().is_empty());
+
+        // The deadline passes at the end of the 30th, German time.
+        clock.set(Utc.with_ymd_and_hms(2026, 11, 30, 23, 0, 0).unwrap());
+        rt.run_due_jobs().await.unwrap();
+        assert_eq!(state(police.clone()).await.0, ConsultationState::Overdue);
+        assert_eq!(state(fire.clone()).await.0, ConsultationState::Answered);
+        let overdue = rt.overdue_consultations(&t, 10).await.unwrap();
+        assert_eq!(
+            overdue.iter().map(|(c, r)| (c.participant.as_str(), r.as_str())).collect::<Vec<_>>(),
+            [("Polizei", reference.as_str())]
+        );
+        let mut conn = db.store.conn().await.unwrap();
+        let trail = rathaus_store::audit::for_object(&mut conn, &t.tenant_id, "case", &case.case_id).await.unwrap();
+        drop(conn);
+        let actions: Vec<&str> =
+            trail.iter().map(|e| e.action.as_str()).filter(|a| a.starts_with("consultation.")).collect();
+        assert_eq!(
+            actions,
+            [
+                "consultation.started",
+                "consultation.started",
+                "consultation.started",
+                "consultation.invited",
+                "consultation.invited",
+                "consultation.invited",
+                "consultation.answered",
+                "consultation.withdrawn",
+                "consultation.reminded",
+                "consultation.overdue"
+            ]
+        );
+        assert!(trail.iter().any(|e| e.actor == "participant:Feuerwehr"));
+
+        // A late answer is still taken.
+        let conditions = Answer {
+            verdict: "auflagen".into(),
+            conditions: "Absperrung ab 7 Uhr".into(),
+            answered_by: "PHK Maier".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            rt.answer_consultation(&t, &token, &conditions).await.unwrap(),
+            Answered::Recorded(Verdict::AgreeWithConditions)
+        );
+        assert!(rt.overdue_consultations(&t, 10).await.unwrap().is_empty());
+        // Withdrawing the case closes what still waits.
+        let later = NaiveDate::from_ymd_opt(2026, 12, 10).unwrap();
+        let last = rt.start_consultation(&t, &case, &clerk, "Sabine", &ask("Ordnungsamt", later)).await.unwrap();
+        let how = rathaus_runtime::Withdrawal::Recorded { actor: clerk.clone(), note: "per Telefon".into() };
+        rt.withdraw_case(&t, &case.case_id, &how).await.unwrap();
+        assert_eq!(state(last.clone()).await.0, ConsultationState::Withdrawn);
+        let last_token = rt.consultation_link(&t, &last).rsplit('/').next().unwrap().to_string();
+        assert!(rt.open_consultation(&t, &last_token).await.unwrap().unwrap().case_closed);
+        let answer = Answer { verdict: "zustimmung".into(), answered_by: "X".into(), ..Default::default() };
+        assert_eq!(rt.answer_consultation(&t, &last_token, &answer).await.unwrap(), Answered::Closed);
+        let _ = std::fs::remove_dir_all(&mail_dir);
+        db.cleanup().await;
+    }
+}

@@ -9,9 +9,19 @@ use sqlx::AnyConnection;
 /// or the system itself (process engine, connectors).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
-    Staff { staff_id: String, username: String },
+    Staff {
+        staff_id: String,
+        username: String,
+    },
     Applicant,
-    ApiKey { key_id: String },
+    ApiKey {
+        key_id: String,
+    },
+    /// A body consulted about a case, answering through its link (named as the clerk named
+    /// it).
+    Participant {
+        name: String,
+    },
     System,
 }
 
@@ -21,6 +31,7 @@ impl Actor {
             Actor::Staff { username, .. } => format!("staff:{username}"),
             Actor::Applicant => "applicant".into(),
             Actor::ApiKey { key_id } => format!("api:{key_id}"),
+            Actor::Participant { name } => format!("participant:{name}"),
             Actor::System => "system".into(),
         }
     }

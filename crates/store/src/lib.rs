@@ -11,6 +11,7 @@ pub mod batch;
 pub mod businesses;
 pub mod cases;
 mod checkpoint;
+pub mod consultations;
 pub mod deployments;
 pub mod documents;
 pub mod drafts;

@@ -25,7 +25,8 @@ pub struct Request {
     pub withdrawn_at: Option<String>,
 }
 
-/// Where a request stands.
+/// Where something asked with a deadline stands (a request to the applicant, a
+/// consultation of another body).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
     Open,
@@ -46,22 +47,34 @@ impl State {
     }
 }
 
-impl Request {
-    pub fn state(&self) -> State {
-        if self.withdrawn_at.is_some() {
+impl State {
+    /// From the moments recorded: a withdrawal ends it, else an answer, else the deadline.
+    pub fn of(withdrawn_at: &Option<String>, answered_at: &Option<String>, overdue_at: &Option<String>) -> State {
+        if withdrawn_at.is_some() {
             State::Withdrawn
-        } else if self.answered_at.is_some() {
+        } else if answered_at.is_some() {
             State::Answered
-        } else if self.overdue_at.is_some() {
+        } else if overdue_at.is_some() {
             State::Overdue
         } else {
             State::Open
         }
     }
 
+    /// Still waiting for an answer (open or overdue).
+    pub fn waiting(self) -> bool {
+        matches!(self, State::Open | State::Overdue)
+    }
+}
+
+impl Request {
+    pub fn state(&self) -> State {
+        State::of(&self.withdrawn_at, &self.answered_at, &self.overdue_at)
+    }
+
     /// Waiting for the applicant (open or overdue).
     pub fn waiting(&self) -> bool {
-        matches!(self.state(), State::Open | State::Overdue)
+        self.state().waiting()
     }
 }
 

@@ -240,7 +240,7 @@ fn status_label(status: &str, lang: Lang) -> String {
     t(lang, &format!("case_status.{status}"))
 }
 
-fn when(ts: &str) -> String {
+pub(crate) fn when(ts: &str) -> String {
     rathaus_store::parse_ts(ts).map(german_date_time).unwrap_or_default()
 }
 
@@ -262,6 +262,7 @@ pub(crate) struct CaseForms {
     pub follow_up: Option<(String, String, String)>,
     /// The form that records a withdrawal: (the note as typed, the problem).
     pub withdraw: Option<(String, String)>,
+    pub consultation: crate::consultations::ConsultationForm,
 }
 
 /// The case file; `forms` holds a posted form to show again with its errors.
@@ -367,7 +368,20 @@ pub(crate) async fn render_case_with(
     let requests = app.runtime.document_requests(tenant, &case.case_id).await?;
     let withdraw_base = format!("/{}/intern/vorgaenge/{}/nachforderungen", tenant.slug, case.case_id);
     let requests = crate::requests::request_views(&requests, lang, Some(&withdraw_base));
-    let CaseForms { decision: errs, message_error, message_text, request, withdraw, .. } = forms;
+    let consultations = app.runtime.consultations(tenant, &case.case_id).await?;
+    let consultations_base = format!("/{}/intern/vorgaenge/{}/beteiligungen", tenant.slug, case.case_id);
+    let consultation_rows =
+        crate::consultations::consultation_views(app, tenant, &consultations, lang, &consultations_base);
+    let CaseForms { decision: errs, message_error, message_text, request, withdraw, consultation, .. } = forms;
+    // The pages the clerk may share, ticked as posted (all of them on a fresh form).
+    let posted_consultation = !consultation.errors.is_empty();
+    let share_pages: Vec<Json> = sections
+        .iter()
+        .map(|s| {
+            json!({"page_id": s.page_id, "title": s.title,
+            "checked": !posted_consultation || consultation.pages.contains(&s.page_id)})
+        })
+        .collect();
     let mut error_list = follow_up_errors;
     let (withdraw_note, withdraw_error) = withdraw.map(|(n, e)| (n, Some(e))).unwrap_or_default();
     if let Some(e) = &withdraw_error {
@@ -385,6 +399,18 @@ pub(crate) async fn render_case_with(
     if let Some(e) = &request.due_error {
         error_list.push(json!({"anchor": "frist", "message": e}));
     }
+    for (field, message) in &consultation.errors {
+        let anchor = match *field {
+            "teile" => share_pages
+                .first()
+                .map(|p| format!("teil-{}", p["page_id"].as_str().unwrap_or_default()))
+                .unwrap_or_else(|| "anlagen".into()),
+            "beteiligung_frist" => "beteiligung-frist".into(),
+            "stelle_email" => "stelle-email".into(),
+            other => other.to_string(),
+        };
+        error_list.push(json!({"anchor": anchor, "message": message}));
+    }
     Ok(render(
         "case.html",
         context! {
@@ -393,6 +419,12 @@ pub(crate) async fn render_case_with(
             findings => findings, sections => sections, documents => docs, fees => fee_rows, payments => payment_rows, open_tasks => open_tasks, events => evs, audit => trail,
             messages => messages, message_error => message_error, message_text => message_text,
             requests => requests, request_what => request.what, request_due => request.due,
+            consultations => consultation_rows, share_pages => share_pages, consultation_action => consultations_base,
+            consultation => context! { participant => consultation.participant, email => consultation.email, question => consultation.question,
+                due => consultation.due, documents => !posted_consultation || consultation.documents,
+                participant_error => consultation.error("stelle"), email_error => consultation.error("stelle_email"),
+                question_error => consultation.error("frage"), due_error => consultation.error("beteiligung_frist"),
+                parts_error => consultation.error("teile") },
             withdrawable => crate::withdrawal::withdrawable(&case) && ctx.role.may_decide(),
             withdraw_note => withdraw_note, withdraw_error => withdraw_error,
             request_what_error => request.what_error, request_due_error => request.due_error,

@@ -8,6 +8,7 @@ mod assets;
 mod attachments;
 mod backoffice;
 mod businesses;
+mod consultations;
 mod domains;
 mod drafts;
 mod engine_api;
@@ -232,6 +233,8 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/konto/einladung/{token}", get(businesses::invitation).post(businesses::accept))
         .route("/{tenant}/konto/oidc", get(oidc::start))
         .route("/{tenant}/konto/oidc/zurueck", get(oidc::callback))
+        .route("/{tenant}/beteiligung/{token}", get(consultations::page).post(consultations::answer))
+        .route("/{tenant}/beteiligung/{token}/dokumente/{document_id}", get(consultations::document))
         .route("/{tenant}/impressum", get(legal::imprint))
         .route("/{tenant}/datenschutz", get(legal::privacy))
         .route("/{tenant}/barrierefreiheit", get(legal::accessibility))
@@ -249,6 +252,11 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/intern/vorgaenge/{case_id}/nachrichten", post(backoffice::send_message))
         .route("/{tenant}/intern/vorgaenge/{case_id}/nachforderungen", post(requests::create))
         .route("/{tenant}/intern/vorgaenge/{case_id}/ruecknahme", post(withdrawal::record))
+        .route("/{tenant}/intern/vorgaenge/{case_id}/beteiligungen", post(consultations::create))
+        .route(
+            "/{tenant}/intern/vorgaenge/{case_id}/beteiligungen/{consultation_id}/zuruecknehmen",
+            post(consultations::withdraw),
+        )
         .route(
             "/{tenant}/intern/vorgaenge/{case_id}/nachforderungen/{request_id}/zuruecknehmen",
             post(requests::withdraw),

@@ -31,6 +31,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("business.html", include_str!("../templates/business.html")),
     ("statistics.html", include_str!("../templates/statistics.html")),
     ("withdraw.html", include_str!("../templates/withdraw.html")),
+    ("consultation.html", include_str!("../templates/consultation.html")),
     ("business_new.html", include_str!("../templates/business_new.html")),
     ("business_invitation.html", include_str!("../templates/business_invitation.html")),
     ("messages.html", include_str!("../templates/messages.html")),

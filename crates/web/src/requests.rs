@@ -13,8 +13,9 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use chrono::NaiveDate;
+use rathaus_domain::request::{check_ahead, DueProblem};
 use rathaus_domain::Lang;
-use rathaus_runtime::requests::{check_due, DocumentRequest, DueProblem, RequestState, MAX_TEXT};
+use rathaus_runtime::requests::{DocumentRequest, RequestState, MAX_TEXT};
 use serde_json::{json, Value as Json};
 
 /// The request form as posted, with its problems.
@@ -56,6 +57,23 @@ pub(crate) fn waiting_views(requests: &[DocumentRequest], lang: Lang) -> Vec<Jso
         .collect()
 }
 
+/// A deadline as a clerk typed it (`2026-12-14` from a date input, or `14.12.2026`),
+/// after today and at most `max_days` ahead; or the message saying what is wrong.
+pub(crate) fn parse_due(app: &AppState, lang: Lang, typed: &str, max_days: i64) -> Result<NaiveDate, String> {
+    let typed = typed.trim();
+    if typed.is_empty() {
+        return Err(t(lang, "request.due_missing"));
+    }
+    let due = NaiveDate::parse_from_str(typed, "%Y-%m-%d")
+        .or_else(|_| NaiveDate::parse_from_str(typed, "%d.%m.%Y"))
+        .map_err(|_| t(lang, "request.due_invalid"))?;
+    match check_ahead(app.runtime.clock.now(), due, max_days) {
+        Ok(()) => Ok(due),
+        Err(DueProblem::NotInFuture) => Err(t(lang, "request.due_not_future")),
+        Err(DueProblem::TooFar) => Err(tf(lang, "request.due_too_far", &[("n", &max_days.to_string())])),
+    }
+}
+
 /// A clerk asks the applicant for documents or information.
 pub async fn create(
     State(app): State<AppState>,
@@ -78,19 +96,9 @@ pub async fn create(
     } else {
         None
     };
-    let due = NaiveDate::parse_from_str(form.due.trim(), "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(form.due.trim(), "%d.%m.%Y"))
-        .ok();
-    form.due_error = match due.map(|d| check_due(app.runtime.clock.now(), d)) {
-        _ if form.due.is_empty() => Some(t(lang, "request.due_missing")),
-        None => Some(t(lang, "request.due_invalid")),
-        Some(Err(DueProblem::NotInFuture)) => Some(t(lang, "request.due_not_future")),
-        Some(Err(DueProblem::TooFar)) => {
-            Some(tf(lang, "request.due_too_far", &[("n", &rathaus_domain::request::MAX_DAYS.to_string())]))
-        }
-        Some(Ok(())) => None,
-    };
-    let (Some(due), None, None) = (due, &form.what_error, &form.due_error) else {
+    let due = parse_due(&app, lang, &form.due, rathaus_domain::request::MAX_DAYS);
+    form.due_error = due.as_ref().err().cloned();
+    let (Ok(due), None) = (due, &form.what_error) else {
         let forms = CaseForms { request: form, ..Default::default() };
         let body = render_case_with(&app, &tenant, &mut session, &ctx, &case_id, lang, forms).await?;
         return session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await;

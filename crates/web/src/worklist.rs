@@ -70,6 +70,21 @@ pub async fn page(
         .map(|c| json!({"case_id": c.case_id, "reference": c.reference, "applicant": c.applicant, "status": c.status, "status_label": t(lang, &format!("case_status.{}", c.status)), "received": when(&c.submitted_at)}))
         .collect();
     drop(conn);
+    // Consultations whose deadline passed without a statement: the clerk has to chase or
+    // decide without them.
+    let overdue_consultations: Vec<Json> = app
+        .runtime
+        .overdue_consultations(&tenant, 20)
+        .await?
+        .into_iter()
+        .map(|(c, reference)| {
+            let due = chrono::NaiveDate::parse_from_str(&c.due_date, "%Y-%m-%d")
+                .map(|d| d.format("%d.%m.%Y").to_string())
+                .unwrap_or_else(|_| c.due_date.clone());
+            json!({"case_id": c.case_id, "reference": reference,
+                "text": crate::i18n::tf(lang, "consultation.overdue_line", &[("participant", &c.participant), ("date", &due)])})
+        })
+        .collect();
 
     // Every visible task with its list; the counts are of the lists before filtering.
     let visible: Vec<(View, &WorklistRow)> =
@@ -166,7 +181,7 @@ pub async fn page(
     let body = render(
         "worklist.html",
         context! {
-            tasks => task_rows, cases => recent, lists => lists, heading => heading, filtered => filtered,
+            tasks => task_rows, cases => recent, overdue_consultations => overdue_consultations, lists => lists, heading => heading, filtered => filtered,
             list => if chosen.is_some() { list } else { "alle" },
             procedures => procedures, channels => channels, procedure => procedure, channel => channel,
             overdue_only => overdue_only, words => Filter::value(&filter.suche), sort => if sort.is_empty() { "frist" } else { sort },

@@ -130,6 +130,34 @@ pub fn application(activity: &str, plz: &str) -> serde_json::Value {
     })
 }
 
+/// Submits `data` as a Gewerbeanmeldung of `tenant` through the API channel (as an outside
+/// online service would), for tests that need a case without filling the form.
+pub async fn submit_gewerbeanmeldung(
+    s: &TestServer,
+    tenant: &str,
+    data: &serde_json::Value,
+) -> (rathaus_store::tenants::Tenant, rathaus_runtime::Submitted) {
+    let rt = &s.assembled.runtime;
+    let mut conn = rt.store.conn().await.unwrap();
+    let tenant = rathaus_store::tenants::by_slug(&mut conn, tenant).await.unwrap().unwrap();
+    drop(conn);
+    let submitted = rt
+        .submit(rathaus_runtime::SubmitRequest {
+            tenant: &tenant,
+            procedure_id: "gewerbeanmeldung",
+            data,
+            channel: rathaus_domain::Channel::Api,
+            lang: rathaus_domain::Lang::De,
+            actor: rathaus_store::audit::Actor::Applicant,
+            upload_key: None,
+            account_id: None,
+            business_id: None,
+        })
+        .await
+        .unwrap();
+    (tenant, submitted)
+}
+
 /// A real SMTP server in its own process (Python's `smtpd`), storing every mail it receives
 /// as a file; stopped when dropped.
 pub struct SmtpServer {
