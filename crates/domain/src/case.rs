@@ -80,14 +80,65 @@ pub enum Channel {
     Portal,
     /// Über die Schnittstelle (API) eines externen Onlinedienstes.
     Api,
+    /// Per Brief; von der Sachbearbeitung erfasst.
+    Post,
+    Fax,
+    /// Per E-Mail (ohne Onlinedienst); von der Sachbearbeitung erfasst.
+    Email,
+    /// Telefonisch aufgenommen.
+    Phone,
+    /// Persönlich vorgesprochen.
+    InPerson,
 }
 
 impl Channel {
+    /// The channels a clerk enters applications from (Erfassung).
+    pub const INTAKE: [Channel; 5] = [Channel::Post, Channel::Fax, Channel::Email, Channel::Phone, Channel::InPerson];
+
     pub fn code(self) -> &'static str {
         match self {
             Channel::Portal => "portal",
             Channel::Api => "api",
+            Channel::Post => "post",
+            Channel::Fax => "fax",
+            Channel::Email => "email",
+            Channel::Phone => "telefon",
+            Channel::InPerson => "vor_ort",
         }
+    }
+
+    pub fn parse(code: &str) -> Option<Channel> {
+        [Channel::Portal, Channel::Api].into_iter().chain(Channel::INTAKE).find(|c| c.code() == code)
+    }
+
+    /// Whether what came in is a document that belongs in the file: a letter or fax is
+    /// scanned and attached when it is entered.
+    pub fn needs_scan(self) -> bool {
+        matches!(self, Channel::Post | Channel::Fax)
+    }
+}
+
+/// Why a clerk's date of receipt is not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceivedProblem {
+    /// After today: nothing is received in the future.
+    InFuture,
+    /// More than [`MAX_RECEIVED_DAYS_AGO`] days ago: an old letter is a case for the
+    /// file, not for entering.
+    TooOld,
+}
+
+/// How far back the date of receipt of an entered application may lie.
+pub const MAX_RECEIVED_DAYS_AGO: i64 = 366;
+
+/// Checks the date of receipt a clerk gives, `today` being the German calendar day.
+pub fn check_received(today: chrono::NaiveDate, received: chrono::NaiveDate) -> Result<(), ReceivedProblem> {
+    if received > today {
+        Err(ReceivedProblem::InFuture)
+    } else if received < today - chrono::Duration::days(MAX_RECEIVED_DAYS_AGO) {
+        Err(ReceivedProblem::TooOld)
+    } else {
+        Ok(())
     }
 }
 
@@ -104,6 +155,28 @@ mod tests {
         assert_eq!(CaseStatus::Confirmed.outcome().code(), "accepted");
         assert!(CaseStatus::Rejected.is_final());
         assert!(!CaseStatus::InReview.is_final());
+    }
+
+    #[test]
+    fn channels_round_trip_and_letters_are_scanned() {
+        for c in [Channel::Portal, Channel::Api].into_iter().chain(Channel::INTAKE) {
+            assert_eq!(Channel::parse(c.code()), Some(c));
+        }
+        assert_eq!(Channel::parse("brieftaube"), None);
+        assert!(Channel::Post.needs_scan() && Channel::Fax.needs_scan());
+        assert!(!Channel::Phone.needs_scan() && !Channel::Email.needs_scan() && !Channel::Portal.needs_scan());
+    }
+
+    #[test]
+    fn the_date_of_receipt_is_today_or_up_to_a_year_back() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+        assert_eq!(check_received(today, today), Ok(()));
+        assert_eq!(check_received(today, today.succ_opt().unwrap()), Err(ReceivedProblem::InFuture));
+        assert_eq!(check_received(today, chrono::NaiveDate::from_ymd_opt(2025, 12, 6).unwrap()), Ok(()));
+        assert_eq!(
+            check_received(today, chrono::NaiveDate::from_ymd_opt(2025, 12, 5).unwrap()),
+            Err(ReceivedProblem::TooOld)
+        );
     }
 }
 

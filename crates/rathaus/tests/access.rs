@@ -115,6 +115,10 @@ async fn every_back_office_route_answers_each_role_of_each_town_as_expected() {
             ("GET", format!("{m}/statistik"), vec![], [Allowed, Allowed, Allowed, Allowed]),
             ("GET", format!("{m}/vorgaenge/{case}/akte.zip"), vec![], [Allowed, Allowed, Allowed, Allowed]),
             ("GET", format!("{m}/betrieb"), vec![], [Forbidden, Forbidden, Allowed, Allowed]),
+            ("GET", format!("{m}/erfassung"), vec![], [Allowed, Allowed, Forbidden, Forbidden]),
+            ("POST", format!("{m}/erfassung"), vec![("kanal", "")], [Allowed, Allowed, Forbidden, Forbidden]),
+            // Cancelling an entry only forgets this browser's entry: anyone signed in may.
+            ("POST", format!("{m}/erfassung/abbrechen"), vec![], [Allowed, Allowed, Allowed, Allowed]),
             ("POST", format!("{m}/aufgaben/{task}/entscheidung"), vec![], [Allowed, Allowed, Forbidden, Forbidden]),
             (
                 "POST",

@@ -400,7 +400,25 @@ async fn audit_worklist(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit)
     go(c, s, &format!("/{tenant}/intern/statistik")).await;
     a.check(c, &format!("{tenant}: statistics")).await;
     audit_consultation(c, s, tenant, a).await;
+    audit_intake(c, s, tenant, a).await;
     c.delete_all_cookies().await.unwrap();
+}
+
+/// Entering an application that came by phone (the clerk signed in): the start page, with
+/// its errors, and a form page under the entry's banner; then cancelled.
+async fn audit_intake(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit) {
+    go(c, s, &format!("/{tenant}/intern/erfassung")).await;
+    a.check(c, &format!("{tenant}: enter an application")).await;
+    click(c, "form[action$='/erfassung'] button[type=submit]").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css(".error-summary")).await.unwrap();
+    a.check(c, &format!("{tenant}: enter an application, with errors")).await;
+    click(c, "#verfahren-0").await;
+    click(c, "#kanal-telefon").await;
+    click(c, "form[action$='/erfassung'] button[type=submit]").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("intake-banner")).await.unwrap();
+    a.check(c, &format!("{tenant}: form page under the entry's banner")).await;
+    click(c, "#intake-banner button[type=submit]").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("lists")).await.unwrap();
 }
 
 /// A consultation of another body about an open case (the clerk signed in): the case
@@ -479,7 +497,7 @@ async fn every_portal_page_of_both_towns_passes_axe_core_wcag_2_1_aa() {
     }
     let _ = c.close().await;
     s.stop().await;
-    assert!(audit.pages >= 108, "pages audited: {}", audit.pages);
+    assert!(audit.pages >= 114, "pages audited: {}", audit.pages);
     assert!(audit.shots.len() >= 28, "screenshots: {}", audit.shots.len());
     assert!(
         audit.violations.is_empty(),

@@ -2097,3 +2097,106 @@ async fn a_clerk_consults_the_police_who_answer_through_their_link() {
         s.stop().await;
     }
 }
+
+/// Entering an application that came by post (Erfassung): the start form names what is
+/// missing (service, channel, a date in the future, the scan a letter needs); with the
+/// scan, the clerk fills the same form pages under a banner, confirms the check page and
+/// lands in the case file with the Aktenzeichen and the access code; the case shows the
+/// channel, the day of receipt and the scan, the worklist's channel filter finds it, and
+/// the applicant opens the status with that code. Cancelling keeps nothing; an auditor
+/// cannot enter applications.
+#[tokio::test]
+async fn a_clerk_enters_an_application_that_came_by_post() {
+    for db in testing::all().await {
+        let s = TestServer::start(db).await;
+        let start = "/musterstadt/intern/erfassung";
+        let auditor = login(&s, "musterstadt", "pruefung").await;
+        let (st, _, _) = auditor.get(start).await;
+        assert_eq!(st, 403);
+        let clerk = login(&s, "musterstadt", "sachbearbeitung").await;
+        let (_, _, list) = clerk.get("/musterstadt/intern/").await;
+        assert!(list.contains("id=\"intake-link\""), "{list}");
+        let today = rathaus_domain::time::german_today(chrono::Utc::now());
+        let tomorrow = (today + chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
+        let (st, _, html) = clerk.post_files(start, &[("kanal", "post"), ("eingang", &tomorrow)], &[]).await;
+        assert_eq!(st, 422);
+        for message in [
+            "Wählen Sie die Leistung aus.",
+            "Das Eingangsdatum darf nicht in der Zukunft liegen.",
+            "Laden Sie den Scan des Briefs oder Faxes hoch.",
+        ] {
+            assert!(html.contains(message), "{message}: {html}");
+        }
+        assert!(html.contains("id=\"kanal-post\" name=\"kanal\" type=\"radio\" value=\"post\" checked"), "{html}");
+        // A scan that is not what it claims to be is refused, naming it.
+        let received = today - chrono::Duration::days(3);
+        let received_text = received.format("%Y-%m-%d").to_string();
+        let fields = [("verfahren", "gewerbeanmeldung"), ("kanal", "post"), ("eingang", received_text.as_str())];
+        let (st, _, html) = clerk.post_files(start, &fields, &[("scan", "brief.pdf", b"GIF89a kein PDF")]).await;
+        assert_eq!(st, 422);
+        assert!(html.contains("brief.pdf"), "{html}");
+
+        // Cancelled: nothing kept.
+        let (st, url, _) = clerk.post_files(start, &fields, &[("scan", "brief.pdf", PERMIT_PDF)]).await;
+        assert_eq!((st, url.as_str()), (200, "/musterstadt/antrag/gewerbeanmeldung/meldung"));
+        let (_, _, page) = clerk.get("/musterstadt/antrag/gewerbeanmeldung/meldung").await;
+        assert!(page.contains("id=\"intake-banner\"") && page.contains("Post (Brief)"), "{page}");
+        let (_, url, html) = clerk.post(&url, "/musterstadt/intern/erfassung/abbrechen", &[]).await;
+        assert_eq!(url, "/musterstadt/intern/");
+        assert!(html.contains("Die Erfassung ist abgebrochen") && !html.contains("id=\"intake-banner\""), "{html}");
+
+        // Entered for real: the same form, the same check page.
+        let (st, url, _) = clerk.post_files(start, &fields, &[("scan", "brief.pdf", PERMIT_PDF)]).await;
+        assert_eq!((st, url.as_str()), (200, "/musterstadt/antrag/gewerbeanmeldung/meldung"));
+        let check = fill_application(&clerk, "musterstadt", "09999", "heilpraktiker").await;
+        assert!(check.contains("id=\"intake-banner\""), "{check}");
+        let (st, url, html) = submit(&clerk, "musterstadt").await;
+        assert_eq!(st, 200, "{html}");
+        assert!(url.starts_with("/musterstadt/intern/vorgaenge/"), "{url}");
+        let flash = between(&html, "Der Antrag ist erfasst: Aktenzeichen ", ". Teilen Sie");
+        let (reference, code) = flash.split_once(", Zugangscode ").unwrap();
+        let (reference, code) = (reference.to_string(), code.to_string());
+        assert!(!html.contains("id=\"intake-banner\""), "the entry is over");
+        let received_german = received.format("%d.%m.%Y").to_string();
+        assert!(html.contains("Post (Brief)") && html.contains(&format!("Eingang {received_german} ·")), "{html}");
+        let documents = between(&html, "class=\"list document-list\"", "</ul>");
+        assert!(documents.contains("Eingang (Scan)") && documents.contains("brief.pdf"), "{documents}");
+        assert!(
+            html.contains(&format!(
+                "Antrag eingegangen (per Post) am {received_german}, erfasst von Sabine Sachbearbeiterin"
+            )),
+            "{html}"
+        );
+        // The tasks above the list of recent cases.
+        let tasks_of = |list: &str| list.split("id=\"cases\"").next().unwrap().to_string();
+        let (_, _, list) = clerk.get("/musterstadt/intern/?eingang=post").await;
+        assert!(tasks_of(&list).contains(&reference), "{list}");
+        assert!(list.contains(&format!("<td>{received_german}</td>")), "only the day of receipt: {list}");
+        let (_, _, list) = clerk.get("/musterstadt/intern/?eingang=portal").await;
+        assert!(!tasks_of(&list).contains(&reference), "{list}");
+
+        // The applicant follows it with the code the clerk passed on.
+        let applicant = Visit::new(&s);
+        let (st, _, html) = applicant
+            .post(
+                "/musterstadt/status",
+                "/musterstadt/status",
+                &[("aktenzeichen", reference.as_str()), ("zugangscode", code.as_str())],
+            )
+            .await;
+        assert_eq!(st, 200, "{html}");
+        assert!(html.contains(&reference), "{html}");
+
+        let tid = tenant_id(&s, "musterstadt").await;
+        let (actor, details): (String, String) = sqlx::query_as(
+            "SELECT actor, details FROM audit_log WHERE tenant_id = $1 AND action = 'case.submitted' ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(&tid)
+        .fetch_one(s.db.store.pool())
+        .await
+        .unwrap();
+        assert_eq!(actor, "staff:sachbearbeitung");
+        assert!(details.contains("\"channel\":\"post\"") && details.contains(&received_text), "{details}");
+        s.stop().await;
+    }
+}

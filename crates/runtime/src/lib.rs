@@ -22,6 +22,7 @@ mod docdata;
 mod drafts;
 pub mod expected;
 pub mod external;
+pub mod intake;
 pub mod mail;
 pub mod mailbox;
 mod notify;

@@ -1,5 +1,6 @@
 //! Submission of an application: validate, store, start the process — one transaction.
 
+use crate::intake::Intake;
 use crate::procedures::ActiveProcedure;
 use crate::{instance_status, persist_effects, tenant_calendar, EffectContext, Result, Runtime, RuntimeError, Step};
 use chrono::Datelike;
@@ -66,10 +67,16 @@ impl Runtime {
     /// decided before this returns (the instance's jobs run inline, within a time budget);
     /// whatever is left is done by the worker.
     pub async fn submit(&self, req: SubmitRequest<'_>) -> Result<Submitted> {
+        self.submit_with(req, None).await
+    }
+
+    /// [`Runtime::submit`], for an application a clerk entered with what they say of it.
+    pub(crate) async fn submit_with(&self, req: SubmitRequest<'_>, intake: Option<&Intake<'_>>) -> Result<Submitted> {
         let (active, data) = self.validate(req.tenant, req.procedure_id, req.data, req.lang).await?;
         let procedure = &active.procedure;
         let tenant = req.tenant;
         let now = self.clock.now();
+        let received_at = intake.map(|i| crate::intake::received_at(now, i.received_on)).unwrap_or(now);
         let year = german_time(now).year();
         let code = AccessCode::from_random(&rand::random::<[u8; 16]>());
         let case_id = new_id();
@@ -93,6 +100,7 @@ impl Runtime {
                 applicant: &procedure.applicant_name(&data),
                 data: &data,
                 access_code_hash: &self.secret_hash("access-code", code.as_str()),
+                received_at,
                 now,
             },
         )
@@ -113,6 +121,30 @@ impl Runtime {
             tx.rollback().await?;
             return Err(RuntimeError::Invalid(missing));
         }
+        if let Some(scan) = intake.and_then(|i| i.scan) {
+            let attach = rathaus_store::uploads::Attach {
+                tenant_id: &tenant.tenant_id,
+                upload_key: req.upload_key.unwrap_or_default(),
+                upload_id: &scan.upload_id,
+                sha256: &scan.sha256,
+                case_id: &case_id,
+                title: "Eingang (Scan)",
+                now,
+            };
+            if !rathaus_store::uploads::attach(&mut tx, &attach).await? {
+                tx.rollback().await?;
+                let message = match req.lang {
+                    Lang::De => {
+                        format!("Der Scan „{}“ ist nicht mehr vorhanden. Laden Sie ihn erneut hoch.", scan.file_name)
+                    }
+                    Lang::En => format!("The scan “{}” is no longer there. Upload it again.", scan.file_name),
+                };
+                return Err(RuntimeError::Invalid(vec![rathaus_engine::form::FieldError {
+                    field: crate::intake::SCAN_FIELD.into(),
+                    message,
+                }]));
+            }
+        }
         // The case row is written at once (the check decision's findings update it); the rest
         // of the submission goes out with the process step's batch.
         let mut step = Step::recording(vec![audit::Pending {
@@ -120,9 +152,26 @@ impl Runtime {
             action: "case.submitted".into(),
             object_type: "case".into(),
             object_id: case_id.clone(),
-            details: json!({"reference": reference.as_str(), "procedure": procedure.id(), "deployment": active.deployment_id, "channel": req.channel.code()}),
+            details: match intake {
+                None => {
+                    json!({"reference": reference.as_str(), "procedure": procedure.id(), "deployment": active.deployment_id, "channel": req.channel.code()})
+                }
+                Some(i) => {
+                    json!({"reference": reference.as_str(), "procedure": procedure.id(), "deployment": active.deployment_id, "channel": req.channel.code(),
+                    "received_on": i.received_on.to_string(), "scan": i.scan.map(|s| &s.sha256)})
+                }
+            },
         }]);
-        step.writes.push(events::add_write(&tenant.tenant_id, &case_id, "submitted", "Antrag eingegangen", true, now));
+        let received = match intake {
+            None => "Antrag eingegangen".to_string(),
+            Some(i) => format!(
+                "Antrag eingegangen ({}) am {}, erfasst von {}",
+                channel_de(req.channel),
+                i.received_on.format("%d.%m.%Y"),
+                i.clerk_name
+            ),
+        };
+        step.writes.push(events::add_write(&tenant.tenant_id, &case_id, "submitted", &received, true, now));
 
         let facts = tenant_facts(&tenant.name, &tenant.settings.postcodes);
         let mut instance = Instance::start(&procedure.process, start_variables(&data, &active.parameters, &facts, now));
@@ -175,6 +224,19 @@ impl Runtime {
             .and_then(|c| CaseStatus::parse(&c.status))
             .unwrap_or(CaseStatus::Submitted);
         Ok(Submitted { case_id, reference, access_code: code, status })
+    }
+}
+
+/// How the timeline names a channel.
+fn channel_de(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Portal => "online",
+        Channel::Api => "über einen Onlinedienst",
+        Channel::Post => "per Post",
+        Channel::Fax => "per Fax",
+        Channel::Email => "per E-Mail",
+        Channel::Phone => "telefonisch",
+        Channel::InPerson => "persönlich",
     }
 }
 

@@ -181,6 +181,14 @@ pub struct Checked {
     pub scan: &'static str,
 }
 
+/// Where a checked file is stored: the application's upload key and the field it is for.
+pub(crate) struct Stored<'a> {
+    pub tenant: &'a Tenant,
+    pub procedure_id: &'a str,
+    pub upload_key: &'a str,
+    pub field: &'a str,
+}
+
 /// What a file is checked against: the field (or message form) it is for.
 pub struct Limits<'a> {
     /// Where an error is reported (the field key).
@@ -291,39 +299,56 @@ impl Runtime {
             Ok(c) => c,
             Err(refused) => return Ok(Err(refused)),
         };
+        let checked = Checked { name, kind, scan };
+        let stored =
+            Stored { tenant: u.tenant, procedure_id: u.procedure_id, upload_key: u.upload_key, field: &field.key };
+        Ok(Ok(self.store_checked(&stored, checked, u.content, u.keep_until, &Actor::Applicant).await?))
+    }
+
+    /// Stores a checked file under its upload key until `keep_until` (at least an hour),
+    /// audited as `upload.stored` by `actor`.
+    pub(crate) async fn store_checked(
+        &self,
+        to: &Stored<'_>,
+        checked: Checked,
+        content: &[u8],
+        keep_until: DateTime<Utc>,
+        actor: &Actor,
+    ) -> Result<FileRef> {
+        let Checked { name, kind, scan } = checked;
         let upload_id = new_id();
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         let sha256 = uploads::insert(
             &mut tx,
             uploads::NewUpload {
-                tenant_id: &u.tenant.tenant_id,
+                tenant_id: &to.tenant.tenant_id,
                 upload_id: &upload_id,
-                upload_key: u.upload_key,
-                procedure_id: u.procedure_id,
-                field: &field.key,
+                upload_key: to.upload_key,
+                procedure_id: to.procedure_id,
+                field: to.field,
                 file_name: &name,
                 media_type: kind.media_type(),
-                content: u.content,
+                content,
                 scan,
                 now,
-                expires: u.keep_until.max(now + Duration::hours(1)),
+                expires: keep_until.max(now + Duration::hours(1)),
             },
         )
         .await?;
         audit::append(
             &mut tx,
-            &u.tenant.tenant_id,
-            &Actor::Applicant,
+            &to.tenant.tenant_id,
+            actor,
             "upload.stored",
             "upload",
             &upload_id,
-            &json!({"procedure": u.procedure_id, "field": field.key, "type": kind.code(), "size": u.content.len(), "sha256": sha256, "scan": scan}),
+            &json!({"procedure": to.procedure_id, "field": to.field, "type": kind.code(), "size": content.len(), "sha256": sha256, "scan": scan}),
             now,
         )
         .await?;
         tx.commit().await?;
-        Ok(Ok(FileRef { id: upload_id, name, kind, size: u.content.len() as u64, sha256 }))
+        Ok(FileRef { id: upload_id, name, kind, size: content.len() as u64, sha256 })
     }
 
     /// Removes an upload of the key (the applicant took it back).

@@ -353,6 +353,7 @@ async fn the_expected_decision_comes_from_recent_cases_or_the_procedures_process
                     applicant: "A",
                     data: &data,
                     access_code_hash: "h",
+                    received_at: submitted - chrono::Duration::days(60),
                     now: submitted - chrono::Duration::days(60),
                 },
             )

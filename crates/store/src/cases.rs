@@ -47,13 +47,16 @@ pub struct NewCase<'a> {
     pub applicant: &'a str,
     pub data: &'a serde_json::Value,
     pub access_code_hash: &'a str,
+    /// When the application was received (`submitted_at`): `now` online, the day a clerk
+    /// gives for a letter entered later.
+    pub received_at: DateTime<Utc>,
     pub now: DateTime<Utc>,
 }
 
 pub async fn insert(conn: &mut AnyConnection, c: NewCase<'_>) -> Result<()> {
     let now = ts(c.now);
     sqlx::query(&format!(
-        "INSERT INTO cases ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '[]', $11, $12, $12, NULL)"
+        "INSERT INTO cases ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '[]', $11, $12, $13, NULL)"
     ))
     .bind(c.tenant_id)
     .bind(c.case_id)
@@ -66,6 +69,7 @@ pub async fn insert(conn: &mut AnyConnection, c: NewCase<'_>) -> Result<()> {
     .bind(c.applicant)
     .bind(c.data.to_string())
     .bind(c.access_code_hash)
+    .bind(ts(c.received_at))
     .bind(&now)
     .execute(&mut *conn)
     .await?;

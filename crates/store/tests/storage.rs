@@ -34,6 +34,7 @@ fn new_case<'a>(tenant: &'a str, id: &'a str, reference: &'a str, data: &'a serd
         applicant: "Erika Muster",
         data,
         access_code_hash: "h",
+        received_at: t0(),
         now: t0(),
     }
 }

@@ -240,6 +240,17 @@ fn status_label(status: &str, lang: Lang) -> String {
     t(lang, &format!("case_status.{status}"))
 }
 
+/// When a case was received: date and time online; only the day for an application a
+/// clerk entered (of a letter, only the day of receipt is known).
+pub(crate) fn received_label(case: &cases::Case) -> String {
+    let entered =
+        rathaus_domain::Channel::parse(&case.channel).is_some_and(|c| rathaus_domain::Channel::INTAKE.contains(&c));
+    match rathaus_store::parse_ts(&case.submitted_at) {
+        Ok(at) if entered => rathaus_domain::time::german_date(at),
+        _ => when(&case.submitted_at),
+    }
+}
+
 pub(crate) fn when(ts: &str) -> String {
     rathaus_store::parse_ts(ts).map(german_date_time).unwrap_or_default()
 }
@@ -414,7 +425,7 @@ pub(crate) async fn render_case_with(
     Ok(render(
         "case.html",
         context! {
-            case => context! { reference => case.reference, status => case.status, status_label => status_label(&case.status, lang), received => when(&case.submitted_at),
+            case => context! { reference => case.reference, status => case.status, status_label => status_label(&case.status, lang), received => received_label(&case),
                 channel => t(lang, &format!("channel.{}", case.channel)), procedure_name => procedure.manifest.name.get(lang), version => procedure.manifest.version },
             findings => findings, sections => sections, documents => docs, fees => fee_rows, payments => payment_rows, open_tasks => open_tasks, events => evs, audit => trail,
             messages => messages, message_error => message_error, message_text => message_text,

@@ -16,6 +16,7 @@ mod error;
 mod finder;
 mod formview;
 pub mod i18n;
+mod intake;
 mod legal;
 mod limiter;
 mod mailbox;
@@ -171,6 +172,12 @@ fn routes(app: AppState) -> Router {
                 .post(mailbox::send)
                 .layer(axum::extract::DefaultBodyLimit::max(attachments::MAX_PAGE_BYTES)),
         )
+        .route(
+            "/{tenant}/intern/erfassung",
+            get(intake::form)
+                .post(intake::start)
+                .layer(axum::extract::DefaultBodyLimit::max(attachments::MAX_PAGE_BYTES)),
+        )
         // Files come Base64-encoded in the JSON: a third larger.
         .route(
             "/api/v1/{tenant}/applications",
@@ -242,6 +249,7 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/intern/abmelden", post(backoffice::logout))
         .route("/{tenant}/intern/", get(worklist::page))
         .route("/{tenant}/intern/statistik", get(statistics::page))
+        .route("/{tenant}/intern/erfassung/abbrechen", post(intake::cancel))
         .route("/{tenant}/intern/aufgaben/{task_id}/uebernehmen", post(worklist::claim))
         .route("/{tenant}/intern/aufgaben/{task_id}/freigeben", post(worklist::release))
         .route("/{tenant}/intern/aufgaben/{task_id}/zuweisen", post(worklist::assign))

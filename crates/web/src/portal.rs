@@ -58,9 +58,16 @@ pub(crate) fn tenant_view(t: &Tenant) -> TenantView {
 
 /// What every page of a tenant needs.
 pub(crate) fn base(lang: Lang, tenant: Option<&Tenant>, session: Option<&mut Session>) -> Value {
-    let (csrf, staff, account, accounts, flash) = match session {
-        Some(s) => (s.csrf().to_string(), s.data.staff.clone(), s.data.account.clone(), s.accounts, s.take_flash()),
-        None => (String::new(), None, None, false, None),
+    let (csrf, staff, account, accounts, flash, intake) = match session {
+        Some(s) => (
+            s.csrf().to_string(),
+            s.data.staff.clone(),
+            s.data.account.clone(),
+            s.accounts,
+            s.take_flash(),
+            s.data.intake.as_ref().map(|i| i.view(lang)),
+        ),
+        None => (String::new(), None, None, false, None, None),
     };
     context! {
         lang => lang.code(),
@@ -71,6 +78,7 @@ pub(crate) fn base(lang: Lang, tenant: Option<&Tenant>, session: Option<&mut Ses
         account => account,
         accounts => accounts,
         flash => flash,
+        intake => intake,
     }
 }
 
@@ -620,26 +628,37 @@ pub async fn submit(
         )?;
         return session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await;
     }
-    let result = app
-        .runtime
-        .submit(SubmitRequest {
-            tenant: &tenant,
-            procedure_id: &procedure,
-            data: &data,
-            channel: Channel::Portal,
-            lang,
-            actor: Actor::Applicant,
-            upload_key: session.data.upload_keys.get(&procedure).map(String::as_str),
-            account_id: session.data.account.as_ref().map(|a| a.account_id.as_str()),
-            business_id: session
-                .data
-                .account
-                .as_ref()
-                .and_then(|a| a.acting_for.as_ref())
-                .map(|b| b.business_id.as_str()),
-        })
-        .await;
+    // A clerk entering an application that came by post, phone…: the same check page.
+    let entering = crate::intake::entering(&session, &procedure);
+    let result = if entering {
+        match crate::intake::submit(&app, &tenant, &mut session, &data, lang).await? {
+            Ok(result) => result,
+            Err(to_login) => return session.finish(&app, &slug, to_login).await,
+        }
+    } else {
+        app.runtime
+            .submit(SubmitRequest {
+                tenant: &tenant,
+                procedure_id: &procedure,
+                data: &data,
+                channel: Channel::Portal,
+                lang,
+                actor: Actor::Applicant,
+                upload_key: session.data.upload_keys.get(&procedure).map(String::as_str),
+                account_id: session.data.account.as_ref().map(|a| a.account_id.as_str()),
+                business_id: session
+                    .data
+                    .account
+                    .as_ref()
+                    .and_then(|a| a.acting_for.as_ref())
+                    .map(|b| b.business_id.as_str()),
+            })
+            .await
+    };
     match result {
+        Ok(s) if entering => {
+            session.finish(&app, &slug, redirect(&format!("/{slug}/intern/vorgaenge/{}", s.case_id))).await
+        }
         Ok(s) => {
             session.data.drafts.remove(&procedure);
             session.data.upload_keys.remove(&procedure);

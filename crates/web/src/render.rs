@@ -32,6 +32,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("statistics.html", include_str!("../templates/statistics.html")),
     ("withdraw.html", include_str!("../templates/withdraw.html")),
     ("consultation.html", include_str!("../templates/consultation.html")),
+    ("intake.html", include_str!("../templates/intake.html")),
     ("business_new.html", include_str!("../templates/business_new.html")),
     ("business_invitation.html", include_str!("../templates/business_invitation.html")),
     ("messages.html", include_str!("../templates/messages.html")),

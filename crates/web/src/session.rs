@@ -74,6 +74,8 @@ pub struct SessionData {
     /// Where to go after signing in (a page of the tenant that asked for it, e.g. an
     /// invitation link).
     pub return_to: Option<String>,
+    /// A clerk's entry of an application that came by post, phone… (see `intake`).
+    pub intake: Option<crate::intake::IntakeSession>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

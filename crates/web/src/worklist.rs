@@ -67,7 +67,7 @@ pub async fn page(
     let recent: Vec<Json> = cases::list(&mut conn, &tenant.tenant_id, None, 50)
         .await?
         .into_iter()
-        .map(|c| json!({"case_id": c.case_id, "reference": c.reference, "applicant": c.applicant, "status": c.status, "status_label": t(lang, &format!("case_status.{}", c.status)), "received": when(&c.submitted_at)}))
+        .map(|c| json!({"case_id": c.case_id, "reference": c.reference, "applicant": c.applicant, "status": c.status, "status_label": t(lang, &format!("case_status.{}", c.status)), "received": crate::backoffice::received_label(&c)}))
         .collect();
     drop(conn);
     // Consultations whose deadline passed without a statement: the clerk has to chase or
@@ -186,7 +186,7 @@ pub async fn page(
             procedures => procedures, channels => channels, procedure => procedure, channel => channel,
             overdue_only => overdue_only, words => Filter::value(&filter.suche), sort => if sort.is_empty() { "frist" } else { sort },
             sorts => ["frist", "eingang", "aktenzeichen"].map(|code| json!({"code": code, "label": t(lang, &format!("worklist.sort_{code}"))})),
-            role_label => t(lang, &format!("role.{}", ctx.role.code())), may_see_operations => ctx.role.may_see_operations(),
+            role_label => t(lang, &format!("role.{}", ctx.role.code())), may_see_operations => ctx.role.may_see_operations(), may_enter => ctx.role.may_decide(),
             ..base(lang, Some(&tenant), Some(&mut session))
         },
     )?;
