@@ -20,6 +20,8 @@ use typst_pdf::{PdfOptions, PdfStandard, PdfStandards};
 pub const PLATFORM_MODULE: &str = include_str!("../templates/rathaus.typ");
 /// The receipt every submission gets, whatever the procedure.
 pub const RECEIPT_TEMPLATE: &str = include_str!("../templates/eingangsbestaetigung.typ");
+/// The complete case file as a PDF for staff, whatever the procedure.
+pub const CASE_FILE_TEMPLATE: &str = include_str!("../templates/akte.typ");
 
 /// A problem in a template, located in one of its files (`main.typ` is the template itself,
 /// `rathaus.typ` the platform module).
@@ -205,6 +207,43 @@ mod tests {
         let without = render_pdf(template, &data).unwrap();
         assert!(with_code.starts_with(b"%PDF-") && without.starts_with(b"%PDF-"));
         assert!(with_code.len() > without.len(), "the code is in the PDF");
+    }
+
+    /// The case file as PDF, with every part filled and with the optional parts missing.
+    #[test]
+    fn the_case_file_renders_full_and_empty() {
+        let mut data = sample();
+        let full = json!({
+            "titel": "Akte GEW-2026-000001", "version": "1.2.0", "status": "In Prüfung", "kanal": "Post (Brief)",
+            "antragsteller": "Erika Muster", "entschieden": "01.12.2026, 10:00 Uhr",
+            "pruefergebnisse": [{"grund": "Erlaubnis nach § 34a GewO nötig #*", "rechtsgrundlage": "§ 34a GewO", "folge": "Hinweis"}],
+            "dokumente": [{"titel": "Eingang (Scan)", "datei": "brief.pdf", "art": "anlage", "erstellt": "22.11.2026, 18:55 Uhr", "sha256": "ab".repeat(32)},
+                          {"titel": "Eingangsbestätigung", "datei": "", "art": "eingangsbestaetigung", "erstellt": "22.11.2026, 18:55 Uhr", "sha256": "cd".repeat(32)}],
+            "chronik": [{"am": "22.11.2026, 18:55 Uhr", "art": "Verlauf", "text": "Antrag eingegangen", "intern": false},
+                        {"am": "22.11.2026, 18:56 Uhr", "art": "Nachricht", "text": "Zeile 1\nZeile 2 $x$ <b>", "intern": true}],
+            "nachforderungen": [{"text": "Mietvertrag", "frist": "10.12.2026", "stand": "offen"}],
+            "beteiligungen": [{"stelle": "Polizei", "frage": "Bedenken?", "frist": "10.12.2026", "stand": "beantwortet",
+                               "ergebnis": "Zustimmung mit Auflagen", "auflagen": "Absperrung", "stellungnahme": "", "abgegeben_von": "PHK Maier",
+                               "beantwortet": "01.12.2026, 09:00 Uhr"},
+                              {"stelle": "Feuerwehr", "frage": "Zufahrt?", "frist": "10.12.2026", "stand": "offen",
+                               "ergebnis": null, "auflagen": null, "stellungnahme": null, "abgegeben_von": null, "beantwortet": null}],
+            "gebuehren": [{"kassenzeichen": "202600000014", "betrag": "26,00 €", "faellig": "22.12.2026", "stand": "offen"}],
+            "protokoll": [{"nr": 1, "am": "22.11.2026, 18:55 Uhr", "wer": "applicant", "was": "case.submitted"}]
+        });
+        for (k, v) in full.as_object().unwrap() {
+            data[k] = v.clone();
+        }
+        let pdf = render_pdf(CASE_FILE_TEMPLATE, &data).unwrap();
+        assert!(String::from_utf8_lossy(&pdf).contains("Akte GEW-2026-000001"), "the title is in the metadata");
+        for key in
+            ["pruefergebnisse", "dokumente", "chronik", "nachforderungen", "beteiligungen", "gebuehren", "protokoll"]
+        {
+            data[key] = json!([]);
+        }
+        data["entschieden"] = serde_json::Value::Null;
+        data["abschnitte"] = json!([]);
+        let empty = render_pdf(CASE_FILE_TEMPLATE, &data).unwrap();
+        assert!(empty.starts_with(b"%PDF-") && empty.len() < pdf.len());
     }
 
     #[test]

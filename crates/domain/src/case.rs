@@ -50,6 +50,18 @@ impl CaseStatus {
     pub fn is_final(self) -> bool {
         matches!(self, CaseStatus::Confirmed | CaseStatus::Rejected | CaseStatus::Closed)
     }
+
+    /// The German name, as documents (German only) write it; the portal's texts are in
+    /// its catalogues.
+    pub fn label_de(self) -> &'static str {
+        match self {
+            CaseStatus::Submitted => "Eingegangen",
+            CaseStatus::InReview => "In Prüfung",
+            CaseStatus::Confirmed => "Bestätigt",
+            CaseStatus::Rejected => "Abgelehnt",
+            CaseStatus::Closed => "Abgeschlossen",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,6 +121,19 @@ impl Channel {
 
     pub fn parse(code: &str) -> Option<Channel> {
         [Channel::Portal, Channel::Api].into_iter().chain(Channel::INTAKE).find(|c| c.code() == code)
+    }
+
+    /// The German name, as documents write it.
+    pub fn label_de(self) -> &'static str {
+        match self {
+            Channel::Portal => "Online-Portal",
+            Channel::Api => "Schnittstelle (API)",
+            Channel::Post => "Post (Brief)",
+            Channel::Fax => "Fax",
+            Channel::Email => "E-Mail",
+            Channel::Phone => "Telefon",
+            Channel::InPerson => "Persönlich vor Ort",
+        }
     }
 
     /// Whether what came in is a document that belongs in the file: a letter or fax is

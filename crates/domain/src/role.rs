@@ -58,12 +58,37 @@ impl Role {
     }
 }
 
+/// How far ahead an absence may be recorded.
+pub const ABSENCE_MAX_DAYS: i64 = 366;
+
+/// Why the last day of an absence is not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AbsenceProblem {
+    /// Before today: nothing to stand in for.
+    Past,
+    /// More than [`ABSENCE_MAX_DAYS`] ahead.
+    TooFar,
+}
+
+/// Checks the last day (inclusive) of an absence recorded on `today`.
+pub fn check_absence(today: chrono::NaiveDate, until: chrono::NaiveDate) -> Result<(), AbsenceProblem> {
+    if until < today {
+        Err(AbsenceProblem::Past)
+    } else if until > today + chrono::Duration::days(ABSENCE_MAX_DAYS) {
+        Err(AbsenceProblem::TooFar)
+    } else {
+        Ok(())
+    }
+}
+
 /// A staff member as task assignment sees them.
 pub struct Worker<'a> {
     pub role: Role,
     pub username: &'a str,
     /// Organisational units (e.g. `ordnungsamt`), usable as candidate groups in models.
     pub org_units: &'a [String],
+    /// The absent colleagues (usernames) this person stands in for today (Vertretung).
+    pub deputy_for: &'a [String],
 }
 
 /// Who a user task is for (`zeebe:assignmentDefinition`).
@@ -85,10 +110,25 @@ impl Worker<'_> {
             .candidate_groups
             .iter()
             .any(|g| self.role.candidate_groups().contains(g) || self.org_units.iter().any(|u| u == g));
+        let for_me = in_group || a.candidate_users.contains(&self.username);
         match a.assignee {
-            Some(assignee) => assignee == self.username || (self.role == Role::TeamLead && in_group),
-            None => in_group || a.candidate_users.contains(&self.username),
+            Some(assignee) => {
+                assignee == self.username
+                    || (self.role == Role::TeamLead && in_group)
+                    || (self.stands_in_for(assignee) && for_me)
+            }
+            None => for_me,
         }
+    }
+
+    /// Whether this person stands in for `username` today.
+    pub fn stands_in_for(&self, username: &str) -> bool {
+        self.deputy_for.iter().any(|d| d == username)
+    }
+
+    /// May take over a task of an absent colleague they stand in for (it becomes theirs).
+    pub fn may_take_over(&self, a: &Assignment) -> bool {
+        a.assignee.is_some_and(|x| x != self.username && self.stands_in_for(x)) && self.may_work_on(a)
     }
 
     /// Whether the task shows in this person's worklist (auditors see every task, read only).
@@ -121,6 +161,7 @@ impl Worker<'_> {
     pub fn view_of(&self, a: &Assignment) -> Option<View> {
         match a.assignee {
             Some(assignee) if assignee == self.username => Some(View::Mine),
+            Some(assignee) if self.stands_in_for(assignee) && self.sees(a) => Some(View::Deputy),
             None if self.sees(a) => Some(View::Unassigned),
             Some(_) if self.sees(a) => Some(View::Team),
             _ => None,
@@ -135,16 +176,19 @@ pub enum View {
     Mine,
     Unassigned,
     Team,
+    /// Tasks of absent colleagues one stands in for (Vertretung).
+    Deputy,
 }
 
 impl View {
-    pub const ALL: [View; 3] = [View::Mine, View::Unassigned, View::Team];
+    pub const ALL: [View; 4] = [View::Mine, View::Unassigned, View::Team, View::Deputy];
 
     pub fn code(self) -> &'static str {
         match self {
             View::Mine => "meine",
             View::Unassigned => "offen",
             View::Team => "team",
+            View::Deputy => "vertretung",
         }
     }
 
@@ -160,10 +204,10 @@ mod tests {
     #[test]
     fn assignment_by_role_org_unit_user_and_assignee() {
         let units = vec!["ordnungsamt".to_string()];
-        let erika = Worker { role: Role::Clerk, username: "erika", org_units: &units };
-        let max = Worker { role: Role::Clerk, username: "max", org_units: &[] };
-        let lead = Worker { role: Role::TeamLead, username: "lea", org_units: &[] };
-        let auditor = Worker { role: Role::Auditor, username: "pia", org_units: &[] };
+        let erika = Worker { role: Role::Clerk, username: "erika", org_units: &units, deputy_for: &[] };
+        let max = Worker { role: Role::Clerk, username: "max", org_units: &[], deputy_for: &[] };
+        let lead = Worker { role: Role::TeamLead, username: "lea", org_units: &[], deputy_for: &[] };
+        let auditor = Worker { role: Role::Auditor, username: "pia", org_units: &[], deputy_for: &[] };
         let by_role = Assignment { candidate_groups: &["clerk"], candidate_users: &[], assignee: None };
         assert!(erika.may_work_on(&by_role) && max.may_work_on(&by_role));
         let by_unit = Assignment { candidate_groups: &["ordnungsamt"], candidate_users: &[], assignee: None };
@@ -177,13 +221,22 @@ mod tests {
     }
 
     #[test]
+    fn an_absence_ends_today_or_within_a_year() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+        assert_eq!(check_absence(today, today), Ok(()));
+        assert_eq!(check_absence(today, today.pred_opt().unwrap()), Err(AbsenceProblem::Past));
+        assert_eq!(check_absence(today, today + chrono::Duration::days(366)), Ok(()));
+        assert_eq!(check_absence(today, today + chrono::Duration::days(367)), Err(AbsenceProblem::TooFar));
+    }
+
+    #[test]
     fn claim_release_assign_and_the_lists() {
         let units = vec!["gewerbeamt".to_string()];
-        let erika = Worker { role: Role::Clerk, username: "erika", org_units: &units };
-        let max = Worker { role: Role::Clerk, username: "max", org_units: &units };
-        let outsider = Worker { role: Role::Clerk, username: "olga", org_units: &[] };
-        let lead = Worker { role: Role::TeamLead, username: "lea", org_units: &units };
-        let auditor = Worker { role: Role::Auditor, username: "pia", org_units: &[] };
+        let erika = Worker { role: Role::Clerk, username: "erika", org_units: &units, deputy_for: &[] };
+        let max = Worker { role: Role::Clerk, username: "max", org_units: &units, deputy_for: &[] };
+        let outsider = Worker { role: Role::Clerk, username: "olga", org_units: &[], deputy_for: &[] };
+        let lead = Worker { role: Role::TeamLead, username: "lea", org_units: &units, deputy_for: &[] };
+        let auditor = Worker { role: Role::Auditor, username: "pia", org_units: &[], deputy_for: &[] };
         let open = Assignment { candidate_groups: &["gewerbeamt"], candidate_users: &[], assignee: None };
         let erikas = Assignment { assignee: Some("erika"), ..open };
         assert!(erika.may_claim(&open) && !outsider.may_claim(&open) && !auditor.may_claim(&open));
@@ -198,6 +251,17 @@ mod tests {
         assert_eq!(max.view_of(&open), Some(View::Unassigned));
         assert_eq!(lead.view_of(&erikas), Some(View::Team));
         assert_eq!(auditor.view_of(&erikas), Some(View::Team));
+        // Erika is away; Max stands in for her: he sees her tasks apart and may take them over.
+        let away = vec!["erika".to_string()];
+        let deputy = Worker { role: Role::Clerk, username: "max", org_units: &units, deputy_for: &away };
+        assert_eq!(deputy.view_of(&erikas), Some(View::Deputy));
+        assert!(deputy.may_work_on(&erikas) && deputy.may_take_over(&erikas) && deputy.may_release(&erikas));
+        assert!(!deputy.may_take_over(&open), "unassigned: taken the usual way");
+        let leas = Assignment { assignee: Some("lea"), ..open };
+        assert!(!deputy.may_work_on(&leas) && deputy.view_of(&leas).is_none(), "only for whom he stands in");
+        // Standing in does not widen what a task is for.
+        let elsewhere = Worker { role: Role::Clerk, username: "olga", org_units: &[], deputy_for: &away };
+        assert!(!elsewhere.may_work_on(&erikas) && !elsewhere.may_take_over(&erikas));
         assert_eq!(outsider.view_of(&open), None);
         for v in View::ALL {
             assert_eq!(View::parse(v.code()), Some(v));

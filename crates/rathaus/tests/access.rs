@@ -114,8 +114,12 @@ async fn every_back_office_route_answers_each_role_of_each_town_as_expected() {
             ("GET", format!("{m}/vorgaenge/{case}"), vec![], [Allowed, Allowed, Allowed, Allowed]),
             ("GET", format!("{m}/statistik"), vec![], [Allowed, Allowed, Allowed, Allowed]),
             ("GET", format!("{m}/vorgaenge/{case}/akte.zip"), vec![], [Allowed, Allowed, Allowed, Allowed]),
+            ("GET", format!("{m}/vorgaenge/{case}/akte.pdf"), vec![], [Allowed, Allowed, Allowed, Allowed]),
+            ("GET", format!("{m}/vorgaenge/{case}?art=nachrichten"), vec![], [Allowed, Allowed, Allowed, Allowed]),
             ("GET", format!("{m}/betrieb"), vec![], [Forbidden, Forbidden, Allowed, Allowed]),
             ("GET", format!("{m}/erfassung"), vec![], [Allowed, Allowed, Forbidden, Forbidden]),
+            ("POST", format!("{m}/abwesenheit"), vec![("bis", "")], [Allowed, Allowed, Forbidden, Forbidden]),
+            ("GET", format!("{m}/?liste=vertretung"), vec![], [Allowed, Allowed, Allowed, Allowed]),
             ("POST", format!("{m}/erfassung"), vec![("kanal", "")], [Allowed, Allowed, Forbidden, Forbidden]),
             // Cancelling an entry only forgets this browser's entry: anyone signed in may.
             ("POST", format!("{m}/erfassung/abbrechen"), vec![], [Allowed, Allowed, Allowed, Allowed]),
@@ -137,6 +141,12 @@ async fn every_back_office_route_answers_each_role_of_each_town_as_expected() {
                 format!("{m}/vorgaenge/{case}/nachforderungen/gibt-es-nicht/zuruecknehmen"),
                 vec![],
                 [NotFound, NotFound, Forbidden, Forbidden],
+            ),
+            (
+                "POST",
+                format!("{m}/vorgaenge/{case}/vermerke"),
+                vec![("vermerk_text", "")],
+                [Allowed, Allowed, Forbidden, Forbidden],
             ),
             (
                 "POST",
@@ -213,6 +223,7 @@ async fn every_back_office_route_answers_each_role_of_each_town_as_expected() {
         for (method, path, fields) in [
             ("GET", format!("/beispielgemeinde/intern/vorgaenge/{case}"), vec![]),
             ("GET", format!("/beispielgemeinde/intern/vorgaenge/{case}/akte.zip"), vec![]),
+            ("GET", format!("/beispielgemeinde/intern/vorgaenge/{case}/akte.pdf"), vec![]),
             ("POST", format!("/beispielgemeinde/intern/aufgaben/{task}/entscheidung"), vec![]),
             ("POST", format!("/beispielgemeinde/intern/aufgaben/{task}/uebernehmen"), vec![]),
             ("POST", format!("/beispielgemeinde/intern/vorgaenge/{case}/nachrichten"), vec![("nachricht", "x")]),

@@ -1849,9 +1849,10 @@ async fn an_application_is_withdrawn_by_the_applicant_or_recorded_by_a_clerk() {
 }
 
 /// The complete case file as ZIP: the data, every document with its bytes, the messages,
-/// the timeline and the audit trail, and checksums that match; the export is audited.
+/// the timeline and the audit trail, and checksums that match; as one PDF/A; both exports
+/// audited. On screen, the case file in time order, filtered by kind.
 #[tokio::test]
-async fn the_complete_case_file_is_downloaded_as_a_zip_with_checksums() {
+async fn the_complete_case_file_is_downloaded_as_a_zip_with_checksums_and_as_pdf() {
     use sha2::{Digest, Sha256};
     use std::io::Read;
     for db in testing::all().await {
@@ -1904,14 +1905,56 @@ async fn the_complete_case_file_is_downloaded_as_a_zip_with_checksums() {
             let (sum, name) = line.split_once("  ").unwrap();
             assert_eq!(sum, hex_of(&Sha256::digest(&files[name])), "{name}");
         }
+        // The same file as one PDF/A.
+        let pdf_path = format!("{case_path}/akte.pdf");
+        assert!(case.contains(&format!("href=\"{pdf_path}\"")), "{case}");
+        let res = clerk.c.get(format!("{}{pdf_path}", s.base)).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        assert_eq!(res.headers()["content-type"], "application/pdf");
+        assert!(res.headers()["content-disposition"].to_str().unwrap().contains(&format!("Akte-{reference}.pdf")));
+        let pdf = res.bytes().await.unwrap();
+        let text = String::from_utf8_lossy(&pdf);
+        assert!(pdf.starts_with(b"%PDF-") && text.contains("pdfaid:part"), "PDF/A");
+        assert!(text.contains(&format!("Akte {reference}")), "the case file's title");
+
+        // A note to the file: required, internal, in the chronicle.
+        let notes = format!("{case_path}/vermerke");
+        let (st, _, html) = clerk.post(&case_path, &notes, &[("vermerk_text", " ")]).await;
+        assert_eq!(st, 422);
+        assert!(html.contains("Geben Sie den Vermerk ein.") && html.contains("href=\"#vermerk-text\""), "{html}");
+        let note = "Telefonat mit der Antragstellerin: Erlaubnis folgt per Post.";
+        let (st, _, case) = clerk.post(&case_path, &notes, &[("vermerk_text", note)]).await;
+        assert_eq!(st, 200);
+        assert!(case.contains("Der Vermerk ist in der Akte."), "{case}");
+        let (_, _, status) = citizen.get(&format!("/musterstadt/vorgang/{reference}")).await;
+        assert!(!status.contains("Telefonat"), "internal: {status}");
+        let (_, _, only_notes) = clerk.get(&format!("{case_path}?art=vermerke")).await;
+        let chronicle = between(&only_notes, "id=\"chronicle\">", "</ol>");
+        assert!(chronicle.contains(&format!("Vermerk von Sabine Sachbearbeiterin: {note}")), "{chronicle}");
+        assert!(chronicle.contains("(intern)") && !chronicle.contains("Anbei"), "{chronicle}");
+
+        // On screen, the file in time order: receipt, the file received, the message; by kind.
+        let chronicle = between(&case, "id=\"chronicle\">", "</ol>");
+        let position = |needle: &str| chronicle.find(needle).unwrap_or_else(|| panic!("{needle}: {chronicle}"));
+        assert!(
+            position("Antrag eingegangen") < position("Nachricht der antragstellenden Person: Anbei die Erlaubnis.")
+        );
+        assert!(chronicle.contains("Datei eingegangen: erlaubnis.pdf"), "{chronicle}");
+        let (_, _, only_messages) = clerk.get(&format!("{case_path}?art=nachrichten")).await;
+        let chronicle = between(&only_messages, "id=\"chronicle\">", "</ol>");
+        assert!(chronicle.contains("Anbei die Erlaubnis.") && !chronicle.contains("Antrag eingegangen"), "{chronicle}");
+        assert!(only_messages.contains("href=\"?art=nachrichten#chronik\" aria-current=\"true\""), "{only_messages}");
+
         let tid = tenant_id(&s, "musterstadt").await;
-        let (n,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE tenant_id = $1 AND action = 'case.exported'")
-                .bind(&tid)
-                .fetch_one(s.db.store.pool())
-                .await
-                .unwrap();
-        assert_eq!(n, 1);
+        let formats: Vec<(String,)> = sqlx::query_as(
+            "SELECT details FROM audit_log WHERE tenant_id = $1 AND action = 'case.exported' ORDER BY seq",
+        )
+        .bind(&tid)
+        .fetch_all(s.db.store.pool())
+        .await
+        .unwrap();
+        assert_eq!(formats.len(), 2, "both downloads audited");
+        assert!(formats[1].0.contains("\"format\":\"pdf\""), "{formats:?}");
         s.stop().await;
     }
 }
@@ -2197,6 +2240,103 @@ async fn a_clerk_enters_an_application_that_came_by_post() {
         .unwrap();
         assert_eq!(actor, "staff:sachbearbeitung");
         assert!(details.contains("\"channel\":\"post\"") && details.contains(&received_text), "{details}");
+        s.stop().await;
+    }
+}
+
+/// Substitution (Vertretung): Max, who has a task, records his absence with Sabine as
+/// deputy (an absence without a date, or into the past, is refused with the reason);
+/// Sabine is told whom she stands in for, finds his task under „Vertretung“ and takes it
+/// over; once Max is back, nothing of his is in her lists. Auditors record no absence.
+#[tokio::test]
+async fn a_deputy_sees_and_takes_over_the_tasks_of_an_absent_colleague() {
+    for db in testing::all().await {
+        let s = TestServer::start(db).await;
+        let citizen = Visit::new(&s);
+        fill_application(&citizen, "musterstadt", "09999", "heilpraktiker").await;
+        let (_, _, receipt) = submit(&citizen, "musterstadt").await;
+        let reference = between(&receipt, "<strong id=\"reference\">", "</strong>").to_string();
+        let rt = &s.assembled.runtime;
+        let mut conn = rt.store.conn().await.unwrap();
+        let tenant = rathaus_store::tenants::by_slug(&mut conn, "musterstadt").await.unwrap().unwrap();
+        drop(conn);
+        let password = "ein langes Passwort für Max";
+        let units = vec!["gewerbeamt".to_string()];
+        rathaus::admin::create_staff(rt, &tenant, "max", "Max Kollege", password, rathaus_domain::Role::Clerk, &units)
+            .await
+            .unwrap();
+        let max = Visit::new(&s);
+        let login_path = "/musterstadt/intern/anmelden";
+        let (st, _, _) = max.post(login_path, login_path, &[("benutzername", "max"), ("passwort", password)]).await;
+        assert_eq!(st, 200);
+        let (task_id,): (String,) = sqlx::query_as(
+            "SELECT t.task_id FROM tasks t JOIN cases c ON c.tenant_id = t.tenant_id AND c.case_id = t.case_id
+             WHERE c.reference = $1 AND t.status = 'open'",
+        )
+        .bind(&reference)
+        .fetch_one(s.db.store.pool())
+        .await
+        .unwrap();
+        let claim = format!("/musterstadt/intern/aufgaben/{task_id}/uebernehmen");
+        let (_, _, html) = max.post("/musterstadt/intern/", &claim, &[]).await;
+        assert!(html.contains("Sie bearbeiten die Aufgabe jetzt."), "{html}");
+
+        let absence = "/musterstadt/intern/abwesenheit";
+        let (_, _, html) =
+            max.post("/musterstadt/intern/", absence, &[("bis", ""), ("vertretung", "sachbearbeitung")]).await;
+        assert!(html.contains("Geben Sie an, bis wann Sie abwesend sind."), "{html}");
+        let today = rathaus_domain::time::german_today(chrono::Utc::now());
+        let yesterday = (today - chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
+        let (_, _, html) =
+            max.post("/musterstadt/intern/", absence, &[("bis", &yesterday), ("vertretung", "sachbearbeitung")]).await;
+        assert!(html.contains("Das Datum darf nicht vor heute liegen."), "{html}");
+        let (_, _, html) =
+            max.post("/musterstadt/intern/", absence, &[("bis", &yesterday), ("vertretung", "max")]).await;
+        assert!(html.contains("Abwesenheit nicht eingetragen"), "not himself: {html}");
+        let until = today + chrono::Duration::days(7);
+        let until_text = until.format("%Y-%m-%d").to_string();
+        let until_german = until.format("%d.%m.%Y").to_string();
+        let (_, _, html) =
+            max.post("/musterstadt/intern/", absence, &[("bis", &until_text), ("vertretung", "sachbearbeitung")]).await;
+        assert!(
+            html.contains(&format!(
+                "Abwesenheit bis {until_german} eingetragen; Sabine Sachbearbeiterin vertritt Sie."
+            )),
+            "{html}"
+        );
+        assert!(html.contains("id=\"absence-current\""), "{html}");
+
+        let sabine = login(&s, "musterstadt", "sachbearbeitung").await;
+        let (_, _, list) = sabine.get("/musterstadt/intern/").await;
+        assert!(list.contains(&format!("Sie vertreten Max Kollege bis einschließlich {until_german}")), "{list}");
+        assert!(between(&list, "id=\"liste-vertretung\"", "</a>").contains("(1)"), "{list}");
+        let (_, _, list) = sabine.get("/musterstadt/intern/?liste=vertretung").await;
+        let row = between(&list, &format!(">{reference}</a>"), "</tr>");
+        assert!(row.contains(&format!("/intern/aufgaben/{task_id}/uebernehmen")), "she may take it over: {row}");
+        let (_, _, html) =
+            sabine.post("/musterstadt/intern/", &claim, &[("zurueck", "/musterstadt/intern/?liste=meine")]).await;
+        assert!(html.contains("Sie bearbeiten die Aufgabe jetzt."), "{html}");
+        assert!(between(&html, "id=\"tasks\">", "</table>").contains(&reference), "now hers: {html}");
+
+        // Back: the deputy's list is gone.
+        let (_, _, html) = max.post("/musterstadt/intern/", absence, &[("_action", "beenden")]).await;
+        assert!(html.contains("Ihre Abwesenheit ist beendet."), "{html}");
+        let (_, _, list) = sabine.get("/musterstadt/intern/").await;
+        assert!(!list.contains("id=\"liste-vertretung\"") && !list.contains("Sie vertreten"), "{list}");
+        let auditor = login(&s, "musterstadt", "pruefung").await;
+        let (st, _, _) = auditor.post("/musterstadt/intern/", absence, &[("_action", "beenden")]).await;
+        assert_eq!(st, 403);
+
+        let tid = tenant_id(&s, "musterstadt").await;
+        let actions: Vec<(String,)> = sqlx::query_as(
+            "SELECT action FROM audit_log WHERE tenant_id = $1 AND action IN ('staff.absence', 'task.taken_over') ORDER BY seq",
+        )
+        .bind(&tid)
+        .fetch_all(s.db.store.pool())
+        .await
+        .unwrap();
+        let actions: Vec<&str> = actions.iter().map(|a| a.0.as_str()).collect();
+        assert_eq!(actions, ["staff.absence", "task.taken_over", "staff.absence"]);
         s.stop().await;
     }
 }

@@ -1,14 +1,23 @@
-//! The complete case file (eAkte) as one ZIP for download: the application's data and
+//! The complete case file (eAkte) for download, as one ZIP or one PDF. The ZIP: the application's data and
 //! findings, every document with its original bytes, the messages, the requests to the
 //! applicant, the consultations of other bodies with their statements, fees and payments, the timeline and the audit trail of the case, and a list
 //! of SHA-256 checksums of every file in it (`sha256sum -c` checks them). Exporting is
 //! audited.
 
+use crate::chronicle::Kind;
+use crate::docdata::{document_data, DocumentContext};
 use crate::{Result, Runtime, RuntimeError};
+use chrono::NaiveDate;
 use rathaus_domain::attachment::safe_file_name;
+use rathaus_domain::consultation::Verdict;
+use rathaus_domain::time::german_date_time;
+use rathaus_domain::{CaseStatus, Channel, Money};
+use rathaus_engine::Instance;
 use rathaus_store::audit::{self, Actor};
 use rathaus_store::tenants::Tenant;
-use rathaus_store::{cases, consultations, documents, events, fees, mailbox, payments, requests, sha256_hex};
+use rathaus_store::{
+    cases, consultations, documents, events, fees, instances, mailbox, payments, requests, sha256_hex,
+};
 use serde_json::{json, Value as Json};
 use std::io::Write;
 
@@ -112,19 +121,140 @@ impl Runtime {
         }
         let bytes = zip.finish().map_err(|e| RuntimeError::Procedure(format!("ZIP: {e}")))?.into_inner();
 
+        let file_name = format!("Akte-{}.zip", case.reference);
+        self.record_export(t, case_id, actor, json!({"format": "zip", "files": files.len()}), &bytes).await?;
+        Ok(CaseArchive { file_name, bytes })
+    }
+
+    /// The case file of `case_id` as one PDF/A document, for a staff member (`actor`): the
+    /// application's data, the findings, the documents with their checksums, the
+    /// chronicle, requests, consultations, fees and the audit trail. Audited like the ZIP.
+    pub async fn case_file_pdf(&self, tenant: &Tenant, case_id: &str, actor: &Actor) -> Result<CaseArchive> {
+        let t = &tenant.tenant_id;
+        let mut conn = self.store.conn().await?;
+        let case = cases::by_id(&mut conn, t, case_id).await?.ok_or(RuntimeError::NotFound)?;
+        let variables = instances::by_case(&mut conn, t, case_id)
+            .await?
+            .and_then(|row| serde_json::from_str::<Instance>(&row.state).ok())
+            .map(|i| i.variables_json())
+            .unwrap_or(Json::Null);
+        let fee_rows = fees::for_case(&mut conn, t, case_id).await?;
+        let metas = documents::for_case(&mut conn, t, case_id).await?;
+        let asked = requests::for_case(&mut conn, t, case_id).await?;
+        let consulted = consultations::for_case(&mut conn, t, case_id).await?;
+        let trail = audit::for_object(&mut conn, t, "case", case_id).await?;
+        drop(conn);
+        let procedure = self.procedure_of_deployment(t, &case.deployment_id).await?;
+        let now = self.clock.now();
+        let title = format!("Akte {}", case.reference);
+        let mut data = document_data(&DocumentContext {
+            tenant,
+            case: &case,
+            procedure: &procedure,
+            variables: &variables,
+            fee: fee_rows.last(),
+            title: &title,
+            now,
+            public_url: &self.config.public_url,
+        })
+        .map_err(RuntimeError::Procedure)?;
+        let day = |d: &str| {
+            NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                .map(|d| d.format("%d.%m.%Y").to_string())
+                .unwrap_or_else(|_| d.into())
+        };
+        let at = |ts: &str| rathaus_store::parse_ts(ts).map(german_date_time).unwrap_or_else(|_| ts.to_string());
+        let findings: Vec<Json> = case
+            .findings_json()?
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|f| {
+                let effect = if f["ergebnis"] == "review" { "Prüfung durch die Sachbearbeitung" } else { "Hinweis" };
+                json!({"grund": f["grund"], "rechtsgrundlage": f["rechtsgrundlage"], "folge": effect})
+            })
+            .collect();
+        let extra = json!({
+            "version": procedure.manifest.version,
+            "status": CaseStatus::parse(&case.status).map(CaseStatus::label_de).unwrap_or(&case.status),
+            "kanal": Channel::parse(&case.channel).map(Channel::label_de).unwrap_or(&case.channel),
+            "antragsteller": case.applicant,
+            "entschieden": case.decided_at.as_deref().map(at),
+            "pruefergebnisse": findings,
+            "dokumente": metas.iter().map(|m| json!({"titel": m.title, "datei": m.file_name, "art": m.kind,
+                "erstellt": at(&m.created_at), "sha256": m.sha256})).collect::<Vec<_>>(),
+            "chronik": self.chronicle(tenant, case_id).await?.into_iter().map(|e| json!({"am": at(&e.at),
+                "art": chronicle_label(e.kind), "text": e.text, "intern": e.internal})).collect::<Vec<_>>(),
+            "nachforderungen": asked.iter().map(|r| json!({"text": r.body, "frist": day(&r.due_date),
+                "stand": state_label(r.state())})).collect::<Vec<_>>(),
+            "beteiligungen": consulted.iter().map(|c| json!({"stelle": c.participant, "frage": c.question,
+                "frist": day(&c.due_date), "stand": state_label(c.state()),
+                "ergebnis": c.verdict.as_deref().and_then(Verdict::parse).map(Verdict::label_de),
+                "auflagen": c.conditions, "stellungnahme": c.statement, "abgegeben_von": c.answered_by,
+                "beantwortet": c.answered_at.as_deref().map(at)})).collect::<Vec<_>>(),
+            "gebuehren": fee_rows.iter().map(|f| json!({"kassenzeichen": f.kassenzeichen,
+                "betrag": Money::from_cents(f.amount_cents).to_german(), "faellig": day(&f.due_date),
+                "stand": fee_label(&f.status)})).collect::<Vec<_>>(),
+            "protokoll": trail.iter().map(|a| json!({"nr": a.seq, "am": at(&a.at), "wer": a.actor, "was": a.action}))
+                .collect::<Vec<_>>(),
+        });
+        if let (Some(base), Json::Object(more)) = (data.as_object_mut(), extra) {
+            base.extend(more);
+        }
+        let bytes = tokio::task::spawn_blocking(move || {
+            rathaus_documents::render_pdf(rathaus_documents::CASE_FILE_TEMPLATE, &data)
+        })
+        .await
+        .map_err(|e| RuntimeError::Procedure(format!("Akte als PDF: {e}")))?
+        .map_err(|e| RuntimeError::Procedure(format!("Akte als PDF: {e}")))?;
+        self.record_export(t, case_id, actor, json!({"format": "pdf"}), &bytes).await?;
+        Ok(CaseArchive { file_name: format!("Akte-{}.pdf", case.reference), bytes })
+    }
+
+    /// Audits an export of the case file (`case.exported`), with the export's checksum.
+    async fn record_export(
+        &self,
+        t: &str,
+        case_id: &str,
+        actor: &Actor,
+        mut details: Json,
+        bytes: &[u8],
+    ) -> Result<()> {
+        details["sha256"] = json!(sha256_hex(bytes));
         let mut tx = self.store.begin().await?;
-        audit::append(
-            &mut tx,
-            t,
-            actor,
-            "case.exported",
-            "case",
-            case_id,
-            &json!({"files": files.len(), "sha256": sha256_hex(&bytes)}),
-            self.clock.now(),
-        )
-        .await?;
+        audit::append(&mut tx, t, actor, "case.exported", "case", case_id, &details, self.clock.now()).await?;
         tx.commit().await?;
-        Ok(CaseArchive { file_name: format!("Akte-{}.zip", case.reference), bytes })
+        Ok(())
+    }
+}
+
+fn chronicle_label(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Course => "Verlauf",
+        Kind::Document => "Dokument",
+        Kind::Message => "Nachricht",
+        Kind::Request => "Nachforderung",
+        Kind::Consultation => "Beteiligung",
+        Kind::Fee => "Gebühr",
+        Kind::Note => "Vermerk",
+    }
+}
+
+fn state_label(state: rathaus_store::requests::State) -> &'static str {
+    use rathaus_store::requests::State;
+    match state {
+        State::Open => "offen",
+        State::Overdue => "Frist abgelaufen",
+        State::Answered => "beantwortet",
+        State::Withdrawn => "zurückgenommen",
+    }
+}
+
+fn fee_label(status: &str) -> &str {
+    match status {
+        "open" => "offen",
+        "paid" => "bezahlt",
+        "cancelled" => "storniert",
+        other => other,
     }
 }

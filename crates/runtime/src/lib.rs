@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod archive;
 pub mod bench;
 pub mod businesses;
+pub mod chronicle;
 pub mod clock;
 mod connectors;
 pub mod consultations;

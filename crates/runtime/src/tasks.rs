@@ -133,6 +133,8 @@ pub enum Reassign<'a> {
     Release { from: &'a str },
     /// A team lead gives it to someone (from whoever had it, or nobody).
     Assign { from: Option<&'a str>, to: &'a str },
+    /// A deputy takes over a task of the absent colleague they stand in for.
+    TakeOver { from: &'a str, by: &'a str },
 }
 
 impl Reassign<'_> {
@@ -141,6 +143,7 @@ impl Reassign<'_> {
             Reassign::Claim { .. } => "task.claimed",
             Reassign::Release { .. } => "task.released",
             Reassign::Assign { .. } => "task.assigned",
+            Reassign::TakeOver { .. } => "task.taken_over",
         }
     }
 }
@@ -160,6 +163,7 @@ impl Runtime {
             Reassign::Claim { by } => (None, Some(by)),
             Reassign::Release { from } => (Some(from), None),
             Reassign::Assign { from, to } => (from, Some(to)),
+            Reassign::TakeOver { from, by } => (Some(from), Some(by)),
         };
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
@@ -185,6 +189,37 @@ impl Runtime {
         .await?;
         tx.commit().await?;
         Ok(true)
+    }
+}
+
+impl Runtime {
+    /// Records a staff member's absence until `until` (inclusive) with `deputy` (a username)
+    /// standing in, or its end (`None`); audited as `staff.absence`.
+    pub async fn set_absence(
+        &self,
+        tenant_id: &str,
+        staff_id: &str,
+        absence: Option<(chrono::NaiveDate, &str)>,
+        actor: &Actor,
+    ) -> Result<()> {
+        let now = self.clock.now();
+        let until = absence.map(|(d, _)| d.format("%Y-%m-%d").to_string());
+        let deputy = absence.map(|(_, who)| who);
+        let mut tx = self.store.begin().await?;
+        rathaus_store::staff::set_absence(&mut tx, tenant_id, staff_id, until.as_deref(), deputy).await?;
+        audit::append(
+            &mut tx,
+            tenant_id,
+            actor,
+            "staff.absence",
+            "staff",
+            staff_id,
+            &json!({"until": until, "deputy": deputy}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }
 

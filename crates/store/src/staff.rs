@@ -15,6 +15,9 @@ pub struct Staff {
     pub active: i64,
     /// Organisational units, comma-separated (candidate groups of user tasks).
     pub org_units: String,
+    /// Away until this day (`YYYY-MM-DD`, inclusive), with `deputy` (a username) standing in.
+    pub absent_until: Option<String>,
+    pub deputy: Option<String>,
 }
 
 impl Staff {
@@ -54,10 +57,45 @@ pub async fn create(
         role: role.into(),
         active: 1,
         org_units: String::new(),
+        absent_until: None,
+        deputy: None,
     })
 }
 
-const COLUMNS: &str = "tenant_id, staff_id, username, display_name, password_hash, role, active, org_units";
+const COLUMNS: &str =
+    "tenant_id, staff_id, username, display_name, password_hash, role, active, org_units, absent_until, deputy";
+
+/// Records an absence until `until` (inclusive) with `deputy` standing in, or its end (both
+/// `None`).
+pub async fn set_absence(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    staff_id: &str,
+    until: Option<&str>,
+    deputy: Option<&str>,
+) -> Result<()> {
+    sqlx::query("UPDATE staff SET absent_until = $3, deputy = $4 WHERE tenant_id = $1 AND staff_id = $2")
+        .bind(tenant_id)
+        .bind(staff_id)
+        .bind(until)
+        .bind(deputy)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The active colleagues `deputy` stands in for on `today` (`YYYY-MM-DD`): away until today
+/// or later, with `deputy` named.
+pub async fn deputised_by(conn: &mut AnyConnection, tenant_id: &str, deputy: &str, today: &str) -> Result<Vec<Staff>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM staff WHERE tenant_id = $1 AND deputy = $2 AND absent_until >= $3 AND active = 1 ORDER BY username"
+    ))
+    .bind(tenant_id)
+    .bind(deputy)
+    .bind(today)
+    .fetch_all(&mut *conn)
+    .await?)
+}
 
 /// Sets the organisational units of a staff member.
 pub async fn set_org_units(conn: &mut AnyConnection, tenant_id: &str, staff_id: &str, units: &[String]) -> Result<()> {

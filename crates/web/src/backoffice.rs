@@ -3,7 +3,7 @@
 
 use crate::error::{AppError, AppResult};
 use crate::formview::Posted;
-use crate::i18n::t;
+use crate::i18n::{t, tf};
 use crate::portal::{base, document_response, html, size_label};
 use crate::render::render;
 use crate::session::{Session, StaffSession};
@@ -19,10 +19,11 @@ use minijinja::context;
 use rathaus_domain::time::german_date_time;
 use rathaus_domain::{Lang, Money, Role};
 use rathaus_engine::summary::summarize;
+use rathaus_runtime::chronicle::Kind;
 use rathaus_runtime::{Decision, RuntimeError};
 use rathaus_store::audit::{self, Actor};
 use rathaus_store::tenants::Tenant;
-use rathaus_store::{cases, documents, events, fees, staff, tasks};
+use rathaus_store::{cases, documents, fees, staff, tasks};
 use serde_json::{json, Value as Json};
 
 /// Whether and when the applicant retrieved a document made available to them; for a notice
@@ -65,11 +66,22 @@ pub(crate) struct StaffCtx {
     pub staff: StaffSession,
     pub role: Role,
     org_units: Vec<String>,
+    /// The absent colleagues this person stands in for today: (username, display name,
+    /// last day away).
+    pub deputy_for: Vec<(String, String, String)>,
+    deputy_usernames: Vec<String>,
+    /// This person's own absence: (last day, deputy's username), if recorded and not over.
+    pub absence: Option<(String, String)>,
 }
 
 impl StaffCtx {
     pub(crate) fn worker(&self) -> rathaus_domain::role::Worker<'_> {
-        rathaus_domain::role::Worker { role: self.role, username: &self.staff.username, org_units: &self.org_units }
+        rathaus_domain::role::Worker {
+            role: self.role,
+            username: &self.staff.username,
+            org_units: &self.org_units,
+            deputy_for: &self.deputy_usernames,
+        }
     }
 }
 
@@ -93,14 +105,35 @@ pub(crate) async fn require_staff(app: &AppState, tenant: &Tenant, session: &Ses
     let Some(s) = session.data.staff.clone() else {
         return Err(Redirect::to(&format!("/{}/intern/anmelden", tenant.slug)).into_response());
     };
+    let today = rathaus_domain::time::german_today(app.runtime.clock.now()).format("%Y-%m-%d").to_string();
     let current = async {
         let mut conn = app.runtime.store.conn().await.ok()?;
-        staff::by_id(&mut conn, &tenant.tenant_id, &s.staff_id).await.ok().flatten()
+        let me = staff::by_id(&mut conn, &tenant.tenant_id, &s.staff_id).await.ok().flatten()?;
+        let away = staff::deputised_by(&mut conn, &tenant.tenant_id, &me.username, &today).await.ok()?;
+        Some((me, away))
     }
     .await;
     match current {
-        Some(st) if st.active == 1 => match Role::parse(&st.role) {
-            Some(role) => Ok(StaffCtx { org_units: st.org_unit_list(), staff: s, role }),
+        Some((st, away)) if st.active == 1 => match Role::parse(&st.role) {
+            Some(role) => {
+                let absence = match (&st.absent_until, &st.deputy) {
+                    (Some(until), Some(deputy)) if until.as_str() >= today.as_str() => {
+                        Some((until.clone(), deputy.clone()))
+                    }
+                    _ => None,
+                };
+                Ok(StaffCtx {
+                    org_units: st.org_unit_list(),
+                    staff: s,
+                    role,
+                    deputy_usernames: away.iter().map(|a| a.username.clone()).collect(),
+                    deputy_for: away
+                        .into_iter()
+                        .map(|a| (a.username, a.display_name, a.absent_until.unwrap_or_default()))
+                        .collect(),
+                    absence,
+                })
+            }
             None => Err(AppError::Forbidden.into_response()),
         },
         _ => Err(Redirect::to(&format!("/{}/intern/anmelden", tenant.slug)).into_response()),
@@ -274,6 +307,10 @@ pub(crate) struct CaseForms {
     /// The form that records a withdrawal: (the note as typed, the problem).
     pub withdraw: Option<(String, String)>,
     pub consultation: crate::consultations::ConsultationForm,
+    /// The kind of entries the chronicle shows; all if none.
+    pub chronicle: Option<Kind>,
+    /// The note form: (the text as typed, the problem).
+    pub note: Option<(String, String)>,
 }
 
 /// The case file; `forms` holds a posted form to show again with its errors.
@@ -303,9 +340,11 @@ pub(crate) async fn render_case_with(
         })
         .collect();
     let metas = documents::for_case(&mut conn, &tenant.tenant_id, &case.case_id).await?;
+    let versions = rathaus_runtime::chronicle::document_versions(&metas);
     let docs: Vec<Json> = metas
         .iter()
-        .map(|d| {
+        .zip(versions)
+        .map(|(d, (version, of))| {
             let scan = match d.scan.as_str() {
                 "clean" => Some(t(lang, "case.scan_clean")),
                 "unscanned" => Some(t(lang, "case.scan_unscanned")),
@@ -314,7 +353,8 @@ pub(crate) async fn render_case_with(
             json!({"title": d.title, "kind": d.kind, "size": size_label(d.size, lang), "created": when(&d.created_at), "sha256_short": &d.sha256[..12],
                 "url": format!("/{}/intern/vorgaenge/{}/dokumente/{}", tenant.slug, case.case_id, d.document_id),
                 "attachment": d.kind == "anlage", "file_name": d.file_name, "type": crate::portal::file_type_label(&d.media_type), "scan": scan,
-                "retrieval": retrieval_text(d, lang)})
+                "retrieval": retrieval_text(d, lang),
+                "version": (of > 1).then(|| tf(lang, "case.doc_version", &[("n", &version.to_string()), ("of", &of.to_string())]))})
         })
         .collect();
     let fee_rows: Vec<Json> = fees::for_case(&mut conn, &tenant.tenant_id, &case.case_id)
@@ -361,11 +401,6 @@ pub(crate) async fn render_case_with(
             "due": t.due_at.as_deref().map(when), "follow_up": t.follow_up_at.as_deref().map(when), "assignee": t.assignee,
             "claim": claim, "release": release, "assignable": assignable}));
     }
-    let evs: Vec<Json> = events::for_case(&mut conn, &tenant.tenant_id, &case.case_id, false)
-        .await?
-        .into_iter()
-        .map(|e| json!({"at": when(&e.at), "message": e.message, "public": e.public == 1}))
-        .collect();
     let trail: Vec<Json> = audit::for_object(&mut conn, &tenant.tenant_id, "case", &case.case_id)
         .await?
         .into_iter()
@@ -383,7 +418,32 @@ pub(crate) async fn render_case_with(
     let consultations_base = format!("/{}/intern/vorgaenge/{}/beteiligungen", tenant.slug, case.case_id);
     let consultation_rows =
         crate::consultations::consultation_views(app, tenant, &consultations, lang, &consultations_base);
-    let CaseForms { decision: errs, message_error, message_text, request, withdraw, consultation, .. } = forms;
+    let CaseForms {
+        decision: errs, message_error, message_text, request, withdraw, consultation, chronicle, note, ..
+    } = forms;
+    let (note_text, note_error) = note.map(|(n, e)| (n, Some(e))).unwrap_or_default();
+    let case_base = format!("/{}/intern/vorgaenge/{}", tenant.slug, case.case_id);
+    let entries: Vec<Json> = app
+        .runtime
+        .chronicle(tenant, &case.case_id)
+        .await?
+        .into_iter()
+        .filter(|e| chronicle.is_none_or(|k| e.kind == k))
+        .map(|e| {
+            json!({"at": when(&e.at), "kind": t(lang, &format!("chronicle.{}", e.kind.code())), "code": e.kind.code(),
+                "text": e.text, "internal": e.internal,
+                "url": e.document_id.map(|d| format!("{case_base}/dokumente/{d}"))})
+        })
+        .collect();
+    let chronicle_kinds: Vec<Json> =
+        std::iter::once(("alle".to_string(), t(lang, "chronicle.alle"), chronicle.is_none()))
+            .chain(
+                Kind::ALL.iter().map(|k| {
+                    (k.code().to_string(), t(lang, &format!("chronicle.{}", k.code())), chronicle == Some(*k))
+                }),
+            )
+            .map(|(code, label, current)| json!({"code": code, "label": label, "current": current}))
+            .collect();
     // The pages the clerk may share, ticked as posted (all of them on a fresh form).
     let posted_consultation = !consultation.errors.is_empty();
     let share_pages: Vec<Json> = sections
@@ -410,6 +470,9 @@ pub(crate) async fn render_case_with(
     if let Some(e) = &request.due_error {
         error_list.push(json!({"anchor": "frist", "message": e}));
     }
+    if let Some(e) = &note_error {
+        error_list.push(json!({"anchor": "vermerk-text", "message": e}));
+    }
     for (field, message) in &consultation.errors {
         let anchor = match *field {
             "teile" => share_pages
@@ -427,7 +490,9 @@ pub(crate) async fn render_case_with(
         context! {
             case => context! { reference => case.reference, status => case.status, status_label => status_label(&case.status, lang), received => received_label(&case),
                 channel => t(lang, &format!("channel.{}", case.channel)), procedure_name => procedure.manifest.name.get(lang), version => procedure.manifest.version },
-            findings => findings, sections => sections, documents => docs, fees => fee_rows, payments => payment_rows, open_tasks => open_tasks, events => evs, audit => trail,
+            findings => findings, sections => sections, documents => docs, fees => fee_rows, payments => payment_rows, open_tasks => open_tasks, audit => trail,
+            chronicle => entries, chronicle_kinds => chronicle_kinds,
+            note_text => note_text, note_error => note_error, note_action => format!("{case_base}/vermerke"),
             messages => messages, message_error => message_error, message_text => message_text,
             requests => requests, request_what => request.what, request_due => request.due,
             consultations => consultation_rows, share_pages => share_pages, consultation_action => consultations_base,
@@ -447,9 +512,16 @@ pub(crate) async fn render_case_with(
     )?)
 }
 
+/// The case file's query: which kind of entries the chronicle shows (`art`, all if none).
+#[derive(serde::Deserialize, Default)]
+pub struct CaseQuery {
+    art: Option<String>,
+}
+
 pub async fn case(
     State(app): State<AppState>,
     Path((slug, case_id)): Path<(String, String)>,
+    axum::extract::Query(query): axum::extract::Query<CaseQuery>,
     visit: Visit,
 ) -> AppResult<Response> {
     let Visit { lang, tenant, mut session } = visit;
@@ -457,8 +529,44 @@ pub async fn case(
         Ok(c) => c,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
-    let body = render_case_with(&app, &tenant, &mut session, &ctx, &case_id, lang, CaseForms::default()).await?;
+    let forms = CaseForms { chronicle: query.art.as_deref().and_then(Kind::parse), ..Default::default() };
+    let body = render_case_with(&app, &tenant, &mut session, &ctx, &case_id, lang, forms).await?;
     session.finish(&app, &slug, html(body)).await
+}
+
+/// A clerk's note to the file (Vermerk), for the case's staff who work on cases.
+pub async fn add_note(
+    State(app): State<AppState>,
+    Path((slug, case_id)): Path<(String, String)>,
+    visit: Visit,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    let posted = Posted::new(pairs);
+    session.verify_csrf(posted.get("_csrf"))?;
+    let (ctx, case) = match case_work(&app, &tenant, &session, &case_id).await? {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    let text = posted.text("vermerk_text");
+    let max = rathaus_runtime::chronicle::MAX_NOTE;
+    let problem = if text.is_empty() {
+        Some(t(lang, "chronicle.note_missing"))
+    } else if text.chars().count() > max {
+        Some(tf(lang, "chronicle.note_too_long", &[("n", &max.to_string())]))
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        let forms = CaseForms { note: Some((text, problem)), ..Default::default() };
+        let body = render_case_with(&app, &tenant, &mut session, &ctx, &case_id, lang, forms).await?;
+        return session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await;
+    }
+    app.runtime.add_note(&tenant, &case.case_id, &actor(&ctx.staff), &ctx.staff.display_name, &text).await?;
+    session.data.flash = Some(t(lang, "chronicle.note_added"));
+    session
+        .finish(&app, &slug, Redirect::to(&format!("/{slug}/intern/vorgaenge/{case_id}#chronik")).into_response())
+        .await
 }
 
 /// The case's messages for a page: who wrote, when, the text, the file sent with it (among
@@ -666,19 +774,44 @@ pub async fn archive(
     Path((slug, case_id)): Path<(String, String)>,
     visit: Visit,
 ) -> AppResult<Response> {
+    export(app, slug, case_id, visit, Export::Zip).await
+}
+
+/// The complete case file as one PDF.
+pub async fn archive_pdf(
+    State(app): State<AppState>,
+    Path((slug, case_id)): Path<(String, String)>,
+    visit: Visit,
+) -> AppResult<Response> {
+    export(app, slug, case_id, visit, Export::Pdf).await
+}
+
+/// The forms a case file is downloaded in.
+enum Export {
+    Zip,
+    Pdf,
+}
+
+/// A case file for download, for any staff member of the tenant (audited).
+async fn export(app: AppState, slug: String, case_id: String, visit: Visit, format: Export) -> AppResult<Response> {
     let Visit { tenant, session, .. } = visit;
     let ctx = match require_staff(&app, &tenant, &session).await {
         Ok(c) => c,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
-    let archive = match app.runtime.case_archive(&tenant, &case_id, &actor(&ctx.staff)).await {
+    let who = actor(&ctx.staff);
+    let (made, media_type) = match format {
+        Export::Zip => (app.runtime.case_archive(&tenant, &case_id, &who).await, "application/zip"),
+        Export::Pdf => (app.runtime.case_file_pdf(&tenant, &case_id, &who).await, "application/pdf"),
+    };
+    let archive = match made {
         Ok(a) => a,
         Err(RuntimeError::NotFound) => return Err(AppError::NotFound),
         Err(e) => return Err(e.into()),
     };
     let response = (
         [
-            (axum::http::header::CONTENT_TYPE, "application/zip".to_string()),
+            (axum::http::header::CONTENT_TYPE, media_type.to_string()),
             (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", archive.file_name)),
             (axum::http::header::CACHE_CONTROL, "no-store".to_string()),
         ],

@@ -249,6 +249,7 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/intern/abmelden", post(backoffice::logout))
         .route("/{tenant}/intern/", get(worklist::page))
         .route("/{tenant}/intern/statistik", get(statistics::page))
+        .route("/{tenant}/intern/abwesenheit", post(worklist::absence))
         .route("/{tenant}/intern/erfassung/abbrechen", post(intake::cancel))
         .route("/{tenant}/intern/aufgaben/{task_id}/uebernehmen", post(worklist::claim))
         .route("/{tenant}/intern/aufgaben/{task_id}/freigeben", post(worklist::release))
@@ -257,10 +258,12 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/intern/vorgaenge/{case_id}", get(backoffice::case))
         .route("/{tenant}/intern/vorgaenge/{case_id}/dokumente/{document_id}", get(backoffice::document))
         .route("/{tenant}/intern/vorgaenge/{case_id}/akte.zip", get(backoffice::archive))
+        .route("/{tenant}/intern/vorgaenge/{case_id}/akte.pdf", get(backoffice::archive_pdf))
         .route("/{tenant}/intern/vorgaenge/{case_id}/nachrichten", post(backoffice::send_message))
         .route("/{tenant}/intern/vorgaenge/{case_id}/nachforderungen", post(requests::create))
         .route("/{tenant}/intern/vorgaenge/{case_id}/ruecknahme", post(withdrawal::record))
         .route("/{tenant}/intern/vorgaenge/{case_id}/beteiligungen", post(consultations::create))
+        .route("/{tenant}/intern/vorgaenge/{case_id}/vermerke", post(backoffice::add_note))
         .route(
             "/{tenant}/intern/vorgaenge/{case_id}/beteiligungen/{consultation_id}/zuruecknehmen",
             post(consultations::withdraw),

@@ -15,7 +15,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use minijinja::context;
-use rathaus_domain::role::{View, Worker};
+use rathaus_domain::role::{check_absence, AbsenceProblem, View, Worker, ABSENCE_MAX_DAYS};
 use rathaus_domain::time::german_date_time;
 use rathaus_domain::{Lang, Role};
 use rathaus_runtime::Reassign;
@@ -64,6 +64,7 @@ pub async fn page(
     let now = app.runtime.clock.now();
     let mut conn = app.runtime.store.conn().await?;
     let rows = tasks::open_with_cases(&mut conn, &tenant.tenant_id, MAX_OPEN_TASKS).await?;
+    let colleagues = staff::active(&mut conn, &tenant.tenant_id).await?;
     let recent: Vec<Json> = cases::list(&mut conn, &tenant.tenant_id, None, 50)
         .await?
         .into_iter()
@@ -153,7 +154,9 @@ pub async fn page(
                 .iter()
                 .filter_map(|b| b["grund"].as_str().map(String::from))
                 .collect();
-            let (claim, release) = with_assignment(task, |a| (worker.may_claim(a), worker.may_release(a)));
+            let (claim, release) = with_assignment(task, |a| {
+                (worker.may_claim(a) || worker.may_take_over(a), worker.may_release(a))
+            });
             json!({"case_id": task.case_id, "task_id": task.task_id, "reference": r.reference, "name": task.name,
                 "applicant": r.applicant, "reasons": reasons, "since": when(&task.created_at),
                 "procedure_name": names.get(&r.deployment_id), "due": task.due_at.as_deref().map(when),
@@ -165,8 +168,11 @@ pub async fn page(
     let lists: Vec<Json> =
         [("alle", None), ("meine", Some(View::Mine)), ("offen", Some(View::Unassigned)), ("team", Some(View::Team))]
             .into_iter()
-            // Clerks do not see their colleagues' tasks: no team list for them.
+            .chain([("vertretung", Some(View::Deputy))])
+            // Clerks do not see their colleagues' tasks: no team list for them; the deputy's
+            // list only while standing in for someone.
             .filter(|(_, v)| *v != Some(View::Team) || matches!(ctx.role, Role::TeamLead | Role::Auditor))
+            .filter(|(_, v)| *v != Some(View::Deputy) || !ctx.deputy_for.is_empty())
             .map(|(code, v)| {
                 let n = v.map(count).unwrap_or(visible.len());
                 json!({"code": code, "label": t(lang, &format!("worklist.list_{code}")), "count": n,
@@ -181,7 +187,9 @@ pub async fn page(
     let body = render(
         "worklist.html",
         context! {
-            tasks => task_rows, cases => recent, overdue_consultations => overdue_consultations, lists => lists, heading => heading, filtered => filtered,
+            tasks => task_rows, cases => recent, overdue_consultations => overdue_consultations,
+            absence => absence_view(&ctx, &colleagues, lang), standing_in => ctx.deputy_for.iter()
+                .map(|(_, name, until)| tf(lang, "absence.standing_in_for", &[("name", name), ("date", &day_label(until))])).collect::<Vec<_>>(), lists => lists, heading => heading, filtered => filtered,
             list => if chosen.is_some() { list } else { "alle" },
             procedures => procedures, channels => channels, procedure => procedure, channel => channel,
             overdue_only => overdue_only, words => Filter::value(&filter.suche), sort => if sort.is_empty() { "frist" } else { sort },
@@ -247,6 +255,11 @@ pub async fn claim(
     };
     let task = task_for(&app, &tenant.tenant_id, &task_id).await?;
     let message = match &task.assignee {
+        // A deputy takes over the absent colleague's task.
+        Some(who) if with_assignment(&task, |a| ctx.worker().may_take_over(a)) => {
+            let change = Reassign::TakeOver { from: who, by: &ctx.staff.username };
+            finish_change(&app, &ctx, &tenant.tenant_id, &task, change, lang, "worklist.claimed").await?
+        }
         Some(who) if who != &ctx.staff.username => tf(lang, "worklist.taken_by", &[("name", who)]),
         Some(_) => t(lang, "worklist.claimed"),
         None => {
@@ -320,7 +333,8 @@ pub async fn assign(
         return session.finish(&app, &slug, Redirect::to(&back).into_response()).await;
     };
     let units = to.org_unit_list();
-    let target = Role::parse(&to.role).map(|role| Worker { role, username: &to.username, org_units: &units });
+    let target =
+        Role::parse(&to.role).map(|role| Worker { role, username: &to.username, org_units: &units, deputy_for: &[] });
     let allowed = target.as_ref().is_some_and(|w| with_assignment(&task, |a| ctx.worker().may_assign(a, w)));
     if !allowed {
         session.data.flash = Some(tf(lang, "worklist.not_for", &[("name", &to.display_name)]));
@@ -338,6 +352,90 @@ pub async fn assign(
     session.finish(&app, &slug, Redirect::to(&back).into_response()).await
 }
 
+fn day_label(day: &str) -> String {
+    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+        .map(|d| d.format("%d.%m.%Y").to_string())
+        .unwrap_or_else(|_| day.into())
+}
+
+/// The absence form of the worklist: the own absence, if any, and the colleagues who can
+/// stand in (active, and doing case work); none for those who do no case work.
+fn absence_view(ctx: &StaffCtx, colleagues: &[staff::Staff], lang: Lang) -> Option<Json> {
+    if !ctx.role.may_decide() {
+        return None;
+    }
+    let deputies: Vec<Json> = colleagues
+        .iter()
+        .filter(|c| c.username != ctx.staff.username)
+        .filter(|c| Role::parse(&c.role).is_some_and(Role::may_decide))
+        .map(|c| json!({"username": c.username, "name": c.display_name}))
+        .collect();
+    let current = ctx.absence.as_ref().map(|(until, deputy)| {
+        let name = colleagues.iter().find(|c| &c.username == deputy).map(|c| c.display_name.as_str()).unwrap_or(deputy);
+        tf(lang, "absence.current", &[("date", &day_label(until)), ("name", name)])
+    });
+    Some(json!({"deputies": deputies, "current": current}))
+}
+
+/// Records or ends the own absence (Abwesenheit) with a deputy.
+pub async fn absence(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    visit: Visit,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    let posted = Posted::new(pairs);
+    session.verify_csrf(posted.get("_csrf"))?;
+    let ctx = match require_staff(&app, &tenant, &session).await {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    if !ctx.role.may_decide() {
+        return Err(AppError::Forbidden);
+    }
+    let back = Redirect::to(&format!("/{slug}/intern/#abwesenheit")).into_response();
+    if posted.get("_action") == Some("beenden") {
+        app.runtime.set_absence(&tenant.tenant_id, &ctx.staff.staff_id, None, &actor(&ctx.staff)).await?;
+        session.data.flash = Some(t(lang, "absence.ended"));
+        return session.finish(&app, &slug, back).await;
+    }
+    let typed = posted.text("bis");
+    let today = rathaus_domain::time::german_today(app.runtime.clock.now());
+    let until = chrono::NaiveDate::parse_from_str(typed.trim(), "%Y-%m-%d")
+        .or_else(|_| chrono::NaiveDate::parse_from_str(typed.trim(), "%d.%m.%Y"));
+    let mut conn = app.runtime.store.conn().await?;
+    let deputy = staff::by_username(&mut conn, &tenant.tenant_id, &posted.text("vertretung"))
+        .await?
+        .filter(|d| d.active == 1 && d.username != ctx.staff.username)
+        .filter(|d| Role::parse(&d.role).is_some_and(Role::may_decide));
+    drop(conn);
+    let problem = match (&until, &deputy) {
+        _ if typed.is_empty() => Some(t(lang, "absence.until_missing")),
+        (Err(_), _) => Some(t(lang, "absence.until_invalid")),
+        (Ok(d), _) if check_absence(today, *d) == Err(AbsenceProblem::Past) => Some(t(lang, "absence.until_past")),
+        (Ok(d), _) if check_absence(today, *d).is_err() => {
+            Some(tf(lang, "absence.until_too_far", &[("n", &ABSENCE_MAX_DAYS.to_string())]))
+        }
+        (_, None) => Some(t(lang, "absence.deputy_missing")),
+        _ => None,
+    };
+    if let Some(problem) = problem {
+        session.data.flash = Some(problem);
+        return session.finish(&app, &slug, back).await;
+    }
+    let (Ok(until), Some(deputy)) = (until, deputy) else { return Err(AppError::Forbidden) };
+    app.runtime
+        .set_absence(&tenant.tenant_id, &ctx.staff.staff_id, Some((until, &deputy.username)), &actor(&ctx.staff))
+        .await?;
+    session.data.flash = Some(tf(
+        lang,
+        "absence.recorded",
+        &[("date", &until.format("%d.%m.%Y").to_string()), ("name", &deputy.display_name)],
+    ));
+    session.finish(&app, &slug, back).await
+}
+
 /// The colleagues a team lead can give `task` to (for the case file's assign form).
 pub(crate) async fn assignable(app: &AppState, tenant_id: &str, ctx: &StaffCtx, task: &Task) -> AppResult<Vec<Json>> {
     if ctx.role != Role::TeamLead {
@@ -352,7 +450,7 @@ pub(crate) async fn assignable(app: &AppState, tenant_id: &str, ctx: &StaffCtx, 
         .filter(|s| {
             let units = s.org_unit_list();
             Role::parse(&s.role).is_some_and(|role| {
-                let w = Worker { role, username: &s.username, org_units: &units };
+                let w = Worker { role, username: &s.username, org_units: &units, deputy_for: &[] };
                 with_assignment(task, |a| ctx.worker().may_assign(a, &w))
             })
         })
