@@ -699,6 +699,47 @@ async fn a_fee_is_paid_online_through_the_payment_provider_once() {
     }
 }
 
+/// A Gewerbeanmeldung for review (a permit is needed) submitted in the portal; its
+/// Aktenzeichen.
+async fn review_case(s: &TestServer) -> String {
+    let citizen = Visit::new(s);
+    fill_application(&citizen, "musterstadt", "09999", "heilpraktiker").await;
+    let (_, _, receipt) = submit(&citizen, "musterstadt").await;
+    between(&receipt, "<strong id=\"reference\">", "</strong>").to_string()
+}
+
+const COLLEAGUE_PASSWORD: &str = "ein langes Passwort für Kollegen";
+
+/// A new clerk of Musterstadt in `units`, signed in.
+async fn colleague(s: &TestServer, user: &str, name: &str, units: &[&str]) -> Visit {
+    let rt = &s.assembled.runtime;
+    let mut conn = rt.store.conn().await.unwrap();
+    let tenant = rathaus_store::tenants::by_slug(&mut conn, "musterstadt").await.unwrap().unwrap();
+    drop(conn);
+    let units: Vec<String> = units.iter().map(|u| u.to_string()).collect();
+    rathaus::admin::create_staff(rt, &tenant, user, name, COLLEAGUE_PASSWORD, rathaus_domain::Role::Clerk, &units)
+        .await
+        .unwrap();
+    let v = Visit::new(s);
+    let login = "/musterstadt/intern/anmelden";
+    let (st, _, html) = v.post(login, login, &[("benutzername", user), ("passwort", COLLEAGUE_PASSWORD)]).await;
+    assert_eq!(st, 200, "{html}");
+    v
+}
+
+/// The open task of the case `reference`.
+async fn open_task(s: &TestServer, reference: &str) -> String {
+    let (task_id,): (String,) = sqlx::query_as(
+        "SELECT t.task_id FROM tasks t JOIN cases c ON c.tenant_id = t.tenant_id AND c.case_id = t.case_id
+         WHERE c.reference = $1 AND t.status = 'open'",
+    )
+    .bind(reference)
+    .fetch_one(s.db.store.pool())
+    .await
+    .unwrap();
+    task_id
+}
+
 async fn tenant_id(s: &TestServer, slug: &str) -> String {
     let mut conn = s.assembled.runtime.store.conn().await.unwrap();
     rathaus_store::tenants::by_slug(&mut conn, slug).await.unwrap().unwrap().tenant_id
@@ -1611,46 +1652,17 @@ async fn a_clerk_requests_a_document_and_the_applicant_answers_in_the_mailbox() 
 async fn clerks_take_give_back_and_are_assigned_tasks_in_the_worklist() {
     for db in testing::all().await {
         let s = TestServer::start(db).await;
-        let citizen = Visit::new(&s);
-        fill_application(&citizen, "musterstadt", "09999", "heilpraktiker").await;
-        let (_, _, receipt) = submit(&citizen, "musterstadt").await;
-        let reference = between(&receipt, "<strong id=\"reference\">", "</strong>").to_string();
+        let reference = review_case(&s).await;
         // A second clerk of the trade office, and one of another office (the review task is
         // for the role „clerk“, so she may take it too).
-        let rt = &s.assembled.runtime;
-        let mut conn = rt.store.conn().await.unwrap();
-        let tenant = rathaus_store::tenants::by_slug(&mut conn, "musterstadt").await.unwrap().unwrap();
-        drop(conn);
-        let password = "ein langes Passwort für Max";
-        for (user, name, units) in
-            [("max", "Max Kollege", vec!["gewerbeamt".to_string()]), ("olga", "Olga Ordnungsamt", Vec::new())]
-        {
-            rathaus::admin::create_staff(rt, &tenant, user, name, password, rathaus_domain::Role::Clerk, &units)
-                .await
-                .unwrap();
-        }
-        let staff_login = |user: &'static str| {
-            let v = Visit::new(&s);
-            async move {
-                let login = "/musterstadt/intern/anmelden";
-                let (st, _, html) = v.post(login, login, &[("benutzername", user), ("passwort", password)]).await;
-                assert_eq!(st, 200, "{html}");
-                v
-            }
-        };
+        let max = colleague(&s, "max", "Max Kollege", &["gewerbeamt"]).await;
+        colleague(&s, "olga", "Olga Ordnungsamt", &[]).await;
 
         let sabine = login(&s, "musterstadt", "sachbearbeitung").await;
         let (_, _, list) = sabine.get("/musterstadt/intern/?liste=offen").await;
         assert!(between(&list, "id=\"tasks\">", "</table>").contains(&reference), "{list}");
         assert!(between(&list, "id=\"liste-meine\"", "</a>").contains("(0)"), "{list}");
-        let (task_id,): (String,) = sqlx::query_as(
-            "SELECT t.task_id FROM tasks t JOIN cases c ON c.tenant_id = t.tenant_id AND c.case_id = t.case_id
-             WHERE c.reference = $1 AND t.status = 'open'",
-        )
-        .bind(&reference)
-        .fetch_one(s.db.store.pool())
-        .await
-        .unwrap();
+        let task_id = open_task(&s, &reference).await;
         let row = between(&list, &format!(">{reference}</a>"), "</tr>");
         assert!(row.contains(&format!("/intern/aufgaben/{task_id}/uebernehmen")), "{row}");
         let claim = format!("/musterstadt/intern/aufgaben/{task_id}/uebernehmen");
@@ -1664,7 +1676,6 @@ async fn clerks_take_give_back_and_are_assigned_tasks_in_the_worklist() {
         assert!(between(&html, "id=\"tasks\">", "</table>").contains(&reference), "under Meine Aufgaben: {html}");
 
         // Max: not in his lists, cannot take it, cannot decide it.
-        let max = staff_login("max").await;
         let (_, _, list) = max.get("/musterstadt/intern/").await;
         assert!(!list.contains("id=\"tasks\""), "no task for him: {list}");
         let (st, _, html) = max.post("/musterstadt/intern/", &claim, &[]).await;
@@ -2252,31 +2263,9 @@ async fn a_clerk_enters_an_application_that_came_by_post() {
 async fn a_deputy_sees_and_takes_over_the_tasks_of_an_absent_colleague() {
     for db in testing::all().await {
         let s = TestServer::start(db).await;
-        let citizen = Visit::new(&s);
-        fill_application(&citizen, "musterstadt", "09999", "heilpraktiker").await;
-        let (_, _, receipt) = submit(&citizen, "musterstadt").await;
-        let reference = between(&receipt, "<strong id=\"reference\">", "</strong>").to_string();
-        let rt = &s.assembled.runtime;
-        let mut conn = rt.store.conn().await.unwrap();
-        let tenant = rathaus_store::tenants::by_slug(&mut conn, "musterstadt").await.unwrap().unwrap();
-        drop(conn);
-        let password = "ein langes Passwort für Max";
-        let units = vec!["gewerbeamt".to_string()];
-        rathaus::admin::create_staff(rt, &tenant, "max", "Max Kollege", password, rathaus_domain::Role::Clerk, &units)
-            .await
-            .unwrap();
-        let max = Visit::new(&s);
-        let login_path = "/musterstadt/intern/anmelden";
-        let (st, _, _) = max.post(login_path, login_path, &[("benutzername", "max"), ("passwort", password)]).await;
-        assert_eq!(st, 200);
-        let (task_id,): (String,) = sqlx::query_as(
-            "SELECT t.task_id FROM tasks t JOIN cases c ON c.tenant_id = t.tenant_id AND c.case_id = t.case_id
-             WHERE c.reference = $1 AND t.status = 'open'",
-        )
-        .bind(&reference)
-        .fetch_one(s.db.store.pool())
-        .await
-        .unwrap();
+        let reference = review_case(&s).await;
+        let max = colleague(&s, "max", "Max Kollege", &["gewerbeamt"]).await;
+        let task_id = open_task(&s, &reference).await;
         let claim = format!("/musterstadt/intern/aufgaben/{task_id}/uebernehmen");
         let (_, _, html) = max.post("/musterstadt/intern/", &claim, &[]).await;
         assert!(html.contains("Sie bearbeiten die Aufgabe jetzt."), "{html}");

@@ -150,16 +150,27 @@ pub(crate) async fn case_work(
     session: &Session,
     case_id: &str,
 ) -> AppResult<Result<(StaffCtx, cases::Case), Response>> {
-    let ctx = match require_staff(app, tenant, session).await {
+    let ctx = match case_worker(app, tenant, session).await? {
         Ok(c) => c,
         Err(r) => return Ok(Err(r)),
     };
-    if !ctx.role.may_decide() {
-        return Err(AppError::Forbidden);
-    }
     let mut conn = app.runtime.store.conn().await?;
     let case = cases::by_id(&mut conn, &tenant.tenant_id, case_id).await?.ok_or(AppError::NotFound)?;
     Ok(Ok((ctx, case)))
+}
+
+/// The staff member doing case work (clerks and team leads; `Forbidden` for others);
+/// `Ok(Err(_))` is the way to the login page for someone not signed in here.
+pub(crate) async fn case_worker(
+    app: &AppState,
+    tenant: &Tenant,
+    session: &Session,
+) -> AppResult<Result<StaffCtx, Response>> {
+    match require_staff(app, tenant, session).await {
+        Ok(ctx) if ctx.role.may_decide() => Ok(Ok(ctx)),
+        Ok(_) => Err(AppError::Forbidden),
+        Err(r) => Ok(Err(r)),
+    }
 }
 
 pub(crate) fn actor(s: &StaffSession) -> Actor {
@@ -673,13 +684,10 @@ pub async fn decide(
     let Visit { lang, tenant, mut session } = visit;
     let posted = Posted::new(pairs);
     session.verify_csrf(posted.get("_csrf"))?;
-    let ctx = match require_staff(&app, &tenant, &session).await {
+    let ctx = match case_worker(&app, &tenant, &session).await? {
         Ok(c) => c,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
-    if !ctx.role.may_decide() {
-        return Err(AppError::Forbidden);
-    }
     let mut conn = app.runtime.store.conn().await?;
     let task = tasks::by_id(&mut conn, &tenant.tenant_id, &task_id).await?.ok_or(AppError::NotFound)?;
     drop(conn);

@@ -6,7 +6,7 @@
 //! access code to pass on.
 
 use crate::attachments::{upload_key, PostedForm};
-use crate::backoffice::{actor, require_staff};
+use crate::backoffice::{actor, case_worker};
 use crate::error::{AppError, AppResult};
 use crate::formview::Posted;
 use crate::i18n::{t, tf};
@@ -111,12 +111,8 @@ async fn page(
 /// The start of an entry: service, channel, day of receipt, scan.
 pub async fn form(State(app): State<AppState>, Path(slug): Path<String>, visit: Visit) -> AppResult<Response> {
     let Visit { lang, tenant, mut session } = visit;
-    let ctx = match require_staff(&app, &tenant, &session).await {
-        Ok(c) => c,
-        Err(r) => return session.finish(&app, &slug, r).await,
-    };
-    if !ctx.role.may_decide() {
-        return Err(AppError::Forbidden);
+    if let Err(r) = case_worker(&app, &tenant, &session).await? {
+        return session.finish(&app, &slug, r).await;
     }
     let body = page(&app, &tenant, &StartForm::default(), lang, &mut session).await?;
     session.finish(&app, &slug, html(body)).await
@@ -134,13 +130,10 @@ pub async fn start(
     let PostedForm { pairs, files } = posted;
     let fields = Posted::new(pairs);
     session.verify_csrf(fields.get("_csrf"))?;
-    let ctx = match require_staff(&app, &tenant, &session).await {
+    let ctx = match case_worker(&app, &tenant, &session).await? {
         Ok(c) => c,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
-    if !ctx.role.may_decide() {
-        return Err(AppError::Forbidden);
-    }
     let mut form = StartForm {
         procedure: fields.text("verfahren"),
         channel: fields.text("kanal"),
@@ -262,13 +255,10 @@ pub(crate) async fn submit(
     lang: Lang,
 ) -> AppResult<Result<rathaus_runtime::Result<Submitted>, Response>> {
     let Some(intake) = session.data.intake.clone() else { return Err(AppError::NotFound) };
-    let ctx = match require_staff(app, tenant, session).await {
+    let ctx = match case_worker(app, tenant, session).await? {
         Ok(c) => c,
         Err(r) => return Ok(Err(r)),
     };
-    if !ctx.role.may_decide() {
-        return Err(AppError::Forbidden);
-    }
     let channel = Channel::parse(&intake.channel).ok_or(AppError::NotFound)?;
     let received_on = NaiveDate::parse_from_str(&intake.received_on, "%Y-%m-%d").map_err(|_| AppError::NotFound)?;
     let key = session.data.upload_keys.get(&intake.procedure).cloned();

@@ -3,7 +3,7 @@
 //! and taking, giving back and assigning tasks. Who may do what is the domain's
 //! (`rathaus_domain::role::Worker`); a change is refused when someone else was faster.
 
-use crate::backoffice::{actor, require_staff, with_assignment, StaffCtx};
+use crate::backoffice::{actor, case_worker, require_staff, with_assignment, StaffCtx};
 use crate::error::{AppError, AppResult};
 use crate::formview::Posted;
 use crate::i18n::{t, tf};
@@ -387,13 +387,10 @@ pub async fn absence(
     let Visit { lang, tenant, mut session } = visit;
     let posted = Posted::new(pairs);
     session.verify_csrf(posted.get("_csrf"))?;
-    let ctx = match require_staff(&app, &tenant, &session).await {
+    let ctx = match case_worker(&app, &tenant, &session).await? {
         Ok(c) => c,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
-    if !ctx.role.may_decide() {
-        return Err(AppError::Forbidden);
-    }
     let back = Redirect::to(&format!("/{slug}/intern/#abwesenheit")).into_response();
     if posted.get("_action") == Some("beenden") {
         app.runtime.set_absence(&tenant.tenant_id, &ctx.staff.staff_id, None, &actor(&ctx.staff)).await?;
