@@ -1,5 +1,5 @@
 //! A person in headless Chromium fills in and submits the Gewerbeanmeldung, then opens the
-//! certificate PDF. Needs Debian's chromium and chromium-driver (see .ci/run); locally it is
+//! certificate PDF; a clerk works a case from the worklist to the decision. Needs Debian's chromium and chromium-driver (see .ci/run); locally it is
 //! skipped with a note when they are missing, in CI (`RATHAUS_REQUIRE_BROWSER=1`) it fails.
 
 mod common;
@@ -202,5 +202,103 @@ async fn run(c: &Client, s: &TestServer) -> Result<(), String> {
     c.goto(&s.url(&format!("/musterstadt/vorgang/{reference}"))).await.unwrap();
     let text = c.find(Locator::Id("case-status")).await.unwrap().text().await.unwrap();
     assert_eq!(text, "Bestätigt");
+    Ok(())
+}
+
+/// Waits until the element `css` is on the page and its text contains `text`.
+async fn wait_for_text(c: &Client, css: &str, text: &str) -> Result<(), String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(e) = c.find(Locator::Css(css)).await {
+            if e.text().await.unwrap_or_default().contains(text) {
+                return Ok(());
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            let page = c.source().await.unwrap_or_default();
+            return Err(format!("„{text}“ not in {css}: {page}"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A clerk's day in Chromium: sign in, take the task from the worklist, open the case,
+/// write a note to the file, consult the police, confirm the application, and see the
+/// case decided; the consultation's link then answers as closed.
+#[tokio::test]
+async fn a_clerk_works_a_case_from_the_worklist_to_the_decision_in_chromium() {
+    let Some(Browser { driver: _driver, client: c }) = browser().await else { return };
+    let s = TestServer::start(testing::sqlite().await).await;
+    let result = clerk_journey(&c, &s).await;
+    if result.is_err() {
+        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser-clerk-failure.png");
+        if let Ok(png) = c.screenshot().await {
+            let _ = std::fs::write(&path, png);
+            eprintln!("screenshot of the failing page: {}", path.display());
+        }
+    }
+    let _ = c.close().await;
+    s.stop().await;
+    result.unwrap();
+}
+
+async fn clerk_journey(c: &Client, s: &TestServer) -> Result<(), String> {
+    let (_, submitted) =
+        common::submit_gewerbeanmeldung(s, "musterstadt", &common::application("heilpraktiker", "09999")).await;
+    let reference = submitted.reference.as_str().to_string();
+
+    c.goto(&s.url("/musterstadt/intern/anmelden")).await.map_err(|e| e.to_string())?;
+    type_into(c, "benutzername", "sachbearbeitung").await;
+    type_into(c, "passwort", s.password("musterstadt", "sachbearbeitung")).await;
+    click(c, "form[action$='/intern/anmelden'] button[type=submit]").await;
+    wait_for_text(c, "#tasks", &reference).await?;
+    click(c, "#tasks form[action$='/uebernehmen'] button[type=submit]").await;
+    wait_for_text(c, ".notification", "Sie bearbeiten die Aufgabe jetzt.").await?;
+    wait_for_text(c, "#liste-meine", "(1)").await?;
+    c.find(Locator::LinkText(&reference)).await.map_err(|e| e.to_string())?.click().await.map_err(|e| e.to_string())?;
+    wait_for_text(c, "h1", &reference).await?;
+
+    // A note to the file.
+    type_into(c, "vermerk-text", "Rückruf: Erlaubnis liegt im Original vor.").await;
+    click(c, "form[action$='/vermerke'] button[type=submit]").await;
+    wait_for_text(c, ".notification", "Der Vermerk ist in der Akte.").await?;
+    wait_for_text(c, "#chronicle", "Rückruf: Erlaubnis liegt im Original vor.").await?;
+
+    // The police are consulted (the date set as a date picker would).
+    click(c, "details:has(form[action$='/beteiligungen']) > summary").await;
+    type_into(c, "stelle", "Polizeiinspektion Nord").await;
+    type_into(c, "stelle-email", "pi-nord@polizei.example").await;
+    type_into(c, "frage", "Bestehen Bedenken?").await;
+    let due = (rathaus_domain::time::german_today(chrono::Utc::now()) + chrono::Duration::days(14)).to_string();
+    c.execute("document.getElementById('beteiligung-frist').value = arguments[0];", vec![json!(due)])
+        .await
+        .map_err(|e| e.to_string())?;
+    click(c, "form[action$='/beteiligungen'] button[type=submit]").await;
+    wait_for_text(c, ".notification", "Die Beteiligung von Polizeiinspektion Nord ist gestartet").await?;
+    wait_for_text(c, "#consultations", "Polizeiinspektion Nord").await?;
+    // In a closed disclosure: its text content, not its visible text.
+    let code = c.find(Locator::Css(".consultation-link")).await.map_err(|e| e.to_string())?;
+    let link = code.prop("textContent").await.map_err(|e| e.to_string())?.unwrap_or_default();
+
+    // The decision: confirmed.
+    click(c, "#ergebnis-bestaetigen").await;
+    click(c, "form[action$='/entscheidung'] button[type=submit]").await;
+    wait_for_text(c, ".notification", "Die Entscheidung ist gespeichert.").await?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let status = c.find(Locator::Id("case-status")).await.map_err(|e| e.to_string())?.text().await.unwrap();
+        if status.contains("Bestätigt") {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!("the case is not decided: {status}"));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        c.refresh().await.map_err(|e| e.to_string())?;
+    }
+    // The case is finished: the police's link is closed.
+    let path = &link[link.find("/musterstadt/").ok_or("a path in the link")?..];
+    c.goto(&s.url(path)).await.map_err(|e| e.to_string())?;
+    wait_for_text(c, "h1", "Diese Beteiligung ist beendet").await?;
     Ok(())
 }
