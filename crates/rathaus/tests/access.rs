@@ -119,6 +119,8 @@ async fn every_back_office_route_answers_each_role_of_each_town_as_expected() {
             ("GET", format!("{m}/betrieb"), vec![], [Forbidden, Forbidden, Allowed, Allowed]),
             ("GET", format!("{m}/erfassung"), vec![], [Allowed, Allowed, Forbidden, Forbidden]),
             ("POST", format!("{m}/abwesenheit"), vec![("bis", "")], [Allowed, Allowed, Forbidden, Forbidden]),
+            // Bulk actions check each task as its own button would; with none chosen, nothing.
+            ("POST", format!("{m}/aufgaben/sammelaktion"), vec![("aktion", "")], [Allowed, Allowed, Allowed, Allowed]),
             ("GET", format!("{m}/?liste=vertretung"), vec![], [Allowed, Allowed, Allowed, Allowed]),
             ("POST", format!("{m}/erfassung"), vec![("kanal", "")], [Allowed, Allowed, Forbidden, Forbidden]),
             // Cancelling an entry only forgets this browser's entry: anyone signed in may.

@@ -2329,3 +2329,63 @@ async fn a_deputy_sees_and_takes_over_the_tasks_of_an_absent_colleague() {
         s.stop().await;
     }
 }
+
+/// Bulk actions in the worklist: nothing chosen or no action is refused with the reason;
+/// Sabine takes two tasks at once; Max cannot give them back (skipped and counted); a
+/// resubmission date is checked once and set on both; the team lead assigns both to Max.
+#[tokio::test]
+async fn bulk_actions_change_each_chosen_task_as_its_own_button_would() {
+    for db in testing::all().await {
+        let s = TestServer::start(db).await;
+        let first = review_case(&s).await;
+        let second = review_case(&s).await;
+        let tasks = [open_task(&s, &first).await, open_task(&s, &second).await];
+        let max = colleague(&s, "max", "Max Kollege", &["gewerbeamt"]).await;
+        let sabine = login(&s, "musterstadt", "sachbearbeitung").await;
+        let bulk = "/musterstadt/intern/aufgaben/sammelaktion";
+        let list = "/musterstadt/intern/";
+        let (_, _, html) = sabine.get(list).await;
+        assert!(html.contains("form=\"sammel\"") && html.contains("id=\"sammel\""), "{html}");
+        let (_, _, html) = sabine.post(list, bulk, &[("aktion", "uebernehmen")]).await;
+        assert!(html.contains("Nichts geändert: Wählen Sie mindestens eine Aufgabe aus."), "{html}");
+        let (_, _, html) = sabine.post(list, bulk, &[("aufgaben", &tasks[0])]).await;
+        assert!(html.contains("Wählen Sie aus, was mit den Aufgaben geschehen soll."), "{html}");
+        let chosen = |action: &'static str| -> Vec<(&str, &str)> {
+            vec![("aufgaben", tasks[0].as_str()), ("aufgaben", tasks[1].as_str()), ("aktion", action)]
+        };
+        let (_, _, html) = sabine.post(list, bulk, &chosen("uebernehmen")).await;
+        assert!(html.contains("2 von 2 Aufgaben übernommen."), "{html}");
+        let (_, _, html) = max.post(list, bulk, &chosen("freigeben")).await;
+        assert!(html.contains("0 von 2 Aufgaben für das Team freigegeben. 2 übersprungen"), "{html}");
+        let mut past = chosen("wiedervorlage");
+        past.push(("datum", "2020-01-01"));
+        let (_, _, html) = sabine.post(list, bulk, &past).await;
+        assert!(html.contains("Die Wiedervorlage muss nach dem heutigen Tag liegen."), "{html}");
+        let soon_date =
+            (rathaus_domain::time::german_today(chrono::Utc::now()) + chrono::Duration::days(3)).to_string();
+        let mut later = chosen("wiedervorlage");
+        later.push(("datum", soon_date.as_str()));
+        let (_, _, html) = sabine.post(list, bulk, &later).await;
+        assert!(html.contains("Wiedervorlage bei 2 von 2 Aufgaben gesetzt."), "{html}");
+        let lead = login(&s, "musterstadt", "teamleitung").await;
+        let mut assign = chosen("zuweisen");
+        assign.push(("an", "max"));
+        let (_, _, html) = sabine.post(list, bulk, &assign).await;
+        assert!(html.contains("Nichts geändert: Zuweisen kann nur die Teamleitung."), "{html}");
+        let (_, _, html) = lead.post(list, bulk, &assign).await;
+        assert!(html.contains("2 von 2 Aufgaben zugewiesen."), "{html}");
+        let (_, _, html) = max.get("/musterstadt/intern/?liste=meine").await;
+        let mine = between(&html, "id=\"tasks\">", "</table>");
+        assert!(mine.contains(&first) && mine.contains(&second), "{mine}");
+        let tid = tenant_id(&s, "musterstadt").await;
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM audit_log WHERE tenant_id = $1 AND action IN ('task.claimed', 'task.follow_up', 'task.assigned')",
+        )
+        .bind(&tid)
+        .fetch_one(s.db.store.pool())
+        .await
+        .unwrap();
+        assert_eq!(n, 6, "each change audited on its own");
+        s.stop().await;
+    }
+}

@@ -251,6 +251,7 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/intern/statistik", get(statistics::page))
         .route("/{tenant}/intern/abwesenheit", post(worklist::absence))
         .route("/{tenant}/intern/erfassung/abbrechen", post(intake::cancel))
+        .route("/{tenant}/intern/aufgaben/sammelaktion", post(worklist::bulk))
         .route("/{tenant}/intern/aufgaben/{task_id}/uebernehmen", post(worklist::claim))
         .route("/{tenant}/intern/aufgaben/{task_id}/freigeben", post(worklist::release))
         .route("/{tenant}/intern/aufgaben/{task_id}/zuweisen", post(worklist::assign))

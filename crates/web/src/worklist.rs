@@ -188,6 +188,9 @@ pub async fn page(
         "worklist.html",
         context! {
             tasks => task_rows, cases => recent, overdue_consultations => overdue_consultations,
+            bulk_assignees => if ctx.role == Role::TeamLead { colleagues.iter().filter(|c| Role::parse(&c.role).is_some_and(Role::may_decide))
+                .map(|c| json!({"username": c.username, "name": c.display_name})).collect::<Vec<_>>() } else { Vec::new() },
+            may_bulk => ctx.role.may_decide(),
             absence => absence_view(&ctx, &colleagues, lang), standing_in => ctx.deputy_for.iter()
                 .map(|(_, name, until)| tf(lang, "absence.standing_in_for", &[("name", name), ("date", &day_label(until))])).collect::<Vec<_>>(), lists => lists, heading => heading, filtered => filtered,
             list => if chosen.is_some() { list } else { "alle" },
@@ -211,6 +214,117 @@ fn back_to(posted: &Posted, slug: &str) -> String {
     } else {
         prefix
     }
+}
+
+/// A resubmission date as typed (empty: none), after today and within
+/// [`rathaus_runtime::tasks::FOLLOW_UP_MAX_DAYS`]; or what is wrong with it.
+fn follow_up_date(app: &AppState, lang: Lang, typed: &str) -> Result<Option<chrono::NaiveDate>, String> {
+    use rathaus_domain::request::{check_ahead, DueProblem};
+    use rathaus_runtime::tasks::FOLLOW_UP_MAX_DAYS;
+    let typed = typed.trim();
+    if typed.is_empty() {
+        return Ok(None);
+    }
+    let d = chrono::NaiveDate::parse_from_str(typed, "%Y-%m-%d")
+        .or_else(|_| chrono::NaiveDate::parse_from_str(typed, "%d.%m.%Y"))
+        .map_err(|_| t(lang, "case.follow_up_invalid"))?;
+    match check_ahead(app.runtime.clock.now(), d, FOLLOW_UP_MAX_DAYS) {
+        Ok(()) => Ok(Some(d)),
+        Err(DueProblem::NotInFuture) => Err(t(lang, "case.follow_up_not_future")),
+        Err(DueProblem::TooFar) => Err(tf(lang, "case.follow_up_too_far", &[("n", &FOLLOW_UP_MAX_DAYS.to_string())])),
+    }
+}
+
+/// The most tasks one bulk action changes.
+const MAX_BULK: usize = 200;
+
+/// A bulk action on the chosen tasks of the worklist (Sammelbearbeitung): take, give back,
+/// set a resubmission date, or (team leads) assign. Only what is safe to do in bulk: each
+/// task is changed exactly as its own button would (same checks, compare-and-set, audit),
+/// and a task the person may not change, or that changed meanwhile, is skipped and counted.
+pub async fn bulk(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    visit: Visit,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    let posted = Posted::new(pairs);
+    session.verify_csrf(posted.get("_csrf"))?;
+    let ctx = match require_staff(&app, &tenant, &session).await {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    let back = Redirect::to(&back_to(&posted, &slug)).into_response();
+    let chosen: Vec<String> = posted.all("aufgaben").into_iter().map(String::from).take(MAX_BULK).collect();
+    let action = posted.text("aktion");
+    let problem = if chosen.is_empty() {
+        Some(t(lang, "worklist.bulk_none_chosen"))
+    } else if !matches!(action.as_str(), "uebernehmen" | "freigeben" | "wiedervorlage" | "zuweisen") {
+        Some(t(lang, "worklist.bulk_action_missing"))
+    } else {
+        None
+    };
+    let date = if action == "wiedervorlage" { follow_up_date(&app, lang, &posted.text("datum")) } else { Ok(None) };
+    let problem = problem.or(date.as_ref().err().cloned());
+    let mut conn = app.runtime.store.conn().await?;
+    let target = staff::by_username(&mut conn, &tenant.tenant_id, &posted.text("an")).await?.filter(|s| s.active == 1);
+    drop(conn);
+    let problem = problem.or_else(|| match action.as_str() {
+        "zuweisen" if ctx.role != Role::TeamLead => Some(t(lang, "worklist.bulk_assign_team_lead")),
+        "zuweisen" if target.is_none() => Some(t(lang, "worklist.assignee_unknown")),
+        _ => None,
+    });
+    if let Some(problem) = problem {
+        session.data.flash = Some(problem);
+        return session.finish(&app, &slug, back).await;
+    }
+    let date = date.unwrap_or(None);
+    let units = target.as_ref().map(|s| s.org_unit_list()).unwrap_or_default();
+    let target_worker = target.as_ref().and_then(|s| {
+        Role::parse(&s.role).map(|role| Worker { role, username: &s.username, org_units: &units, deputy_for: &[] })
+    });
+    let who = actor(&ctx.staff);
+    let me = ctx.staff.username.as_str();
+    let mut done = 0;
+    for task_id in &chosen {
+        let Ok(task) = task_for(&app, &tenant.tenant_id, task_id).await else { continue };
+        let worker = ctx.worker();
+        let change = with_assignment(&task, |a| match action.as_str() {
+            "uebernehmen" if worker.may_claim(a) => Some(Reassign::Claim { by: me }),
+            "uebernehmen" if worker.may_take_over(a) => {
+                task.assignee.as_deref().map(|from| Reassign::TakeOver { from, by: me })
+            }
+            "freigeben" if worker.may_release(a) => task.assignee.as_deref().map(|from| Reassign::Release { from }),
+            "zuweisen" => target_worker
+                .as_ref()
+                .filter(|w| worker.may_assign(a, w) && a.assignee != Some(w.username))
+                .map(|w| Reassign::Assign { from: task.assignee.as_deref(), to: w.username }),
+            _ => None,
+        });
+        let changed = match (action.as_str(), change) {
+            ("wiedervorlage", _) if crate::backoffice::may_work_on(&ctx, &task) => {
+                app.runtime.set_follow_up(&tenant.tenant_id, &task.task_id, date, &who).await?
+            }
+            (_, Some(change)) => app.runtime.reassign_task(&tenant.tenant_id, &task.task_id, change, &who).await?,
+            _ => false,
+        };
+        if changed {
+            done += 1;
+        }
+    }
+    let skipped = chosen.len() - done;
+    let mut message = tf(
+        lang,
+        &format!("worklist.bulk_done_{action}"),
+        &[("n", &done.to_string()), ("of", &chosen.len().to_string())],
+    );
+    if skipped > 0 {
+        message.push(' ');
+        message.push_str(&tf(lang, "worklist.bulk_skipped", &[("n", &skipped.to_string())]));
+    }
+    session.data.flash = Some(message);
+    session.finish(&app, &slug, back).await
 }
 
 /// Loads the task and checks the action is the actor's to take.
@@ -475,28 +589,7 @@ pub async fn follow_up(
         return Err(AppError::Forbidden);
     }
     let typed = posted.text("datum");
-    let date = if typed.is_empty() {
-        Ok(None)
-    } else {
-        match chrono::NaiveDate::parse_from_str(&typed, "%Y-%m-%d")
-            .or_else(|_| chrono::NaiveDate::parse_from_str(&typed, "%d.%m.%Y"))
-        {
-            Err(_) => Err(t(lang, "case.follow_up_invalid")),
-            Ok(d) => match rathaus_domain::request::check_ahead(
-                app.runtime.clock.now(),
-                d,
-                rathaus_runtime::tasks::FOLLOW_UP_MAX_DAYS,
-            ) {
-                Ok(()) => Ok(Some(d)),
-                Err(rathaus_domain::request::DueProblem::NotInFuture) => Err(t(lang, "case.follow_up_not_future")),
-                Err(rathaus_domain::request::DueProblem::TooFar) => Err(tf(
-                    lang,
-                    "case.follow_up_too_far",
-                    &[("n", &rathaus_runtime::tasks::FOLLOW_UP_MAX_DAYS.to_string())],
-                )),
-            },
-        }
-    };
+    let date = follow_up_date(&app, lang, &typed);
     let case_path = format!("/{slug}/intern/vorgaenge/{}", task.case_id);
     let date = match date {
         Ok(d) => d,
