@@ -2389,3 +2389,32 @@ async fn bulk_actions_change_each_chosen_task_as_its_own_button_would() {
         s.stop().await;
     }
 }
+
+/// Searching all cases from the worklist: by a word of the application, by the applicant
+/// and by the Aktenzeichen, also once the case is decided; nothing of another town.
+#[tokio::test]
+async fn clerks_find_any_case_of_their_town_by_its_words() {
+    for db in testing::all().await {
+        let s = TestServer::start(db).await;
+        let reference = review_case(&s).await;
+        let citizen = Visit::new(&s);
+        fill_application(&citizen, "musterstadt", "09999", "software").await;
+        let (_, _, receipt) = submit(&citizen, "musterstadt").await;
+        let decided = between(&receipt, "<strong id=\"reference\">", "</strong>").to_string();
+        let sabine = login(&s, "musterstadt", "sachbearbeitung").await;
+        let cases_of = |html: &str| between(html, "id=\"cases-heading\"", "</table>").to_string();
+        let (_, _, html) = sabine.get("/musterstadt/intern/?vorgang=Vertrieb+Softw").await;
+        let found = cases_of(&html);
+        assert!(found.contains(&reference) && found.contains(&decided), "{found}");
+        assert!(found.contains("Vorgänge mit „Vertrieb Softw“ (2)"), "{found}");
+        let (_, _, html) = sabine.get(&format!("/musterstadt/intern/?vorgang={decided}")).await;
+        let found = cases_of(&html);
+        assert!(found.contains(&decided) && !found.contains(&reference), "{found}");
+        let (_, _, html) = sabine.get("/musterstadt/intern/?vorgang=xyzzy").await;
+        assert!(html.contains("Keine Vorgänge gefunden."), "{html}");
+        let other = login(&s, "beispielgemeinde", "sachbearbeitung").await;
+        let (_, _, html) = other.get("/beispielgemeinde/intern/?vorgang=Muster").await;
+        assert!(!html.contains(&reference) && !html.contains(&decided), "{html}");
+        s.stop().await;
+    }
+}

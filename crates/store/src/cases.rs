@@ -146,6 +146,40 @@ pub async fn list(conn: &mut AnyConnection, tenant_id: &str, status: Option<&str
     Ok(sqlx::query_as(&sql).bind(tenant_id).bind(status.unwrap_or("")).bind(limit).fetch_all(&mut *conn).await?)
 }
 
+/// The words of a search as typed: runs of letters and digits, lowercase, at most eight
+/// (everything else, quotes and operators included, separates words and is dropped).
+pub fn search_words(typed: &str) -> Vec<String> {
+    typed.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).take(8).collect()
+}
+
+/// The tenant's cases whose Aktenzeichen, applicant or submitted data contain words
+/// beginning with each of `words` (from [`search_words`]), newest first. Full-text indexed:
+/// FTS5 on SQLite, a GIN-indexed tsvector on PostgreSQL (migration 0018).
+pub async fn search(conn: &mut AnyConnection, tenant_id: &str, words: &[String], limit: i64) -> Result<Vec<Case>> {
+    if words.is_empty() {
+        return Ok(Vec::new());
+    }
+    let columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect();
+    let columns = columns.join(", ");
+    let (sql, query) = match crate::Backend::of(conn) {
+        crate::Backend::Sqlite => (
+            format!(
+                "SELECT {columns} FROM case_search s JOIN cases c ON c.tenant_id = s.tenant_id AND c.case_id = s.case_id
+                 WHERE case_search MATCH $2 AND s.tenant_id = $1 ORDER BY c.submitted_at DESC LIMIT $3"
+            ),
+            words.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" "),
+        ),
+        crate::Backend::Postgres => (
+            format!(
+                "SELECT {columns} FROM cases c WHERE c.tenant_id = $1 AND c.search @@ to_tsquery('simple', $2)
+                 ORDER BY c.submitted_at DESC LIMIT $3"
+            ),
+            words.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" & "),
+        ),
+    };
+    Ok(sqlx::query_as(&sql).bind(tenant_id).bind(query).bind(limit).fetch_all(&mut *conn).await?)
+}
+
 /// Submission and decision times of the tenant's latest decided cases of a procedure that a
 /// clerk worked on (decided more than a minute after submission), newest first.
 pub async fn decision_times(

@@ -882,3 +882,59 @@ async fn business_members_share_cases_and_drafts_and_keep_an_admin() {
         db.cleanup().await;
     }
 }
+
+/// Full-text search over a tenant's cases: by Aktenzeichen, applicant and any submitted
+/// value, by word prefix, umlauts as written; never another tenant's case; a change of the
+/// data is found at once; operators in the input are plain text.
+#[tokio::test]
+async fn cases_are_found_by_words_within_their_tenant() {
+    assert_eq!(
+        cases::search_words("  Bäckerei \"Schmidt\" OR GEW-2026-000001 *"),
+        ["bäckerei", "schmidt", "or", "gew", "2026", "000001"]
+    );
+    for db in testing::all().await {
+        let (a, b) = two_tenants(&db.store).await;
+        let bakery = json!({"betrieb": {"bezeichnung": "Bäckerei Schmidt", "anschrift": {"ort": "Musterstadt"}}});
+        let kiosk = json!({"betrieb": {"bezeichnung": "Kiosk am Markt"}});
+        let mut tx = db.store.begin().await.unwrap();
+        cases::insert(&mut tx, new_case(&a.tenant_id, "c1", "GEW-2026-000001", &bakery)).await.unwrap();
+        cases::insert(&mut tx, new_case(&a.tenant_id, "c2", "GEW-2026-000002", &kiosk)).await.unwrap();
+        cases::insert(&mut tx, new_case(&b.tenant_id, "c3", "GEW-2026-000001", &bakery)).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut conn = db.store.conn().await.unwrap();
+        let found = |words: &str| {
+            let words = cases::search_words(words);
+            let tenant = a.tenant_id.clone();
+            let store = db.store.clone();
+            async move {
+                let mut conn = store.conn().await.unwrap();
+                let mut ids: Vec<String> = cases::search(&mut conn, &tenant, &words, 50)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|c| c.case_id)
+                    .collect();
+                ids.sort();
+                ids
+            }
+        };
+        assert_eq!(found("schmidt").await, ["c1"], "{:?}", db.backend());
+        assert_eq!(found("Bäck").await, ["c1"], "a prefix, with its umlaut");
+        assert_eq!(found("GEW-2026-000002").await, ["c2"]);
+        assert_eq!(found("erika muster").await, ["c1", "c2"], "the applicant");
+        assert_eq!(found("kiosk schmidt").await, Vec::<String>::new(), "every word must match");
+        assert_eq!(found("\" OR * NEAR(").await, Vec::<String>::new(), "operators are words, not syntax");
+        assert!(found("").await.is_empty());
+        // Changed data is found at once; the old words are gone.
+        sqlx::query("UPDATE cases SET data = $1 WHERE tenant_id = $2 AND case_id = 'c2'")
+            .bind(json!({"betrieb": {"bezeichnung": "Blumenladen Weber"}}).to_string())
+            .bind(&a.tenant_id)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(found("weber").await, ["c2"]);
+        assert!(found("kiosk").await.is_empty());
+        drop(conn);
+        db.cleanup().await;
+    }
+}

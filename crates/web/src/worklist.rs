@@ -41,6 +41,8 @@ pub struct Filter {
     ueberfaellig: Option<String>,
     suche: Option<String>,
     sortierung: Option<String>,
+    /// Words to find in all of the tenant's cases (not only those with open tasks).
+    vorgang: Option<String>,
 }
 
 impl Filter {
@@ -65,8 +67,13 @@ pub async fn page(
     let mut conn = app.runtime.store.conn().await?;
     let rows = tasks::open_with_cases(&mut conn, &tenant.tenant_id, MAX_OPEN_TASKS).await?;
     let colleagues = staff::active(&mut conn, &tenant.tenant_id).await?;
-    let recent: Vec<Json> = cases::list(&mut conn, &tenant.tenant_id, None, 50)
-        .await?
+    let case_words = cases::search_words(Filter::value(&filter.vorgang));
+    let listed = if case_words.is_empty() {
+        cases::list(&mut conn, &tenant.tenant_id, None, 50).await?
+    } else {
+        cases::search(&mut conn, &tenant.tenant_id, &case_words, 100).await?
+    };
+    let recent: Vec<Json> = listed
         .into_iter()
         .map(|c| json!({"case_id": c.case_id, "reference": c.reference, "applicant": c.applicant, "status": c.status, "status_label": t(lang, &format!("case_status.{}", c.status)), "received": crate::backoffice::received_label(&c)}))
         .collect();
@@ -188,6 +195,7 @@ pub async fn page(
         "worklist.html",
         context! {
             tasks => task_rows, cases => recent, overdue_consultations => overdue_consultations,
+            case_search => Filter::value(&filter.vorgang), case_searched => !case_words.is_empty(),
             bulk_assignees => if ctx.role == Role::TeamLead { colleagues.iter().filter(|c| Role::parse(&c.role).is_some_and(Role::may_decide))
                 .map(|c| json!({"username": c.username, "name": c.display_name})).collect::<Vec<_>>() } else { Vec::new() },
             may_bulk => ctx.role.may_decide(),
