@@ -157,6 +157,13 @@ impl Worker<'_> {
         self.role == Role::TeamLead && self.eligible(a) && to.eligible(a)
     }
 
+    /// May approve a decision `proposed_by` someone else (four-eyes principle): a second
+    /// person who could decide the task too, or a team lead of the team; never the
+    /// proposer.
+    pub fn may_approve(&self, a: &Assignment, proposed_by: &str) -> bool {
+        proposed_by != self.username && self.role.may_decide() && self.eligible(a)
+    }
+
     /// Which list of the worklist the task belongs to for this person.
     pub fn view_of(&self, a: &Assignment) -> Option<View> {
         match a.assignee {
@@ -259,6 +266,10 @@ mod tests {
         assert!(!deputy.may_take_over(&open), "unassigned: taken the usual way");
         let leas = Assignment { assignee: Some("lea"), ..open };
         assert!(!deputy.may_work_on(&leas) && deputy.view_of(&leas).is_none(), "only for whom he stands in");
+        // Four eyes: not the proposer; a colleague the task is for, or the team lead.
+        assert!(!erika.may_approve(&erikas, "erika") && max.may_approve(&erikas, "erika"));
+        assert!(lead.may_approve(&erikas, "erika") && !auditor.may_approve(&erikas, "erika"));
+        assert!(!outsider.may_approve(&erikas, "erika"), "not for her");
         // Standing in does not widen what a task is for.
         let elsewhere = Worker { role: Role::Clerk, username: "olga", org_units: &[], deputy_for: &away };
         assert!(!elsewhere.may_work_on(&erikas) && !elsewhere.may_take_over(&erikas));

@@ -127,6 +127,8 @@ pub enum ParameterKind {
     Integer,
     Text,
     List,
+    /// Yes or no (`true`/`false`), e.g. whether decisions need a second person.
+    Boolean,
 }
 
 /// What a citizen account keeps for filling in forms (`[prefill]` maps form fields to these).
@@ -563,6 +565,7 @@ fn coerce_parameter(kind: ParameterKind, value: &Json) -> Result<Json, String> {
             Some(items) if items.iter().all(Json::is_string) => Ok(value.clone()),
             _ => Err("Liste von Texten erwartet".into()),
         },
+        ParameterKind::Boolean => value.as_bool().map(Json::Bool).ok_or_else(|| "true oder false erwartet".into()),
     }
 }
 

@@ -126,6 +126,13 @@ async fn every_back_office_route_answers_each_role_of_each_town_as_expected() {
             // Cancelling an entry only forgets this browser's entry: anyone signed in may.
             ("POST", format!("{m}/erfassung/abbrechen"), vec![], [Allowed, Allowed, Allowed, Allowed]),
             ("POST", format!("{m}/aufgaben/{task}/entscheidung"), vec![], [Allowed, Allowed, Forbidden, Forbidden]),
+            // No proposal waits on the task: not found for those who could approve one.
+            (
+                "POST",
+                format!("{m}/aufgaben/{task}/vorschlag/annehmen"),
+                vec![],
+                [NotFound, NotFound, Forbidden, Forbidden],
+            ),
             (
                 "POST",
                 format!("{m}/vorgaenge/{case}/nachrichten"),

@@ -2418,3 +2418,84 @@ async fn clerks_find_any_case_of_their_town_by_its_words() {
         s.stop().await;
     }
 }
+
+/// Four-eyes principle: with the procedure's parameter `vier_augen` set by the town, Sabine's
+/// decision is only a proposal; she cannot approve it herself; Max sends it back (a reason
+/// is required), Sabine proposes again and Max approves: the case is decided. Audited.
+#[tokio::test]
+async fn with_four_eyes_a_second_person_approves_the_decision() {
+    for db in testing::all().await {
+        let s = TestServer::start(db).await;
+        let tid = tenant_id(&s, "musterstadt").await;
+        let rt = &s.assembled.runtime;
+        let mut tx = rt.store.begin().await.unwrap();
+        let activation =
+            rathaus_store::tenants::activation(&mut tx, &tid, "gewerbeanmeldung").await.unwrap().expect("active");
+        let mut parameters = activation.parameters.clone();
+        parameters["vier_augen"] = serde_json::json!(true);
+        rathaus_store::tenants::activate_procedure(&mut tx, &tid, "gewerbeanmeldung", &parameters, chrono::Utc::now())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let reference = review_case(&s).await;
+        let task_id = open_task(&s, &reference).await;
+        let max = colleague(&s, "max", "Max Kollege", &["gewerbeamt"]).await;
+        let sabine = login(&s, "musterstadt", "sachbearbeitung").await;
+        let (_, _, list) = sabine.get("/musterstadt/intern/").await;
+        let case_path = link_to(&list, &format!(">{reference}</a>"));
+        let decide = format!("/musterstadt/intern/aufgaben/{task_id}/entscheidung");
+        let (_, _, html) = sabine.post(&case_path, &decide, &[("ergebnis", "bestaetigen")]).await;
+        assert!(html.contains("Die Entscheidung ist zur Freigabe vorgeschlagen"), "{html}");
+        assert!(html.contains("Wartet auf die Freigabe durch eine zweite Person."), "{html}");
+        assert!(!html.contains(&decide), "no second decision meanwhile: {html}");
+        let approve = format!("/musterstadt/intern/aufgaben/{task_id}/vorschlag/annehmen");
+        let send_back = format!("/musterstadt/intern/aufgaben/{task_id}/vorschlag/zurueckweisen");
+        let (st, _, _) = sabine.post(&case_path, &approve, &[]).await;
+        assert_eq!(st, 403, "not her own proposal");
+
+        let (_, _, html) = max.get(&case_path).await;
+        assert!(html.contains("Vorgeschlagene Entscheidung:") && html.contains("Sabine Sachbearbeiterin"), "{html}");
+        let (_, _, html) = max.post(&case_path, &send_back, &[("grund", "kurz")]).await;
+        assert!(html.contains("Begründen Sie in mindestens 10 Zeichen"), "{html}");
+        let (_, _, html) =
+            max.post(&case_path, &send_back, &[("grund", "Die Erlaubnis fehlt noch in der Akte.")]).await;
+        assert!(html.contains("Der Vorschlag ist zurückgegeben"), "{html}");
+        let (_, _, html) = sabine.get(&case_path).await;
+        assert!(html.contains(&decide) && html.contains("Die Erlaubnis fehlt noch in der Akte."), "{html}");
+
+        let reason = "Die Erlaubnis nach dem Heilpraktikergesetz fehlt.";
+        let (_, _, html) = sabine.post(&case_path, &decide, &[("ergebnis", "ablehnen"), ("begruendung", reason)]).await;
+        assert!(html.contains("zur Freigabe vorgeschlagen"), "{html}");
+        let (_, _, html) = max.post(&case_path, &approve, &[]).await;
+        assert!(html.contains("Die Entscheidung ist freigegeben."), "{html}");
+        let mut status = String::new();
+        for _ in 0..100 {
+            let (_, _, html) = max.get(&case_path).await;
+            status = between(&html, "id=\"case-status\">", "</strong>").to_string();
+            if status == "Abgelehnt" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(status, "Abgelehnt");
+        let actions: Vec<(String,)> = sqlx::query_as(
+            "SELECT action FROM audit_log WHERE tenant_id = $1 AND action LIKE 'task.%' AND action NOT IN ('task.created') ORDER BY seq",
+        )
+        .bind(&tid)
+        .fetch_all(s.db.store.pool())
+        .await
+        .unwrap();
+        let actions: Vec<&str> = actions.iter().map(|a| a.0.as_str()).collect();
+        assert!(
+            actions.ends_with(&[
+                "task.proposed",
+                "task.proposal_rejected",
+                "task.proposed",
+                "task.completed",
+                "task.approved"
+            ]),
+            "{actions:?}"
+        );
+        s.stop().await;
+    }
+}

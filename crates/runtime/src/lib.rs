@@ -471,6 +471,8 @@ async fn apply_effect(
                 candidate_users: candidate_users.join(","),
                 due_at: due.map(rathaus_store::ts),
                 follow_up_at: follow_up.map(rathaus_store::ts),
+                proposal: None,
+                proposed_by: None,
             };
             writes.push(task_store::insert_write(&task));
             record("task.created", json!({"task": task.task_id, "name": name, "due": task.due_at}));

@@ -223,6 +223,131 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// Keeps `decision` as a proposal on the open task for a second person (four-eyes
+    /// principle); `Conflict` if one is waiting already or the task is closed.
+    pub async fn propose_decision(
+        &self,
+        tenant_id: &str,
+        task_id: &str,
+        decision: &Decision,
+        actor: &Actor,
+    ) -> Result<()> {
+        let now = self.clock.now();
+        let by = match actor {
+            Actor::Staff { username, .. } => username.clone(),
+            other => other.label(),
+        };
+        let proposal = json!({"ergebnis": decision.outcome, "begruendung": decision.reason, "bearbeitet_von": decision.clerk_name});
+        let mut tx = self.store.begin().await?;
+        let task = tasks::by_id(&mut tx, tenant_id, task_id).await?.ok_or(RuntimeError::NotFound)?;
+        if !tasks::propose(&mut tx, tenant_id, task_id, &proposal.to_string(), &by).await? {
+            return Err(RuntimeError::Conflict("Zu dieser Aufgabe liegt schon ein Vorschlag vor.".into()));
+        }
+        let text = format!(
+            "Entscheidung „{}“ von {} zur Freigabe vorgeschlagen",
+            outcome_de(&decision.outcome),
+            decision.clerk_name
+        );
+        events::add(&mut tx, tenant_id, &task.case_id, "task", &text, false, now).await?;
+        audit::append(
+            &mut tx,
+            tenant_id,
+            actor,
+            "task.proposed",
+            "case",
+            &task.case_id,
+            &json!({"task": task_id, "outcome": decision.outcome}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A second person approves the task's proposal: the proposed decision completes the
+    /// task (the notice names whoever proposed it). `Conflict` if the proposal changed or is
+    /// gone meanwhile.
+    pub async fn approve_proposal(&self, tenant_id: &str, task_id: &str, actor: &Actor) -> Result<()> {
+        let (task, decision, proposed_by) = self.proposal_of(tenant_id, task_id).await?;
+        self.complete_task(tenant_id, task_id, &decision, actor).await?;
+        let mut tx = self.store.begin().await?;
+        audit::append(
+            &mut tx,
+            tenant_id,
+            actor,
+            "task.approved",
+            "case",
+            &task.case_id,
+            &json!({"task": task_id, "proposed_by": proposed_by, "outcome": decision.outcome}),
+            self.clock.now(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A second person sends the proposal back with `reason`; the task waits for a new
+    /// decision.
+    pub async fn reject_proposal(&self, tenant_id: &str, task_id: &str, reason: &str, actor: &Actor) -> Result<()> {
+        let (task, _, proposed_by) = self.proposal_of(tenant_id, task_id).await?;
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let proposal = task.proposal.clone().unwrap_or_default();
+        if !tasks::clear_proposal(&mut tx, tenant_id, task_id, &proposal).await? {
+            return Err(RuntimeError::Conflict("Der Vorschlag wurde inzwischen geändert.".into()));
+        }
+        events::add(
+            &mut tx,
+            tenant_id,
+            &task.case_id,
+            "task",
+            &format!("Vorgeschlagene Entscheidung nicht freigegeben: {reason}"),
+            false,
+            now,
+        )
+        .await?;
+        audit::append(
+            &mut tx,
+            tenant_id,
+            actor,
+            "task.proposal_rejected",
+            "case",
+            &task.case_id,
+            &json!({"task": task_id, "proposed_by": proposed_by, "reason": reason}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The open task with its waiting proposal, read as a decision, and who proposed it.
+    async fn proposal_of(&self, tenant_id: &str, task_id: &str) -> Result<(tasks::Task, Decision, String)> {
+        let mut conn = self.store.conn().await?;
+        let task = tasks::by_id(&mut conn, tenant_id, task_id).await?.ok_or(RuntimeError::NotFound)?;
+        drop(conn);
+        let (Some(proposal), Some(by)) = (task.proposal.clone(), task.proposed_by.clone()) else {
+            return Err(RuntimeError::Conflict("Zu dieser Aufgabe liegt kein Vorschlag vor.".into()));
+        };
+        let p: serde_json::Value =
+            serde_json::from_str(&proposal).map_err(|e| RuntimeError::Procedure(format!("Vorschlag unlesbar: {e}")))?;
+        let text = |k: &str| p.get(k).and_then(serde_json::Value::as_str).unwrap_or_default().to_string();
+        let decision =
+            Decision { outcome: text("ergebnis"), reason: text("begruendung"), clerk_name: text("bearbeitet_von") };
+        Ok((task, decision, by))
+    }
+}
+
+/// How the timeline names an outcome.
+fn outcome_de(outcome: &str) -> &str {
+    match outcome {
+        "bestaetigen" => "bestätigen",
+        "ablehnen" => "ablehnen",
+        other => other,
+    }
+}
+
 /// How far ahead a clerk may put a task for resubmission.
 pub const FOLLOW_UP_MAX_DAYS: i64 = 366;
 

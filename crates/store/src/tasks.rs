@@ -25,6 +25,9 @@ pub struct Task {
     pub candidate_users: String,
     pub due_at: Option<String>,
     pub follow_up_at: Option<String>,
+    /// A decision waiting for a second person's approval (JSON), and who proposed it.
+    pub proposal: Option<String>,
+    pub proposed_by: Option<String>,
 }
 
 impl Task {
@@ -33,12 +36,14 @@ impl Task {
     }
 }
 
-const COLUMNS: &str = "tenant_id, task_id, case_id, instance_id, token, element_id, name, candidate_groups, form_key, status, assignee, result, created_at, completed_at, completed_by, candidate_users, due_at, follow_up_at";
+const COLUMNS: &str = "tenant_id, task_id, case_id, instance_id, token, element_id, name, candidate_groups, form_key, status, assignee, result, created_at, completed_at, completed_by, candidate_users, due_at, follow_up_at, proposal, proposed_by";
+/// What a new task is written with (it has no proposal yet).
+const NEW_COLUMNS: &str = "tenant_id, task_id, case_id, instance_id, token, element_id, name, candidate_groups, form_key, status, assignee, result, created_at, completed_at, completed_by, candidate_users, due_at, follow_up_at";
 
 /// The insert of a new task, to be sent in a [`crate::batch::Batch`].
 pub fn insert_write(t: &Task) -> Write {
     Write::new(format!(
-        "INSERT INTO tasks ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+        "INSERT INTO tasks ({NEW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
     ))
     .bind(&t.tenant_id)
     .bind(&t.task_id)
@@ -199,6 +204,44 @@ pub async fn open_with_instance(
 /// Makes the case's open tasks due for resubmission (Wiedervorlage) at `at`, so that the
 /// worklist shows them (e.g. when a request to the applicant went unanswered); returns
 /// how many.
+/// Keeps a decision of the open task as a proposal for a second person, unless one is
+/// waiting already; false otherwise.
+pub async fn propose(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    task_id: &str,
+    proposal: &str,
+    by: &str,
+) -> Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE tasks SET proposal = $3, proposed_by = $4
+         WHERE tenant_id = $1 AND task_id = $2 AND status = 'open' AND proposal IS NULL",
+    )
+    .bind(tenant_id)
+    .bind(task_id)
+    .bind(proposal)
+    .bind(by)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Takes the task's waiting proposal back (approved or rejected); false if there was none.
+pub async fn clear_proposal(conn: &mut AnyConnection, tenant_id: &str, task_id: &str, proposal: &str) -> Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE tasks SET proposal = NULL, proposed_by = NULL
+         WHERE tenant_id = $1 AND task_id = $2 AND status = 'open' AND proposal = $3",
+    )
+    .bind(tenant_id)
+    .bind(task_id)
+    .bind(proposal)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
 pub async fn follow_up_now(conn: &mut AnyConnection, tenant_id: &str, case_id: &str, at: DateTime<Utc>) -> Result<u64> {
     Ok(sqlx::query("UPDATE tasks SET follow_up_at = $3 WHERE tenant_id = $1 AND case_id = $2 AND status = 'open'")
         .bind(tenant_id)

@@ -434,6 +434,8 @@ async fn a_batch_writes_everything_in_one_statement_and_reports_its_last_write()
             candidate_users: String::new(),
             due_at: Some(rathaus_store::ts(t0() + Duration::days(3))),
             follow_up_at: None,
+            proposal: None,
+            proposed_by: None,
         };
         let entry = |action: &str| audit::Pending {
             actor: Actor::System,

@@ -173,6 +173,23 @@ pub(crate) async fn case_worker(
     }
 }
 
+/// The staff member doing case work on the tenant's task `task_id`, and the task; as
+/// [`case_work`].
+pub(crate) async fn task_work(
+    app: &AppState,
+    tenant: &Tenant,
+    session: &Session,
+    task_id: &str,
+) -> AppResult<Result<(StaffCtx, tasks::Task), Response>> {
+    let ctx = match case_worker(app, tenant, session).await? {
+        Ok(c) => c,
+        Err(r) => return Ok(Err(r)),
+    };
+    let mut conn = app.runtime.store.conn().await?;
+    let task = tasks::by_id(&mut conn, &tenant.tenant_id, task_id).await?.ok_or(AppError::NotFound)?;
+    Ok(Ok((ctx, task)))
+}
+
 pub(crate) fn actor(s: &StaffSession) -> Actor {
     Actor::Staff { staff_id: s.staff_id.clone(), username: s.username.clone() }
 }
@@ -407,7 +424,18 @@ pub(crate) async fn render_case_with(
         if let Some(e) = &follow_up_error {
             follow_up_errors.push(json!({"anchor": format!("wiedervorlage-{}", t.task_id), "message": e}));
         }
-        open_tasks.push(json!({"task_id": t.task_id, "name": t.name, "may_work": may_work_on(ctx, t),
+        let proposal = t.proposal.as_deref().and_then(|p| serde_json::from_str::<Json>(p).ok()).map(|p| {
+            let outcome = if p["ergebnis"] == "ablehnen" {
+                crate::i18n::t(lang, "case.reject")
+            } else {
+                crate::i18n::t(lang, "case.confirm")
+            };
+            json!({"outcome": outcome, "reason": p["begruendung"], "by": p["bearbeitet_von"]})
+        });
+        let may_approve =
+            t.proposed_by.as_deref().is_some_and(|by| with_assignment(t, |a| ctx.worker().may_approve(a, by)));
+        open_tasks.push(json!({"task_id": t.task_id, "name": t.name, "may_work": may_work_on(ctx, t) && proposal.is_none(),
+            "proposal": proposal, "may_approve": may_approve,
             "follow_up_value": follow_up_value, "follow_up_error": follow_up_error,
             "due": t.due_at.as_deref().map(when), "follow_up": t.follow_up_at.as_deref().map(when), "assignee": t.assignee,
             "claim": claim, "release": release, "assignable": assignable}));
@@ -684,13 +712,10 @@ pub async fn decide(
     let Visit { lang, tenant, mut session } = visit;
     let posted = Posted::new(pairs);
     session.verify_csrf(posted.get("_csrf"))?;
-    let ctx = match case_worker(&app, &tenant, &session).await? {
+    let (ctx, task) = match task_work(&app, &tenant, &session, &task_id).await? {
         Ok(c) => c,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
-    let mut conn = app.runtime.store.conn().await?;
-    let task = tasks::by_id(&mut conn, &tenant.tenant_id, &task_id).await?.ok_or(AppError::NotFound)?;
-    drop(conn);
     if !may_work_on(&ctx, &task) {
         return Err(AppError::Forbidden);
     }
@@ -706,14 +731,80 @@ pub async fn decide(
         return session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await;
     }
     let decision = Decision { outcome, reason, clerk_name: ctx.staff.display_name.clone() };
-    match app.runtime.complete_task(&tenant.tenant_id, &task_id, &decision, &actor(&ctx.staff)).await {
-        Ok(()) => session.data.flash = Some(t(lang, "case.decided")),
+    let who = actor(&ctx.staff);
+    let outcome = if needs_four_eyes(&app, &tenant, &task.case_id).await? {
+        app.runtime.propose_decision(&tenant.tenant_id, &task_id, &decision, &who).await.map(|()| "case.proposed")
+    } else {
+        app.runtime.complete_task(&tenant.tenant_id, &task_id, &decision, &who).await.map(|()| "case.decided")
+    };
+    match outcome {
+        Ok(key) => session.data.flash = Some(t(lang, key)),
         Err(RuntimeError::Conflict(_)) => session.data.flash = Some(t(lang, "case.already_decided")),
         Err(e) => return Err(e.into()),
     }
     session
         .finish(&app, &slug, Redirect::to(&format!("/{slug}/intern/vorgaenge/{}", task.case_id)).into_response())
         .await
+}
+
+/// Whether decisions of the case's procedure need a second person (the procedure's
+/// parameter `vier_augen`, as the tenant set it). A procedure the tenant no longer offers
+/// keeps its cases running; they are then decided without.
+async fn needs_four_eyes(app: &AppState, tenant: &Tenant, case_id: &str) -> AppResult<bool> {
+    let mut conn = app.runtime.store.conn().await?;
+    let case = cases::by_id(&mut conn, &tenant.tenant_id, case_id).await?.ok_or(AppError::NotFound)?;
+    drop(conn);
+    Ok(match app.runtime.active_procedure(tenant, &case.procedure_id).await {
+        Ok(active) => active.parameters.get("vier_augen").and_then(Json::as_bool).unwrap_or(false),
+        Err(RuntimeError::NotActive(_)) => false,
+        Err(e) => return Err(e.into()),
+    })
+}
+
+/// The second person approves the decision proposed for a task, or sends it back with a
+/// reason (four-eyes principle).
+pub async fn review_proposal(
+    State(app): State<AppState>,
+    Path((slug, task_id, verdict)): Path<(String, String, String)>,
+    visit: Visit,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    let posted = Posted::new(pairs);
+    session.verify_csrf(posted.get("_csrf"))?;
+    let (ctx, task) = match task_work(&app, &tenant, &session, &task_id).await? {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    let Some(by) = task.proposed_by.as_deref() else { return Err(AppError::NotFound) };
+    if !with_assignment(&task, |a| ctx.worker().may_approve(a, by)) {
+        return Err(AppError::Forbidden);
+    }
+    let who = actor(&ctx.staff);
+    let back = format!("/{slug}/intern/vorgaenge/{}", task.case_id);
+    let done = match verdict.as_str() {
+        "annehmen" => {
+            app.runtime.approve_proposal(&tenant.tenant_id, &task_id, &who).await.map(|()| "case.proposal_approved")
+        }
+        "zurueckweisen" => {
+            let reason = posted.text("grund");
+            if reason.chars().count() < 10 {
+                session.data.flash = Some(t(lang, "case.proposal_reason_missing"));
+                return session.finish(&app, &slug, Redirect::to(&back).into_response()).await;
+            }
+            app.runtime
+                .reject_proposal(&tenant.tenant_id, &task_id, &reason, &who)
+                .await
+                .map(|()| "case.proposal_rejected")
+        }
+        _ => return Err(AppError::NotFound),
+    };
+    session.data.flash = Some(match done {
+        Ok(key) => t(lang, key),
+        Err(RuntimeError::Conflict(_)) => t(lang, "worklist.changed_meanwhile"),
+        Err(e) => return Err(e.into()),
+    });
+    session.finish(&app, &slug, Redirect::to(&back).into_response()).await
 }
 
 /// The operations page: deployments with their running cases, and dead-lettered jobs.
