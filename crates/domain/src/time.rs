@@ -38,6 +38,23 @@ pub fn german_date_time(t: DateTime<Utc>) -> String {
     german_time(t).format("%d.%m.%Y, %H:%M Uhr").to_string()
 }
 
+/// A calendar day as Germans write it: "14.12.2026".
+pub fn german_day_of(day: NaiveDate) -> String {
+    day.format("%d.%m.%Y").to_string()
+}
+
+/// A stored calendar day (`YYYY-MM-DD`) as Germans write it; anything else as it is.
+pub fn german_day(stored: &str) -> String {
+    NaiveDate::parse_from_str(stored, "%Y-%m-%d").map(german_day_of).unwrap_or_else(|_| stored.to_string())
+}
+
+/// A calendar day as a person types it: `2026-12-14` (what a date input sends) or
+/// `14.12.2026`; `None` for anything else.
+pub fn parse_day(typed: &str) -> Option<NaiveDate> {
+    let typed = typed.trim();
+    NaiveDate::parse_from_str(typed, "%Y-%m-%d").or_else(|_| NaiveDate::parse_from_str(typed, "%d.%m.%Y")).ok()
+}
+
 /// The calendar day in Germany (what "today" means for deadlines and checks).
 pub fn german_today(t: DateTime<Utc>) -> NaiveDate {
     german_time(t).date_naive()
@@ -46,6 +63,17 @@ pub fn german_today(t: DateTime<Utc>) -> NaiveDate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_typed_stored_and_written() {
+        let day = NaiveDate::from_ymd_opt(2026, 12, 14).unwrap();
+        assert_eq!(parse_day(" 2026-12-14 "), Some(day));
+        assert_eq!(parse_day("14.12.2026"), Some(day));
+        assert_eq!(parse_day("morgen"), None);
+        assert_eq!(german_day("2026-12-14"), "14.12.2026");
+        assert_eq!(german_day("irgendwann"), "irgendwann");
+        assert_eq!(german_day_of(day), "14.12.2026");
+    }
 
     #[test]
     fn winter_and_summer_time() {

@@ -7,10 +7,9 @@
 use crate::chronicle::Kind;
 use crate::docdata::{document_data, DocumentContext};
 use crate::{Result, Runtime, RuntimeError};
-use chrono::NaiveDate;
 use rathaus_domain::attachment::safe_file_name;
 use rathaus_domain::consultation::Verdict;
-use rathaus_domain::time::german_date_time;
+use rathaus_domain::time::{german_date_time, german_day};
 use rathaus_domain::{CaseStatus, Channel, Money};
 use rathaus_engine::Instance;
 use rathaus_store::audit::{self, Actor};
@@ -144,6 +143,7 @@ impl Runtime {
         let consulted = consultations::for_case(&mut conn, t, case_id).await?;
         let trail = audit::for_object(&mut conn, t, "case", case_id).await?;
         drop(conn);
+        let chronicle = self.chronicle(tenant, case_id, &metas).await?;
         let procedure = self.procedure_of_deployment(t, &case.deployment_id).await?;
         let now = self.clock.now();
         let title = format!("Akte {}", case.reference);
@@ -158,11 +158,7 @@ impl Runtime {
             public_url: &self.config.public_url,
         })
         .map_err(RuntimeError::Procedure)?;
-        let day = |d: &str| {
-            NaiveDate::parse_from_str(d, "%Y-%m-%d")
-                .map(|d| d.format("%d.%m.%Y").to_string())
-                .unwrap_or_else(|_| d.into())
-        };
+        let day = german_day;
         let at = |ts: &str| rathaus_store::parse_ts(ts).map(german_date_time).unwrap_or_else(|_| ts.to_string());
         let findings: Vec<Json> = case
             .findings_json()?
@@ -183,7 +179,7 @@ impl Runtime {
             "pruefergebnisse": findings,
             "dokumente": metas.iter().map(|m| json!({"titel": m.title, "datei": m.file_name, "art": m.kind,
                 "erstellt": at(&m.created_at), "sha256": m.sha256})).collect::<Vec<_>>(),
-            "chronik": self.chronicle(tenant, case_id).await?.into_iter().map(|e| json!({"am": at(&e.at),
+            "chronik": chronicle.into_iter().map(|e| json!({"am": at(&e.at),
                 "art": chronicle_label(e.kind), "text": e.text, "intern": e.internal})).collect::<Vec<_>>(),
             "nachforderungen": asked.iter().map(|r| json!({"text": r.body, "frist": day(&r.due_date),
                 "stand": state_label(r.state())})).collect::<Vec<_>>(),

@@ -6,10 +6,10 @@
 
 use crate::{Result, Runtime};
 use rathaus_store::documents::DocumentMeta;
+use rathaus_store::events;
 use rathaus_store::events::Event;
 use rathaus_store::mailbox::{self, CaseMessage};
 use rathaus_store::tenants::Tenant;
-use rathaus_store::{documents, events};
 
 /// What an entry is about; the case file filters by it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -177,14 +177,14 @@ impl Runtime {
         Ok(())
     }
 
-    /// The chronicle of the tenant's case, oldest first.
-    pub async fn chronicle(&self, tenant: &Tenant, case_id: &str) -> Result<Vec<Entry>> {
+    /// The chronicle of the tenant's case, oldest first; `docs` are the case's documents,
+    /// which every caller has read already.
+    pub async fn chronicle(&self, tenant: &Tenant, case_id: &str, docs: &[DocumentMeta]) -> Result<Vec<Entry>> {
         let t = &tenant.tenant_id;
         let mut conn = self.store.conn().await?;
         let timeline = events::for_case(&mut conn, t, case_id, false).await?;
-        let docs = documents::for_case(&mut conn, t, case_id).await?;
         let messages = mailbox::for_case(&mut conn, t, case_id).await?;
-        Ok(merge(&timeline, &docs, &messages))
+        Ok(merge(&timeline, docs, &messages))
     }
 }
 

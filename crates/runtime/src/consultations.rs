@@ -17,6 +17,7 @@ use crate::{Result, Runtime, RuntimeError};
 use chrono::{DateTime, NaiveDate, Utc};
 use rathaus_domain::consultation::{check_answer, check_due, Answer, AnswerProblem, Verdict};
 use rathaus_domain::request::{deadline_passed_at, reminder_at};
+use rathaus_domain::time::{german_day, german_day_of};
 use rathaus_domain::CaseStatus;
 use rathaus_store::audit::{self, Actor};
 use rathaus_store::cases::Case;
@@ -82,14 +83,6 @@ pub enum Answered {
     Invalid(Vec<AnswerProblem>),
     /// Answered before, withdrawn, or the case is finished.
     Closed,
-}
-
-fn german(date: NaiveDate) -> String {
-    date.format("%d.%m.%Y").to_string()
-}
-
-fn due_label(due_date: &str) -> String {
-    NaiveDate::parse_from_str(due_date, "%Y-%m-%d").map(german).unwrap_or_else(|_| due_date.to_string())
 }
 
 /// Subject and text of the invitation or reminder mail. It names the authority, the
@@ -194,7 +187,7 @@ impl Runtime {
             t,
             &case.case_id,
             "consultation",
-            &format!("Beteiligung von {} gestartet, Frist bis {}", request.participant, german(request.due)),
+            &format!("Beteiligung von {} gestartet, Frist bis {}", request.participant, german_day_of(request.due)),
             false,
             now,
         )
@@ -363,7 +356,7 @@ pub(crate) async fn prepare(
     }
     let Some(mail) = rt.mail.as_ref() else { return Ok(false) };
     let link = rt.consultation_link(tenant, consultation_id);
-    let (subject, text) = mail_text(phase, &tenant.name, &case.reference, &due_label(&c.due_date), &link);
+    let (subject, text) = mail_text(phase, &tenant.name, &case.reference, &german_day(&c.due_date), &link);
     mail.send(&c.email, &subject, &text).await.map_err(|e| format!("Beteiligung nicht versandt: {e}"))?;
     Ok(true)
 }
@@ -381,7 +374,7 @@ pub(crate) async fn due(
     now: DateTime<Utc>,
 ) -> Result<()> {
     let Some(c) = consultations::by_id(conn, tenant_id, consultation_id).await? else { return Ok(()) };
-    let due = due_label(&c.due_date);
+    let due = german_day(&c.due_date);
     let (mark, action, text, details) = match phase {
         Phase::Invitation => (
             Mark::Invited,

@@ -60,7 +60,7 @@ pub(crate) fn document_data(c: &DocumentContext<'_>) -> Result<Json, String> {
             "girocode": girocode,
             "betrag": Money::from_cents(f.amount_cents).to_german(),
             "kassenzeichen": f.kassenzeichen,
-            "faellig": chrono::NaiveDate::parse_from_str(&f.due_date, "%Y-%m-%d").map(|d| d.format("%d.%m.%Y").to_string()).unwrap_or_else(|_| f.due_date.clone()),
+            "faellig": rathaus_domain::time::german_day(&f.due_date),
             "rechtsgrundlage": f.legal_basis,
             "kontoinhaber": if s.bank.holder.is_empty() { c.tenant.name.clone() } else { s.bank.holder.clone() },
             "iban": s.bank.iban,

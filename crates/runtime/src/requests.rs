@@ -11,6 +11,7 @@
 use crate::{Result, Runtime, RuntimeError};
 use chrono::{DateTime, NaiveDate, Utc};
 use rathaus_domain::request::{deadline_passed_at, reminder_at};
+use rathaus_domain::time::{german_day, german_day_of};
 use rathaus_domain::Lang;
 use rathaus_store::audit::{self, Actor};
 use rathaus_store::cases::Case;
@@ -49,16 +50,12 @@ impl Phase {
     }
 }
 
-fn german(date: NaiveDate) -> String {
-    date.format("%d.%m.%Y").to_string()
-}
-
 /// The message that asks, in the case's language.
 fn message_text(lang: Lang, what: &str, due: NaiveDate) -> String {
     match lang {
         Lang::De => format!(
             "Bitte reichen Sie bis zum {} Folgendes nach:\n\n{what}\n\nAntworten Sie hier im Postfach; Dateien können Sie anhängen. Bis dahin ruht die Bearbeitung Ihres Antrags.",
-            german(due)
+            german_day_of(due)
         ),
         Lang::En => format!(
             "Please send us the following by {}:\n\n{what}\n\nAnswer here in the mailbox; you can attach files. Until then, your application is on hold.",
@@ -179,7 +176,7 @@ impl Runtime {
             t,
             &case.case_id,
             "request",
-            &format!("Unterlagen oder Angaben nachgefordert, Frist bis {}", german(due)),
+            &format!("Unterlagen oder Angaben nachgefordert, Frist bis {}", german_day_of(due)),
             true,
             now,
         )
@@ -277,9 +274,7 @@ pub(crate) async fn due(
     now: DateTime<Utc>,
 ) -> Result<bool> {
     let Some(request) = requests::by_id(conn, tenant_id, request_id).await? else { return Ok(false) };
-    let due_text = NaiveDate::parse_from_str(&request.due_date, "%Y-%m-%d")
-        .map(german)
-        .unwrap_or_else(|_| request.due_date.clone());
+    let due_text = german_day(&request.due_date);
     match phase {
         Phase::Reminder => {
             if !requests::mark_reminded(conn, tenant_id, request_id, now).await? {

@@ -464,7 +464,7 @@ pub(crate) async fn render_case_with(
     let case_base = format!("/{}/intern/vorgaenge/{}", tenant.slug, case.case_id);
     let entries: Vec<Json> = app
         .runtime
-        .chronicle(tenant, &case.case_id)
+        .chronicle(tenant, &case.case_id, &metas)
         .await?
         .into_iter()
         .filter(|e| chronicle.is_none_or(|k| e.kind == k))

@@ -15,9 +15,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
-use chrono::NaiveDate;
 use minijinja::context;
 use rathaus_domain::consultation::{Answer, AnswerProblem, Verdict, MAX_DAYS, MAX_NAME, MAX_TEXT};
+use rathaus_domain::time::german_day;
 use rathaus_domain::Lang;
 use rathaus_engine::form::plausible_email;
 use rathaus_engine::summary::summarize;
@@ -44,10 +44,6 @@ impl ConsultationForm {
     }
 }
 
-fn due_label(due: &str) -> String {
-    NaiveDate::parse_from_str(due, "%Y-%m-%d").map(|d| d.format("%d.%m.%Y").to_string()).unwrap_or_else(|_| due.into())
-}
-
 fn verdict_label(lang: Lang, code: Option<&str>) -> Option<String> {
     code.and_then(Verdict::parse).map(|v| t(lang, &format!("consultation.verdict_{}", v.code())))
 }
@@ -66,7 +62,7 @@ pub(crate) fn consultation_views(
         .map(|c| {
             let state = c.state();
             let waiting = c.waiting();
-            json!({"participant": c.participant, "email": c.email, "question": c.question, "due": due_label(&c.due_date),
+            json!({"participant": c.participant, "email": c.email, "question": c.question, "due": german_day(&c.due_date),
                 "state": t(lang, &format!("request.state_{}", state.code())), "code": state.code(),
                 "verdict": verdict_label(lang, c.verdict.as_deref()), "verdict_code": c.verdict,
                 "statement": c.statement, "conditions": c.conditions, "answered_by": c.answered_by,
@@ -229,7 +225,7 @@ async fn participant_page(
         "consultation.html",
         context! {
             token => token, reference => case.reference, procedure_name => procedure.manifest.name.get(lang),
-            participant => c.participant, question => c.question, due => due_label(&c.due_date), requested_by => c.requested_by,
+            participant => c.participant, question => c.question, due => german_day(&c.due_date), requested_by => c.requested_by,
             overdue => c.state() == ConsultationState::Overdue, sections => sections, documents => docs,
             answered => c.answered_at.as_deref().map(when),
             given_verdict => verdict_label(lang, c.verdict.as_deref()), given_statement => c.statement, given_conditions => c.conditions,

@@ -22,7 +22,7 @@ use axum::Form;
 use chrono::NaiveDate;
 use minijinja::context;
 use rathaus_domain::case::{check_received, ReceivedProblem, MAX_RECEIVED_DAYS_AGO};
-use rathaus_domain::time::german_today;
+use rathaus_domain::time::{german_today, parse_day};
 use rathaus_domain::{Channel, Lang};
 use rathaus_runtime::intake::{Intake, ScanRef, SCAN_MAX_BYTES};
 use rathaus_runtime::{SubmitRequest, Submitted};
@@ -152,8 +152,7 @@ pub async fn start(
         form.errors.push(("kanal", t(lang, "intake.channel_missing")));
     }
     let typed = form.received.trim().to_string();
-    let received =
-        NaiveDate::parse_from_str(&typed, "%Y-%m-%d").or_else(|_| NaiveDate::parse_from_str(&typed, "%d.%m.%Y"));
+    let received = parse_day(&typed).ok_or(());
     let today = german_today(app.runtime.clock.now());
     match received.as_ref().map(|d| check_received(today, *d)) {
         _ if typed.is_empty() => form.errors.push(("eingang", t(lang, "intake.received_missing"))),

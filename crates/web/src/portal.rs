@@ -789,7 +789,7 @@ pub async fn status(
         let transfer = rathaus_domain::girocode::Transfer::for_fee(bank, amount, &f.kassenzeichen);
         let girocode = transfer.as_ref().filter(|_| f.status != "paid" && !amount.is_zero()).and_then(|t| t.svg());
         serde_json::json!({"amount": amount.to_german(), "kassenzeichen": f.kassenzeichen,
-            "due": chrono::NaiveDate::parse_from_str(&f.due_date, "%Y-%m-%d").map(|d| d.format("%d.%m.%Y").to_string()).unwrap_or(f.due_date),
+            "due": rathaus_domain::time::german_day(&f.due_date),
             "paid": f.status == "paid",
             "holder": bank.holder, "iban": transfer.as_ref().map(|t| t.iban.to_string()), "bic": bank.bic, "bank": bank.bank,
             "girocode_alt": tf(lang, "status.girocode_alt", &[("amount", &amount.to_german()), ("holder", &bank.holder)]),

@@ -14,6 +14,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use chrono::NaiveDate;
 use rathaus_domain::request::{check_ahead, DueProblem};
+use rathaus_domain::time::{german_day, parse_day};
 use rathaus_domain::Lang;
 use rathaus_runtime::requests::{DocumentRequest, RequestState, MAX_TEXT};
 use serde_json::{json, Value as Json};
@@ -27,10 +28,6 @@ pub(crate) struct RequestForm {
     pub due_error: Option<String>,
 }
 
-fn due_label(due: &str) -> String {
-    NaiveDate::parse_from_str(due, "%Y-%m-%d").map(|d| d.format("%d.%m.%Y").to_string()).unwrap_or_else(|_| due.into())
-}
-
 /// Requests for a page: what, by when, and where they stand; `withdraw_base` gives the
 /// clerk's withdraw address (none for the applicant).
 pub(crate) fn request_views(requests: &[DocumentRequest], lang: Lang, withdraw_base: Option<&str>) -> Vec<Json> {
@@ -38,7 +35,7 @@ pub(crate) fn request_views(requests: &[DocumentRequest], lang: Lang, withdraw_b
         .iter()
         .map(|r| {
             let state = r.state();
-            json!({"what": r.body, "due": due_label(&r.due_date), "state": t(lang, &format!("request.state_{}", state.code())),
+            json!({"what": r.body, "due": german_day(&r.due_date), "state": t(lang, &format!("request.state_{}", state.code())),
                 "code": state.code(), "waiting": r.waiting(), "by": r.requested_by,
                 "withdraw": withdraw_base.filter(|_| r.waiting()).map(|b| format!("{b}/{}/zuruecknehmen", r.request_id))})
         })
@@ -52,7 +49,7 @@ pub(crate) fn waiting_views(requests: &[DocumentRequest], lang: Lang) -> Vec<Jso
         .filter(|r| r.waiting())
         .map(|r| {
             let overdue = r.state() == RequestState::Overdue;
-            json!({"what": r.body, "due": tf(lang, if overdue { "request.due_passed" } else { "request.due_by" }, &[("date", &due_label(&r.due_date))])})
+            json!({"what": r.body, "due": tf(lang, if overdue { "request.due_passed" } else { "request.due_by" }, &[("date", &german_day(&r.due_date))])})
         })
         .collect()
 }
@@ -64,9 +61,7 @@ pub(crate) fn parse_due(app: &AppState, lang: Lang, typed: &str, max_days: i64) 
     if typed.is_empty() {
         return Err(t(lang, "request.due_missing"));
     }
-    let due = NaiveDate::parse_from_str(typed, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(typed, "%d.%m.%Y"))
-        .map_err(|_| t(lang, "request.due_invalid"))?;
+    let due = parse_day(typed).ok_or_else(|| t(lang, "request.due_invalid"))?;
     match check_ahead(app.runtime.clock.now(), due, max_days) {
         Ok(()) => Ok(due),
         Err(DueProblem::NotInFuture) => Err(t(lang, "request.due_not_future")),

@@ -200,7 +200,7 @@ pub async fn page(
                 .map(|c| json!({"username": c.username, "name": c.display_name})).collect::<Vec<_>>() } else { Vec::new() },
             may_bulk => ctx.role.may_decide(),
             absence => absence_view(&ctx, &colleagues, lang), standing_in => ctx.deputy_for.iter()
-                .map(|(_, name, until)| tf(lang, "absence.standing_in_for", &[("name", name), ("date", &day_label(until))])).collect::<Vec<_>>(), lists => lists, heading => heading, filtered => filtered,
+                .map(|(_, name, until)| tf(lang, "absence.standing_in_for", &[("name", name), ("date", &rathaus_domain::time::german_day(until))])).collect::<Vec<_>>(), lists => lists, heading => heading, filtered => filtered,
             list => if chosen.is_some() { list } else { "alle" },
             procedures => procedures, channels => channels, procedure => procedure, channel => channel,
             overdue_only => overdue_only, words => Filter::value(&filter.suche), sort => if sort.is_empty() { "frist" } else { sort },
@@ -233,9 +233,7 @@ fn follow_up_date(app: &AppState, lang: Lang, typed: &str) -> Result<Option<chro
     if typed.is_empty() {
         return Ok(None);
     }
-    let d = chrono::NaiveDate::parse_from_str(typed, "%Y-%m-%d")
-        .or_else(|_| chrono::NaiveDate::parse_from_str(typed, "%d.%m.%Y"))
-        .map_err(|_| t(lang, "case.follow_up_invalid"))?;
+    let d = rathaus_domain::time::parse_day(typed).ok_or_else(|| t(lang, "case.follow_up_invalid"))?;
     match check_ahead(app.runtime.clock.now(), d, FOLLOW_UP_MAX_DAYS) {
         Ok(()) => Ok(Some(d)),
         Err(DueProblem::NotInFuture) => Err(t(lang, "case.follow_up_not_future")),
@@ -474,12 +472,6 @@ pub async fn assign(
     session.finish(&app, &slug, Redirect::to(&back).into_response()).await
 }
 
-fn day_label(day: &str) -> String {
-    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
-        .map(|d| d.format("%d.%m.%Y").to_string())
-        .unwrap_or_else(|_| day.into())
-}
-
 /// The absence form of the worklist: the own absence, if any, and the colleagues who can
 /// stand in (active, and doing case work); none for those who do no case work.
 fn absence_view(ctx: &StaffCtx, colleagues: &[staff::Staff], lang: Lang) -> Option<Json> {
@@ -494,7 +486,7 @@ fn absence_view(ctx: &StaffCtx, colleagues: &[staff::Staff], lang: Lang) -> Opti
         .collect();
     let current = ctx.absence.as_ref().map(|(until, deputy)| {
         let name = colleagues.iter().find(|c| &c.username == deputy).map(|c| c.display_name.as_str()).unwrap_or(deputy);
-        tf(lang, "absence.current", &[("date", &day_label(until)), ("name", name)])
+        tf(lang, "absence.current", &[("date", &rathaus_domain::time::german_day(until)), ("name", name)])
     });
     Some(json!({"deputies": deputies, "current": current}))
 }
@@ -521,8 +513,7 @@ pub async fn absence(
     }
     let typed = posted.text("bis");
     let today = rathaus_domain::time::german_today(app.runtime.clock.now());
-    let until = chrono::NaiveDate::parse_from_str(typed.trim(), "%Y-%m-%d")
-        .or_else(|_| chrono::NaiveDate::parse_from_str(typed.trim(), "%d.%m.%Y"));
+    let until = rathaus_domain::time::parse_day(&typed).ok_or(());
     let mut conn = app.runtime.store.conn().await?;
     let deputy = staff::by_username(&mut conn, &tenant.tenant_id, &posted.text("vertretung"))
         .await?
