@@ -5,6 +5,7 @@ pub mod attachment;
 pub mod calendar;
 pub mod case;
 pub mod consultation;
+pub mod deadline;
 pub mod girocode;
 pub mod i18n;
 pub mod iban;

@@ -9,6 +9,7 @@ use crate::connectors;
 use crate::dmn::Decisions;
 use crate::feel::Expression;
 use crate::form::FormSchema;
+use rathaus_domain::calendar::{Counting, IsoDuration};
 use rathaus_domain::{Money, Text};
 use serde::Deserialize;
 use serde_json::Value as Json;
@@ -100,6 +101,43 @@ pub struct Manifest {
     pub templates: BTreeMap<String, TemplateDef>,
     #[serde(default)]
     pub parameters: BTreeMap<String, ParameterDef>,
+    /// The case's deadlines (statutory ones and the town's targets), counted from the
+    /// receipt of the application; see [`rathaus_domain::deadline`].
+    #[serde(default)]
+    pub deadlines: BTreeMap<String, DeadlineDef>,
+}
+
+/// A deadline of the procedure. Its length is fixed (`duration`, for what the law says) or
+/// a parameter of type `duration` the town may override (`parameter`, for its own targets).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadlineDef {
+    pub kind: rathaus_domain::deadline::Kind,
+    pub label: Text,
+    #[serde(default)]
+    pub legal_basis: Option<String>,
+    #[serde(default)]
+    pub duration: Option<String>,
+    #[serde(default)]
+    pub parameter: Option<String>,
+    /// kalendertage | frist | arbeitstage | werktage; a statutory deadline ending on a
+    /// weekend or holiday moves to the next working day (`frist`, the default).
+    #[serde(default)]
+    pub counting: Option<Counting>,
+    /// Reminders to the case's clerks, each this long before the last day.
+    #[serde(default)]
+    pub remind: Vec<String>,
+    /// The team lead is told this long before the last day; without it, once it has passed.
+    #[serde(default)]
+    pub escalate: Option<String>,
+}
+
+/// A deadline of a case's procedure with the town's parameters applied.
+#[derive(Debug, Clone)]
+pub struct CaseDeadline<'a> {
+    pub key: &'a str,
+    pub def: &'a DeadlineDef,
+    pub spec: rathaus_domain::deadline::Spec,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -129,6 +167,9 @@ pub enum ParameterKind {
     List,
     /// Yes or no (`true`/`false`), e.g. whether decisions need a second person.
     Boolean,
+    /// An ISO 8601 duration in days, weeks or months (`P5D`, `P2W`), e.g. a processing
+    /// target.
+    Duration,
 }
 
 /// What a citizen account keeps for filling in forms (`[prefill]` maps form fields to these).
@@ -367,10 +408,32 @@ impl Procedure {
             }
         }
         if errors.is_empty() {
+            // A town's target must still fit its reminders.
+            for (key, def) in &self.manifest.deadlines {
+                if let Err(e) = deadline_spec(def, |name| out.get(name).and_then(Json::as_str).map(String::from)) {
+                    errors.push(format!("Frist „{key}“: {e}"));
+                }
+            }
+        }
+        if errors.is_empty() {
             Ok(Json::Object(out))
         } else {
             Err(errors)
         }
+    }
+
+    /// The procedure's deadlines with the town's resolved `parameters` (see
+    /// [`Procedure::resolve_parameters`]) applied; checked when the procedure was loaded.
+    pub fn deadlines(&self, parameters: &Json) -> Vec<CaseDeadline<'_>> {
+        self.manifest
+            .deadlines
+            .iter()
+            .filter_map(|(key, def)| {
+                let spec =
+                    deadline_spec(def, |name| parameters.get(name).and_then(Json::as_str).map(String::from)).ok()?;
+                Some(CaseDeadline { key, def, spec })
+            })
+            .collect()
     }
 
     /// The catalogues as the decisions see them: `{ "<name>": [entries…] }`.
@@ -442,6 +505,31 @@ fn check_manifest(m: &Manifest, files: &BTreeMap<String, String>, problems: &mut
     for (name, def) in &m.parameters {
         if let Err(e) = coerce_parameter(def.kind, &toml_to_json(&def.default)) {
             p(&format!("[parameters.{name}]"), format!("Parameter „{name}“: Standardwert: {e}"));
+        }
+    }
+    for (key, def) in &m.deadlines {
+        let at = format!("[deadlines.{key}]");
+        if def.label.is_missing_german() {
+            p(&at, format!("Frist „{key}“: label braucht einen deutschen Text"));
+        }
+        if let Some(name) = &def.parameter {
+            match m.parameters.get(name) {
+                Some(pd) if pd.kind == ParameterKind::Duration => {}
+                Some(_) => {
+                    p(&at, format!("Frist „{key}“: Parameter „{name}“ muss den Typ duration haben"));
+                    continue;
+                }
+                None => {
+                    p(&at, format!("Frist „{key}“: Parameter „{name}“ gibt es nicht"));
+                    continue;
+                }
+            }
+        }
+        let default = |name: &str| {
+            m.parameters.get(name).map(|pd| toml_to_json(&pd.default)).and_then(|v| v.as_str().map(String::from))
+        };
+        if let Err(e) = deadline_spec(def, default) {
+            p(&at, format!("Frist „{key}“: {e}"));
         }
     }
     for (code, hint) in &m.hints {
@@ -566,7 +654,37 @@ fn coerce_parameter(kind: ParameterKind, value: &Json) -> Result<Json, String> {
             _ => Err("Liste von Texten erwartet".into()),
         },
         ParameterKind::Boolean => value.as_bool().map(Json::Bool).ok_or_else(|| "true oder false erwartet".into()),
+        ParameterKind::Duration => {
+            let text = value.as_str().ok_or("Dauer erwartet, z. B. \"P5D\" (5 Tage) oder \"P2W\" (2 Wochen)")?;
+            let d = IsoDuration::parse(text).map_err(|e| e.to_string())?;
+            if d.is_zero() || d.hours + d.minutes + d.seconds > 0 {
+                return Err(format!("„{text}“: eine Dauer in ganzen Tagen, Wochen oder Monaten erwartet"));
+            }
+            Ok(Json::String(d.to_string()))
+        }
     }
+}
+
+/// A deadline's definition as the domain counts it; `parameter` gives the value of the
+/// duration parameter it names.
+fn deadline_spec(
+    def: &DeadlineDef,
+    parameter: impl Fn(&str) -> Option<String>,
+) -> Result<rathaus_domain::deadline::Spec, String> {
+    let length = match (&def.duration, &def.parameter) {
+        (Some(d), None) => d.clone(),
+        (None, Some(p)) => parameter(p).ok_or_else(|| format!("Parameter „{p}“ (Typ duration) fehlt"))?,
+        _ => return Err("genau eines von duration (fest) oder parameter (vom Mandanten änderbar) angeben".into()),
+    };
+    let parse = |text: &str| IsoDuration::parse(text).map_err(|e| e.to_string());
+    let spec = rathaus_domain::deadline::Spec {
+        duration: parse(&length)?,
+        counting: def.counting.unwrap_or(Counting::Frist),
+        remind: def.remind.iter().map(|r| parse(r)).collect::<Result<_, _>>()?,
+        escalate: def.escalate.as_deref().map(parse).transpose()?,
+    };
+    spec.check().map_err(|e| e.to_string())?;
+    Ok(spec)
 }
 
 fn toml_to_json(v: &toml::Value) -> Json {

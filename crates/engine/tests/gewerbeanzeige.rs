@@ -360,16 +360,7 @@ fn the_assistant_on_a_complete_standard_case_predicts_the_automatic_confirmation
 fn prefill_names_form_fields_and_account_fields() {
     let p = procedure();
     assert_eq!(p.manifest.prefill.get("inhaber.familienname").map(String::as_str), Some("familienname"));
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../library/gewerbeanmeldung");
-    let mut files = std::collections::BTreeMap::new();
-    for entry in walk(&dir) {
-        let name = entry.strip_prefix(&dir).unwrap().to_string_lossy().replace('\\', "/");
-        if let Ok(text) = std::fs::read_to_string(&entry) {
-            files.insert(name, text);
-        }
-    }
-    let shared = dir.join("../_kataloge/staaten.json");
-    files.insert("../_kataloge/staaten.json".into(), std::fs::read_to_string(shared).unwrap());
+    let mut files = library_files();
     let manifest = files["procedure.toml"].replace(
         "\"inhaber.telefon\" = \"telefon\"",
         "\"inhaber.telefon\" = \"handy\"\n\"inhaber.geburtsdatum\" = \"vornamen\"",
@@ -389,6 +380,61 @@ fn prefill_names_form_fields_and_account_fields() {
         ),
         "{problems:?}"
     );
+}
+
+/// The library folder's files, as `Procedure::from_files` takes them.
+fn library_files() -> std::collections::BTreeMap<String, String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../library/gewerbeanmeldung");
+    let mut files = std::collections::BTreeMap::new();
+    for entry in walk(&dir) {
+        let name = entry.strip_prefix(&dir).unwrap().to_string_lossy().replace('\\', "/");
+        if let Ok(text) = std::fs::read_to_string(&entry) {
+            files.insert(name, text);
+        }
+    }
+    let shared = dir.join("../_kataloge/staaten.json");
+    files.insert("../_kataloge/staaten.json".into(), std::fs::read_to_string(shared).unwrap());
+    files
+}
+
+#[test]
+fn deadlines_come_from_the_manifest_and_the_towns_target_from_its_parameter() {
+    use rathaus_domain::calendar::{Counting, IsoDuration};
+    let p = procedure();
+    let params = p.resolve_parameters(&json!({})).unwrap();
+    let d: Vec<_> = p.deadlines(&params);
+    let keys: Vec<&str> = d.iter().map(|d| d.key).collect();
+    assert_eq!(keys, ["bearbeitungsziel", "empfangsbescheinigung"]);
+    assert_eq!(d[1].spec.duration, IsoDuration::parse("P3D").unwrap());
+    assert_eq!(d[1].spec.counting, Counting::Frist);
+    assert_eq!(d[1].def.legal_basis.as_deref(), Some("§ 15 Abs. 1 GewO"));
+    assert_eq!(d[0].spec.duration, IsoDuration::parse("P2D").unwrap());
+    assert_eq!(d[0].spec.counting, Counting::Arbeitstage);
+    // The town sets its own target; hours or nonsense are refused with the parameter named.
+    let params = p.resolve_parameters(&json!({"bearbeitungsziel": "P1W"})).unwrap();
+    assert_eq!(p.deadlines(&params)[0].spec.duration, IsoDuration::parse("P1W").unwrap());
+    let e = p.resolve_parameters(&json!({"bearbeitungsziel": "PT4H"})).unwrap_err();
+    assert!(e.iter().any(|m| m.starts_with("Parameter „bearbeitungsziel“")), "{e:?}");
+    let e = p.resolve_parameters(&json!({"bearbeitungsziel": "zwei Tage"})).unwrap_err();
+    assert!(e.iter().any(|m| m.contains("keine Dauer nach ISO 8601")), "{e:?}");
+}
+
+#[test]
+fn a_wrong_deadline_definition_is_named_when_the_procedure_loads() {
+    let check = |from: &str, to: &str, expected: &str| {
+        let mut files = library_files();
+        let manifest = files["procedure.toml"].replace(from, to);
+        assert_ne!(manifest, files["procedure.toml"], "{from}");
+        files.insert("procedure.toml".into(), manifest);
+        let problems: Vec<String> = Procedure::from_files(files).unwrap_err().into_iter().map(|p| p.message).collect();
+        assert!(problems.iter().any(|m| m.contains(expected)), "{expected}: {problems:?}");
+    };
+    check("duration = \"P3D\"", "duration = \"P3D\"\nparameter = \"bearbeitungsziel\"", "genau eines von duration");
+    check("remind = [\"P1D\"]", "remind = [\"P1W\"]", "liegt nicht innerhalb der Frist");
+    check("duration = \"P3D\"", "duration = \"PT72H\"", "nicht in Stunden");
+    check("parameter = \"bearbeitungsziel\"", "parameter = \"gebuehr_anmeldung\"", "muss den Typ duration haben");
+    check("parameter = \"bearbeitungsziel\"", "parameter = \"gibts_nicht\"", "Parameter „gibts_nicht“ gibt es nicht");
+    check("kind = \"ziel\"", "kind = \"wunsch\"", "wunsch");
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

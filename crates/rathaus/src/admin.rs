@@ -134,15 +134,26 @@ pub async fn create_tenant(
     Ok(tenant)
 }
 
-pub async fn create_staff(
-    rt: &Runtime,
-    tenant: &tenants::Tenant,
-    username: &str,
-    display_name: &str,
-    password: &str,
-    role: Role,
-    org_units: &[String],
-) -> Result<()> {
+/// A staff account to create.
+#[derive(Clone, Copy)]
+pub struct NewStaff<'a> {
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub password: &'a str,
+    pub role: Role,
+    /// Organisational units, usable as candidate groups of user tasks.
+    pub org_units: &'a [String],
+    /// Where reminders and escalations of deadlines go.
+    pub email: Option<&'a str>,
+}
+
+pub async fn create_staff(rt: &Runtime, tenant: &tenants::Tenant, new: &NewStaff<'_>) -> Result<()> {
+    let NewStaff { username, display_name, password, role, org_units, email } = *new;
+    if let Some(e) = email {
+        if !rathaus_engine::form::plausible_email(e) {
+            bail!("E-Mail-Adresse „{e}“ ist ungültig (erwartet name@beispiel.de)");
+        }
+    }
     for unit in org_units {
         if unit.is_empty()
             || !unit.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
@@ -173,6 +184,9 @@ pub async fn create_staff(
     if !org_units.is_empty() {
         staff::set_org_units(&mut tx, &tenant.tenant_id, &s.staff_id, org_units).await?;
     }
+    if email.is_some() {
+        staff::set_email(&mut tx, &tenant.tenant_id, &s.staff_id, email).await?;
+    }
     audit::append(
         &mut tx,
         &tenant.tenant_id,
@@ -180,7 +194,7 @@ pub async fn create_staff(
         "staff.created",
         "staff",
         &s.staff_id,
-        &json!({"username": username, "role": role.code(), "org_units": org_units}),
+        &json!({"username": username, "role": role.code(), "org_units": org_units, "email": email.is_some()}),
         now,
     )
     .await?;

@@ -113,6 +113,9 @@ enum Command {
         /// Organisational unit (repeatable), usable as candidateGroups of user tasks.
         #[arg(long = "org-unit")]
         org_units: Vec<String>,
+        /// E-mail address for reminders and escalations of deadlines.
+        #[arg(long)]
+        email: Option<String>,
     },
     /// Create an API key for a tenant (printed once).
     ApiKeyCreate {
@@ -308,7 +311,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::StaffCreate { config, tenant, username, name, role, org_units } => {
+        Command::StaffCreate { config, tenant, username, name, role, org_units, email } => {
             let (_, assembled) = open(&config).await?;
             let role = Role::parse(&role).with_context(|| {
                 format!("Rolle „{role}“ gibt es nicht: clerk, team_lead, tenant_admin oder auditor")
@@ -318,7 +321,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 Ok(p) => (p, false),
                 Err(_) => (admin::random_text(16), true),
             };
-            admin::create_staff(&assembled.runtime, &t, &username, &name, &password, role, &org_units).await?;
+            let new = admin::NewStaff {
+                username: &username,
+                display_name: &name,
+                password: &password,
+                role,
+                org_units: &org_units,
+                email: email.as_deref(),
+            };
+            admin::create_staff(&assembled.runtime, &t, &new).await?;
             println!("Benutzer „{username}“ ({}) bei „{}“ angelegt.", role.code(), t.slug);
             if generated {
                 println!("Passwort (nur jetzt sichtbar): {password}");

@@ -2,7 +2,7 @@
 //! and an API key each. Credentials are random per installation, printed at start and
 //! written to `<data-dir>/demo-credentials.json`.
 
-use crate::admin::{create_api_key, create_staff, create_tenant, random_text};
+use crate::admin::{create_api_key, create_staff, create_tenant, random_text, NewStaff};
 use anyhow::{Context, Result};
 use rathaus_domain::tenant::{BankAccount, Branding, Contact, LegalTexts};
 use rathaus_domain::{Role, TenantSettings};
@@ -172,7 +172,17 @@ pub async fn seed_demo(rt: &Runtime) -> Result<Option<DemoCredentials>> {
             // Clerks and team leads belong to the trade office: models can address it as a
             // candidate group (`candidateGroups="gewerbeamt"`).
             let units: Vec<String> = if role.may_decide() { vec!["gewerbeamt".to_string()] } else { Vec::new() };
-            create_staff(rt, &tenant, username, display, &password, *role, &units).await?;
+            // Mails of the demo go into its mail folder; the addresses only have to look real.
+            let email = format!("{username}@{}.example", d.slug);
+            let new = NewStaff {
+                username,
+                display_name: display,
+                password: &password,
+                role: *role,
+                org_units: &units,
+                email: Some(&email),
+            };
+            create_staff(rt, &tenant, &new).await?;
             staff.push(StaffCredential { username: username.to_string(), password, role: role.code().into() });
         }
         let api_key = create_api_key(rt, &tenant, "Demo-Schlüssel").await?;

@@ -717,9 +717,15 @@ async fn colleague(s: &TestServer, user: &str, name: &str, units: &[&str]) -> Vi
     let tenant = rathaus_store::tenants::by_slug(&mut conn, "musterstadt").await.unwrap().unwrap();
     drop(conn);
     let units: Vec<String> = units.iter().map(|u| u.to_string()).collect();
-    rathaus::admin::create_staff(rt, &tenant, user, name, COLLEAGUE_PASSWORD, rathaus_domain::Role::Clerk, &units)
-        .await
-        .unwrap();
+    let new = rathaus::admin::NewStaff {
+        username: user,
+        display_name: name,
+        password: COLLEAGUE_PASSWORD,
+        role: rathaus_domain::Role::Clerk,
+        org_units: &units,
+        email: None,
+    };
+    rathaus::admin::create_staff(rt, &tenant, &new).await.unwrap();
     let v = Visit::new(s);
     let login = "/musterstadt/intern/anmelden";
     let (st, _, html) = v.post(login, login, &[("benutzername", user), ("passwort", COLLEAGUE_PASSWORD)]).await;

@@ -3,6 +3,7 @@
 //! are keyed by the job id, so a retried job never produces a second document or fee.
 
 use crate::consultations::CONSULTATION_JOB;
+use crate::deadlines::DEADLINE_JOB;
 use crate::docdata::{document_data, DocumentContext};
 use crate::notify::NOTIFY_JOB;
 use crate::requests::{Phase, REQUEST_JOB};
@@ -41,6 +42,12 @@ pub(crate) enum Prepared {
         consultation_id: String,
         phase: crate::consultations::Phase,
         mailed: bool,
+    },
+    /// A deadline reached a reminder, its escalation or its end; `mailed` staff were told.
+    DeadlineDue {
+        deadline_id: String,
+        moment: rathaus_domain::deadline::Moment,
+        mailed: usize,
     },
     Document {
         kind: String,
@@ -163,6 +170,15 @@ pub(crate) async fn prepare(
             let mailed = crate::consultations::prepare(rt, tenant, case, &consultation_id, phase).await?;
             Ok(Prepared::ConsultationDue { consultation_id, phase, mailed })
         }
+        DEADLINE_JOB => {
+            let deadline_id = h.get("deadline").cloned().ok_or("Header „deadline“ fehlt")?;
+            let moment = h
+                .get("phase")
+                .and_then(|p| rathaus_domain::deadline::Moment::parse(p))
+                .ok_or("Header „phase“ fehlt oder ist ungültig")?;
+            let mailed = crate::deadlines::prepare(rt, tenant, case, &deadline_id, moment).await?;
+            Ok(Prepared::DeadlineDue { deadline_id, moment, mailed })
+        }
         other => Err(format!("unbekannter Konnektor „{other}“")),
     }
 }
@@ -206,6 +222,9 @@ pub(crate) async fn commit(
         }
         Prepared::ConsultationDue { consultation_id, phase, mailed } => {
             crate::consultations::due(conn, t, &case.case_id, consultation_id, *phase, *mailed, now).await?;
+        }
+        Prepared::DeadlineDue { deadline_id, moment, mailed } => {
+            crate::deadlines::due(conn, t, &case.case_id, deadline_id, *moment, *mailed, now).await?;
         }
         Prepared::Notified { sent } => {
             if *sent {

@@ -18,6 +18,7 @@ pub mod clock;
 mod connectors;
 pub mod consultations;
 mod correlation;
+pub mod deadlines;
 mod delivery;
 mod docdata;
 mod drafts;

@@ -186,6 +186,20 @@ impl Runtime {
             now,
         };
         persist_effects(&mut tx, &ctx, &mut instance, effects, &mut step).await?;
+        let deadlines = crate::deadlines::writes(&crate::deadlines::NewCaseDeadlines {
+            tenant_id: &tenant.tenant_id,
+            case_id: &case_id,
+            instance_id: &instance_id,
+            procedure,
+            parameters: &active.parameters,
+            calendar: &calendar,
+            received_at,
+            now,
+        })
+        .map_err(RuntimeError::Conflict)?;
+        for write in deadlines {
+            step.writes.push(write);
+        }
         step.writes.push(jobs::insert_write(
             &tenant.tenant_id,
             &new_id(),

@@ -631,3 +631,158 @@ async fn a_consultation_invites_reminds_expires_and_is_answered() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn deadlines_remind_the_clerk_escalate_to_the_team_lead_and_end_with_the_case() {
+    use rathaus_domain::deadline::Light;
+    use rathaus_runtime::tasks::Decision;
+    use rathaus_runtime::Reassign;
+    use rathaus_store::{audit, deadlines, staff, tasks};
+    for db in testing::all().await {
+        let mail_dir = std::env::temp_dir().join(format!("rathaus-deadlines-{:016x}", rand_suffix()));
+        let clock = Arc::new(ManualClock::new(monday()));
+        let library =
+            rathaus_engine::Library::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/library")).unwrap();
+        let config =
+            RuntimeConfig { public_url: "http://test".into(), secret: b"secret".to_vec(), node_id: "n".into() };
+        let mailer = rathaus_runtime::mail::Mailer::directory(mail_dir.clone(), "amt@musterstadt.example").unwrap();
+        let rt = Runtime::new(db.store.clone(), library, config, clock.clone(), Some(mailer));
+        let settings = TenantSettings { postcodes: vec!["09999".into()], land: "SN".into(), ..Default::default() };
+        let mut tx = db.store.begin().await.unwrap();
+        let t = tenants::create(&mut tx, "musterstadt", "Musterstadt", &settings, monday()).await.unwrap();
+        tenants::activate_procedure(&mut tx, &t.tenant_id, "vorkaufsrecht", &json!({}), monday()).await.unwrap();
+        // A clerk, the building office's team lead, and another office's team lead.
+        for (user, role, unit, email) in [
+            ("sabine", "clerk", "bauamt", "sabine@musterstadt.example"),
+            ("thomas", "team_lead", "bauamt", "thomas@musterstadt.example"),
+            ("olga", "team_lead", "ordnungsamt", "olga@musterstadt.example"),
+        ] {
+            let s = staff::create(&mut tx, &t.tenant_id, user, user, "x", role, monday()).await.unwrap();
+            staff::set_org_units(&mut tx, &t.tenant_id, &s.staff_id, &[unit.to_string()]).await.unwrap();
+            staff::set_email(&mut tx, &t.tenant_id, &s.staff_id, Some(email)).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        rt.sync_deployments().await.unwrap();
+        let data = json!({"name": "Notarin Dr. Weiß"});
+        let s = rt
+            .submit(SubmitRequest {
+                tenant: &t,
+                procedure_id: "vorkaufsrecht",
+                data: &data,
+                channel: Channel::Api,
+                lang: Lang::De,
+                actor: Actor::System,
+                upload_key: None,
+                account_id: None,
+                business_id: None,
+            })
+            .await
+            .unwrap();
+        let views = rt.case_deadlines(&t, &s.case_id).await.unwrap();
+        let due: Vec<(String, String, Light)> =
+            views.iter().map(|v| (v.deadline.deadline_key.clone(), v.deadline.due_on.clone(), v.light)).collect();
+        // Ten working days in Saxony skip Buß- und Bettag (18 November); two months from
+        // 16 November end on Saturday 16 January, so on Monday the 18th.
+        assert_eq!(
+            due,
+            [
+                ("ziel".to_string(), "2026-12-01".to_string(), Light::Green),
+                ("vorkaufsrecht".to_string(), "2027-01-18".to_string(), Light::Green)
+            ],
+            "{:?}",
+            db.backend()
+        );
+        let mut conn = db.store.conn().await.unwrap();
+        let task = tasks::for_case(&mut conn, &t.tenant_id, &s.case_id).await.unwrap().remove(0);
+        drop(conn);
+        let clerk = Actor::Staff { staff_id: "s1".into(), username: "sabine".into() };
+        assert!(rt.reassign_task(&t.tenant_id, &task.task_id, Reassign::Claim { by: "sabine" }, &clerk).await.unwrap());
+        let mails = |dir: &Path| -> Vec<String> {
+            let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+            let mut names: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+            names.sort();
+            names.iter().map(|p| std::fs::read_to_string(p).unwrap().replace("=\r\n", "").replace("=\n", "")).collect()
+        };
+        let to = |m: &String, who: &str| m.contains(&format!("To: {who}@musterstadt.example"));
+        let actions = || {
+            let (store, tenant, case_id) = (db.store.clone(), t.tenant_id.clone(), s.case_id.clone());
+            async move {
+                let mut conn = store.conn().await.unwrap();
+                audit::for_object(&mut conn, &tenant, "case", &case_id)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|a| a.action)
+                    .filter(|a| a.starts_with("deadline."))
+                    .collect::<Vec<_>>()
+            }
+        };
+
+        // Two days before the target's last day the clerk is reminded (and nobody else).
+        clock.set(Utc.with_ymd_and_hms(2026, 11, 29, 7, 0, 0).unwrap());
+        rt.run_due_jobs().await.unwrap();
+        let sent = mails(&mail_dir);
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert!(to(&sent[0], "sabine") && sent[0].contains("endet am 01.12.2026"), "{}", sent[0]);
+        assert!(!sent[0].contains("Weiß"), "no personal data in the mail");
+        assert_eq!(actions().await, ["deadline.reminded"]);
+        let (rows, counts) = rt.deadline_dashboard(&t, deadlines::Filter::default(), 10).await.unwrap();
+        assert_eq!((rows.len(), counts.red, counts.amber, counts.green), (2, 0, 1, 1));
+
+        // The target passes: the clerk and the building office's team lead (not the other
+        // office's) are told, and the task comes up for resubmission.
+        clock.set(Utc.with_ymd_and_hms(2026, 12, 2, 6, 0, 0).unwrap());
+        rt.run_due_jobs().await.unwrap();
+        let sent = mails(&mail_dir);
+        assert_eq!(sent.len(), 3, "{sent:?}");
+        assert!(sent[1..].iter().any(|m| to(m, "sabine")) && sent[1..].iter().any(|m| to(m, "thomas")), "{sent:?}");
+        assert!(sent[1..].iter().all(|m| m.contains("Frist abgelaufen")));
+        assert_eq!(actions().await, ["deadline.reminded", "deadline.expired", "deadline.escalated"]);
+        let mut conn = db.store.conn().await.unwrap();
+        let task = tasks::by_id(&mut conn, &t.tenant_id, &task.task_id).await.unwrap().unwrap();
+        assert!(task.follow_up_at.is_some());
+        drop(conn);
+        let lights: Vec<Light> = rt.case_deadlines(&t, &s.case_id).await.unwrap().iter().map(|v| v.light).collect();
+        assert_eq!(lights, [Light::Red, Light::Green]);
+        // A job run again changes nothing.
+        rt.run_due_jobs().await.unwrap();
+        assert_eq!(mails(&mail_dir).len(), 3);
+
+        // Four weeks before the statutory end: reminder; two weeks before: reminder and the
+        // team lead, in one morning.
+        clock.set(Utc.with_ymd_and_hms(2026, 12, 21, 6, 30, 0).unwrap());
+        rt.run_due_jobs().await.unwrap();
+        assert_eq!(mails(&mail_dir).len(), 4);
+        clock.set(Utc.with_ymd_and_hms(2027, 1, 4, 6, 30, 0).unwrap());
+        rt.run_due_jobs().await.unwrap();
+        let sent = mails(&mail_dir);
+        assert_eq!(sent.len(), 6, "{sent:?}");
+        assert!(
+            sent[5..].iter().chain(&sent[4..5]).any(|m| to(m, "thomas") && m.contains("Frist in Gefahr")),
+            "{sent:?}"
+        );
+        let (rows, _) = rt
+            .deadline_dashboard(&t, deadlines::Filter { light: Some("gelb"), ..Default::default() }, 10)
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].1.deadline.reminders, rows[0].1.deadline.escalated_at.is_some()), (2, true));
+
+        // The clerk decides: the deadlines are met; the statutory one's end passes quietly.
+        let decision = Decision { outcome: "bestaetigen".into(), reason: String::new(), clerk_name: "Sabine".into() };
+        rt.complete_task(&t.tenant_id, &task.task_id, &decision, &clerk).await.unwrap();
+        rt.run_due_jobs().await.unwrap();
+        assert_eq!(status(&db, &t, s.reference.as_str()).await, CaseStatus::Confirmed);
+        clock.set(Utc.with_ymd_and_hms(2027, 1, 20, 8, 0, 0).unwrap());
+        rt.run_due_jobs().await.unwrap();
+        assert_eq!(mails(&mail_dir).len(), 6);
+        let views = rt.case_deadlines(&t, &s.case_id).await.unwrap();
+        assert!(views.iter().all(|v| v.met), "{views:?}");
+        assert_eq!(views.iter().map(|v| v.light).collect::<Vec<_>>(), [Light::Red, Light::Green]);
+        let (rows, counts) = rt.deadline_dashboard(&t, deadlines::Filter::default(), 10).await.unwrap();
+        assert_eq!((rows.len(), counts.red + counts.amber + counts.green), (0, 0));
+        assert_eq!(actions().await.len(), 6, "nothing after the decision: {:?}", actions().await);
+        let _ = std::fs::remove_dir_all(&mail_dir);
+        db.cleanup().await;
+    }
+}

@@ -92,7 +92,8 @@ pub async fn by_reference(conn: &mut AnyConnection, tenant_id: &str, reference: 
         .await?)
 }
 
-/// Sets the status; a final status also sets the decision time.
+/// Sets the status; a final status also sets the decision time and meets the case's open
+/// deadlines.
 pub async fn set_status(
     conn: &mut AnyConnection,
     tenant_id: &str,
@@ -101,7 +102,7 @@ pub async fn set_status(
     is_final: bool,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let now = ts(now);
+    let at = ts(now);
     sqlx::query(
         "UPDATE cases SET status = $3, updated_at = $4, decided_at = CASE WHEN $5 = 1 THEN $4 ELSE decided_at END
          WHERE tenant_id = $1 AND case_id = $2",
@@ -109,10 +110,13 @@ pub async fn set_status(
     .bind(tenant_id)
     .bind(case_id)
     .bind(status)
-    .bind(&now)
+    .bind(&at)
     .bind(if is_final { 1i64 } else { 0i64 })
     .execute(&mut *conn)
     .await?;
+    if is_final {
+        crate::deadlines::meet_all(conn, tenant_id, case_id, now).await?;
+    }
     Ok(())
 }
 

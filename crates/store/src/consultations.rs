@@ -142,6 +142,23 @@ pub async fn overdue(conn: &mut AnyConnection, tenant_id: &str, limit: i64) -> R
     Ok(rows.into_iter().map(|r| (r.consultation, r.reference)).collect())
 }
 
+/// The tenant's consultations waiting for an answer, the nearest deadline first, with the
+/// case's reference (the deadlines dashboard).
+pub async fn waiting(conn: &mut AnyConnection, tenant_id: &str, limit: i64) -> Result<Vec<(Consultation, String)>> {
+    let columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("k.{c}")).collect();
+    let rows: Vec<OverdueRow> = sqlx::query_as(&format!(
+        "SELECT {}, c.reference FROM consultations k JOIN cases c ON c.tenant_id = k.tenant_id AND c.case_id = k.case_id
+         WHERE k.tenant_id = $1 AND k.answered_at IS NULL AND k.withdrawn_at IS NULL
+         ORDER BY k.due_date, k.consultation_id LIMIT $2",
+        columns.join(", ")
+    ))
+    .bind(tenant_id)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.consultation, r.reference)).collect())
+}
+
 #[derive(sqlx::FromRow)]
 struct OverdueRow {
     #[sqlx(flatten)]

@@ -122,6 +122,29 @@ pub async fn for_case(conn: &mut AnyConnection, tenant_id: &str, case_id: &str) 
     .await?)
 }
 
+/// The tenant's requests waiting for the applicant, the nearest deadline first, with the
+/// case's reference (the deadlines dashboard).
+pub async fn waiting(conn: &mut AnyConnection, tenant_id: &str, limit: i64) -> Result<Vec<(Request, String)>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        request: Request,
+        reference: String,
+    }
+    let columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("r.{c}")).collect();
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {}, c.reference FROM document_requests r JOIN cases c ON c.tenant_id = r.tenant_id AND c.case_id = r.case_id
+         WHERE r.tenant_id = $1 AND r.answered_at IS NULL AND r.withdrawn_at IS NULL
+         ORDER BY r.due_date, r.request_id LIMIT $2",
+        columns.join(", ")
+    ))
+    .bind(tenant_id)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.request, r.reference)).collect())
+}
+
 pub async fn by_id(conn: &mut AnyConnection, tenant_id: &str, request_id: &str) -> Result<Option<Request>> {
     Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM document_requests WHERE tenant_id = $1 AND request_id = $2"))
         .bind(tenant_id)

@@ -18,6 +18,8 @@ pub struct Staff {
     /// Away until this day (`YYYY-MM-DD`, inclusive), with `deputy` (a username) standing in.
     pub absent_until: Option<String>,
     pub deputy: Option<String>,
+    /// Where reminders and escalations of deadlines go; none: only the dashboard shows them.
+    pub email: Option<String>,
 }
 
 impl Staff {
@@ -59,11 +61,12 @@ pub async fn create(
         org_units: String::new(),
         absent_until: None,
         deputy: None,
+        email: None,
     })
 }
 
 const COLUMNS: &str =
-    "tenant_id, staff_id, username, display_name, password_hash, role, active, org_units, absent_until, deputy";
+    "tenant_id, staff_id, username, display_name, password_hash, role, active, org_units, absent_until, deputy, email";
 
 /// Records an absence until `until` (inclusive) with `deputy` standing in, or its end (both
 /// `None`).
@@ -95,6 +98,17 @@ pub async fn deputised_by(conn: &mut AnyConnection, tenant_id: &str, deputy: &st
     .bind(today)
     .fetch_all(&mut *conn)
     .await?)
+}
+
+/// Sets (or, with `None`, removes) the e-mail address of a staff member.
+pub async fn set_email(conn: &mut AnyConnection, tenant_id: &str, staff_id: &str, email: Option<&str>) -> Result<()> {
+    sqlx::query("UPDATE staff SET email = $3 WHERE tenant_id = $1 AND staff_id = $2")
+        .bind(tenant_id)
+        .bind(staff_id)
+        .bind(email)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// Sets the organisational units of a staff member.

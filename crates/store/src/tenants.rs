@@ -166,6 +166,17 @@ pub async fn tenant_of_api_key(conn: &mut AnyConnection, key_hash: &str) -> Resu
 
 /// Every table that holds rows of a tenant, children first.
 const TENANT_TABLES: &[&str] = &[
+    "case_deadlines",
+    "consultations",
+    "document_requests",
+    "case_messages",
+    "account_cases",
+    "business_invitations",
+    "business_members",
+    "businesses",
+    "account_tokens",
+    "citizen_accounts",
+    "uploads",
     "messages",
     "sessions",
     "drafts",

@@ -940,3 +940,110 @@ async fn cases_are_found_by_words_within_their_tenant() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn deadlines_are_listed_by_light_marked_once_and_met_with_the_case() {
+    use chrono::NaiveDate;
+    use rathaus_store::deadlines::{self, Filter, NewDeadline};
+    use rathaus_store::tasks;
+    let day = |d: u32| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
+    for db in testing::all().await {
+        let (a, b) = two_tenants(&db.store).await;
+        let t = &a.tenant_id;
+        let data = json!({});
+        let mut tx = db.store.begin().await.unwrap();
+        for (id, reference) in [("c1", "GEW-2026-000001"), ("c2", "GEW-2026-000002"), ("c3", "GEW-2026-000003")] {
+            cases::insert(&mut tx, new_case(t, id, reference, &data)).await.unwrap();
+        }
+        cases::insert(&mut tx, new_case(&b.tenant_id, "c1", "GEW-2026-000001", &data)).await.unwrap();
+        // c1 passed (last day the 4th), c2 in its warning days, c3 far ahead; B has one too.
+        for (tenant, id, case, kind, warn, due) in [
+            (t.as_str(), "d1", "c1", "gesetzlich", day(3), day(4)),
+            (t, "d2", "c2", "ziel", day(6), day(9)),
+            (t, "d3", "c3", "gesetzlich", day(20), day(28)),
+            (&b.tenant_id, "d1", "c1", "gesetzlich", day(1), day(2)),
+        ] {
+            let new = NewDeadline {
+                tenant_id: tenant,
+                deadline_id: id,
+                case_id: case,
+                key: kind,
+                kind,
+                label: r#"{"de":"Frist","en":"Deadline"}"#,
+                legal_basis: Some("§ 1"),
+                warn_on: warn,
+                due_on: due,
+                now: t0(),
+            };
+            deadlines::insert_write(&new).execute(&mut tx).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        let mut conn = db.store.conn().await.unwrap();
+        let today = day(7);
+        assert_eq!(deadlines::counts(&mut conn, t, today).await.unwrap(), (1, 1, 1), "{:?}", db.backend());
+        let all = deadlines::open(&mut conn, t, today, Filter::default(), 10).await.unwrap();
+        let refs: Vec<&str> = all.iter().map(|r| r.reference.as_str()).collect();
+        assert_eq!(refs, ["GEW-2026-000001", "GEW-2026-000002", "GEW-2026-000003"]);
+        let only = |light, kind| Filter { light, kind, ..Filter::default() };
+        let red = deadlines::open(&mut conn, t, today, only(Some("rot"), None), 10).await.unwrap();
+        assert_eq!(red.iter().map(|r| r.deadline.deadline_id.as_str()).collect::<Vec<_>>(), ["d1"]);
+        let amber = deadlines::open(&mut conn, t, today, only(Some("gelb"), None), 10).await.unwrap();
+        assert_eq!(amber.iter().map(|r| r.deadline.deadline_id.as_str()).collect::<Vec<_>>(), ["d2"]);
+        let statutory = deadlines::open(&mut conn, t, today, only(None, Some("gesetzlich")), 10).await.unwrap();
+        assert_eq!(statutory.len(), 2);
+        // Only the cases with an open task of mine.
+        let task = tasks::Task {
+            tenant_id: t.clone(),
+            task_id: "k1".into(),
+            case_id: "c3".into(),
+            instance_id: "i1".into(),
+            token: 1,
+            element_id: "pruefen".into(),
+            name: "Prüfen".into(),
+            candidate_groups: "clerk".into(),
+            form_key: String::new(),
+            status: "open".into(),
+            assignee: Some("sabine".into()),
+            result: None,
+            created_at: rathaus_store::ts(t0()),
+            completed_at: None,
+            completed_by: None,
+            candidate_users: String::new(),
+            due_at: None,
+            follow_up_at: None,
+            proposal: None,
+            proposed_by: None,
+        };
+        tasks::insert_write(&task).execute(&mut conn).await.unwrap();
+        let mine = Filter { assignee: Some("sabine"), ..Filter::default() };
+        let mine = deadlines::open(&mut conn, t, today, mine, 10).await.unwrap();
+        assert_eq!(mine.iter().map(|r| r.deadline.case_id.as_str()).collect::<Vec<_>>(), ["c3"]);
+        // The worklist reads the lights of its page's cases; never another tenant's.
+        let of = deadlines::open_for_cases(&mut conn, t, &["c1", "c3", "c9"]).await.unwrap();
+        assert_eq!(of.iter().map(|d| d.deadline_id.as_str()).collect::<Vec<_>>(), ["d1", "d3"]);
+        assert_eq!(deadlines::open_for_cases(&mut conn, &b.tenant_id, &["c1"]).await.unwrap().len(), 1);
+        // Each moment is recorded once (a retried job changes nothing).
+        assert!(deadlines::mark_reminded(&mut conn, t, "d2", 1).await.unwrap());
+        assert!(!deadlines::mark_reminded(&mut conn, t, "d2", 1).await.unwrap());
+        assert!(deadlines::mark_reminded(&mut conn, t, "d2", 2).await.unwrap());
+        assert!(deadlines::mark_expired(&mut conn, t, "d1", t0()).await.unwrap());
+        assert!(!deadlines::mark_expired(&mut conn, t, "d1", t0()).await.unwrap());
+        assert!(deadlines::mark_escalated(&mut conn, t, "d1", t0()).await.unwrap());
+        assert!(!deadlines::mark_escalated(&mut conn, t, "d1", t0()).await.unwrap());
+        let d2 = deadlines::by_id(&mut conn, t, "d2").await.unwrap().unwrap();
+        assert_eq!(d2.reminders, 2);
+        // A final status meets the case's deadlines; nothing is marked on them after that.
+        cases::set_status(&mut conn, t, "c1", "confirmed", true, t0()).await.unwrap();
+        cases::set_status(&mut conn, t, "c2", "in_review", false, t0()).await.unwrap();
+        let d1 = deadlines::by_id(&mut conn, t, "d1").await.unwrap().unwrap();
+        assert!(d1.met_at.is_some() && d1.expired_at.is_some());
+        assert!(deadlines::by_id(&mut conn, t, "d2").await.unwrap().unwrap().met_at.is_none());
+        assert!(!deadlines::mark_reminded(&mut conn, t, "d1", 1).await.unwrap());
+        assert_eq!(deadlines::counts(&mut conn, t, today).await.unwrap(), (0, 1, 1));
+        assert_eq!(deadlines::for_case(&mut conn, t, "c1").await.unwrap().len(), 1);
+        // B's deadline is untouched by all of this.
+        assert_eq!(deadlines::counts(&mut conn, &b.tenant_id, today).await.unwrap(), (1, 0, 0));
+        drop(conn);
+        db.cleanup().await;
+    }
+}

@@ -453,6 +453,13 @@ pub(crate) async fn render_case_with(
     let requests = app.runtime.document_requests(tenant, &case.case_id).await?;
     let withdraw_base = format!("/{}/intern/vorgaenge/{}/nachforderungen", tenant.slug, case.case_id);
     let requests = crate::requests::request_views(&requests, lang, Some(&withdraw_base));
+    let deadline_rows: Vec<Json> = app
+        .runtime
+        .case_deadlines(tenant, &case.case_id)
+        .await?
+        .iter()
+        .map(|v| crate::deadlines::view_json(lang, v))
+        .collect();
     let consultations = app.runtime.consultations(tenant, &case.case_id).await?;
     let consultations_base = format!("/{}/intern/vorgaenge/{}/beteiligungen", tenant.slug, case.case_id);
     let consultation_rows =
@@ -529,7 +536,7 @@ pub(crate) async fn render_case_with(
         context! {
             case => context! { reference => case.reference, status => case.status, status_label => status_label(&case.status, lang), received => received_label(&case),
                 channel => t(lang, &format!("channel.{}", case.channel)), procedure_name => procedure.manifest.name.get(lang), version => procedure.manifest.version },
-            findings => findings, sections => sections, documents => docs, fees => fee_rows, payments => payment_rows, open_tasks => open_tasks, audit => trail,
+            deadlines => deadline_rows, findings => findings, sections => sections, documents => docs, fees => fee_rows, payments => payment_rows, open_tasks => open_tasks, audit => trail,
             chronicle => entries, chronicle_kinds => chronicle_kinds,
             note_text => note_text, note_error => note_error, note_action => format!("{case_base}/vermerke"),
             messages => messages, message_error => message_error, message_text => message_text,

@@ -9,6 +9,7 @@ mod attachments;
 mod backoffice;
 mod businesses;
 mod consultations;
+mod deadlines;
 mod domains;
 mod drafts;
 mod engine_api;
@@ -249,6 +250,7 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/intern/abmelden", post(backoffice::logout))
         .route("/{tenant}/intern/", get(worklist::page))
         .route("/{tenant}/intern/statistik", get(statistics::page))
+        .route("/{tenant}/intern/fristen", get(deadlines::page))
         .route("/{tenant}/intern/abwesenheit", post(worklist::absence))
         .route("/{tenant}/intern/erfassung/abbrechen", post(intake::cancel))
         .route("/{tenant}/intern/aufgaben/sammelaktion", post(worklist::bulk))

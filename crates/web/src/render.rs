@@ -30,6 +30,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("account_home.html", include_str!("../templates/account_home.html")),
     ("business.html", include_str!("../templates/business.html")),
     ("statistics.html", include_str!("../templates/statistics.html")),
+    ("deadlines.html", include_str!("../templates/deadlines.html")),
     ("withdraw.html", include_str!("../templates/withdraw.html")),
     ("consultation.html", include_str!("../templates/consultation.html")),
     ("intake.html", include_str!("../templates/intake.html")),

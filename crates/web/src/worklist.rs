@@ -43,6 +43,8 @@ pub struct Filter {
     sortierung: Option<String>,
     /// Words to find in all of the tenant's cases (not only those with open tasks).
     vorgang: Option<String>,
+    /// Only tasks whose case's deadline light is this (`rot`, `gelb`, `gruen`).
+    ampel: Option<String>,
 }
 
 impl Filter {
@@ -118,6 +120,14 @@ pub async fn page(
     let channels: BTreeMap<String, String> =
         visible.iter().map(|(_, r)| (r.channel.clone(), t(lang, &format!("channel.{}", r.channel)))).collect();
 
+    // The traffic light of each visible task's case: its worst open deadline.
+    let mut case_ids: Vec<&str> = visible.iter().map(|(_, r)| r.task.case_id.as_str()).collect();
+    case_ids.sort_unstable();
+    case_ids.dedup();
+    let deadlines = app.runtime.open_deadlines_of(&tenant, &case_ids).await?;
+    let light_of = |case_id: &str| crate::deadlines::case_light(lang, deadlines.get(case_id));
+    let light = rathaus_domain::deadline::Light::parse(Filter::value(&filter.ampel)).map(|l| l.code());
+    let (red, _, _) = app.runtime.deadline_counts(&tenant).await?;
     let procedure = Filter::value(&filter.verfahren);
     let channel = Filter::value(&filter.eingang);
     let overdue_only = Filter::value(&filter.ueberfaellig) == "1";
@@ -130,6 +140,7 @@ pub async fn page(
         .filter(|r| procedure.is_empty() || r.procedure_id == procedure)
         .filter(|r| channel.is_empty() || r.channel == channel)
         .filter(|r| !overdue_only || due_of(&r.task).is_some_and(|d| d < now))
+        .filter(|r| light.is_none_or(|l| light_of(&r.task.case_id).is_some_and(|j| j["light"].as_str() == Some(l))))
         .filter(|r| {
             words.is_empty()
                 || r.reference.to_lowercase().contains(&words)
@@ -169,7 +180,7 @@ pub async fn page(
                 "procedure_name": names.get(&r.deployment_id), "due": task.due_at.as_deref().map(when),
                 "overdue": due_of(task).is_some_and(|d| d < now), "follow_up": task.follow_up_at.as_deref().map(when),
                 "follow_up_due": task.follow_up_at.as_deref().and_then(|d| rathaus_store::parse_ts(d).ok()).is_some_and(|d| d <= now),
-                "assignee": task.assignee, "claim": claim, "release": release})
+                "assignee": task.assignee, "claim": claim, "release": release, "deadline": light_of(&task.case_id)})
         })
         .collect();
     let lists: Vec<Json> =
@@ -190,7 +201,7 @@ pub async fn page(
         Some(v) => t(lang, &format!("worklist.list_{}", v.code())),
         None => t(lang, "worklist.list_alle"),
     };
-    let filtered = !procedure.is_empty() || !channel.is_empty() || overdue_only || !words.is_empty();
+    let filtered = !procedure.is_empty() || !channel.is_empty() || overdue_only || !words.is_empty() || light.is_some();
     let body = render(
         "worklist.html",
         context! {
@@ -203,6 +214,8 @@ pub async fn page(
                 .map(|(_, name, until)| tf(lang, "absence.standing_in_for", &[("name", name), ("date", &rathaus_domain::time::german_day(until))])).collect::<Vec<_>>(), lists => lists, heading => heading, filtered => filtered,
             list => if chosen.is_some() { list } else { "alle" },
             procedures => procedures, channels => channels, procedure => procedure, channel => channel,
+            light => light.unwrap_or(""), lights => rathaus_domain::deadline::Light::ALL.map(|l| json!({"code": l.code(), "label": t(lang, &format!("deadline.light_{}", l.code()))})),
+            deadlines_link => if red > 0 { tf(lang, "deadline.link_red", &[("n", &red.to_string())]) } else { t(lang, "deadline.link") },
             overdue_only => overdue_only, words => Filter::value(&filter.suche), sort => if sort.is_empty() { "frist" } else { sort },
             sorts => ["frist", "eingang", "aktenzeichen"].map(|code| json!({"code": code, "label": t(lang, &format!("worklist.sort_{code}"))})),
             role_label => t(lang, &format!("role.{}", ctx.role.code())), may_see_operations => ctx.role.may_see_operations(), may_enter => ctx.role.may_decide(),
