@@ -113,6 +113,13 @@ async fn every_back_office_route_answers_each_role_of_each_town_as_expected() {
             ("GET", format!("{m}/?liste=team"), vec![], [Allowed, Allowed, Allowed, Allowed]),
             ("GET", format!("{m}/vorgaenge/{case}"), vec![], [Allowed, Allowed, Allowed, Allowed]),
             ("GET", format!("{m}/statistik"), vec![], [Allowed, Allowed, Allowed, Allowed]),
+            ("GET", format!("{m}/fristen"), vec![], [Allowed, Allowed, Allowed, Allowed]),
+            (
+                "GET",
+                format!("{m}/fristen?ampel=rot&art=gesetzlich&meine=1"),
+                vec![],
+                [Allowed, Allowed, Allowed, Allowed],
+            ),
             ("GET", format!("{m}/vorgaenge/{case}/akte.zip"), vec![], [Allowed, Allowed, Allowed, Allowed]),
             ("GET", format!("{m}/vorgaenge/{case}/akte.pdf"), vec![], [Allowed, Allowed, Allowed, Allowed]),
             ("GET", format!("{m}/vorgaenge/{case}?art=nachrichten"), vec![], [Allowed, Allowed, Allowed, Allowed]),

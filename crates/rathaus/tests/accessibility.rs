@@ -399,6 +399,10 @@ async fn audit_worklist(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit)
     a.check(c, &format!("{tenant}: case file")).await;
     go(c, s, &format!("/{tenant}/intern/statistik")).await;
     a.check(c, &format!("{tenant}: statistics")).await;
+    go(c, s, &format!("/{tenant}/intern/fristen")).await;
+    a.check(c, &format!("{tenant}: deadlines")).await;
+    go(c, s, &format!("/{tenant}/intern/fristen?ampel=rot&art=gesetzlich")).await;
+    a.check(c, &format!("{tenant}: deadlines, none red")).await;
     audit_consultation(c, s, tenant, a).await;
     audit_intake(c, s, tenant, a).await;
     c.delete_all_cookies().await.unwrap();

@@ -2505,3 +2505,77 @@ async fn with_four_eyes_a_second_person_approves_the_decision() {
         s.stop().await;
     }
 }
+
+/// Deadlines: a case in review has the statutory one of § 15 GewO and the town's target,
+/// shown with their traffic lights on the dashboard, in the worklist and in the case file;
+/// filters by light and kind; a passed one is red; deciding meets them; another town sees
+/// none of it.
+#[tokio::test]
+async fn the_deadlines_dashboard_shows_each_cases_deadlines_with_their_traffic_light() {
+    for db in testing::all().await {
+        let s = TestServer::start(db).await;
+        let reference = review_case(&s).await;
+        let (_, url, _) = Visit::new(&s).get("/musterstadt/intern/fristen").await;
+        assert_eq!(url, "/musterstadt/intern/anmelden", "staff only");
+        let clerk = login(&s, "musterstadt", "sachbearbeitung").await;
+        let (st, _, html) = clerk.get("/musterstadt/intern/fristen").await;
+        assert_eq!(st, 200, "{html}");
+        let html = unescape(&html);
+        let statutory = between(&html, &format!("id=\"frist-{reference}-empfangsbescheinigung\">"), "</tr>");
+        assert!(
+            statutory.contains("Empfangsbescheinigung binnen drei Tagen")
+                && statutory.contains("gesetzliche Frist · § 15 Abs. 1 GewO")
+                && statutory.contains("im Plan"),
+            "{statutory}"
+        );
+        let target = between(&html, &format!("id=\"frist-{reference}-bearbeitungsziel\">"), "</tr>");
+        assert!(target.contains("Bearbeitungsziel der Gemeinde") && target.contains("noch "), "{target}");
+        assert!(html.contains("im Plan <span class=\"count\">(2)</span>"), "{html}");
+        let (_, _, red) = clerk.get("/musterstadt/intern/fristen?ampel=rot").await;
+        assert!(red.contains("id=\"no-deadlines\""), "{red}");
+        let (_, _, targets) = clerk.get("/musterstadt/intern/fristen?art=ziel").await;
+        assert!(targets.contains("bearbeitungsziel\">") && !targets.contains("empfangsbescheinigung\">"), "{targets}");
+        let (_, _, mine) = clerk.get("/musterstadt/intern/fristen?meine=1").await;
+        assert!(mine.contains("id=\"no-deadlines\""), "nobody has taken the task yet: {mine}");
+
+        // The last day of the target has passed: red everywhere, and counted in the link.
+        sqlx::query("UPDATE case_deadlines SET warn_on = '2020-01-01', due_on = '2020-01-02' WHERE deadline_key = 'bearbeitungsziel'")
+            .execute(s.db.store.pool())
+            .await
+            .unwrap();
+        let (_, _, red) = clerk.get("/musterstadt/intern/fristen?ampel=rot").await;
+        let row = between(&red, &format!("id=\"frist-{reference}-bearbeitungsziel\">"), "</tr>");
+        assert!(row.contains("abgelaufen") && row.contains("02.01.2020") && row.contains("Tagen abgelaufen"), "{row}");
+        let (_, _, list) = clerk.get("/musterstadt/intern/").await;
+        assert!(list.contains("Fristen (1 abgelaufen)"), "{list}");
+        let row = between(&list, &format!(">{reference}</a>"), "</tr>");
+        assert!(row.contains("light-rot") && row.contains("Bearbeitungsziel der Gemeinde: 02.01.2020"), "{row}");
+        let (_, _, only_red) = clerk.get("/musterstadt/intern/?ampel=rot").await;
+        assert!(only_red.contains(&format!(">{reference}</a>")), "{only_red}");
+        let (_, _, only_green) = clerk.get("/musterstadt/intern/?ampel=gruen").await;
+        let tasks = between(&only_green, "id=\"tasks-heading\"", "id=\"cases-heading\"");
+        assert!(!tasks.contains(&format!(">{reference}</a>")), "{tasks}");
+        let case_path = link_to(&list, &format!(">{reference}</a>"));
+        let (_, _, case) = clerk.get(&case_path).await;
+        let section = unescape(between(&case, "id=\"case-deadlines\">", "</table>"));
+        assert!(section.contains("§ 15 Abs. 1 GewO") && section.contains("light-rot"), "{section}");
+
+        // Another town's staff see nothing of it.
+        let other = login(&s, "beispielgemeinde", "sachbearbeitung").await;
+        let (_, _, html) = other.get("/beispielgemeinde/intern/fristen").await;
+        assert!(!html.contains(&reference) && html.contains("id=\"no-deadlines\""), "{html}");
+
+        // Deciding the case meets its deadlines: off the dashboard, and so marked in the file.
+        let task_id = open_task(&s, &reference).await;
+        let decide = format!("/musterstadt/intern/aufgaben/{task_id}/entscheidung");
+        let reason = "Heilpraktiker üben einen freien Beruf aus.";
+        let (_, _, html) = clerk.post(&case_path, &decide, &[("ergebnis", "ablehnen"), ("begruendung", reason)]).await;
+        assert!(!html.contains(&decide), "{html}");
+        let (_, _, html) = clerk.get("/musterstadt/intern/fristen").await;
+        assert!(!html.contains(&reference), "{html}");
+        let (_, _, case) = clerk.get(&case_path).await;
+        let section = between(&case, "id=\"case-deadlines\">", "</table>");
+        assert!(section.contains("fristgerecht erledigt") && section.contains("nach Ablauf erledigt"), "{section}");
+        s.stop().await;
+    }
+}

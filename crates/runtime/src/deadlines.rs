@@ -107,7 +107,11 @@ impl DeadlineView {
         let due_on = d.due_day().unwrap_or_else(|| german_today(now));
         let warn = d.warn_day().unwrap_or(due_on);
         let met = d.met_at.is_some();
-        let expired = d.expired_at.is_some();
+        // Late if the deadline job saw it pass, or if the case was finished after its last
+        // day (the job may not have run yet).
+        let finished_late =
+            d.met_at.as_deref().and_then(|m| rathaus_store::parse_ts(m).ok()).is_some_and(|m| german_today(m) > due_on);
+        let expired = d.expired_at.is_some() || finished_late;
         let light = match (met, expired) {
             // A finished case's deadline stands as it ended: red if it had passed.
             (true, true) => Light::Red,

@@ -44,7 +44,7 @@ pub fn view_json(lang: Lang, v: &DeadlineView) -> Json {
         (true, false) => t(lang, "deadline.met"),
         _ => remaining(lang, v.days_left),
     };
-    json!({"label": v.label.get(lang), "kind": d.kind, "kind_label": t(lang, &format!("deadline.kind_{}", d.kind)),
+    json!({"key": d.deadline_key, "label": v.label.get(lang), "kind": d.kind, "kind_label": t(lang, &format!("deadline.kind_{}", d.kind)),
         "legal_basis": d.legal_basis, "light": v.light.code(), "light_label": t(lang, &format!("deadline.light_{}", v.light.code())),
         "due": german_day(&d.due_on), "state": state, "reminders": d.reminders,
         "reminders_text": tf(lang, "deadline.reminders", &[("n", &d.reminders.to_string())]), "escalated": d.escalated_at.is_some(),
