@@ -105,6 +105,39 @@ pub struct Manifest {
     /// receipt of the application; see [`rathaus_domain::deadline`].
     #[serde(default)]
     pub deadlines: BTreeMap<String, DeadlineDef>,
+    /// How clerks decide: whether approval with conditions is offered, and which template
+    /// the notice of each outcome uses (for the preview).
+    #[serde(default)]
+    pub decision: DecisionDef,
+    /// Ready-made texts a clerk inserts into the reason or the conditions of a decision and
+    /// then edits.
+    #[serde(default)]
+    pub text_blocks: BTreeMap<String, TextBlockDef>,
+}
+
+/// The outcomes a clerk's decision (`rathaus:entscheidung`) can have.
+pub const OUTCOMES: [&str; 2] = ["bestaetigen", "ablehnen"];
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionDef {
+    /// „Bestätigen mit Auflagen“ is offered: the decision's `auflagen` carry the
+    /// conditions (Nebenbestimmungen) into the notice.
+    #[serde(default)]
+    pub conditions: bool,
+    /// The template of the notice per outcome (`bestaetigen`, `ablehnen`), for the preview.
+    #[serde(default)]
+    pub templates: BTreeMap<String, String>,
+}
+
+/// A ready-made text for a decision.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextBlockDef {
+    pub title: Text,
+    /// `begruendung` (the reason) or `auflagen` (the conditions).
+    pub field: String,
+    pub text: Text,
 }
 
 /// A deadline of the procedure. Its length is fixed (`duration`, for what the law says) or
@@ -505,6 +538,34 @@ fn check_manifest(m: &Manifest, files: &BTreeMap<String, String>, problems: &mut
     for (name, def) in &m.parameters {
         if let Err(e) = coerce_parameter(def.kind, &toml_to_json(&def.default)) {
             p(&format!("[parameters.{name}]"), format!("Parameter „{name}“: Standardwert: {e}"));
+        }
+    }
+    for (outcome, template) in &m.decision.templates {
+        if !OUTCOMES.contains(&outcome.as_str()) {
+            p(
+                "[decision.templates]",
+                format!("decision.templates: „{outcome}“ ist kein Ergebnis (bekannt: {})", OUTCOMES.join(", ")),
+            );
+        }
+        if !m.templates.contains_key(template) {
+            p(
+                "[decision.templates]",
+                format!("decision.templates: Vorlage „{template}“ ist unter [templates] nicht definiert"),
+            );
+        }
+    }
+    for (key, block) in &m.text_blocks {
+        let at = format!("[text_blocks.{key}]");
+        match block.field.as_str() {
+            "begruendung" => {}
+            "auflagen" if m.decision.conditions => {}
+            "auflagen" => {
+                p(&at, format!("Textbaustein „{key}“: Auflagen gibt es nur mit [decision] conditions = true"))
+            }
+            other => p(&at, format!("Textbaustein „{key}“: field „{other}“ ist weder begruendung noch auflagen")),
+        }
+        if block.title.is_missing_german() || block.text.is_missing_german() {
+            p(&at, format!("Textbaustein „{key}“: title und text brauchen einen deutschen Text"));
         }
     }
     for (key, def) in &m.deadlines {

@@ -2579,3 +2579,75 @@ async fn the_deadlines_dashboard_shows_each_cases_deadlines_with_their_traffic_l
         s.stop().await;
     }
 }
+
+/// Deciding with text blocks and a preview: the procedure's blocks are inserted into the
+/// reason to be edited (nothing is decided), the notice is previewed as PDF (nothing is
+/// decided either), the form's problems are named, then the decision is taken.
+#[tokio::test]
+async fn a_clerk_inserts_text_blocks_previews_the_notice_and_decides() {
+    for db in testing::all().await {
+        let s = TestServer::start(db).await;
+        let reference = review_case(&s).await;
+        let task_id = open_task(&s, &reference).await;
+        let clerk = login(&s, "musterstadt", "sachbearbeitung").await;
+        let (_, _, list) = clerk.get("/musterstadt/intern/").await;
+        let case_path = link_to(&list, &format!(">{reference}</a>"));
+        let (_, _, case) = clerk.get(&case_path).await;
+        assert!(case.contains("id=\"baustein-freier_beruf\"") && case.contains("Freier Beruf, kein Gewerbe"), "{case}");
+        assert!(!case.contains("ergebnis-auflagen"), "a Gewerbeanzeige takes no conditions");
+        let decide = format!("/musterstadt/intern/aufgaben/{task_id}/entscheidung");
+        let preview = format!("/musterstadt/intern/aufgaben/{task_id}/vorschau");
+        assert!(case.contains(&format!("formaction=\"{preview}\"")) || unescape(&case).contains(&preview), "{case}");
+
+        let (st, _, html) = clerk
+            .post(
+                &case_path,
+                &decide,
+                &[
+                    ("ergebnis", "ablehnen"),
+                    ("begruendung", "Nach Prüfung:"),
+                    ("baustein", "freier_beruf"),
+                    ("_aktion", "bausteine"),
+                ],
+            )
+            .await;
+        assert_eq!(st, 200, "{html}");
+        let reason = between(&html, "name=\"begruendung\"", "</textarea>");
+        assert!(reason.contains("Nach Prüfung:\n\nDie angezeigte Tätigkeit ist kein Gewerbe"), "{reason}");
+        assert!(html.contains("value=\"ablehnen\" checked"), "the choice is kept");
+        assert_eq!(open_task(&s, &reference).await, task_id, "nothing decided");
+
+        let (st, _, html) = clerk.post(&case_path, &preview, &[("begruendung", "kurz")]).await;
+        assert_eq!(st, 422);
+        assert!(html.contains("Wählen Sie, ob Sie bestätigen oder zurückweisen."), "{html}");
+        let (st, _, pdf) = clerk
+            .post(
+                &case_path,
+                &preview,
+                &[("ergebnis", "ablehnen"), ("begruendung", "Die Tätigkeit ist ein freier Beruf.")],
+            )
+            .await;
+        assert_eq!(st, 200);
+        assert!(pdf.starts_with("%PDF-"), "a PDF");
+        assert_eq!(open_task(&s, &reference).await, task_id, "the preview decided nothing");
+        let auditor = login(&s, "musterstadt", "pruefung").await;
+        let (st, _, _) = auditor
+            .post(
+                &case_path,
+                &preview,
+                &[("ergebnis", "ablehnen"), ("begruendung", "Die Tätigkeit ist ein freier Beruf.")],
+            )
+            .await;
+        assert_eq!(st, 403, "auditors neither decide nor preview");
+
+        let (_, _, html) = clerk
+            .post(
+                &case_path,
+                &decide,
+                &[("ergebnis", "ablehnen"), ("begruendung", "Die Tätigkeit ist ein freier Beruf.")],
+            )
+            .await;
+        assert!(html.contains("Die Entscheidung ist gespeichert."), "{html}");
+        s.stop().await;
+    }
+}

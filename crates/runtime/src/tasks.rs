@@ -4,6 +4,7 @@ use crate::{
     resume, resume_loaded, tenant_calendar, EffectContext, Result, Resume, Resumed, Runtime, RuntimeError, Step,
 };
 use rathaus_store::audit::{self, Actor};
+use rathaus_store::tenants::Tenant;
 use rathaus_store::{cases, events, tasks, tenants};
 use serde_json::{json, Map, Value as Json};
 use std::time::Duration;
@@ -16,6 +17,31 @@ pub struct Decision {
     pub reason: String,
     /// Name shown on the notice ("Im Auftrag …").
     pub clerk_name: String,
+    /// Conditions (Auflagen, Nebenbestimmungen) of an approval; empty: none. Only where the
+    /// procedure offers approval with conditions.
+    pub conditions: String,
+}
+
+impl Decision {
+    /// The decision as the process and the notice templates see it (`entscheidung`).
+    pub fn variable(&self) -> Json {
+        let conditions = Some(self.conditions.trim()).filter(|c| !c.is_empty());
+        json!({"ergebnis": self.outcome, "begruendung": self.reason, "auflagen": conditions,
+            "bearbeitet_von": self.clerk_name})
+    }
+
+    /// Checks the decision against what the procedure offers.
+    fn check(&self, procedure: &rathaus_engine::Procedure) -> Result<()> {
+        if !rathaus_engine::library::OUTCOMES.contains(&self.outcome.as_str()) {
+            return Err(RuntimeError::Conflict(format!("unbekannte Entscheidung „{}“", self.outcome)));
+        }
+        if !self.conditions.trim().is_empty()
+            && (self.outcome != "bestaetigen" || !procedure.manifest.decision.conditions)
+        {
+            return Err(RuntimeError::Conflict("Auflagen gibt es nur bei einer Bestätigung dieses Verfahrens".into()));
+        }
+        Ok(())
+    }
 }
 
 impl Runtime {
@@ -28,9 +54,6 @@ impl Runtime {
         decision: &Decision,
         actor: &Actor,
     ) -> Result<()> {
-        if decision.outcome != "bestaetigen" && decision.outcome != "ablehnen" {
-            return Err(RuntimeError::Conflict(format!("unbekannte Entscheidung „{}“", decision.outcome)));
-        }
         let mut conn = self.store.conn().await?;
         let tasks::WithInstance { task, instance } =
             tasks::with_instance(&mut conn, tenant_id, task_id).await?.ok_or(RuntimeError::NotFound)?;
@@ -42,12 +65,13 @@ impl Runtime {
         drop(conn);
         let calendar = tenant_calendar(&tenant.settings);
         let procedure = self.procedure_of_deployment(tenant_id, &case.deployment_id).await?;
+        decision.check(&procedure)?;
         let mut result = Map::new();
-        result.insert(
-            "entscheidung".into(),
-            json!({"ergebnis": decision.outcome, "begruendung": decision.reason, "bearbeitet_von": decision.clerk_name}),
-        );
+        result.insert("entscheidung".into(), decision.variable());
         let text = match decision.outcome.as_str() {
+            "bestaetigen" if !decision.conditions.trim().is_empty() => {
+                "Sachbearbeitung hat entschieden: bestätigt mit Auflagen"
+            }
             "bestaetigen" => "Sachbearbeitung hat entschieden: bestätigt",
             _ => "Sachbearbeitung hat entschieden: zurückgewiesen",
         };
@@ -70,7 +94,8 @@ impl Runtime {
                 action: "task.completed".into(),
                 object_type: "case".into(),
                 object_id: case.case_id.clone(),
-                details: json!({"task": task_id, "outcome": decision.outcome, "reason": decision.reason}),
+                details: json!({"task": task_id, "outcome": decision.outcome, "reason": decision.reason,
+                    "conditions": !decision.conditions.trim().is_empty()}),
             }]);
             // The instance is the guard: only one completion of the task's token can move it
             // (a second one finds the token gone, or conflicts on the instance's revision).
@@ -238,9 +263,11 @@ impl Runtime {
             Actor::Staff { username, .. } => username.clone(),
             other => other.label(),
         };
-        let proposal = json!({"ergebnis": decision.outcome, "begruendung": decision.reason, "bearbeitet_von": decision.clerk_name});
+        let proposal = decision.variable();
         let mut tx = self.store.begin().await?;
         let task = tasks::by_id(&mut tx, tenant_id, task_id).await?.ok_or(RuntimeError::NotFound)?;
+        let case = cases::by_id(&mut tx, tenant_id, &task.case_id).await?.ok_or(RuntimeError::NotFound)?;
+        decision.check(&*self.procedure_of_deployment(tenant_id, &case.deployment_id).await?)?;
         if !tasks::propose(&mut tx, tenant_id, task_id, &proposal.to_string(), &by).await? {
             return Err(RuntimeError::Conflict("Zu dieser Aufgabe liegt schon ein Vorschlag vor.".into()));
         }
@@ -322,6 +349,45 @@ impl Runtime {
         Ok(())
     }
 
+    /// The notice a decision of the task would produce, as PDF, without deciding anything:
+    /// the template the procedure names for the outcome (`[decision.templates]`), filled
+    /// with the case as it stands and the decision as drafted. `NotFound` if the procedure
+    /// names no template for the outcome.
+    pub async fn preview_decision(&self, tenant: &Tenant, task_id: &str, decision: &Decision) -> Result<Vec<u8>> {
+        let t = &tenant.tenant_id;
+        let mut conn = self.store.conn().await?;
+        let tasks::WithInstance { task, instance } =
+            tasks::with_instance(&mut conn, t, task_id).await?.ok_or(RuntimeError::NotFound)?;
+        let case = cases::by_id(&mut conn, t, &task.case_id).await?.ok_or(RuntimeError::NotFound)?;
+        let fee = rathaus_store::fees::for_case(&mut conn, t, &case.case_id).await?.into_iter().last();
+        drop(conn);
+        let procedure = self.procedure_of_deployment(t, &case.deployment_id).await?;
+        decision.check(&procedure)?;
+        let name = procedure.manifest.decision.templates.get(&decision.outcome).ok_or(RuntimeError::NotFound)?;
+        let source = procedure.templates.get(name).cloned().ok_or(RuntimeError::NotFound)?;
+        let title =
+            procedure.template_title(name).map(|x| x.get(rathaus_domain::Lang::De).to_string()).unwrap_or_default();
+        let mut variables = serde_json::from_str::<rathaus_engine::executor::Instance>(&instance.state)
+            .map(|i| i.variables_json())
+            .unwrap_or_else(|_| json!({}));
+        variables["entscheidung"] = decision.variable();
+        let data = crate::docdata::document_data(&crate::docdata::DocumentContext {
+            tenant,
+            case: &case,
+            procedure: &procedure,
+            variables: &variables,
+            fee: fee.as_ref(),
+            title: &title,
+            now: self.clock.now(),
+            public_url: &self.config.public_url,
+        })
+        .map_err(RuntimeError::Procedure)?;
+        tokio::task::spawn_blocking(move || rathaus_documents::render_pdf(&source, &data))
+            .await
+            .map_err(|e| RuntimeError::Procedure(format!("Vorschau abgebrochen: {e}")))?
+            .map_err(|e| RuntimeError::Procedure(format!("Vorschau „{name}“: {e}")))
+    }
+
     /// The open task with its waiting proposal, read as a decision, and who proposed it.
     async fn proposal_of(&self, tenant_id: &str, task_id: &str) -> Result<(tasks::Task, Decision, String)> {
         let mut conn = self.store.conn().await?;
@@ -333,8 +399,12 @@ impl Runtime {
         let p: serde_json::Value =
             serde_json::from_str(&proposal).map_err(|e| RuntimeError::Procedure(format!("Vorschlag unlesbar: {e}")))?;
         let text = |k: &str| p.get(k).and_then(serde_json::Value::as_str).unwrap_or_default().to_string();
-        let decision =
-            Decision { outcome: text("ergebnis"), reason: text("begruendung"), clerk_name: text("bearbeitet_von") };
+        let decision = Decision {
+            outcome: text("ergebnis"),
+            reason: text("begruendung"),
+            clerk_name: text("bearbeitet_von"),
+            conditions: text("auflagen"),
+        };
         Ok((task, decision, by))
     }
 }

@@ -769,7 +769,12 @@ async fn deadlines_remind_the_clerk_escalate_to_the_team_lead_and_end_with_the_c
         assert_eq!((rows[0].1.deadline.reminders, rows[0].1.deadline.escalated_at.is_some()), (2, true));
 
         // The clerk decides: the deadlines are met; the statutory one's end passes quietly.
-        let decision = Decision { outcome: "bestaetigen".into(), reason: String::new(), clerk_name: "Sabine".into() };
+        let decision = Decision {
+            outcome: "bestaetigen".into(),
+            reason: String::new(),
+            clerk_name: "Sabine".into(),
+            conditions: String::new(),
+        };
         rt.complete_task(&t.tenant_id, &task.task_id, &decision, &clerk).await.unwrap();
         rt.run_due_jobs().await.unwrap();
         assert_eq!(status(&db, &t, s.reference.as_str()).await, CaseStatus::Confirmed);
@@ -783,6 +788,73 @@ async fn deadlines_remind_the_clerk_escalate_to_the_team_lead_and_end_with_the_c
         assert_eq!((rows.len(), counts.red + counts.amber + counts.green), (0, 0));
         assert_eq!(actions().await.len(), 6, "nothing after the decision: {:?}", actions().await);
         let _ = std::fs::remove_dir_all(&mail_dir);
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_decision_with_conditions_is_previewed_as_pdf_and_then_taken() {
+    use rathaus_runtime::tasks::Decision;
+    use rathaus_store::tasks;
+    for db in testing::all().await {
+        let clock = Arc::new(ManualClock::new(monday()));
+        let rt = runtime(&db, clock.clone(), "n");
+        let mut tx = db.store.begin().await.unwrap();
+        let t =
+            tenants::create(&mut tx, "musterstadt", "Musterstadt", &TenantSettings::default(), monday()).await.unwrap();
+        tenants::activate_procedure(&mut tx, &t.tenant_id, "vorkaufsrecht", &json!({}), monday()).await.unwrap();
+        tx.commit().await.unwrap();
+        rt.sync_deployments().await.unwrap();
+        let data = json!({"name": "Notarin Dr. Weiß"});
+        let s = rt
+            .submit(SubmitRequest {
+                tenant: &t,
+                procedure_id: "vorkaufsrecht",
+                data: &data,
+                channel: Channel::Api,
+                lang: Lang::De,
+                actor: Actor::System,
+                upload_key: None,
+                account_id: None,
+                business_id: None,
+            })
+            .await
+            .unwrap();
+        let mut conn = db.store.conn().await.unwrap();
+        let task = tasks::for_case(&mut conn, &t.tenant_id, &s.case_id).await.unwrap().remove(0);
+        drop(conn);
+        let decide = |outcome: &str, conditions: &str| Decision {
+            outcome: outcome.into(),
+            reason: "Kein Gebiet mit Vorkaufsrecht.".into(),
+            clerk_name: "Sabine".into(),
+            conditions: conditions.into(),
+        };
+        let conditions = "Legen Sie dieses Zeugnis dem Grundbuchamt vor.\n\nEs gilt nur für Flurstück 12/3.";
+        let with = rt.preview_decision(&t, &task.task_id, &decide("bestaetigen", conditions)).await.unwrap();
+        let without = rt.preview_decision(&t, &task.task_id, &decide("bestaetigen", "")).await.unwrap();
+        assert!(with.starts_with(b"%PDF-") && without.starts_with(b"%PDF-"));
+        assert!(with.len() > without.len(), "the conditions are in the notice");
+        // No template for a refusal is named: no preview; conditions with a refusal are refused.
+        assert!(matches!(
+            rt.preview_decision(&t, &task.task_id, &decide("ablehnen", "")).await,
+            Err(RuntimeError::NotFound)
+        ));
+        assert!(matches!(
+            rt.complete_task(&t.tenant_id, &task.task_id, &decide("ablehnen", conditions), &Actor::System).await,
+            Err(RuntimeError::Conflict(_))
+        ));
+        // The preview decided nothing.
+        assert_eq!(status(&db, &t, s.reference.as_str()).await, CaseStatus::Submitted);
+        rt.complete_task(&t.tenant_id, &task.task_id, &decide("bestaetigen", conditions), &Actor::System)
+            .await
+            .unwrap();
+        rt.run_due_jobs().await.unwrap();
+        assert_eq!(status(&db, &t, s.reference.as_str()).await, CaseStatus::Confirmed);
+        let mut conn = db.store.conn().await.unwrap();
+        let row = rathaus_store::instances::by_case(&mut conn, &t.tenant_id, &s.case_id).await.unwrap().unwrap();
+        let state: serde_json::Value = serde_json::from_str(&row.state).unwrap();
+        assert!(row.state.contains("Es gilt nur für Flurstück 12/3."), "{state}");
+        drop(conn);
         db.cleanup().await;
     }
 }

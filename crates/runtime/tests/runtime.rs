@@ -156,6 +156,7 @@ async fn review_case_waits_for_the_clerk_and_a_rejection_produces_a_notice() {
             outcome: "ablehnen".into(),
             reason: "Heilpraktiker üben einen freien Beruf aus.".into(),
             clerk_name: "Sabine Sachbearbeiterin".into(),
+            conditions: String::new(),
         };
         let clerk = Actor::Staff { staff_id: "s1".into(), username: "sabine".into() };
         rt.complete_task(&t.tenant_id, &open[0].task_id, &decision, &clerk).await.unwrap();
@@ -204,6 +205,7 @@ async fn clerk_confirmation_reuses_the_confirmation_path() {
             outcome: "bestaetigen".into(),
             reason: "Erlaubnis liegt vor".into(),
             clerk_name: "Max Mustermann".into(),
+            conditions: String::new(),
         };
         rt.complete_task(
             &t.tenant_id,

@@ -315,6 +315,17 @@ pub async fn pending_count(conn: &mut AnyConnection) -> Result<i64> {
     Ok(n)
 }
 
+/// How many jobs are due by `now` and not finished (running, or pending with `run_at` not
+/// after `now`); jobs waiting for a later moment, such as a deadline's reminder, are not.
+pub async fn due_count(conn: &mut AnyConnection, now: DateTime<Utc>) -> Result<i64> {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE status = 'running' OR (status = 'pending' AND run_at <= $1)")
+            .bind(crate::ts(now))
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok(n)
+}
+
 /// Starts a dead-lettered job again (an administrator fixed the cause): one more attempt,
 /// due now. False if the job is not failed (someone else retried it already).
 pub async fn retry_failed(conn: &mut AnyConnection, tenant_id: &str, job_id: &str, now: DateTime<Utc>) -> Result<bool> {

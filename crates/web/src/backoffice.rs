@@ -12,7 +12,7 @@ use crate::AppState;
 use argon2::password_hash::PasswordHash;
 use argon2::{Argon2, PasswordVerifier};
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use minijinja::context;
@@ -316,11 +316,77 @@ pub(crate) fn when(ts: &str) -> String {
     rathaus_store::parse_ts(ts).map(german_date_time).unwrap_or_default()
 }
 
+/// The decision form as posted: what was chosen and typed, and what is wrong with it.
 #[derive(Default)]
 pub(crate) struct DecisionErrors {
     outcome: Option<String>,
     reason: Option<String>,
+    conditions: Option<String>,
+    /// `bestaetigen`, `bestaetigen_auflagen` or `ablehnen`, as chosen.
+    choice: String,
     reason_text: String,
+    conditions_text: String,
+}
+
+impl DecisionErrors {
+    fn any(&self) -> bool {
+        self.outcome.is_some() || self.reason.is_some() || self.conditions.is_some()
+    }
+}
+
+/// Reads the decision form. `Ok` with the decision, or `Err` with the form to show again.
+fn decision_form(
+    posted: &Posted,
+    lang: Lang,
+    offers_conditions: bool,
+    clerk_name: &str,
+) -> Result<Decision, DecisionErrors> {
+    let choice = posted.text("ergebnis");
+    let reason = posted.text("begruendung");
+    let conditions = posted.text("auflagen");
+    let with_conditions = choice == "bestaetigen_auflagen" && offers_conditions;
+    let outcome = if with_conditions { "bestaetigen" } else { choice.as_str() };
+    let mut form = DecisionErrors {
+        outcome: (!matches!(outcome, "bestaetigen" | "ablehnen")).then(|| t(lang, "case.outcome_missing")),
+        reason: (outcome == "ablehnen" && reason.trim().chars().count() < 10).then(|| t(lang, "case.reason_missing")),
+        conditions: (with_conditions && conditions.trim().chars().count() < 10)
+            .then(|| t(lang, "case.conditions_missing")),
+        choice: choice.clone(),
+        reason_text: reason.clone(),
+        conditions_text: conditions.clone(),
+    };
+    if form.any() {
+        return Err(form);
+    }
+    form.choice.clear();
+    Ok(Decision {
+        outcome: outcome.to_string(),
+        reason,
+        clerk_name: clerk_name.to_string(),
+        // Conditions typed but then another outcome chosen are not part of the decision.
+        conditions: if with_conditions { conditions } else { String::new() },
+    })
+}
+
+/// Appends the chosen text blocks of the procedure to the reason or the conditions, each
+/// as a paragraph, for the clerk to edit before deciding.
+fn insert_text_blocks(procedure: &rathaus_engine::Procedure, posted: &Posted, lang: Lang) -> DecisionErrors {
+    let mut reason = posted.text("begruendung");
+    let mut conditions = posted.text("auflagen");
+    for key in posted.all("baustein") {
+        let Some(block) = procedure.manifest.text_blocks.get(key) else { continue };
+        let target = if block.field == "auflagen" { &mut conditions } else { &mut reason };
+        if !target.trim().is_empty() {
+            target.push_str("\n\n");
+        }
+        target.push_str(block.text.get(lang));
+    }
+    DecisionErrors {
+        choice: posted.text("ergebnis"),
+        reason_text: reason,
+        conditions_text: conditions,
+        ..Default::default()
+    }
 }
 
 /// The forms of the case file as posted, with their errors: what to show again.
@@ -510,6 +576,9 @@ pub(crate) async fn render_case_with(
     if let Some(e) = &errs.reason {
         error_list.push(json!({"anchor": "begruendung", "message": e}));
     }
+    if let Some(e) = &errs.conditions {
+        error_list.push(json!({"anchor": "auflagen", "message": e}));
+    }
     if let Some(e) = &request.what_error {
         error_list.push(json!({"anchor": "was", "message": e}));
     }
@@ -553,6 +622,10 @@ pub(crate) async fn render_case_with(
             request_action => format!("/{}/intern/vorgaenge/{}/nachforderungen", tenant.slug, case.case_id),
             may_write => ctx.role.may_decide(), case_id => case.case_id,
             may_decide => ctx.role.may_decide(), errors => error_list, outcome_error => errs.outcome, reason_error => errs.reason, reason => errs.reason_text,
+            conditions_error => errs.conditions, conditions => errs.conditions_text, outcome_choice => errs.choice,
+            offers_conditions => procedure.manifest.decision.conditions, offers_preview => !procedure.manifest.decision.templates.is_empty(),
+            text_blocks => procedure.manifest.text_blocks.iter().map(|(key, b)| json!({"key": key, "title": b.title.get(lang), "text": b.text.get(lang),
+                "field": t(lang, &format!("case.block_field_{}", b.field))})).collect::<Vec<_>>(),
             ..base(lang, Some(tenant), Some(session))
         },
     )?)
@@ -726,18 +799,21 @@ pub async fn decide(
     if !may_work_on(&ctx, &task) {
         return Err(AppError::Forbidden);
     }
-    let outcome = posted.text("ergebnis");
-    let reason = posted.text("begruendung");
-    let outcome_error =
-        (!matches!(outcome.as_str(), "bestaetigen" | "ablehnen")).then(|| t(lang, "case.outcome_missing"));
-    let reason_error = (outcome == "ablehnen" && reason.chars().count() < 10).then(|| t(lang, "case.reason_missing"));
-    if outcome_error.is_some() || reason_error.is_some() {
-        let decision = DecisionErrors { outcome: outcome_error, reason: reason_error, reason_text: reason };
-        let forms = CaseForms { decision, ..Default::default() };
+    let procedure = procedure_of_task(&app, &tenant, &task).await?;
+    if posted.text("_aktion") == "bausteine" {
+        // Only the text changes; nothing is decided yet.
+        let forms = CaseForms { decision: insert_text_blocks(&procedure, &posted, lang), ..Default::default() };
         let body = render_case_with(&app, &tenant, &mut session, &ctx, &task.case_id, lang, forms).await?;
-        return session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await;
+        return session.finish(&app, &slug, Html(body).into_response()).await;
     }
-    let decision = Decision { outcome, reason, clerk_name: ctx.staff.display_name.clone() };
+    let decision = match decision_form(&posted, lang, procedure.manifest.decision.conditions, &ctx.staff.display_name) {
+        Ok(d) => d,
+        Err(decision) => {
+            let forms = CaseForms { decision, ..Default::default() };
+            let body = render_case_with(&app, &tenant, &mut session, &ctx, &task.case_id, lang, forms).await?;
+            return session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await;
+        }
+    };
     let who = actor(&ctx.staff);
     let outcome = if needs_four_eyes(&app, &tenant, &task.case_id).await? {
         app.runtime.propose_decision(&tenant.tenant_id, &task_id, &decision, &who).await.map(|()| "case.proposed")
@@ -752,6 +828,54 @@ pub async fn decide(
     session
         .finish(&app, &slug, Redirect::to(&format!("/{slug}/intern/vorgaenge/{}", task.case_id)).into_response())
         .await
+}
+
+/// The procedure (in the version the case runs on) of a task's case.
+async fn procedure_of_task(
+    app: &AppState,
+    tenant: &Tenant,
+    task: &rathaus_store::tasks::Task,
+) -> AppResult<std::sync::Arc<rathaus_engine::Procedure>> {
+    let mut conn = app.runtime.store.conn().await?;
+    let case = cases::by_id(&mut conn, &tenant.tenant_id, &task.case_id).await?.ok_or(AppError::NotFound)?;
+    drop(conn);
+    Ok(app.runtime.procedure_of_deployment(&tenant.tenant_id, &case.deployment_id).await?)
+}
+
+/// „Vorschau“: the notice the decision as drafted would produce, as PDF; nothing is decided
+/// or stored. The form's problems are shown as for deciding.
+pub async fn preview(
+    State(app): State<AppState>,
+    Path((slug, task_id)): Path<(String, String)>,
+    visit: Visit,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    let posted = Posted::new(pairs);
+    session.verify_csrf(posted.get("_csrf"))?;
+    let (ctx, task) = match task_work(&app, &tenant, &session, &task_id).await? {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    if !may_work_on(&ctx, &task) {
+        return Err(AppError::Forbidden);
+    }
+    let procedure = procedure_of_task(&app, &tenant, &task).await?;
+    let decision = match decision_form(&posted, lang, procedure.manifest.decision.conditions, &ctx.staff.display_name) {
+        Ok(d) => d,
+        Err(decision) => {
+            let forms = CaseForms { decision, ..Default::default() };
+            let body = render_case_with(&app, &tenant, &mut session, &ctx, &task.case_id, lang, forms).await?;
+            return session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await;
+        }
+    };
+    let pdf = app.runtime.preview_decision(&tenant, &task_id, &decision).await?;
+    let headers = [
+        (header::CONTENT_TYPE, "application/pdf".to_string()),
+        (header::CONTENT_DISPOSITION, "inline; filename=\"Vorschau.pdf\"".to_string()),
+        (header::CACHE_CONTROL, "no-store".to_string()),
+    ];
+    session.finish(&app, &slug, (headers, pdf).into_response()).await
 }
 
 /// Whether decisions of the case's procedure need a second person (the procedure's

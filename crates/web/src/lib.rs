@@ -276,6 +276,7 @@ fn routes(app: AppState) -> Router {
             post(requests::withdraw),
         )
         .route("/{tenant}/intern/aufgaben/{task_id}/entscheidung", post(backoffice::decide))
+        .route("/{tenant}/intern/aufgaben/{task_id}/vorschau", post(backoffice::preview))
         .route("/{tenant}/intern/aufgaben/{task_id}/vorschlag/{verdict}", post(backoffice::review_proposal))
         .route("/{tenant}/intern/betrieb", get(backoffice::operations))
         .route("/{tenant}/intern/auftraege/{job_id}/wiederholen", post(backoffice::retry_job))
