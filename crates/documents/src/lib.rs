@@ -221,6 +221,8 @@ mod tests {
                           {"titel": "Eingangsbestätigung", "datei": "", "art": "eingangsbestaetigung", "erstellt": "22.11.2026, 18:55 Uhr", "sha256": "cd".repeat(32)}],
             "chronik": [{"am": "22.11.2026, 18:55 Uhr", "art": "Verlauf", "text": "Antrag eingegangen", "intern": false},
                         {"am": "22.11.2026, 18:56 Uhr", "art": "Nachricht", "text": "Zeile 1\nZeile 2 $x$ <b>", "intern": true}],
+            "aenderungen": [{"fassung": 2, "am": "23.11.2026, 09:00 Uhr", "von": "staff:sabine", "grund": "Schreibfehler #[x]",
+                             "felder": [{"feld": "Familienname", "alt": "Muster", "neu": "Mustermann"}, {"feld": "Telefon", "alt": "", "neu": "0351 1"}]}],
             "nachforderungen": [{"text": "Mietvertrag", "frist": "10.12.2026", "stand": "offen"}],
             "beteiligungen": [{"stelle": "Polizei", "frage": "Bedenken?", "frist": "10.12.2026", "stand": "beantwortet",
                                "ergebnis": "Zustimmung mit Auflagen", "auflagen": "Absperrung", "stellungnahme": "", "abgegeben_von": "PHK Maier",
@@ -235,9 +237,16 @@ mod tests {
         }
         let pdf = render_pdf(CASE_FILE_TEMPLATE, &data).unwrap();
         assert!(String::from_utf8_lossy(&pdf).contains("Akte GEW-2026-000001"), "the title is in the metadata");
-        for key in
-            ["pruefergebnisse", "dokumente", "chronik", "nachforderungen", "beteiligungen", "gebuehren", "protokoll"]
-        {
+        for key in [
+            "pruefergebnisse",
+            "dokumente",
+            "chronik",
+            "aenderungen",
+            "nachforderungen",
+            "beteiligungen",
+            "gebuehren",
+            "protokoll",
+        ] {
             data[key] = json!([]);
         }
         data["entschieden"] = serde_json::Value::Null;

@@ -146,3 +146,67 @@ pub fn display_value(field: &Field, value: &Json, catalogues: &BTreeMap<String, 
         v => one(v),
     }
 }
+
+/// One answer a correction changed, as people read it: empty `old` for an answer added,
+/// empty `new` for one removed.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Change {
+    pub key: String,
+    pub label: String,
+    pub old: String,
+    pub new: String,
+}
+
+/// What differs between two summaries of the same form, in the order of the form (answers
+/// that only the old version had come last).
+pub fn changes(before: &[Section], after: &[Section]) -> Vec<Change> {
+    let rows = |sections: &[Section]| -> Vec<Row> { sections.iter().flat_map(|s| s.rows.iter().cloned()).collect() };
+    let (old, new) = (rows(before), rows(after));
+    let find = |list: &[Row], key: &str| list.iter().find(|r| r.key == key).map(|r| r.value.clone());
+    let mut out: Vec<Change> = new
+        .iter()
+        .filter_map(|r| {
+            let was = find(&old, &r.key).unwrap_or_default();
+            (was != r.value).then(|| Change {
+                key: r.key.clone(),
+                label: r.label.clone(),
+                old: was,
+                new: r.value.clone(),
+            })
+        })
+        .collect();
+    out.extend(old.iter().filter(|r| find(&new, &r.key).is_none()).map(|r| Change {
+        key: r.key.clone(),
+        label: r.label.clone(),
+        old: r.value.clone(),
+        new: String::new(),
+    }));
+    out
+}
+
+#[cfg(test)]
+mod change_tests {
+    use super::*;
+
+    fn section(rows: &[(&str, &str)]) -> Vec<Section> {
+        vec![Section {
+            page_id: "p".into(),
+            title: "P".into(),
+            rows: rows
+                .iter()
+                .map(|(k, v)| Row { key: k.to_string(), label: k.to_uppercase(), value: v.to_string() })
+                .collect(),
+        }]
+    }
+
+    #[test]
+    fn changed_added_and_removed_answers_are_listed() {
+        let before = section(&[("name", "Muster"), ("ort", "Musterstadt"), ("fax", "0351 1")]);
+        let after = section(&[("name", "Mustermann"), ("ort", "Musterstadt"), ("telefon", "0351 2")]);
+        let c = changes(&before, &after);
+        let short: Vec<(&str, &str, &str)> =
+            c.iter().map(|c| (c.key.as_str(), c.old.as_str(), c.new.as_str())).collect();
+        assert_eq!(short, [("name", "Muster", "Mustermann"), ("telefon", "", "0351 2"), ("fax", "0351 1", "")]);
+        assert!(changes(&before, &before).is_empty());
+    }
+}

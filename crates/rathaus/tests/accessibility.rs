@@ -397,6 +397,7 @@ async fn audit_worklist(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit)
     let case = c.find(Locator::Css("#cases a")).await.unwrap().attr("href").await.unwrap().unwrap();
     go(c, s, &case).await;
     a.check(c, &format!("{tenant}: case file")).await;
+
     go(c, s, &format!("/{tenant}/intern/statistik")).await;
     a.check(c, &format!("{tenant}: statistics")).await;
     go(c, s, &format!("/{tenant}/intern/fristen")).await;
@@ -437,6 +438,12 @@ async fn audit_consultation(c: &Client, s: &TestServer, tenant: &str, a: &mut Au
     let mut conn = rt.store.conn().await.unwrap();
     let open = rathaus_store::cases::by_id(&mut conn, &t.tenant_id, &submitted.case_id).await.unwrap().unwrap();
     drop(conn);
+    // Correcting its data: the page, and with the errors of saving without a reason.
+    go(c, s, &format!("/{tenant}/intern/vorgaenge/{}/angaben/person", open.case_id)).await;
+    a.check(c, &format!("{tenant}: correcting the data")).await;
+    click(c, "button[name=_action][value=speichern]").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css(".error-summary")).await.unwrap();
+    a.check(c, &format!("{tenant}: correcting the data, with errors")).await;
     go(c, s, &format!("/{tenant}/intern/vorgaenge/{}", open.case_id)).await;
     click(c, "details:has(form[action$='/beteiligungen']) > summary").await;
     click(c, "form[action$='/beteiligungen'] button[type=submit]").await;

@@ -282,7 +282,7 @@ async fn clerk_journey(c: &Client, s: &TestServer) -> Result<(), String> {
 
     // The decision: confirmed.
     click(c, "#ergebnis-bestaetigen").await;
-    click(c, "form[action$='/entscheidung'] button[type=submit]").await;
+    click(c, "form[action$='/entscheidung'] button.decide-button").await;
     wait_for_text(c, ".notification", "Die Entscheidung ist gespeichert.").await?;
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     loop {

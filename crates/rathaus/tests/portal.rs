@@ -2651,3 +2651,98 @@ async fn a_clerk_inserts_text_blocks_previews_the_notice_and_decides() {
         s.stop().await;
     }
 }
+
+/// Correcting the data: a clerk changes a page of the application with a reason, under the
+/// form's rules; the earlier version stays in the file, the applicant is told which answers
+/// were corrected; unchanged or unreasoned changes are refused; auditors cannot; a finished
+/// case can no longer be changed.
+#[tokio::test]
+async fn a_clerk_corrects_the_applicants_data_with_a_reason_and_the_old_version_is_kept() {
+    for db in testing::all().await {
+        let s = TestServer::start(db).await;
+        let citizen = Visit::new(&s);
+        fill_application(&citizen, "musterstadt", "09999", "heilpraktiker").await;
+        let (_, _, receipt) = submit(&citizen, "musterstadt").await;
+        let reference = between(&receipt, "<strong id=\"reference\">", "</strong>").to_string();
+        let clerk = login(&s, "musterstadt", "sachbearbeitung").await;
+        let (_, _, list) = clerk.get("/musterstadt/intern/").await;
+        let case_path = link_to(&list, &format!(">{reference}</a>"));
+        let (_, _, case) = clerk.get(&case_path).await;
+        let page = format!("{case_path}/angaben/person");
+        assert!(unescape(&case).contains(&format!("href=\"{page}\"")), "{case}");
+        let (st, _, form) = clerk.get(&page).await;
+        assert_eq!(st, 200, "{form}");
+        assert!(form.contains("value=\"Muster\"") && form.contains("value=\"Chemnitz\""), "prefilled: {form}");
+        let person = |name: &'static str, reason: &'static str| {
+            vec![
+                ("inhaber.familienname", name),
+                ("inhaber.vornamen", "Erika"),
+                ("inhaber.geburtsdatum.tag", "12"),
+                ("inhaber.geburtsdatum.monat", "4"),
+                ("inhaber.geburtsdatum.jahr", "1985"),
+                ("inhaber.geburtsort", "Chemnitz"),
+                ("inhaber.staatsangehoerigkeit[0]", "DE"),
+                ("inhaber.anschrift.strasse", "Hauptstraße"),
+                ("inhaber.anschrift.hausnummer", "1"),
+                ("inhaber.anschrift.plz", "09999"),
+                ("inhaber.anschrift.ort", "Musterstadt"),
+                ("aenderungsgrund", reason),
+                ("_action", "speichern"),
+            ]
+        };
+        let (st, _, html) = clerk.post(&page, &page, &person("Mustermann", "kurz")).await;
+        assert_eq!(st, 422);
+        assert!(
+            html.contains("Begründen Sie die Änderung (mindestens 10 Zeichen).")
+                && html.contains("value=\"Mustermann\""),
+            "{html}"
+        );
+        let (st, _, html) = clerk.post(&page, &page, &person("", "Schreibfehler im Namen, telefonisch geklärt.")).await;
+        assert_eq!(st, 422);
+        assert!(
+            html.contains("href=\"#f-inhaber-familienname\">Geben Sie „Familienname“ an."),
+            "the field is named: {html}"
+        );
+        let (st, _, html) =
+            clerk.post(&page, &page, &person("Muster", "Schreibfehler im Namen, telefonisch geklärt.")).await;
+        assert_eq!(st, 422);
+        assert!(html.contains("nichts geändert"), "{html}");
+        let (st, url, html) =
+            clerk.post(&page, &page, &person("Mustermann", "Schreibfehler im Namen, telefonisch geklärt.")).await;
+        assert_eq!((st, url.as_str()), (200, case_path.as_str()), "{html}");
+        assert!(html.contains("Die Angaben sind geändert (Fassung 2, 1 Angabe(n))."), "{html}");
+        let history = between(&html, "id=\"corrections\">", "</table>");
+        assert!(
+            history.contains("<del>Muster</del> → <ins>Mustermann</ins>")
+                && history.contains("Schreibfehler im Namen, telefonisch geklärt.")
+                && history.contains("staff:sachbearbeitung"),
+            "{history}"
+        );
+        let (_, _, list) = clerk.get("/musterstadt/intern/").await;
+        assert!(list.contains("Erika Mustermann"), "the applicant's name follows the data: {list}");
+        let (_, _, zip) = clerk.get(&format!("{case_path}/akte.zip")).await;
+        assert!(zip.contains("aenderungen.json"), "the corrections are in the file's ZIP");
+        let (_, _, status) = citizen.get(&format!("/musterstadt/vorgang/{reference}")).await;
+        assert!(status.contains("Die Behörde hat Ihre Angaben berichtigt: Familienname"), "{status}");
+        let (_, _, found) = clerk.get("/musterstadt/intern/?vorgang=Mustermann").await;
+        assert!(between(&found, "id=\"cases-heading\"", "</table>").contains(&reference), "search finds the new name");
+
+        let auditor = login(&s, "musterstadt", "pruefung").await;
+        let (st, _, _) = auditor.get(&page).await;
+        assert_eq!(st, 403);
+        let other = login(&s, "beispielgemeinde", "sachbearbeitung").await;
+        let (st, _, _) = other.get(&page.replace("/musterstadt/", "/beispielgemeinde/")).await;
+        assert_eq!(st, 404, "another town's case");
+
+        // Decided, the case's data stays as it is.
+        let task_id = open_task(&s, &reference).await;
+        let decide = format!("/musterstadt/intern/aufgaben/{task_id}/entscheidung");
+        clerk
+            .post(&case_path, &decide, &[("ergebnis", "ablehnen"), ("begruendung", "Freier Beruf, keine Anzeige.")])
+            .await;
+        let (_, url, html) = clerk.get(&page).await;
+        assert_eq!(url, case_path);
+        assert!(html.contains("Der Vorgang ist abgeschlossen; seine Angaben lassen sich nicht mehr ändern."), "{html}");
+        s.stop().await;
+    }
+}

@@ -85,6 +85,17 @@ impl Runtime {
             })
             .collect();
         files.push(("beteiligungen.json".into(), pretty(&Json::Array(consulted))));
+        // Corrections of the data, each with the version it replaced.
+        let corrected: Vec<Json> = rathaus_store::data_versions::for_case(&mut conn, t, case_id)
+            .await?
+            .into_iter()
+            .map(|v| {
+                json!({"fassung": v.version, "am": v.created_at, "von": v.changed_by, "grund": v.reason,
+                "aenderungen": serde_json::from_str::<Json>(&v.changes).unwrap_or(Json::Null),
+                "vorherige_fassung": serde_json::from_str::<Json>(&v.previous).unwrap_or(Json::Null)})
+            })
+            .collect();
+        files.push(("aenderungen.json".into(), pretty(&Json::Array(corrected))));
         let fee_rows: Vec<Json> = fees::for_case(&mut conn, t, case_id)
             .await?
             .into_iter()
@@ -141,6 +152,7 @@ impl Runtime {
         let metas = documents::for_case(&mut conn, t, case_id).await?;
         let asked = requests::for_case(&mut conn, t, case_id).await?;
         let consulted = consultations::for_case(&mut conn, t, case_id).await?;
+        let corrected = rathaus_store::data_versions::for_case(&mut conn, t, case_id).await?;
         let trail = audit::for_object(&mut conn, t, "case", case_id).await?;
         drop(conn);
         let chronicle = self.chronicle(tenant, case_id, &metas).await?;
@@ -188,6 +200,10 @@ impl Runtime {
                 "ergebnis": c.verdict.as_deref().and_then(Verdict::parse).map(Verdict::label_de),
                 "auflagen": c.conditions, "stellungnahme": c.statement, "abgegeben_von": c.answered_by,
                 "beantwortet": c.answered_at.as_deref().map(at)})).collect::<Vec<_>>(),
+            "aenderungen": corrected.iter().map(|v| json!({"fassung": v.version, "am": at(&v.created_at), "von": v.changed_by,
+                "grund": v.reason, "felder": serde_json::from_str::<Vec<rathaus_engine::summary::Change>>(&v.changes)
+                    .unwrap_or_default().into_iter().map(|c| json!({"feld": c.label, "alt": c.old, "neu": c.new})).collect::<Vec<_>>()}))
+                .collect::<Vec<_>>(),
             "gebuehren": fee_rows.iter().map(|f| json!({"kassenzeichen": f.kassenzeichen,
                 "betrag": Money::from_cents(f.amount_cents).to_german(), "faellig": day(&f.due_date),
                 "stand": fee_label(&f.status)})).collect::<Vec<_>>(),

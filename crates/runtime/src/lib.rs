@@ -17,6 +17,7 @@ pub mod chronicle;
 pub mod clock;
 mod connectors;
 pub mod consultations;
+pub mod corrections;
 mod correlation;
 pub mod deadlines;
 mod delivery;

@@ -120,6 +120,26 @@ pub async fn set_status(
     Ok(())
 }
 
+/// Replaces the submitted data (a clerk's correction) and the applicant's name derived from it.
+pub async fn set_data(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    case_id: &str,
+    data: &serde_json::Value,
+    applicant: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query("UPDATE cases SET data = $3, applicant = $4, updated_at = $5 WHERE tenant_id = $1 AND case_id = $2")
+        .bind(tenant_id)
+        .bind(case_id)
+        .bind(data.to_string())
+        .bind(applicant)
+        .bind(ts(now))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn set_findings(
     conn: &mut AnyConnection,
     tenant_id: &str,

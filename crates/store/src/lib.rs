@@ -12,6 +12,7 @@ pub mod businesses;
 pub mod cases;
 mod checkpoint;
 pub mod consultations;
+pub mod data_versions;
 pub mod deadlines;
 pub mod deployments;
 pub mod documents;

@@ -340,7 +340,7 @@ fn decision_form(
     lang: Lang,
     offers_conditions: bool,
     clerk_name: &str,
-) -> Result<Decision, DecisionErrors> {
+) -> Result<Decision, Box<DecisionErrors>> {
     let choice = posted.text("ergebnis");
     let reason = posted.text("begruendung");
     let conditions = posted.text("auflagen");
@@ -356,7 +356,7 @@ fn decision_form(
         conditions_text: conditions.clone(),
     };
     if form.any() {
-        return Err(form);
+        return Err(Box::new(form));
     }
     form.choice.clear();
     Ok(Decision {
@@ -519,6 +519,16 @@ pub(crate) async fn render_case_with(
     let requests = app.runtime.document_requests(tenant, &case.case_id).await?;
     let withdraw_base = format!("/{}/intern/vorgaenge/{}/nachforderungen", tenant.slug, case.case_id);
     let requests = crate::requests::request_views(&requests, lang, Some(&withdraw_base));
+    let corrections: Vec<Json> = app
+        .runtime
+        .corrections(tenant, &case.case_id)
+        .await?
+        .into_iter()
+        .map(|c| {
+            json!({"version": c.version.version, "at": when(&c.version.created_at), "by": c.version.changed_by,
+            "reason": c.version.reason, "changes": c.changes})
+        })
+        .collect();
     let deadline_rows: Vec<Json> = app
         .runtime
         .case_deadlines(tenant, &case.case_id)
@@ -605,6 +615,7 @@ pub(crate) async fn render_case_with(
         context! {
             case => context! { reference => case.reference, status => case.status, status_label => status_label(&case.status, lang), received => received_label(&case),
                 channel => t(lang, &format!("channel.{}", case.channel)), procedure_name => procedure.manifest.name.get(lang), version => procedure.manifest.version },
+            corrections => corrections, may_correct => ctx.role.may_decide() && !rathaus_domain::CaseStatus::parse(&case.status).is_some_and(rathaus_domain::CaseStatus::is_final),
             deadlines => deadline_rows, findings => findings, sections => sections, documents => docs, fees => fee_rows, payments => payment_rows, open_tasks => open_tasks, audit => trail,
             chronicle => entries, chronicle_kinds => chronicle_kinds,
             note_text => note_text, note_error => note_error, note_action => format!("{case_base}/vermerke"),
@@ -809,7 +820,7 @@ pub async fn decide(
     let decision = match decision_form(&posted, lang, procedure.manifest.decision.conditions, &ctx.staff.display_name) {
         Ok(d) => d,
         Err(decision) => {
-            let forms = CaseForms { decision, ..Default::default() };
+            let forms = CaseForms { decision: *decision, ..Default::default() };
             let body = render_case_with(&app, &tenant, &mut session, &ctx, &task.case_id, lang, forms).await?;
             return session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await;
         }
@@ -864,7 +875,7 @@ pub async fn preview(
     let decision = match decision_form(&posted, lang, procedure.manifest.decision.conditions, &ctx.staff.display_name) {
         Ok(d) => d,
         Err(decision) => {
-            let forms = CaseForms { decision, ..Default::default() };
+            let forms = CaseForms { decision: *decision, ..Default::default() };
             let body = render_case_with(&app, &tenant, &mut session, &ctx, &task.case_id, lang, forms).await?;
             return session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await;
         }

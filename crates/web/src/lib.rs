@@ -9,6 +9,7 @@ mod attachments;
 mod backoffice;
 mod businesses;
 mod consultations;
+mod corrections;
 mod deadlines;
 mod domains;
 mod drafts;
@@ -267,6 +268,7 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/intern/vorgaenge/{case_id}/ruecknahme", post(withdrawal::record))
         .route("/{tenant}/intern/vorgaenge/{case_id}/beteiligungen", post(consultations::create))
         .route("/{tenant}/intern/vorgaenge/{case_id}/vermerke", post(backoffice::add_note))
+        .route("/{tenant}/intern/vorgaenge/{case_id}/angaben/{page_id}", get(corrections::form).post(corrections::save))
         .route(
             "/{tenant}/intern/vorgaenge/{case_id}/beteiligungen/{consultation_id}/zuruecknehmen",
             post(consultations::withdraw),
