@@ -134,6 +134,7 @@ async fn every_back_office_route_answers_each_role_of_each_town_as_expected() {
             ("POST", format!("{m}/erfassung/abbrechen"), vec![], [Allowed, Allowed, Allowed, Allowed]),
             ("POST", format!("{m}/aufgaben/{task}/entscheidung"), vec![], [Allowed, Allowed, Forbidden, Forbidden]),
             ("POST", format!("{m}/aufgaben/{task}/vorschau"), vec![], [Allowed, Allowed, Forbidden, Forbidden]),
+            ("POST", format!("{m}/vorgaenge/{case}/abgabe"), vec![], [Allowed, Allowed, Forbidden, Forbidden]),
             ("GET", format!("{m}/vorgaenge/{case}/angaben/person"), vec![], [Allowed, Allowed, Forbidden, Forbidden]),
             ("POST", format!("{m}/vorgaenge/{case}/angaben/person"), vec![], [Allowed, Allowed, Forbidden, Forbidden]),
             // No proposal waits on the task: not found for those who could approve one.
@@ -245,6 +246,7 @@ async fn every_back_office_route_answers_each_role_of_each_town_as_expected() {
             ("GET", format!("/beispielgemeinde/intern/vorgaenge/{case}/akte.pdf"), vec![]),
             ("POST", format!("/beispielgemeinde/intern/aufgaben/{task}/entscheidung"), vec![]),
             ("POST", format!("/beispielgemeinde/intern/aufgaben/{task}/vorschau"), vec![]),
+            ("POST", format!("/beispielgemeinde/intern/vorgaenge/{case}/abgabe"), vec![]),
             ("GET", format!("/beispielgemeinde/intern/vorgaenge/{case}/angaben/person"), vec![]),
             ("POST", format!("/beispielgemeinde/intern/vorgaenge/{case}/angaben/person"), vec![]),
             ("POST", format!("/beispielgemeinde/intern/aufgaben/{task}/uebernehmen"), vec![]),

@@ -493,6 +493,26 @@ async fn audit_consultation(c: &Client, s: &TestServer, tenant: &str, a: &mut Au
     go(c, s, &format!("/{tenant}/intern/")).await;
     c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("overdue-consultations")).await.unwrap();
     a.check(c, &format!("{tenant}: worklist with an overdue consultation")).await;
+
+    // Forwarding: the form with its errors, then the competent authority's page.
+    go(c, s, &format!("/{tenant}/intern/vorgaenge/{}", open.case_id)).await;
+    click(c, "details:has(form[action$='/abgabe']) > summary").await;
+    click(c, "form[action$='/abgabe'] button[type=submit]").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css(".error-summary")).await.unwrap();
+    a.check(c, &format!("{tenant}: case file, forwarding form with errors")).await;
+    let to = rathaus_runtime::forwarding::ForwardTo {
+        authority: "Gewerbeamt Nachbarstadt",
+        email: "gewerbe@nachbarstadt.example",
+        reason: "Die Betriebsstätte liegt in Nachbarstadt.",
+        share_documents: true,
+    };
+    let id = rt.forward_case(&t, &open.case_id, &to, &clerk, "Sabine Sachbearbeiterin").await.unwrap();
+    go(c, s, &format!("/{tenant}/intern/vorgaenge/{}", open.case_id)).await;
+    a.check(c, &format!("{tenant}: case file of a forwarded case")).await;
+    let link = rt.forwarding_link(&t, &id);
+    let path = &link[link.find(&format!("/{tenant}/abgabe/")).unwrap()..];
+    go(c, s, path).await;
+    a.check(c, &format!("{tenant}: forwarded application, the authority's page")).await;
 }
 
 #[tokio::test]

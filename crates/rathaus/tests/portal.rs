@@ -2746,3 +2746,107 @@ async fn a_clerk_corrects_the_applicants_data_with_a_reason_and_the_old_version_
         s.stop().await;
     }
 }
+
+/// Forwarding to the competent authority: the form's problems are named; forwarded, the
+/// case is closed, the applicant reads to whom and why in the mailbox, the authority is
+/// mailed a link that shows the application and its attachments and records the first
+/// opening; the link of another town or a wrong token shows nothing.
+#[tokio::test]
+async fn a_clerk_forwards_an_application_to_the_competent_authority() {
+    let smtp = SmtpServer::start().await;
+    for (round, db) in testing::all().await.into_iter().enumerate() {
+        let port = smtp.port;
+        let s = TestServer::start_with(db, |args| {
+            args.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+            args.mail_from = Some("Stadt Musterstadt <noreply@musterstadt.example>".into());
+        })
+        .await;
+        let citizen = Visit::new(&s);
+        fill_application(&citizen, "musterstadt", "09999", "heilpraktiker").await;
+        let (_, _, receipt) = submit(&citizen, "musterstadt").await;
+        let reference = between(&receipt, "<strong id=\"reference\">", "</strong>").to_string();
+        let clerk = login(&s, "musterstadt", "sachbearbeitung").await;
+        let (_, _, list) = clerk.get("/musterstadt/intern/").await;
+        let case_path = link_to(&list, &format!(">{reference}</a>"));
+        let action = format!("{case_path}/abgabe");
+        let (st, _, html) =
+            clerk.post(&case_path, &action, &[("abgabe_email", "kein-mail"), ("abgabe_grund", "kurz")]).await;
+        assert_eq!(st, 422);
+        assert!(
+            html.contains("Geben Sie die zuständige Stelle an.")
+                && html.contains("Geben Sie eine E-Mail-Adresse wie name@beispiel.de an.")
+                && html.contains("Begründen Sie die Abgabe (mindestens 10 Zeichen).")
+                && html.contains("href=\"#abgabe-stelle\""),
+            "{html}"
+        );
+        let auditor = login(&s, "musterstadt", "pruefung").await;
+        let (st, _, _) = auditor.post(&case_path, &action, &[]).await;
+        assert_eq!(st, 403);
+
+        let to = format!("gewerbeamt-{round}@nachbarstadt.example");
+        let reason = "Die Betriebsstätte liegt in Nachbarstadt (§ 14 Abs. 1 GewO).";
+        let fields = [
+            ("abgabe_stelle", "Gewerbeamt Nachbarstadt"),
+            ("abgabe_email", to.as_str()),
+            ("abgabe_grund", reason),
+            ("abgabe_anlagen", "ja"),
+        ];
+        let (st, _, html) = clerk.post(&case_path, &action, &fields).await;
+        assert_eq!(st, 200, "{html}");
+        assert!(
+            html.contains("Der Antrag ist an Gewerbeamt Nachbarstadt abgegeben; der Vorgang ist abgeschlossen."),
+            "{html}"
+        );
+        assert!(html.contains("id=\"case-status\">Abgeschlossen") && html.contains("noch nicht abgerufen"), "{html}");
+        assert!(open_task_count(&s, &reference).await == 0, "the process stopped");
+        let (_, _, status) = citizen.get(&format!("/musterstadt/vorgang/{reference}/nachrichten")).await;
+        assert!(
+            unescape(&status).contains("nicht unsere Behörde zuständig, sondern: Gewerbeamt Nachbarstadt")
+                && status.contains("Nachbarstadt (§ 14 Abs. 1 GewO)"),
+            "{status}"
+        );
+
+        let (link, mail) = forwarding_link_mailed(&smtp, &to).await;
+        assert!(mail.contains(&reference) && !mail.contains("Erika"), "no personal data in the mail: {mail}");
+        let authority = Visit::new(&s);
+        let (st, _, page) = authority.get(&link).await;
+        assert_eq!(st, 200, "{page}");
+        let page = unescape(&page);
+        assert!(page.contains("Abgegebener Antrag") && page.contains("Muster") && page.contains(reason), "{page}");
+        let (_, _, file) = clerk.get(&case_path).await;
+        assert!(file.contains("id=\"forwarding-state\">abgerufen"), "the first opening is recorded: {file}");
+        let (st, _, _) = authority.get(&format!("/musterstadt/abgabe/{}", "0".repeat(40))).await;
+        assert_eq!(st, 404);
+        let (st, _, _) = authority.get(&link.replace("/musterstadt/", "/beispielgemeinde/")).await;
+        assert_eq!(st, 404, "another town's portal does not know the link");
+        let (st, _, _) = clerk.post(&case_path, &action, &fields).await;
+        assert_eq!(st, 200, "a second forwarding is refused with a message");
+        s.stop().await;
+    }
+}
+
+async fn open_task_count(s: &TestServer, reference: &str) -> i64 {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM tasks t JOIN cases c ON c.tenant_id = t.tenant_id AND c.case_id = t.case_id
+         WHERE c.reference = $1 AND t.status = 'open'",
+    )
+    .bind(reference)
+    .fetch_one(s.db.store.pool())
+    .await
+    .unwrap();
+    n
+}
+
+async fn forwarding_link_mailed(smtp: &SmtpServer, to: &str) -> (String, String) {
+    for _ in 0..200 {
+        if let Some(mail) =
+            smtp.mails().into_iter().map(|m| mail_text(&m)).find(|m| m.contains(&format!("X-Rcpt-To: {to}")))
+        {
+            let start = mail.find("/musterstadt/abgabe/").expect("a link in the mail");
+            let path: String = mail[start..].chars().take_while(|c| !c.is_whitespace()).collect();
+            return (path, mail);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no mail to {to}");
+}

@@ -5,6 +5,7 @@
 use crate::consultations::CONSULTATION_JOB;
 use crate::deadlines::DEADLINE_JOB;
 use crate::docdata::{document_data, DocumentContext};
+use crate::forwarding::FORWARDING_JOB;
 use crate::notify::NOTIFY_JOB;
 use crate::requests::{Phase, REQUEST_JOB};
 use crate::submit::RECEIPT_JOB;
@@ -48,6 +49,12 @@ pub(crate) enum Prepared {
         deadline_id: String,
         moment: rathaus_domain::deadline::Moment,
         mailed: usize,
+    },
+    /// The authority a case was forwarded to was mailed its link (`Some(true)`), could not
+    /// be (`Some(false)`: no mailer), or had been already (`None`).
+    ForwardingMailed {
+        forwarding_id: String,
+        sent: Option<bool>,
     },
     Document {
         kind: String,
@@ -179,6 +186,11 @@ pub(crate) async fn prepare(
             let mailed = crate::deadlines::prepare(rt, tenant, case, &deadline_id, moment).await?;
             Ok(Prepared::DeadlineDue { deadline_id, moment, mailed })
         }
+        FORWARDING_JOB => {
+            let forwarding_id = h.get("forwarding").cloned().ok_or("Header „forwarding“ fehlt")?;
+            let sent = crate::forwarding::prepare(rt, tenant, case, &forwarding_id).await?;
+            Ok(Prepared::ForwardingMailed { forwarding_id, sent })
+        }
         other => Err(format!("unbekannter Konnektor „{other}“")),
     }
 }
@@ -225,6 +237,11 @@ pub(crate) async fn commit(
         }
         Prepared::DeadlineDue { deadline_id, moment, mailed } => {
             crate::deadlines::due(conn, t, &case.case_id, deadline_id, *moment, *mailed, now).await?;
+        }
+        Prepared::ForwardingMailed { forwarding_id, sent } => {
+            if let Some(sent) = sent {
+                crate::forwarding::mailed(conn, t, &case.case_id, forwarding_id, *sent, now).await?;
+            }
         }
         Prepared::Notified { sent } => {
             if *sent {

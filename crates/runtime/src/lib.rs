@@ -25,6 +25,7 @@ mod docdata;
 mod drafts;
 pub mod expected;
 pub mod external;
+pub mod forwarding;
 pub mod intake;
 pub mod mail;
 pub mod mailbox;

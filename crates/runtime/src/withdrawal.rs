@@ -20,33 +20,45 @@ pub enum Withdrawal {
     Recorded { actor: Actor, note: String },
 }
 
+/// How a case ends before its process does (withdrawn, forwarded): who, the audit action
+/// with its details, the public timeline entry, and what to say if it is finished already.
+pub(crate) struct Ending<'a> {
+    pub actor: Actor,
+    pub action: &'a str,
+    pub details: serde_json::Value,
+    pub timeline: String,
+    pub already_final: &'a str,
+    /// Why the process ended, as its state records it.
+    pub terminated: &'a str,
+}
+
+/// A case ended within an open transaction: the caller adds its own writes and commits.
+pub(crate) struct Ended {
+    pub tx: rathaus_store::Tx,
+    /// The case as it was before it ended.
+    pub case: cases::Case,
+    pub instance_id: String,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
 impl Runtime {
-    /// Withdraws the case. `Conflict` if it is finished already.
-    pub async fn withdraw_case(&self, tenant: &Tenant, case_id: &str, how: &Withdrawal) -> Result<()> {
+    /// Ends the case in a transaction left open for the caller: the process is terminated
+    /// (its tasks, jobs and timers cancelled), the case closed (its deadlines met), the
+    /// participants' links closed, the timeline and audit trail written. `Conflict` if the
+    /// case is finished already or keeps changing.
+    pub(crate) async fn end_case(&self, tenant: &Tenant, case_id: &str, ending: &Ending<'_>) -> Result<Ended> {
         let t = &tenant.tenant_id;
         let mut conn = self.store.conn().await?;
         let case = cases::by_id(&mut conn, t, case_id).await?.ok_or(RuntimeError::NotFound)?;
         drop(conn);
         let procedure = self.procedure_of_deployment(t, &case.deployment_id).await?;
         let calendar = tenant_calendar(&tenant.settings);
-        let (actor, text, details) = match how {
-            Withdrawal::Applicant => (
-                Actor::Applicant,
-                "Antrag von der Antragstellerin oder dem Antragsteller zurückgenommen".to_string(),
-                json!({"by": "applicant"}),
-            ),
-            Withdrawal::Recorded { actor, note } => {
-                (actor.clone(), format!("Rücknahme des Antrags erfasst: {note}"), json!({"by": "staff", "note": note}))
-            }
-        };
         for _ in 0..8 {
             let now = self.clock.now();
             let mut tx = self.store.begin().await?;
             let current = cases::by_id(&mut tx, t, case_id).await?.ok_or(RuntimeError::NotFound)?;
             if CaseStatus::parse(&current.status).is_some_and(CaseStatus::is_final) {
-                return Err(RuntimeError::Conflict(
-                    "Der Antrag ist bereits abgeschlossen und kann nicht mehr zurückgenommen werden.".into(),
-                ));
+                return Err(RuntimeError::Conflict(ending.already_final.into()));
             }
             let row = instances::by_case(&mut tx, t, case_id).await?.ok_or(RuntimeError::NotFound)?;
             let instance_id = row.instance_id.clone();
@@ -59,14 +71,14 @@ impl Runtime {
                 now,
             };
             let step = Step::recording(vec![audit::Pending {
-                actor: actor.clone(),
-                action: "case.withdrawn".into(),
+                actor: ending.actor.clone(),
+                action: ending.action.into(),
                 object_type: "case".into(),
                 object_id: case_id.to_string(),
-                details: details.clone(),
+                details: ending.details.clone(),
             }]);
-            match resume_loaded(&mut tx, &ctx, row, Resume::Terminate { reason: "zurückgenommen".into() }, step).await?
-            {
+            let how = Resume::Terminate { reason: ending.terminated.into() };
+            match resume_loaded(&mut tx, &ctx, row, how, step).await? {
                 Resumed::Done { .. } => {}
                 Resumed::Conflict => {
                     tx.rollback().await?;
@@ -79,24 +91,41 @@ impl Runtime {
                 }
             }
             cases::set_status(&mut tx, t, case_id, CaseStatus::Closed.code(), true, now).await?;
-            events::add(&mut tx, t, case_id, "status", &text, true, now).await?;
+            events::add(&mut tx, t, case_id, "status", &ending.timeline, true, now).await?;
             // The participants' links close with the case.
             rathaus_store::consultations::withdraw_all(&mut tx, t, case_id, now).await?;
-            if matches!(how, Withdrawal::Recorded { .. }) {
-                crate::notify::queue_for(
-                    &mut tx,
-                    &format!("{case_id}-withdrawn"),
-                    &instance_id,
-                    &current,
-                    "status",
-                    now,
-                )
-                .await?;
-            }
-            tx.commit().await?;
-            self.notify_work();
-            return Ok(());
+            return Ok(Ended { tx, case: current, instance_id, now });
         }
         Err(RuntimeError::Conflict("Der Vorgang wird gerade anderweitig bearbeitet; bitte erneut versuchen.".into()))
+    }
+
+    /// Withdraws the case. `Conflict` if it is finished already.
+    pub async fn withdraw_case(&self, tenant: &Tenant, case_id: &str, how: &Withdrawal) -> Result<()> {
+        let (actor, timeline, details) = match how {
+            Withdrawal::Applicant => (
+                Actor::Applicant,
+                "Antrag von der Antragstellerin oder dem Antragsteller zurückgenommen".to_string(),
+                json!({"by": "applicant"}),
+            ),
+            Withdrawal::Recorded { actor, note } => {
+                (actor.clone(), format!("Rücknahme des Antrags erfasst: {note}"), json!({"by": "staff", "note": note}))
+            }
+        };
+        let ending = Ending {
+            actor,
+            action: "case.withdrawn",
+            details,
+            timeline,
+            already_final: "Der Antrag ist bereits abgeschlossen und kann nicht mehr zurückgenommen werden.",
+            terminated: "zurückgenommen",
+        };
+        let Ended { mut tx, case, instance_id, now } = self.end_case(tenant, case_id, &ending).await?;
+        if matches!(how, Withdrawal::Recorded { .. }) {
+            crate::notify::queue_for(&mut tx, &format!("{case_id}-withdrawn"), &instance_id, &case, "status", now)
+                .await?;
+        }
+        tx.commit().await?;
+        self.notify_work();
+        Ok(())
     }
 }

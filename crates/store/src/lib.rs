@@ -19,6 +19,7 @@ pub mod documents;
 pub mod drafts;
 pub mod events;
 pub mod fees;
+pub mod forwardings;
 pub mod instances;
 pub mod jobs;
 pub mod mailbox;

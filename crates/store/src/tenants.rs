@@ -166,6 +166,7 @@ pub async fn tenant_of_api_key(conn: &mut AnyConnection, key_hash: &str) -> Resu
 
 /// Every table that holds rows of a tenant, children first.
 const TENANT_TABLES: &[&str] = &[
+    "case_forwardings",
     "case_data_versions",
     "case_deadlines",
     "consultations",

@@ -405,6 +405,8 @@ pub(crate) struct CaseForms {
     pub chronicle: Option<Kind>,
     /// The note form: (the text as typed, the problem).
     pub note: Option<(String, String)>,
+    /// The form that forwards the case to the competent authority.
+    pub forward: crate::forwarding::ForwardForm,
 }
 
 /// The case file; `forms` holds a posted form to show again with its errors.
@@ -541,8 +543,19 @@ pub(crate) async fn render_case_with(
     let consultation_rows =
         crate::consultations::consultation_views(app, tenant, &consultations, lang, &consultations_base);
     let CaseForms {
-        decision: errs, message_error, message_text, request, withdraw, consultation, chronicle, note, ..
+        decision: errs,
+        message_error,
+        message_text,
+        request,
+        withdraw,
+        consultation,
+        chronicle,
+        note,
+        forward,
+        ..
     } = forms;
+    let forwardings =
+        crate::forwarding::forwarding_views(app, tenant, &app.runtime.forwardings(tenant, &case.case_id).await?, lang);
     let (note_text, note_error) = note.map(|(n, e)| (n, Some(e))).unwrap_or_default();
     let case_base = format!("/{}/intern/vorgaenge/{}", tenant.slug, case.case_id);
     let entries: Vec<Json> = app
@@ -586,6 +599,9 @@ pub(crate) async fn render_case_with(
     if let Some(e) = &errs.reason {
         error_list.push(json!({"anchor": "begruendung", "message": e}));
     }
+    for (field, message) in &forward.errors {
+        error_list.push(json!({"anchor": field.replace('_', "-"), "message": message}));
+    }
     if let Some(e) = &errs.conditions {
         error_list.push(json!({"anchor": "auflagen", "message": e}));
     }
@@ -615,6 +631,9 @@ pub(crate) async fn render_case_with(
         context! {
             case => context! { reference => case.reference, status => case.status, status_label => status_label(&case.status, lang), received => received_label(&case),
                 channel => t(lang, &format!("channel.{}", case.channel)), procedure_name => procedure.manifest.name.get(lang), version => procedure.manifest.version },
+            forwardings => forwardings, forward => context! { authority => forward.authority, email => forward.email, reason => forward.reason,
+                documents => forward.documents, authority_error => forward.error("abgabe_stelle"), email_error => forward.error("abgabe_email"),
+                reason_error => forward.error("abgabe_grund"), open => !forward.errors.is_empty() },
             corrections => corrections, may_correct => ctx.role.may_decide() && !rathaus_domain::CaseStatus::parse(&case.status).is_some_and(rathaus_domain::CaseStatus::is_final),
             deadlines => deadline_rows, findings => findings, sections => sections, documents => docs, fees => fee_rows, payments => payment_rows, open_tasks => open_tasks, audit => trail,
             chronicle => entries, chronicle_kinds => chronicle_kinds,

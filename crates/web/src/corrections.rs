@@ -3,7 +3,6 @@
 //! keeps the replaced version. Uploaded files are not edited here (new documents come
 //! through the mailbox or a request); the page's state lives in the posted form only.
 
-use crate::backoffice::require_staff;
 use crate::error::{AppError, AppResult};
 use crate::formview::{anchor_for, apply_repeat_action, page_fields, Applied, Apply, Posted, ViewContext};
 use crate::i18n::{t, tf};
@@ -22,7 +21,7 @@ use rathaus_engine::form::{Field, FieldError, FieldKind};
 use rathaus_engine::Procedure;
 use rathaus_runtime::corrections::{Corrected, MIN_REASON};
 use rathaus_runtime::RuntimeError;
-use rathaus_store::cases::{self, Case};
+use rathaus_store::cases::Case;
 use rathaus_store::tenants::Tenant;
 use serde_json::{json, Value as Json};
 use std::collections::HashMap;
@@ -106,16 +105,10 @@ async fn target(
     case_id: &str,
     lang: Lang,
 ) -> AppResult<Result<Target, Response>> {
-    let ctx = match require_staff(app, tenant, session).await {
+    let (ctx, case) = match crate::backoffice::case_work(app, tenant, session, case_id).await? {
         Ok(c) => c,
         Err(r) => return Ok(Err(r)),
     };
-    if !ctx.role.may_decide() {
-        return Err(AppError::Forbidden);
-    }
-    let mut conn = app.runtime.store.conn().await?;
-    let case = cases::by_id(&mut conn, &tenant.tenant_id, case_id).await?.ok_or(AppError::NotFound)?;
-    drop(conn);
     if CaseStatus::parse(&case.status).is_some_and(CaseStatus::is_final) {
         session.data.flash = Some(t(lang, "correction.case_closed"));
         let to = format!("/{}/intern/vorgaenge/{case_id}", tenant.slug);

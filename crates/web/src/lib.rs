@@ -17,6 +17,7 @@ mod engine_api;
 mod error;
 mod finder;
 mod formview;
+mod forwarding;
 pub mod i18n;
 mod intake;
 mod legal;
@@ -244,6 +245,8 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/konto/oidc/zurueck", get(oidc::callback))
         .route("/{tenant}/beteiligung/{token}", get(consultations::page).post(consultations::answer))
         .route("/{tenant}/beteiligung/{token}/dokumente/{document_id}", get(consultations::document))
+        .route("/{tenant}/abgabe/{token}", get(forwarding::page))
+        .route("/{tenant}/abgabe/{token}/dokumente/{document_id}", get(forwarding::document))
         .route("/{tenant}/impressum", get(legal::imprint))
         .route("/{tenant}/datenschutz", get(legal::privacy))
         .route("/{tenant}/barrierefreiheit", get(legal::accessibility))
@@ -268,6 +271,7 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/intern/vorgaenge/{case_id}/ruecknahme", post(withdrawal::record))
         .route("/{tenant}/intern/vorgaenge/{case_id}/beteiligungen", post(consultations::create))
         .route("/{tenant}/intern/vorgaenge/{case_id}/vermerke", post(backoffice::add_note))
+        .route("/{tenant}/intern/vorgaenge/{case_id}/abgabe", post(forwarding::create))
         .route("/{tenant}/intern/vorgaenge/{case_id}/angaben/{page_id}", get(corrections::form).post(corrections::save))
         .route(
             "/{tenant}/intern/vorgaenge/{case_id}/beteiligungen/{consultation_id}/zuruecknehmen",

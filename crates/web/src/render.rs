@@ -32,6 +32,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("statistics.html", include_str!("../templates/statistics.html")),
     ("deadlines.html", include_str!("../templates/deadlines.html")),
     ("correction.html", include_str!("../templates/correction.html")),
+    ("forwarding.html", include_str!("../templates/forwarding.html")),
     ("withdraw.html", include_str!("../templates/withdraw.html")),
     ("consultation.html", include_str!("../templates/consultation.html")),
     ("intake.html", include_str!("../templates/intake.html")),
