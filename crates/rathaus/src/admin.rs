@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use rathaus_domain::{Role, TenantSettings};
 use rathaus_runtime::Runtime;
 use rathaus_store::audit::{self, Actor};
-use rathaus_store::{staff, tenants};
+use rathaus_store::tenants;
 use serde_json::json;
 
 fn check_slug(slug: &str) -> Result<()> {
@@ -149,57 +149,22 @@ pub struct NewStaff<'a> {
 
 pub async fn create_staff(rt: &Runtime, tenant: &tenants::Tenant, new: &NewStaff<'_>) -> Result<()> {
     let NewStaff { username, display_name, password, role, org_units, email } = *new;
-    if let Some(e) = email {
-        if !rathaus_engine::form::plausible_email(e) {
-            bail!("E-Mail-Adresse „{e}“ ist ungültig (erwartet name@beispiel.de)");
-        }
-    }
-    for unit in org_units {
-        if unit.is_empty()
-            || !unit.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-        {
-            bail!("Organisationseinheit „{unit}“: nur Kleinbuchstaben, Ziffern, Binde- und Unterstrich (so wie in candidateGroups im Modell)");
-        }
-    }
-    if username.is_empty()
-        || !username
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'_')
-    {
-        bail!("Benutzername „{username}“: nur Kleinbuchstaben, Ziffern, Punkt, Binde- und Unterstrich");
-    }
-    if password.chars().count() < 12 {
-        bail!("Das Passwort muss mindestens 12 Zeichen lang sein");
+    if password.chars().count() < rathaus_runtime::admin::MIN_PASSWORD {
+        bail!("Das Passwort muss mindestens {} Zeichen lang sein", rathaus_runtime::admin::MIN_PASSWORD);
     }
     let hash = {
         let pw = password.to_string();
         tokio::task::spawn_blocking(move || rathaus_web::hash_password(&pw)).await?
     };
-    let now = rt.clock.now();
-    let mut tx = rt.store.begin().await?;
-    if staff::by_username(&mut tx, &tenant.tenant_id, username).await?.is_some() {
-        bail!("Den Benutzer „{username}“ gibt es bei „{}“ schon", tenant.slug);
+    let member =
+        rathaus_runtime::admin::NewStaffMember { username, display_name, password_hash: &hash, role, org_units, email };
+    match rt.create_staff(tenant, &member, &Actor::System).await {
+        Ok(_) => Ok(()),
+        Err(rathaus_runtime::RuntimeError::Invalid(problems)) => {
+            bail!("{}", problems.into_iter().map(|p| p.message).collect::<Vec<_>>().join("; "))
+        }
+        Err(e) => Err(e.into()),
     }
-    let s = staff::create(&mut tx, &tenant.tenant_id, username, display_name, &hash, role.code(), now).await?;
-    if !org_units.is_empty() {
-        staff::set_org_units(&mut tx, &tenant.tenant_id, &s.staff_id, org_units).await?;
-    }
-    if email.is_some() {
-        staff::set_email(&mut tx, &tenant.tenant_id, &s.staff_id, email).await?;
-    }
-    audit::append(
-        &mut tx,
-        &tenant.tenant_id,
-        &Actor::System,
-        "staff.created",
-        "staff",
-        &s.staff_id,
-        &json!({"username": username, "role": role.code(), "org_units": org_units, "email": email.is_some()}),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
 }
 
 /// Creates an API key and returns it; only its keyed hash is stored.

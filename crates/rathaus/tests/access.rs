@@ -104,6 +104,11 @@ async fn every_back_office_route_answers_each_role_of_each_town_as_expected() {
         let mut conn = rt.store.conn().await.unwrap();
         let task =
             rathaus_store::tasks::for_case(&mut conn, &tenant.tenant_id, &case).await.unwrap()[0].task_id.clone();
+        let clerk_id = rathaus_store::staff::by_username(&mut conn, &tenant.tenant_id, "sachbearbeitung")
+            .await
+            .unwrap()
+            .unwrap()
+            .staff_id;
         drop(conn);
 
         // (method, path, fields, expected for clerk, team lead, tenant admin, auditor)
@@ -114,6 +119,37 @@ async fn every_back_office_route_answers_each_role_of_each_town_as_expected() {
             ("GET", format!("{m}/vorgaenge/{case}"), vec![], [Allowed, Allowed, Allowed, Allowed]),
             ("GET", format!("{m}/statistik"), vec![], [Allowed, Allowed, Allowed, Allowed]),
             ("GET", format!("{m}/fristen"), vec![], [Allowed, Allowed, Allowed, Allowed]),
+            ("GET", format!("{m}/verwaltung"), vec![], [Forbidden, Forbidden, Allowed, Allowed]),
+            (
+                "GET",
+                format!("{m}/verwaltung/verfahren/gewerbeanmeldung"),
+                vec![],
+                [Forbidden, Forbidden, Allowed, Allowed],
+            ),
+            (
+                "POST",
+                format!("{m}/verwaltung/verfahren/gewerbeanmeldung"),
+                vec![("p.gebuehr_anmeldung", "viel")],
+                [Forbidden, Forbidden, Allowed, Forbidden],
+            ),
+            (
+                "POST",
+                format!("{m}/verwaltung/mitarbeitende"),
+                vec![("rolle", "clerk")],
+                [Forbidden, Forbidden, Allowed, Forbidden],
+            ),
+            (
+                "GET",
+                format!("{m}/verwaltung/mitarbeitende/{clerk_id}"),
+                vec![],
+                [Forbidden, Forbidden, Allowed, Allowed],
+            ),
+            (
+                "POST",
+                format!("{m}/verwaltung/mitarbeitende/{clerk_id}"),
+                vec![("rolle", "clerk"), ("name", "")],
+                [Forbidden, Forbidden, Allowed, Forbidden],
+            ),
             (
                 "GET",
                 format!("{m}/fristen?ampel=rot&art=gesetzlich&meine=1"),
@@ -247,6 +283,8 @@ async fn every_back_office_route_answers_each_role_of_each_town_as_expected() {
             ("POST", format!("/beispielgemeinde/intern/aufgaben/{task}/entscheidung"), vec![]),
             ("POST", format!("/beispielgemeinde/intern/aufgaben/{task}/vorschau"), vec![]),
             ("POST", format!("/beispielgemeinde/intern/vorgaenge/{case}/abgabe"), vec![]),
+            ("GET", format!("/beispielgemeinde/intern/verwaltung/mitarbeitende/{clerk_id}"), vec![]),
+            ("POST", format!("/beispielgemeinde/intern/verwaltung/mitarbeitende/{clerk_id}"), vec![("rolle", "clerk")]),
             ("GET", format!("/beispielgemeinde/intern/vorgaenge/{case}/angaben/person"), vec![]),
             ("POST", format!("/beispielgemeinde/intern/vorgaenge/{case}/angaben/person"), vec![]),
             ("POST", format!("/beispielgemeinde/intern/aufgaben/{task}/uebernehmen"), vec![]),

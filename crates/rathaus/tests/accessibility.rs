@@ -404,9 +404,41 @@ async fn audit_worklist(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit)
     a.check(c, &format!("{tenant}: deadlines")).await;
     go(c, s, &format!("/{tenant}/intern/fristen?ampel=rot&art=gesetzlich")).await;
     a.check(c, &format!("{tenant}: deadlines, none red")).await;
+    audit_admin(c, s, tenant, a).await;
     audit_consultation(c, s, tenant, a).await;
     audit_intake(c, s, tenant, a).await;
     c.delete_all_cookies().await.unwrap();
+}
+
+/// The administration as the tenant admin sees it: overview, a procedure's settings (with
+/// the errors of a wrong fee), a staff account; then signed in as the clerk again.
+async fn audit_admin(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit) {
+    c.delete_all_cookies().await.unwrap();
+    go(c, s, &format!("/{tenant}/intern/anmelden")).await;
+    type_into(c, "benutzername", "admin").await;
+    type_into(c, "passwort", s.password(tenant, "admin")).await;
+    click(c, "form[action$='/intern/anmelden'] button[type=submit]").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("lists")).await.unwrap();
+    go(c, s, &format!("/{tenant}/intern/verwaltung")).await;
+    a.check(c, &format!("{tenant}: administration")).await;
+    click(c, "form[action$='/verwaltung/mitarbeitende'] button[type=submit]").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css(".error-summary")).await.unwrap();
+    a.check(c, &format!("{tenant}: administration, new account with errors")).await;
+    let person = c.find(Locator::Css("#admin-staff a")).await.unwrap().attr("href").await.unwrap().unwrap();
+    go(c, s, &person).await;
+    a.check(c, &format!("{tenant}: administration, a staff account")).await;
+    go(c, s, &format!("/{tenant}/intern/verwaltung/verfahren/gewerbeanmeldung")).await;
+    a.check(c, &format!("{tenant}: administration, a procedure's settings")).await;
+    type_into(c, "p-gebuehr_anmeldung", "viel").await;
+    click(c, "form[action*='/verwaltung/verfahren/'] button[type=submit]").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css(".error-summary")).await.unwrap();
+    a.check(c, &format!("{tenant}: administration, a procedure's settings with errors")).await;
+    c.delete_all_cookies().await.unwrap();
+    go(c, s, &format!("/{tenant}/intern/anmelden")).await;
+    type_into(c, "benutzername", "sachbearbeitung").await;
+    type_into(c, "passwort", s.password(tenant, "sachbearbeitung")).await;
+    click(c, "form[action$='/intern/anmelden'] button[type=submit]").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("lists")).await.unwrap();
 }
 
 /// Entering an application that came by phone (the clerk signed in): the start page, with

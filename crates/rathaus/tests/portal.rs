@@ -2850,3 +2850,180 @@ async fn forwarding_link_mailed(smtp: &SmtpServer, to: &str) -> (String, String)
     }
     panic!("no mail to {to}");
 }
+
+/// The tenant's administration: a tenant admin creates a staff account (its first password
+/// shown once works), changes its role and address, sets a new password, cannot lock
+/// themselves out; sets a fee and a processing target of a procedure (typed values
+/// checked, the field named), switches the procedure off and on again; auditors read,
+/// clerks see nothing of it.
+#[tokio::test]
+async fn a_tenant_admin_manages_staff_and_the_towns_procedure_settings() {
+    for db in testing::all().await {
+        let s = TestServer::start(db).await;
+        let admin = login(&s, "musterstadt", "admin").await;
+        let (st, _, page) = admin.get("/musterstadt/intern/verwaltung").await;
+        assert_eq!(st, 200, "{page}");
+        assert!(page.contains("Gewerbeanzeige") && page.contains("Sabine Sachbearbeiterin"), "{page}");
+        let create = "/musterstadt/intern/verwaltung/mitarbeitende";
+        let (st, _, html) = admin
+            .post(
+                "/musterstadt/intern/verwaltung",
+                create,
+                &[
+                    ("name", ""),
+                    ("benutzername", "Max Neu"),
+                    ("rolle", "clerk"),
+                    ("einheiten", "Gewerbe Amt"),
+                    ("email", "kein"),
+                ],
+            )
+            .await;
+        assert_eq!(st, 422);
+        assert!(
+            html.contains("href=\"#neu-name\"")
+                && html.contains("Benutzername „Max Neu“")
+                && html.contains("Organisationseinheit „Gewerbe“")
+                && html.contains("E-Mail-Adresse „kein“ ist ungültig"),
+            "{html}"
+        );
+        let fields = [
+            ("name", "Max Neumann"),
+            ("benutzername", "m.neumann"),
+            ("rolle", "clerk"),
+            ("einheiten", "gewerbeamt"),
+            ("email", "m.neumann@musterstadt.example"),
+        ];
+        let (st, _, html) = admin.post("/musterstadt/intern/verwaltung", create, &fields).await;
+        assert_eq!(st, 200, "{html}");
+        let password = between(&html, "Erstes Passwort (nur jetzt sichtbar): ", "<").trim().to_string();
+        assert_eq!(password.len(), 16, "{html}");
+        let (st, _, html) = admin.post("/musterstadt/intern/verwaltung", create, &fields).await;
+        assert_eq!(st, 422);
+        assert!(html.contains("Den Benutzer „m.neumann“ gibt es bei „musterstadt“ schon"), "{html}");
+        let max = Visit::new(&s);
+        let signin = "/musterstadt/intern/anmelden";
+        let (_, url, _) = max.post(signin, signin, &[("benutzername", "m.neumann"), ("passwort", &password)]).await;
+        assert_eq!(url, "/musterstadt/intern/", "the first password works");
+
+        // Made a team lead; then locked.
+        let (_, _, list) = admin.get("/musterstadt/intern/verwaltung").await;
+        let person = link_to(&list, ">Max Neumann</a>");
+        let edit = |role: &'static str, active: &'static str| {
+            vec![
+                ("name", "Max Neumann"),
+                ("rolle", role),
+                ("einheiten", "gewerbeamt, ordnungsamt"),
+                ("email", ""),
+                ("aktiv", active),
+                ("_aktion", "speichern"),
+            ]
+        };
+        let (_, _, html) = admin.post(&person, &person, &edit("team_lead", "ja")).await;
+        assert!(
+            html.contains("Das Konto „m.neumann“ ist gespeichert.") && html.contains("value=\"team_lead\" selected"),
+            "{html}"
+        );
+        assert!(html.contains("value=\"gewerbeamt, ordnungsamt\""), "{html}");
+        let (_, _, html) = admin.post(&person, &person, &[("_aktion", "passwort")]).await;
+        let new_password = between(&html, "(nur jetzt sichtbar): ", "<").trim().to_string();
+        assert!(new_password.len() == 16 && new_password != password, "{html}");
+        admin.post(&person, &person, &edit("team_lead", "")).await;
+        let again = Visit::new(&s);
+        let (st, url, _) =
+            again.post(signin, signin, &[("benutzername", "m.neumann"), ("passwort", &new_password)]).await;
+        assert!(st == 422 || url.ends_with("/anmelden"), "a locked account cannot sign in");
+        let (_, url, _) = max.get("/musterstadt/intern/").await;
+        assert_eq!(url, signin, "a locked account's session ends at its next step");
+        // An admin cannot take their own administration away.
+        let mut conn = s.assembled.runtime.store.conn().await.unwrap();
+        let tid = rathaus_store::tenants::by_slug(&mut conn, "musterstadt").await.unwrap().unwrap().tenant_id;
+        let me = rathaus_store::staff::by_username(&mut conn, &tid, "admin").await.unwrap().unwrap();
+        let actions: Vec<String> =
+            rathaus_store::audit::for_object(&mut conn, &tid, "staff", person.rsplit('/').next().unwrap())
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|a| format!("{} {}", a.actor, a.action))
+                .collect();
+        drop(conn);
+        assert_eq!(
+            actions,
+            [
+                "staff:admin staff.created",
+                "staff:m.neumann staff.login",
+                "staff:admin staff.changed",
+                "staff:admin staff.password_reset",
+                "staff:admin staff.changed"
+            ]
+        );
+        let mine = format!("/musterstadt/intern/verwaltung/mitarbeitende/{}", me.staff_id);
+        let (_, _, html) = admin
+            .post(
+                &mine,
+                &mine,
+                &[("name", &me.display_name), ("rolle", "clerk"), ("aktiv", "ja"), ("_aktion", "speichern")],
+            )
+            .await;
+        assert!(html.contains("nicht selbst entziehen"), "{html}");
+
+        // The town's fee and processing target.
+        let settings = "/musterstadt/intern/verwaltung/verfahren/gewerbeanmeldung";
+        let (_, _, form) = admin.get(settings).await;
+        assert!(form.contains("id=\"p-gebuehr_anmeldung\"") && form.contains("Standard: 26,00"), "{form}");
+        let (st, _, html) = admin
+            .post(
+                settings,
+                settings,
+                &[("aktiv", "ja"), ("p.gebuehr_anmeldung", "viel"), ("p.bearbeitungsziel", "PT4H")],
+            )
+            .await;
+        assert_eq!(st, 422, "{html}");
+        assert!(
+            html.contains("href=\"#p-gebuehr_anmeldung\"") && html.contains("href=\"#p-bearbeitungsziel\""),
+            "each wrong value is named: {html}"
+        );
+        let (st, _, html) = admin
+            .post(
+                settings,
+                settings,
+                &[("aktiv", "ja"), ("p.gebuehr_anmeldung", "31,50"), ("p.bearbeitungsziel", "P5D")],
+            )
+            .await;
+        assert_eq!(st, 200, "{html}");
+        assert!(html.contains("value=\"31,50\"") && html.contains("value=\"P5D\""), "{html}");
+        let rt = &s.assembled.runtime;
+        let tenant = {
+            let mut conn = rt.store.conn().await.unwrap();
+            rathaus_store::tenants::by_slug(&mut conn, "musterstadt").await.unwrap().unwrap()
+        };
+        let active = rt.active_procedure(&tenant, "gewerbeanmeldung").await.unwrap();
+        assert_eq!(
+            (active.parameters["gebuehr_anmeldung"].clone(), active.parameters["bearbeitungsziel"].clone()),
+            (serde_json::json!(31.5), serde_json::json!("P5D"))
+        );
+        // Switched off, the portal no longer offers it; switched on again, it does.
+        admin.post(settings, settings, &[("p.gebuehr_anmeldung", "31,50")]).await;
+        let (st, _, _) = Visit::new(&s).get("/musterstadt/leistungen/gewerbeanmeldung").await;
+        assert_eq!(st, 404, "not offered");
+        admin.post(settings, settings, &[("aktiv", "ja"), ("p.gebuehr_anmeldung", "31,50")]).await;
+        let (st, _, _) = Visit::new(&s).get("/musterstadt/leistungen/gewerbeanmeldung").await;
+        assert_eq!(st, 200);
+
+        let auditor = login(&s, "musterstadt", "pruefung").await;
+        let (st, _, html) = auditor.get(settings).await;
+        assert!(
+            st == 200
+                && html.contains("<fieldset class=\"fieldset\" disabled>")
+                && !html.contains(">Speichern</button>"),
+            "{html}"
+        );
+        let (_, _, html) = auditor.get("/musterstadt/intern/verwaltung").await;
+        assert!(html.contains("nur lesend") && !html.contains("Konto anlegen</button>"), "{html}");
+        let (st, _, _) = auditor.post(settings, settings, &[("aktiv", "ja")]).await;
+        assert_eq!(st, 403);
+        let clerk = login(&s, "musterstadt", "sachbearbeitung").await;
+        let (st, _, _) = clerk.get("/musterstadt/intern/verwaltung").await;
+        assert_eq!(st, 403);
+        s.stop().await;
+    }
+}

@@ -10,6 +10,7 @@
 //! - Completing a user task continues the process the same way.
 
 pub mod accounts;
+pub mod admin;
 pub mod archive;
 pub mod bench;
 pub mod businesses;

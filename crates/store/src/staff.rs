@@ -100,6 +100,44 @@ pub async fn deputised_by(conn: &mut AnyConnection, tenant_id: &str, deputy: &st
     .await?)
 }
 
+/// Sets name, role and whether the account may sign in.
+pub async fn update(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    staff_id: &str,
+    display_name: &str,
+    role: &str,
+    active: bool,
+) -> Result<()> {
+    sqlx::query("UPDATE staff SET display_name = $3, role = $4, active = $5 WHERE tenant_id = $1 AND staff_id = $2")
+        .bind(tenant_id)
+        .bind(staff_id)
+        .bind(display_name)
+        .bind(role)
+        .bind(if active { 1i64 } else { 0 })
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_password(conn: &mut AnyConnection, tenant_id: &str, staff_id: &str, hash: &str) -> Result<()> {
+    sqlx::query("UPDATE staff SET password_hash = $3 WHERE tenant_id = $1 AND staff_id = $2")
+        .bind(tenant_id)
+        .bind(staff_id)
+        .bind(hash)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// All staff of the tenant, active or not, by name.
+pub async fn all(conn: &mut AnyConnection, tenant_id: &str) -> Result<Vec<Staff>> {
+    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM staff WHERE tenant_id = $1 ORDER BY display_name, username"))
+        .bind(tenant_id)
+        .fetch_all(&mut *conn)
+        .await?)
+}
+
 /// Sets (or, with `None`, removes) the e-mail address of a staff member.
 pub async fn set_email(conn: &mut AnyConnection, tenant_id: &str, staff_id: &str, email: Option<&str>) -> Result<()> {
     sqlx::query("UPDATE staff SET email = $3 WHERE tenant_id = $1 AND staff_id = $2")

@@ -114,6 +114,29 @@ pub async fn activate_procedure(
     Ok(())
 }
 
+/// Switches a procedure on or off for the tenant with its parameter overrides.
+pub async fn configure_procedure(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    procedure_id: &str,
+    active: bool,
+    parameters: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO tenant_procedures (tenant_id, procedure_id, active, parameters, updated_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (tenant_id, procedure_id) DO UPDATE SET active = excluded.active, parameters = excluded.parameters, updated_at = excluded.updated_at",
+    )
+    .bind(tenant_id)
+    .bind(procedure_id)
+    .bind(if active { 1i64 } else { 0 })
+    .bind(parameters.to_string())
+    .bind(ts(now))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 pub async fn activations(conn: &mut AnyConnection, tenant_id: &str) -> Result<Vec<Activation>> {
     let rows: Vec<(String, i64, String)> = sqlx::query_as(
         "SELECT procedure_id, active, parameters FROM tenant_procedures WHERE tenant_id = $1 ORDER BY procedure_id",

@@ -197,7 +197,12 @@ pub(crate) fn actor(s: &StaffSession) -> Actor {
 pub async fn login_form(State(app): State<AppState>, Path(slug): Path<String>, visit: Visit) -> AppResult<Response> {
     let Visit { lang, tenant, mut session } = visit;
     if session.data.staff.is_some() {
-        return session.finish(&app, &slug, Redirect::to(&format!("/{slug}/intern/")).into_response()).await;
+        // Still allowed in: on to the worklist. An account locked (or removed) since it
+        // signed in is signed out here, or the two pages would send it back and forth.
+        if require_staff(&app, &tenant, &session).await.is_ok() {
+            return session.finish(&app, &slug, Redirect::to(&format!("/{slug}/intern/")).into_response()).await;
+        }
+        session.data.staff = None;
     }
     let body =
         render("staff_login.html", context! { username => "", ..base(lang, Some(&tenant), Some(&mut session)) })?;

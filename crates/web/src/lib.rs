@@ -3,6 +3,7 @@
 
 mod access;
 mod accounts;
+mod admin;
 mod api;
 mod assets;
 mod attachments;
@@ -255,6 +256,13 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/intern/", get(worklist::page))
         .route("/{tenant}/intern/statistik", get(statistics::page))
         .route("/{tenant}/intern/fristen", get(deadlines::page))
+        .route("/{tenant}/intern/verwaltung", get(admin::page))
+        .route("/{tenant}/intern/verwaltung/mitarbeitende", post(admin::create_staff))
+        .route("/{tenant}/intern/verwaltung/mitarbeitende/{staff_id}", get(admin::staff_form).post(admin::staff_save))
+        .route(
+            "/{tenant}/intern/verwaltung/verfahren/{procedure}",
+            get(admin::procedure_form).post(admin::procedure_save),
+        )
         .route("/{tenant}/intern/abwesenheit", post(worklist::absence))
         .route("/{tenant}/intern/erfassung/abbrechen", post(intake::cancel))
         .route("/{tenant}/intern/aufgaben/sammelaktion", post(worklist::bulk))

@@ -1,0 +1,298 @@
+//! Tenant administration (Fachadministration): staff and their roles, and the procedures a
+//! town offers with its parameters. Shared by the CLI, the demo seed and the admin pages;
+//! every change is checked here and written to the audit trail with who made it.
+
+use crate::{Result, Runtime, RuntimeError};
+use rathaus_domain::Role;
+use rathaus_engine::form::{plausible_email, FieldError};
+use rathaus_store::audit::{self, Actor};
+use rathaus_store::staff::{self, Staff};
+use rathaus_store::tenants::{self, Tenant};
+use serde_json::{json, Map, Value as Json};
+
+/// The shortest password a staff account may have.
+pub const MIN_PASSWORD: usize = 12;
+
+/// A staff account to create. The password arrives hashed (argon2, by the caller).
+#[derive(Debug, Clone, Copy)]
+pub struct NewStaffMember<'a> {
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub password_hash: &'a str,
+    pub role: Role,
+    /// Organisational units, usable as candidate groups of user tasks.
+    pub org_units: &'a [String],
+    /// Where reminders and escalations of deadlines go.
+    pub email: Option<&'a str>,
+}
+
+/// What an administrator may change of a staff account.
+#[derive(Debug, Clone)]
+pub struct StaffChange {
+    pub display_name: String,
+    pub role: Role,
+    pub org_units: Vec<String>,
+    pub email: Option<String>,
+    pub active: bool,
+}
+
+fn problem(field: &str, message: impl Into<String>) -> FieldError {
+    FieldError { field: field.into(), message: message.into() }
+}
+
+/// Organisational units as typed: separated by commas or blanks.
+pub fn parse_org_units(typed: &str) -> Vec<String> {
+    let mut units: Vec<String> =
+        typed.split([',', ' ', '\n']).map(str::trim).filter(|u| !u.is_empty()).map(String::from).collect();
+    units.dedup();
+    units
+}
+
+fn check_units(units: &[String], out: &mut Vec<FieldError>) {
+    for unit in units {
+        if !unit.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_') {
+            out.push(problem(
+                "einheiten",
+                format!("Organisationseinheit „{unit}“: nur Kleinbuchstaben, Ziffern, Binde- und Unterstrich (so wie in candidateGroups im Modell)"),
+            ));
+        }
+    }
+}
+
+fn check_email(email: Option<&str>, out: &mut Vec<FieldError>) {
+    if let Some(e) = email {
+        if !plausible_email(e) {
+            out.push(problem("email", format!("E-Mail-Adresse „{e}“ ist ungültig (erwartet name@beispiel.de)")));
+        }
+    }
+}
+
+fn check_name(name: &str, out: &mut Vec<FieldError>) {
+    if name.trim().is_empty() {
+        out.push(problem("name", "Geben Sie den Namen an, wie er in Bescheiden und im Protokoll erscheint."));
+    } else if name.chars().count() > 200 {
+        out.push(problem("name", "Der Name darf höchstens 200 Zeichen haben."));
+    }
+}
+
+/// Whether a username is well-formed: lower-case letters, digits, dot, hyphen, underscore.
+pub fn username_ok(username: &str) -> bool {
+    !username.is_empty()
+        && username.len() <= 64
+        && username.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'_')
+}
+
+impl Runtime {
+    /// Creates a staff account. `Invalid` with a problem per field; `Conflict` if the
+    /// username is taken.
+    pub async fn create_staff(&self, tenant: &Tenant, new: &NewStaffMember<'_>, actor: &Actor) -> Result<Staff> {
+        let mut problems = Vec::new();
+        if !username_ok(new.username) {
+            problems.push(problem(
+                "benutzername",
+                format!("Benutzername „{}“: nur Kleinbuchstaben, Ziffern, Punkt, Binde- und Unterstrich", new.username),
+            ));
+        }
+        check_name(new.display_name, &mut problems);
+        check_units(new.org_units, &mut problems);
+        check_email(new.email, &mut problems);
+        if !problems.is_empty() {
+            return Err(RuntimeError::Invalid(problems));
+        }
+        let t = &tenant.tenant_id;
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        if staff::by_username(&mut tx, t, new.username).await?.is_some() {
+            return Err(RuntimeError::Conflict(format!(
+                "Den Benutzer „{}“ gibt es bei „{}“ schon",
+                new.username, tenant.slug
+            )));
+        }
+        let mut s =
+            staff::create(&mut tx, t, new.username, new.display_name.trim(), new.password_hash, new.role.code(), now)
+                .await?;
+        if !new.org_units.is_empty() {
+            staff::set_org_units(&mut tx, t, &s.staff_id, new.org_units).await?;
+            s.org_units = new.org_units.join(",");
+        }
+        if new.email.is_some() {
+            staff::set_email(&mut tx, t, &s.staff_id, new.email).await?;
+            s.email = new.email.map(String::from);
+        }
+        audit::append(
+            &mut tx,
+            t,
+            actor,
+            "staff.created",
+            "staff",
+            &s.staff_id,
+            &json!({"username": new.username, "role": new.role.code(), "org_units": new.org_units, "email": new.email.is_some()}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(s)
+    }
+
+    /// Changes a staff account. An administrator cannot take their own administration
+    /// away (role or account), so a town is never left without one by accident.
+    pub async fn update_staff(
+        &self,
+        tenant: &Tenant,
+        staff_id: &str,
+        change: &StaffChange,
+        actor: &Actor,
+    ) -> Result<()> {
+        let mut problems = Vec::new();
+        check_name(&change.display_name, &mut problems);
+        check_units(&change.org_units, &mut problems);
+        check_email(change.email.as_deref(), &mut problems);
+        if !problems.is_empty() {
+            return Err(RuntimeError::Invalid(problems));
+        }
+        let t = &tenant.tenant_id;
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let before = staff::by_id(&mut tx, t, staff_id).await?.ok_or(RuntimeError::NotFound)?;
+        let own = matches!(actor, Actor::Staff { staff_id: me, .. } if me == staff_id);
+        if own && (change.role != Role::TenantAdmin || !change.active) {
+            return Err(RuntimeError::Conflict(
+                "Sie können sich die Fachadministration nicht selbst entziehen; das muss eine andere Administratorin oder ein anderer Administrator tun.".into(),
+            ));
+        }
+        let mut changed = Map::new();
+        if before.display_name != change.display_name.trim() {
+            changed.insert("display_name".into(), json!(change.display_name.trim()));
+        }
+        if before.role != change.role.code() {
+            changed.insert("role".into(), json!({"from": before.role, "to": change.role.code()}));
+        }
+        if before.org_unit_list() != change.org_units {
+            changed.insert("org_units".into(), json!(change.org_units));
+        }
+        if before.email.as_deref().filter(|e| !e.is_empty()) != change.email.as_deref() {
+            // That an address changed, not which (it is personal data).
+            changed.insert("email".into(), json!(change.email.is_some()));
+        }
+        if (before.active == 1) != change.active {
+            changed.insert("active".into(), json!(change.active));
+        }
+        if changed.is_empty() {
+            return Ok(());
+        }
+        staff::update(&mut tx, t, staff_id, change.display_name.trim(), change.role.code(), change.active).await?;
+        staff::set_org_units(&mut tx, t, staff_id, &change.org_units).await?;
+        staff::set_email(&mut tx, t, staff_id, change.email.as_deref()).await?;
+        audit::append(
+            &mut tx,
+            t,
+            actor,
+            "staff.changed",
+            "staff",
+            staff_id,
+            &json!({"username": before.username, "changed": changed}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sets a new password (hashed by the caller) for a staff account.
+    pub async fn reset_staff_password(&self, tenant: &Tenant, staff_id: &str, hash: &str, actor: &Actor) -> Result<()> {
+        let t = &tenant.tenant_id;
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let s = staff::by_id(&mut tx, t, staff_id).await?.ok_or(RuntimeError::NotFound)?;
+        staff::set_password(&mut tx, t, staff_id, hash).await?;
+        audit::append(
+            &mut tx,
+            t,
+            actor,
+            "staff.password_reset",
+            "staff",
+            staff_id,
+            &json!({"username": s.username}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Switches a procedure on or off for the town and sets its parameter overrides
+    /// (`overrides`: name → value, only those that differ from the library's default).
+    /// `Invalid` with a problem per parameter (field `p.<name>`), or on the parameter a
+    /// deadline takes its length from.
+    pub async fn configure_procedure(
+        &self,
+        tenant: &Tenant,
+        procedure_id: &str,
+        active: bool,
+        overrides: &Map<String, Json>,
+        actor: &Actor,
+    ) -> Result<()> {
+        let procedure =
+            self.library.get(procedure_id).ok_or_else(|| RuntimeError::UnknownProcedure(procedure_id.into()))?;
+        let overrides = Json::Object(overrides.clone());
+        if let Err(messages) = procedure.resolve_parameters(&overrides) {
+            let problems = messages
+                .into_iter()
+                .map(|m| {
+                    let field = procedure
+                        .manifest
+                        .parameters
+                        .keys()
+                        .find(|k| m.starts_with(&format!("Parameter „{k}“")))
+                        .or_else(|| {
+                            procedure.manifest.deadlines.iter().find_map(|(key, d)| {
+                                m.starts_with(&format!("Frist „{key}“")).then_some(d.parameter.as_ref()).flatten()
+                            })
+                        })
+                        .map(|k| format!("p.{k}"))
+                        .unwrap_or_else(|| "parameter".into());
+                    FieldError { field, message: m }
+                })
+                .collect();
+            return Err(RuntimeError::Invalid(problems));
+        }
+        let t = &tenant.tenant_id;
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let before = tenants::activation(&mut tx, t, procedure_id).await?;
+        let was_active = before.as_ref().is_some_and(|a| a.active);
+        let old = before.map(|a| a.parameters).unwrap_or_else(|| json!({}));
+        tenants::configure_procedure(&mut tx, t, procedure_id, active, &overrides, now).await?;
+        let changed: Vec<&String> = overrides
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, v)| old.get(k.as_str()) != Some(*v))
+            .map(|(k, _)| k)
+            .chain(
+                old.as_object().into_iter().flatten().map(|(k, _)| k).filter(|k| overrides.get(k.as_str()).is_none()),
+            )
+            .collect();
+        let action = match (was_active, active) {
+            (false, true) => "procedure.activated",
+            (true, false) => "procedure.deactivated",
+            _ => "procedure.parameters_changed",
+        };
+        audit::append(
+            &mut tx,
+            t,
+            actor,
+            action,
+            "procedure",
+            procedure_id,
+            &json!({"parameters": overrides, "changed": changed}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        if active {
+            self.deploy(t, procedure_id).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,477 @@
+//! The tenant's administration pages (Verwaltung): the procedures the town offers with its
+//! parameters, and its staff with their roles. Tenant admins change; auditors read; every
+//! change goes through `rathaus_runtime::admin`, which checks and audits it.
+
+use crate::backoffice::{actor, require_staff, StaffCtx};
+use crate::error::{AppError, AppResult};
+use crate::formview::Posted;
+use crate::i18n::{t, tf};
+use crate::portal::{base, html};
+use crate::render::render;
+use crate::session::Session;
+use crate::visit::Visit;
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Form;
+use minijinja::context;
+use rathaus_domain::{Lang, Role};
+use rathaus_engine::form::FieldError;
+use rathaus_engine::library::ParameterKind;
+use rathaus_runtime::admin::{parse_org_units, NewStaffMember, StaffChange};
+use rathaus_runtime::RuntimeError;
+use rathaus_store::staff::{self, Staff};
+use rathaus_store::tenants::{self, Tenant};
+use serde_json::{json, Map, Value as Json};
+
+/// A first or reset password: long, random, shown once.
+fn new_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    (0..16).map(|_| ALPHABET[rand::random::<usize>() % ALPHABET.len()] as char).collect()
+}
+
+/// The signed-in staff member if they may see (`write`: change) the administration.
+async fn require_admin(
+    app: &AppState,
+    tenant: &Tenant,
+    session: &Session,
+    write: bool,
+) -> AppResult<Result<StaffCtx, Response>> {
+    match require_staff(app, tenant, session).await {
+        Ok(ctx) if ctx.role == Role::TenantAdmin || (!write && ctx.role == Role::Auditor) => Ok(Ok(ctx)),
+        Ok(_) => Err(AppError::Forbidden),
+        Err(r) => Ok(Err(r)),
+    }
+}
+
+fn role_options(lang: Lang, chosen: &str) -> Vec<Json> {
+    Role::ALL.iter().map(|r| json!({"code": r.code(), "label": t(lang, &format!("role.{}", r.code())), "selected": r.code() == chosen})).collect()
+}
+
+fn staff_row(lang: Lang, s: &Staff, slug: &str) -> Json {
+    json!({"staff_id": s.staff_id, "name": s.display_name, "username": s.username, "role": t(lang, &format!("role.{}", s.role)),
+        "units": s.org_unit_list().join(", "), "email": s.email, "active": s.active == 1,
+        "url": format!("/{slug}/intern/verwaltung/mitarbeitende/{}", s.staff_id)})
+}
+
+/// The new-account form as posted.
+#[derive(Default)]
+struct NewForm {
+    username: String,
+    name: String,
+    role: String,
+    units: String,
+    email: String,
+    errors: Vec<FieldError>,
+}
+
+async fn overview(
+    app: &AppState,
+    tenant: &Tenant,
+    session: &mut Session,
+    ctx: &StaffCtx,
+    lang: Lang,
+    form: NewForm,
+) -> AppResult<String> {
+    let mut conn = app.runtime.store.conn().await?;
+    let people = staff::all(&mut conn, &tenant.tenant_id).await?;
+    let activations = tenants::activations(&mut conn, &tenant.tenant_id).await?;
+    drop(conn);
+    let slug = &tenant.slug;
+    let procedures: Vec<Json> = app
+        .runtime
+        .library
+        .procedures
+        .values()
+        .map(|p| {
+            let active = activations.iter().any(|a| a.procedure_id == p.id() && a.active);
+            json!({"id": p.id(), "name": p.manifest.name.get(lang), "version": p.manifest.version, "active": active,
+                "url": format!("/{slug}/intern/verwaltung/verfahren/{}", p.id())})
+        })
+        .collect();
+    let errors: Vec<Json> =
+        form.errors.iter().map(|e| json!({"anchor": format!("neu-{}", e.field), "message": e.message})).collect();
+    let error_of = |f: &str| form.errors.iter().find(|e| e.field == f).map(|e| e.message.clone());
+    Ok(render(
+        "admin.html",
+        context! {
+            procedures => procedures, people => people.iter().map(|s| staff_row(lang, s, slug)).collect::<Vec<_>>(),
+            may_change => ctx.role == Role::TenantAdmin, errors => errors,
+            new => context! { username => form.username, name => form.name, units => form.units, email => form.email,
+                roles => role_options(lang, if form.role.is_empty() { "clerk" } else { &form.role }),
+                username_error => error_of("benutzername"), name_error => error_of("name"),
+                units_error => error_of("einheiten"), email_error => error_of("email") },
+            ..base(lang, Some(tenant), Some(session))
+        },
+    )?)
+}
+
+pub async fn page(State(app): State<AppState>, Path(slug): Path<String>, visit: Visit) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    let ctx = match require_admin(&app, &tenant, &session, false).await? {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    let body = overview(&app, &tenant, &mut session, &ctx, lang, NewForm::default()).await?;
+    session.finish(&app, &slug, html(body)).await
+}
+
+fn optional(text: String) -> Option<String> {
+    Some(text.trim().to_string()).filter(|t| !t.is_empty())
+}
+
+/// A tenant admin creates a staff account; its first password is shown once.
+pub async fn create_staff(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    visit: Visit,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    let posted = Posted::new(pairs);
+    session.verify_csrf(posted.get("_csrf"))?;
+    let ctx = match require_admin(&app, &tenant, &session, true).await? {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    let mut form = NewForm {
+        username: posted.text("benutzername").trim().to_string(),
+        name: posted.text("name"),
+        role: posted.text("rolle"),
+        units: posted.text("einheiten"),
+        email: posted.text("email"),
+        errors: Vec::new(),
+    };
+    let role = Role::parse(&form.role);
+    if role.is_none() {
+        form.errors.push(FieldError { field: "rolle".into(), message: t(lang, "admin.role_missing") });
+    }
+    let password = new_password();
+    let hash = {
+        let pw = password.clone();
+        tokio::task::spawn_blocking(move || crate::hash_password(&pw))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?
+    };
+    let units = parse_org_units(&form.units);
+    let email = optional(form.email.clone());
+    let result = match role {
+        Some(role) if form.errors.is_empty() => {
+            let member = NewStaffMember {
+                username: &form.username,
+                display_name: &form.name,
+                password_hash: &hash,
+                role,
+                org_units: &units,
+                email: email.as_deref(),
+            };
+            app.runtime.create_staff(&tenant, &member, &actor(&ctx.staff)).await.map(|_| ())
+        }
+        _ => Err(RuntimeError::Invalid(Vec::new())),
+    };
+    match result {
+        Ok(()) => {
+            session.data.flash =
+                Some(tf(lang, "admin.created", &[("username", &form.username), ("password", &password)]));
+            session
+                .finish(&app, &slug, Redirect::to(&format!("/{slug}/intern/verwaltung#mitarbeitende")).into_response())
+                .await
+        }
+        Err(RuntimeError::Invalid(problems)) => {
+            form.errors.extend(problems);
+            let body = overview(&app, &tenant, &mut session, &ctx, lang, form).await?;
+            session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await
+        }
+        Err(RuntimeError::Conflict(message)) => {
+            form.errors.push(FieldError { field: "benutzername".into(), message });
+            let body = overview(&app, &tenant, &mut session, &ctx, lang, form).await?;
+            session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn staff_page(
+    tenant: &Tenant,
+    session: &mut Session,
+    ctx: &StaffCtx,
+    person: &Staff,
+    change: Option<&StaffChange>,
+    errors: &[FieldError],
+    lang: Lang,
+) -> AppResult<String> {
+    let (name, role, units, email, active) = match change {
+        Some(c) => (
+            c.display_name.clone(),
+            c.role.code().to_string(),
+            c.org_units.join(", "),
+            c.email.clone().unwrap_or_default(),
+            c.active,
+        ),
+        None => (
+            person.display_name.clone(),
+            person.role.clone(),
+            person.org_unit_list().join(", "),
+            person.email.clone().unwrap_or_default(),
+            person.active == 1,
+        ),
+    };
+    let error_of = |f: &str| errors.iter().find(|e| e.field == f).map(|e| e.message.clone());
+    let summary: Vec<Json> = errors.iter().map(|e| json!({"anchor": e.field, "message": e.message})).collect();
+    Ok(render(
+        "admin_staff.html",
+        context! {
+            person => context! { staff_id => person.staff_id, username => person.username, name => name, units => units, email => email,
+                active => active, roles => role_options(lang, &role) },
+            errors => summary, name_error => error_of("name"), units_error => error_of("einheiten"), email_error => error_of("email"),
+            may_change => ctx.role == Role::TenantAdmin,
+            ..base(lang, Some(tenant), Some(session))
+        },
+    )?)
+}
+
+async fn person_of(app: &AppState, tenant: &Tenant, staff_id: &str) -> AppResult<Staff> {
+    let mut conn = app.runtime.store.conn().await?;
+    staff::by_id(&mut conn, &tenant.tenant_id, staff_id).await?.ok_or(AppError::NotFound)
+}
+
+pub async fn staff_form(
+    State(app): State<AppState>,
+    Path((slug, staff_id)): Path<(String, String)>,
+    visit: Visit,
+) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    let ctx = match require_admin(&app, &tenant, &session, false).await? {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    let person = person_of(&app, &tenant, &staff_id).await?;
+    let body = staff_page(&tenant, &mut session, &ctx, &person, None, &[], lang).await?;
+    session.finish(&app, &slug, html(body)).await
+}
+
+/// Saves a staff account's name, role, units, address and status, or sets a new password.
+pub async fn staff_save(
+    State(app): State<AppState>,
+    Path((slug, staff_id)): Path<(String, String)>,
+    visit: Visit,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    let posted = Posted::new(pairs);
+    session.verify_csrf(posted.get("_csrf"))?;
+    let ctx = match require_admin(&app, &tenant, &session, true).await? {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    let person = person_of(&app, &tenant, &staff_id).await?;
+    let who = actor(&ctx.staff);
+    let back = format!("/{slug}/intern/verwaltung/mitarbeitende/{staff_id}");
+    if posted.text("_aktion") == "passwort" {
+        let password = new_password();
+        let hash = {
+            let pw = password.clone();
+            tokio::task::spawn_blocking(move || crate::hash_password(&pw))
+                .await
+                .map_err(|e| AppError::Internal(e.to_string()))?
+        };
+        app.runtime.reset_staff_password(&tenant, &staff_id, &hash, &who).await?;
+        session.data.flash =
+            Some(tf(lang, "admin.password_reset", &[("username", &person.username), ("password", &password)]));
+        return session.finish(&app, &slug, Redirect::to(&back).into_response()).await;
+    }
+    let Some(role) = Role::parse(&posted.text("rolle")) else {
+        return Err(AppError::BadRequest(t(lang, "admin.role_missing")));
+    };
+    let change = StaffChange {
+        display_name: posted.text("name"),
+        role,
+        org_units: parse_org_units(&posted.text("einheiten")),
+        email: optional(posted.text("email")),
+        active: posted.get("aktiv") == Some("ja"),
+    };
+    match app.runtime.update_staff(&tenant, &staff_id, &change, &who).await {
+        Ok(()) => {
+            session.data.flash = Some(tf(lang, "admin.saved", &[("username", &person.username)]));
+            session.finish(&app, &slug, Redirect::to(&back).into_response()).await
+        }
+        Err(RuntimeError::Invalid(problems)) => {
+            let body = staff_page(&tenant, &mut session, &ctx, &person, Some(&change), &problems, lang).await?;
+            session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await
+        }
+        Err(RuntimeError::Conflict(message)) => {
+            session.data.flash = Some(message);
+            session.finish(&app, &slug, Redirect::to(&back).into_response()).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A parameter's value as the form shows it: money with a decimal comma, lists one per line.
+fn shown_value(kind: ParameterKind, value: &Json, lang: Lang) -> String {
+    match (kind, value) {
+        (ParameterKind::Money, v) => rathaus_domain::Money::from_json_euros(v)
+            .map(|m| if lang == Lang::De { m.to_decimal_string().replace('.', ",") } else { m.to_decimal_string() })
+            .unwrap_or_default(),
+        (ParameterKind::List, Json::Array(items)) => {
+            items.iter().filter_map(Json::as_str).collect::<Vec<_>>().join("\n")
+        }
+        (_, Json::String(s)) => s.clone(),
+        (_, Json::Null) => String::new(),
+        (_, other) => other.to_string(),
+    }
+}
+
+/// A parameter as typed, as JSON for the overrides; `None` for an empty field (the default).
+fn typed_value(kind: ParameterKind, typed: &str) -> Option<Json> {
+    let typed = typed.trim();
+    match kind {
+        ParameterKind::Boolean => Some(Json::Bool(typed == "ja")),
+        _ if typed.is_empty() => None,
+        ParameterKind::Money => Some(Json::String(
+            rathaus_domain::Money::parse_input(typed).map(|m| m.to_decimal_string()).unwrap_or_else(|_| typed.into()),
+        )),
+        ParameterKind::Integer => {
+            Some(typed.parse::<i64>().map(Json::from).unwrap_or_else(|_| Json::String(typed.into())))
+        }
+        ParameterKind::List => Some(Json::Array(
+            typed.lines().map(str::trim).filter(|l| !l.is_empty()).map(|l| Json::String(l.into())).collect(),
+        )),
+        ParameterKind::Text | ParameterKind::Duration => Some(Json::String(typed.into())),
+    }
+}
+
+/// A procedure's settings page: as stored, or as posted (`posted`: the overrides and
+/// whether offered) with the problems found.
+struct ProcedureView<'a> {
+    id: &'a str,
+    posted: Option<(&'a Map<String, Json>, bool)>,
+    errors: &'a [FieldError],
+}
+
+async fn procedure_page(
+    app: &AppState,
+    tenant: &Tenant,
+    session: &mut Session,
+    ctx: &StaffCtx,
+    view: ProcedureView<'_>,
+    lang: Lang,
+) -> AppResult<String> {
+    let ProcedureView { id: procedure_id, posted, errors } = view;
+    let p = app.runtime.library.get(procedure_id).ok_or(AppError::NotFound)?;
+    let mut conn = app.runtime.store.conn().await?;
+    let activation = tenants::activation(&mut conn, &tenant.tenant_id, procedure_id).await?;
+    drop(conn);
+    let (overrides, active) = match posted {
+        Some((o, a)) => (Json::Object(o.clone()), a),
+        None => (
+            activation.as_ref().map(|a| a.parameters.clone()).unwrap_or_else(|| json!({})),
+            activation.as_ref().is_some_and(|a| a.active),
+        ),
+    };
+    let fields: Vec<Json> = p
+        .manifest
+        .parameters
+        .iter()
+        .map(|(name, def)| {
+            let default = serde_json::to_value(&def.default).unwrap_or(Json::Null);
+            let current = overrides.get(name);
+            let error = errors.iter().find(|e| e.field == format!("p.{name}")).map(|e| e.message.clone());
+            json!({"name": name, "id": format!("p-{name}"), "kind": format!("{:?}", def.kind).to_lowercase(),
+                "label": def.label.get(lang), "help": def.help.as_ref().map(|h| h.get(lang)),
+                "value": current.map(|v| shown_value(def.kind, v, lang)).unwrap_or_default(),
+                "checked": current.or(Some(&default)).and_then(Json::as_bool).unwrap_or(false),
+                "default": shown_value(def.kind, &default, lang), "error": error})
+        })
+        .collect();
+    let summary: Vec<Json> =
+        errors.iter().map(|e| json!({"anchor": e.field.replace('.', "-"), "message": e.message})).collect();
+    let deadlines: Vec<Json> = p
+        .manifest
+        .deadlines
+        .values()
+        .map(|d| json!({"label": d.label.get(lang), "kind": t(lang, &format!("deadline.kind_{}", d.kind.code())),
+            "legal_basis": d.legal_basis, "length": d.duration.clone().or_else(|| d.parameter.as_ref().map(|n| tf(lang, "admin.deadline_parameter", &[("name", n)])))}))
+        .collect();
+    Ok(render(
+        "admin_procedure.html",
+        context! {
+            procedure => context! { id => p.id(), name => p.manifest.name.get(lang), version => p.manifest.version, summary => p.manifest.summary.get(lang) },
+            active => active, fields => fields, errors => summary, deadlines => deadlines, may_change => ctx.role == Role::TenantAdmin,
+            ..base(lang, Some(tenant), Some(session))
+        },
+    )?)
+}
+
+pub async fn procedure_form(
+    State(app): State<AppState>,
+    Path((slug, procedure_id)): Path<(String, String)>,
+    visit: Visit,
+) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    let ctx = match require_admin(&app, &tenant, &session, false).await? {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    let view = ProcedureView { id: &procedure_id, posted: None, errors: &[] };
+    let body = procedure_page(&app, &tenant, &mut session, &ctx, view, lang).await?;
+    session.finish(&app, &slug, html(body)).await
+}
+
+/// Saves whether the town offers the procedure and its parameter overrides; a field left
+/// empty (or set to the library's value) uses the library's default.
+pub async fn procedure_save(
+    State(app): State<AppState>,
+    Path((slug, procedure_id)): Path<(String, String)>,
+    visit: Visit,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    let posted = Posted::new(pairs);
+    session.verify_csrf(posted.get("_csrf"))?;
+    let ctx = match require_admin(&app, &tenant, &session, true).await? {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    let p = app.runtime.library.get(&procedure_id).ok_or(AppError::NotFound)?.clone();
+    let active = posted.get("aktiv") == Some("ja");
+    let mut overrides = Map::new();
+    for (name, def) in &p.manifest.parameters {
+        let default = serde_json::to_value(&def.default).unwrap_or(Json::Null);
+        let typed = if def.kind == ParameterKind::Boolean {
+            if posted.get(&format!("p.{name}")) == Some("ja") {
+                "ja".to_string()
+            } else {
+                String::new()
+            }
+        } else {
+            posted.text(&format!("p.{name}"))
+        };
+        let Some(value) = typed_value(def.kind, &typed) else { continue };
+        // What equals the library's value is no override: the town follows the library.
+        let same = match def.kind {
+            ParameterKind::Money => {
+                rathaus_domain::Money::from_json_euros(&default).ok().map(|m| m.to_decimal_string())
+                    == value.as_str().and_then(|v| rathaus_domain::Money::parse(v).ok()).map(|m| m.to_decimal_string())
+            }
+            _ => value == default,
+        };
+        if !same {
+            overrides.insert(name.clone(), value);
+        }
+    }
+    match app.runtime.configure_procedure(&tenant, &procedure_id, active, &overrides, &actor(&ctx.staff)).await {
+        Ok(()) => {
+            session.data.flash = Some(tf(lang, "admin.procedure_saved", &[("name", p.manifest.name.get(lang))]));
+            let back = format!("/{slug}/intern/verwaltung/verfahren/{procedure_id}");
+            session.finish(&app, &slug, Redirect::to(&back).into_response()).await
+        }
+        Err(RuntimeError::Invalid(problems)) => {
+            let view = ProcedureView { id: &procedure_id, posted: Some((&overrides, active)), errors: &problems };
+            let body = procedure_page(&app, &tenant, &mut session, &ctx, view, lang).await?;
+            session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
