@@ -169,27 +169,7 @@ pub async fn create_staff(rt: &Runtime, tenant: &tenants::Tenant, new: &NewStaff
 
 /// Creates an API key and returns it; only its keyed hash is stored.
 pub async fn create_api_key(rt: &Runtime, tenant: &tenants::Tenant, label: &str) -> Result<String> {
-    let key = format!("rh_{}", random_text(40));
-    let now = rt.clock.now();
-    let mut tx = rt.store.begin().await?;
-    let id = tenants::add_api_key(&mut tx, &tenant.tenant_id, &rt.secret_hash("api-key", &key), label, now).await?;
-    audit::append(
-        &mut tx,
-        &tenant.tenant_id,
-        &Actor::System,
-        "api_key.created",
-        "api_key",
-        &id,
-        &json!({"label": label}),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(key)
+    Ok(rt.create_api_key(tenant, label, &Actor::System).await?)
 }
 
-/// Random text from letters and digits that cannot be confused (no 0/O, 1/l/I).
-pub fn random_text(len: usize) -> String {
-    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    (0..len).map(|_| ALPHABET[rand::random::<usize>() % ALPHABET.len()] as char).collect()
-}
+pub use rathaus_runtime::admin::random_text;

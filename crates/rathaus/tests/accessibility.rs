@@ -427,6 +427,8 @@ async fn audit_admin(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit) {
     let person = c.find(Locator::Css("#admin-staff a")).await.unwrap().attr("href").await.unwrap().unwrap();
     go(c, s, &person).await;
     a.check(c, &format!("{tenant}: administration, a staff account")).await;
+    go(c, s, &format!("/{tenant}/intern/verwaltung/schluessel")).await;
+    a.check(c, &format!("{tenant}: administration, API keys")).await;
     go(c, s, &format!("/{tenant}/intern/verwaltung/verfahren/gewerbeanmeldung")).await;
     a.check(c, &format!("{tenant}: administration, a procedure's settings")).await;
     type_into(c, "p-gebuehr_anmeldung", "viel").await;

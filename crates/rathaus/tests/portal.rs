@@ -3009,6 +3009,26 @@ async fn a_tenant_admin_manages_staff_and_the_towns_procedure_settings() {
         let (st, _, _) = Visit::new(&s).get("/musterstadt/leistungen/gewerbeanmeldung").await;
         assert_eq!(st, 200);
 
+        // An API key: shown once, works against the API, revoked it stops at once.
+        let keys = "/musterstadt/intern/verwaltung/schluessel";
+        let (st, _, html) = admin.post(keys, keys, &[("bezeichnung", " ")]).await;
+        assert_eq!(st, 422);
+        assert!(html.contains("href=\"#bezeichnung\""), "{html}");
+        let (st, _, html) = admin.post(keys, keys, &[("bezeichnung", "Onlinedienst des Landes")]).await;
+        assert_eq!(st, 200, "{html}");
+        let key = between(&html, "(nur jetzt sichtbar): ", "<").trim().to_string();
+        assert!(key.starts_with("rh_"), "{html}");
+        let status = s.url("/api/v1/musterstadt/deployments");
+        let res = reqwest::Client::new().get(&status).bearer_auth(&key).send().await.unwrap();
+        let code = res.status().as_u16();
+        assert_eq!(code, 200, "the key is accepted: {}", res.text().await.unwrap());
+        let row = between(&html, "<td>Onlinedienst des Landes</td>", "</tr>");
+        let revoke = link_after(row, "/widerrufen");
+        let (_, _, html) = admin.post(keys, &revoke, &[]).await;
+        assert!(html.contains("Der Schlüssel ist widerrufen.") && html.contains("widerrufen am"), "{html}");
+        let res = reqwest::Client::new().get(&status).bearer_auth(&key).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 401, "a revoked key is refused");
+
         let auditor = login(&s, "musterstadt", "pruefung").await;
         let (st, _, html) = auditor.get(settings).await;
         assert!(
@@ -3026,4 +3046,11 @@ async fn a_tenant_admin_manages_staff_and_the_towns_procedure_settings() {
         assert_eq!(st, 403);
         s.stop().await;
     }
+}
+
+/// The form action ending in `suffix` on the page.
+fn link_after(html: &str, suffix: &str) -> String {
+    let end = html.find(&format!("{suffix}\"")).unwrap_or_else(|| panic!("no {suffix} in {html}")) + suffix.len();
+    let start = html[..end].rfind('"').unwrap() + 1;
+    unescape(&html[start..end])
 }

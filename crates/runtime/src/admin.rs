@@ -296,3 +296,59 @@ impl Runtime {
         Ok(())
     }
 }
+
+/// Random text from an alphabet without look-alike characters (0/O, 1/l/I).
+pub fn random_text(len: usize) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    (0..len).map(|_| ALPHABET[rand::random::<usize>() % ALPHABET.len()] as char).collect()
+}
+
+impl Runtime {
+    /// Creates an API key for the tenant's integrations and returns it; only its keyed hash
+    /// is stored, so it is shown this once.
+    pub async fn create_api_key(&self, tenant: &Tenant, label: &str, actor: &Actor) -> Result<String> {
+        let label = label.trim();
+        if label.is_empty() || label.chars().count() > 100 {
+            return Err(RuntimeError::Invalid(vec![problem(
+                "bezeichnung",
+                "Geben Sie eine Bezeichnung an (höchstens 100 Zeichen), zum Beispiel den Onlinedienst, der den Schlüssel nutzt.",
+            )]));
+        }
+        let key = format!("rh_{}", random_text(40));
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let id =
+            tenants::add_api_key(&mut tx, &tenant.tenant_id, &self.secret_hash("api-key", &key), label, now).await?;
+        audit::append(
+            &mut tx,
+            &tenant.tenant_id,
+            actor,
+            "api_key.created",
+            "api_key",
+            &id,
+            &json!({"label": label}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(key)
+    }
+
+    /// Revokes an API key at once; false if it was unknown or revoked already.
+    pub async fn revoke_api_key(&self, tenant: &Tenant, key_id: &str, actor: &Actor) -> Result<bool> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        if !tenants::revoke_api_key(&mut tx, &tenant.tenant_id, key_id, now).await? {
+            return Ok(false);
+        }
+        audit::append(&mut tx, &tenant.tenant_id, actor, "api_key.revoked", "api_key", key_id, &json!({}), now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The tenant's API keys, revoked ones included.
+    pub async fn api_keys(&self, tenant: &Tenant) -> Result<Vec<tenants::ApiKey>> {
+        let mut conn = self.store.conn().await?;
+        Ok(tenants::api_keys(&mut conn, &tenant.tenant_id).await?)
+    }
+}

@@ -187,6 +187,41 @@ pub async fn tenant_of_api_key(conn: &mut AnyConnection, key_hash: &str) -> Resu
         .await?)
 }
 
+/// An API key as the administration lists it (never the key or its hash).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ApiKey {
+    pub key_id: String,
+    pub label: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+pub async fn api_keys(conn: &mut AnyConnection, tenant_id: &str) -> Result<Vec<ApiKey>> {
+    Ok(sqlx::query_as(
+        "SELECT key_id, label, created_at, revoked_at FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, key_id",
+    )
+    .bind(tenant_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Revokes a key; false if it is unknown or revoked already.
+pub async fn revoke_api_key(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    key_id: &str,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    Ok(sqlx::query("UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND key_id = $2 AND revoked_at IS NULL")
+        .bind(tenant_id)
+        .bind(key_id)
+        .bind(ts(now))
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+        == 1)
+}
+
 /// Every table that holds rows of a tenant, children first.
 const TENANT_TABLES: &[&str] = &[
     "case_forwardings",

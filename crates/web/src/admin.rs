@@ -475,3 +475,94 @@ pub async fn procedure_save(
         Err(e) => Err(e.into()),
     }
 }
+
+async fn keys_page(
+    app: &AppState,
+    tenant: &Tenant,
+    session: &mut Session,
+    ctx: &StaffCtx,
+    label: &str,
+    error: Option<String>,
+    lang: Lang,
+) -> AppResult<String> {
+    let keys: Vec<Json> = app
+        .runtime
+        .api_keys(tenant)
+        .await?
+        .into_iter()
+        .map(|k| {
+            json!({"key_id": k.key_id, "label": k.label, "created": crate::backoffice::when(&k.created_at),
+            "revoked": k.revoked_at.as_deref().map(crate::backoffice::when)})
+        })
+        .collect();
+    let errors: Vec<Json> = error.iter().map(|e| json!({"anchor": "bezeichnung", "message": e})).collect();
+    Ok(render(
+        "admin_keys.html",
+        context! { keys => keys, label => label, label_error => error, errors => errors, may_change => ctx.role == Role::TenantAdmin,
+        ..base(lang, Some(tenant), Some(session)) },
+    )?)
+}
+
+pub async fn keys(State(app): State<AppState>, Path(slug): Path<String>, visit: Visit) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    let ctx = match require_admin(&app, &tenant, &session, false).await? {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    let body = keys_page(&app, &tenant, &mut session, &ctx, "", None, lang).await?;
+    session.finish(&app, &slug, html(body)).await
+}
+
+/// Creates an API key; the key is shown once, in the flash.
+pub async fn create_key(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    visit: Visit,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    let posted = Posted::new(pairs);
+    session.verify_csrf(posted.get("_csrf"))?;
+    let ctx = match require_admin(&app, &tenant, &session, true).await? {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    let label = posted.text("bezeichnung");
+    match app.runtime.create_api_key(&tenant, &label, &actor(&ctx.staff)).await {
+        Ok(key) => {
+            session.data.flash = Some(tf(lang, "admin.key_created", &[("label", label.trim()), ("key", &key)]));
+            session
+                .finish(&app, &slug, Redirect::to(&format!("/{slug}/intern/verwaltung/schluessel")).into_response())
+                .await
+        }
+        Err(RuntimeError::Invalid(problems)) => {
+            let error = problems.into_iter().next().map(|p| p.message);
+            let body = keys_page(&app, &tenant, &mut session, &ctx, &label, error, lang).await?;
+            session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Revokes an API key at once.
+pub async fn revoke_key(
+    State(app): State<AppState>,
+    Path((slug, key_id)): Path<(String, String)>,
+    visit: Visit,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    let posted = Posted::new(pairs);
+    session.verify_csrf(posted.get("_csrf"))?;
+    let ctx = match require_admin(&app, &tenant, &session, true).await? {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    let key = if app.runtime.revoke_api_key(&tenant, &key_id, &actor(&ctx.staff)).await? {
+        "admin.key_revoked"
+    } else {
+        "admin.key_not_revoked"
+    };
+    session.data.flash = Some(t(lang, key));
+    session.finish(&app, &slug, Redirect::to(&format!("/{slug}/intern/verwaltung/schluessel")).into_response()).await
+}
