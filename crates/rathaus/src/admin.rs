@@ -22,59 +22,21 @@ fn check_slug(slug: &str) -> Result<()> {
     Ok(())
 }
 
-/// Replaces a tenant's settings after checking its branding, with a new logo image if
-/// given (checked by its content); audited with what changed.
+/// Replaces a tenant's settings after checking them, with a new logo image if given
+/// (checked by its content); audited with what changed.
 pub async fn update_settings(
     rt: &Runtime,
     tenant: &tenants::Tenant,
     settings: &TenantSettings,
     logo: Option<&[u8]>,
 ) -> Result<()> {
-    let mut settings = settings.clone();
-    let logo = match logo {
-        Some(bytes) => Some((rathaus_domain::tenant::logo_type(bytes)?, bytes)),
-        None => None,
-    };
-    if let Some((_, bytes)) = logo {
-        settings.branding.logo = rathaus_store::sha256_hex(bytes);
+    match rt.update_tenant_settings(tenant, settings, logo, &Actor::System).await {
+        Ok(()) => Ok(()),
+        Err(rathaus_runtime::RuntimeError::Invalid(problems)) => {
+            bail!("{}", problems.into_iter().map(|p| p.message).collect::<Vec<_>>().join("; "))
+        }
+        Err(e) => Err(e.into()),
     }
-    if let Some(p) = settings.branding.problems().first() {
-        bail!("{p}");
-    }
-    let before = serde_json::to_value(&tenant.settings)?;
-    let after = serde_json::to_value(&settings)?;
-    let changed: serde_json::Map<String, serde_json::Value> = after
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(k, v)| before.get(k.as_str()) != Some(v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    // The provider's client secret is a credential: the audit trail records that it changed,
-    // not what it is.
-    let mut changed = changed;
-    if let Some(secret) = changed.get_mut("oidc").and_then(|o| o.get_mut("client_secret")) {
-        *secret = serde_json::Value::String("***".into());
-    }
-    let now = rt.clock.now();
-    let mut tx = rt.store.begin().await?;
-    if let Some((content_type, bytes)) = logo {
-        rathaus_store::assets::put(&mut tx, &tenant.tenant_id, "logo", content_type, bytes, now).await?;
-    }
-    tenants::update_settings(&mut tx, &tenant.tenant_id, &settings).await?;
-    audit::append(
-        &mut tx,
-        &tenant.tenant_id,
-        &Actor::System,
-        "tenant.settings_changed",
-        "tenant",
-        &tenant.tenant_id,
-        &json!({"changed": changed}),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
 }
 
 pub async fn create_tenant(

@@ -121,6 +121,13 @@ async fn every_back_office_route_answers_each_role_of_each_town_as_expected() {
             ("GET", format!("{m}/fristen"), vec![], [Allowed, Allowed, Allowed, Allowed]),
             ("GET", format!("{m}/verwaltung"), vec![], [Forbidden, Forbidden, Allowed, Allowed]),
             ("GET", format!("{m}/verwaltung/schluessel"), vec![], [Forbidden, Forbidden, Allowed, Allowed]),
+            ("GET", format!("{m}/verwaltung/auftritt"), vec![], [Forbidden, Forbidden, Allowed, Allowed]),
+            (
+                "POST",
+                format!("{m}/verwaltung/auftritt"),
+                vec![("akzent", "#ffff00")],
+                [Forbidden, Forbidden, Allowed, Forbidden],
+            ),
             (
                 "POST",
                 format!("{m}/verwaltung/schluessel"),

@@ -427,6 +427,12 @@ async fn audit_admin(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit) {
     let person = c.find(Locator::Css("#admin-staff a")).await.unwrap().attr("href").await.unwrap().unwrap();
     go(c, s, &person).await;
     a.check(c, &format!("{tenant}: administration, a staff account")).await;
+    go(c, s, &format!("/{tenant}/intern/verwaltung/auftritt")).await;
+    a.check(c, &format!("{tenant}: administration, look and contact")).await;
+    type_into(c, "akzent", "#ffff00").await;
+    click(c, "form[action$='/verwaltung/auftritt'] button[type=submit]").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css(".error-summary")).await.unwrap();
+    a.check(c, &format!("{tenant}: administration, look and contact with errors")).await;
     go(c, s, &format!("/{tenant}/intern/verwaltung/schluessel")).await;
     a.check(c, &format!("{tenant}: administration, API keys")).await;
     go(c, s, &format!("/{tenant}/intern/verwaltung/verfahren/gewerbeanmeldung")).await;

@@ -3009,6 +3009,60 @@ async fn a_tenant_admin_manages_staff_and_the_towns_procedure_settings() {
         let (st, _, _) = Visit::new(&s).get("/musterstadt/leistungen/gewerbeanmeldung").await;
         assert_eq!(st, 200);
 
+        // The town's look and contact: unreadable colours and a wrong IBAN are named; a
+        // good change shows in the portal at once.
+        let look = "/musterstadt/intern/verwaltung/auftritt";
+        let (_, _, form) = admin.get(look).await;
+        let field = |name: &str| between(&form, &format!("name=\"{name}\" type=\"text\" value=\""), "\"").to_string();
+        let mut fields: Vec<(String, String)> = [
+            "logo_text",
+            "tagline",
+            "farbe",
+            "akzent",
+            "amt",
+            "strasse",
+            "plz",
+            "ort",
+            "telefon",
+            "email",
+            "sprechzeiten",
+            "vertretung",
+            "datenschutz",
+            "kontoinhaber",
+            "iban",
+            "bic",
+            "bankname",
+            "schlichtungsstelle",
+        ]
+        .iter()
+        .map(|n| (n.to_string(), unescape(&field(n))))
+        .collect();
+        assert!(fields.iter().any(|(n, v)| n == "iban" && v.starts_with("DE")), "{fields:?}");
+        let set = |fields: &mut Vec<(String, String)>, name: &str, value: &str| {
+            fields.iter_mut().find(|(n, _)| n == name).unwrap().1 = value.to_string();
+        };
+        set(&mut fields, "akzent", "#ffff00");
+        set(&mut fields, "iban", "DE00 1234");
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let (st, _, html) = admin.post(look, look, &pairs).await;
+        assert_eq!(st, 422, "{html}");
+        assert!(
+            html.contains("href=\"#akzent\"") && html.contains("href=\"#iban\"") && html.contains("4,5 : 1"),
+            "{html}"
+        );
+        set(&mut fields, "akzent", "#0b5394");
+        set(&mut fields, "iban", "DE89 3704 0044 0532 0130 00");
+        set(&mut fields, "sprechzeiten", "Mo–Fr 8–12 Uhr, Do 14–18 Uhr");
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let (st, _, html) = admin.post(look, look, &pairs).await;
+        assert_eq!(st, 200, "{html}");
+        assert!(
+            html.contains("Die Einstellungen sind gespeichert.") && html.contains("value=\"DE89370400440532013000\""),
+            "{html}"
+        );
+        let (_, _, theme) = Visit::new(&s).get("/musterstadt/theme.css").await;
+        assert!(theme.contains("#0b5394"), "the portal shows the new colour: {theme}");
+
         // An API key: shown once, works against the API, revoked it stops at once.
         let keys = "/musterstadt/intern/verwaltung/schluessel";
         let (st, _, html) = admin.post(keys, keys, &[("bezeichnung", " ")]).await;

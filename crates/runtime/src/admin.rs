@@ -352,3 +352,94 @@ impl Runtime {
         Ok(tenants::api_keys(&mut conn, &tenant.tenant_id).await?)
     }
 }
+
+impl Runtime {
+    /// Replaces the tenant's settings (look, contact, bank account, legal texts), with a new
+    /// logo image if given (checked by its content). `Invalid` with a problem per field
+    /// (`farbe`, `akzent`, `schrift`, `logo`, `plz`, `email`, `iban`); audited with what
+    /// changed (an OIDC client secret only as changed).
+    pub async fn update_tenant_settings(
+        &self,
+        tenant: &Tenant,
+        settings: &rathaus_domain::TenantSettings,
+        logo: Option<&[u8]>,
+        actor: &Actor,
+    ) -> Result<()> {
+        use rathaus_domain::tenant::BrandingProblem;
+        let mut settings = settings.clone();
+        let mut problems = Vec::new();
+        let logo = match logo {
+            Some(bytes) => match rathaus_domain::tenant::logo_type(bytes) {
+                Ok(kind) => Some((kind, bytes)),
+                Err(e) => {
+                    problems.push(problem("logo", e.to_string()));
+                    None
+                }
+            },
+            None => None,
+        };
+        if let Some((_, bytes)) = logo {
+            settings.branding.logo = rathaus_store::sha256_hex(bytes);
+        }
+        for p in settings.branding.problems() {
+            let field = match &p {
+                BrandingProblem::NotAColour { field, .. } if *field == "Akzentfarbe" => "akzent",
+                BrandingProblem::AccentContrast { .. } => "akzent",
+                BrandingProblem::UnknownFont(_) => "schrift",
+                _ => "farbe",
+            };
+            problems.push(problem(field, p.to_string()));
+        }
+        let c = &settings.contact;
+        if !c.postcode.is_empty() && !rathaus_engine::form::german_postcode(&c.postcode) {
+            problems.push(problem("plz", format!("Postleitzahl „{}“ muss fünfstellig sein", c.postcode)));
+        }
+        if !c.email.is_empty() && !plausible_email(&c.email) {
+            problems.push(problem(
+                "email",
+                format!("E-Mail-Adresse „{}“ ist ungültig (erwartet name@beispiel.de)", c.email),
+            ));
+        }
+        if !settings.bank.iban.is_empty() {
+            match rathaus_domain::iban::Iban::parse(&settings.bank.iban) {
+                Ok(iban) => settings.bank.iban = iban.electronic().to_string(),
+                Err(e) => problems.push(problem("iban", e.to_string())),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(RuntimeError::Invalid(problems));
+        }
+        let before = serde_json::to_value(&tenant.settings).expect("settings serialise");
+        let after = serde_json::to_value(&settings).expect("settings serialise");
+        let mut changed: Map<String, Json> = after
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, v)| before.get(k.as_str()) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        // The provider's client secret is a credential: the trail records that it changed.
+        if let Some(secret) = changed.get_mut("oidc").and_then(|o| o.get_mut("client_secret")) {
+            *secret = Json::String("***".into());
+        }
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        if let Some((content_type, bytes)) = logo {
+            rathaus_store::assets::put(&mut tx, &tenant.tenant_id, "logo", content_type, bytes, now).await?;
+        }
+        tenants::update_settings(&mut tx, &tenant.tenant_id, &settings).await?;
+        audit::append(
+            &mut tx,
+            &tenant.tenant_id,
+            actor,
+            "tenant.settings_changed",
+            "tenant",
+            &tenant.tenant_id,
+            &json!({"changed": changed}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -566,3 +566,159 @@ pub async fn revoke_key(
     session.data.flash = Some(t(lang, key));
     session.finish(&app, &slug, Redirect::to(&format!("/{slug}/intern/verwaltung/schluessel")).into_response()).await
 }
+
+/// The settings form's fields: (form name, label key, value) by section; what is posted
+/// goes back into the same places of `TenantSettings`.
+fn settings_sections(s: &rathaus_domain::TenantSettings) -> Vec<(&'static str, Vec<(&'static str, String)>)> {
+    let b = &s.branding;
+    let c = &s.contact;
+    let k = &s.bank;
+    let l = &s.legal;
+    vec![
+        (
+            "look",
+            vec![
+                ("logo_text", b.logo_text.clone()),
+                ("tagline", b.tagline.clone()),
+                ("farbe", b.primary_color.clone()),
+                ("akzent", b.accent_color.clone()),
+            ],
+        ),
+        (
+            "contact",
+            vec![
+                ("amt", c.office.clone()),
+                ("strasse", c.street.clone()),
+                ("plz", c.postcode.clone()),
+                ("ort", c.city.clone()),
+                ("telefon", c.phone.clone()),
+                ("email", c.email.clone()),
+                ("sprechzeiten", c.opening_hours.clone()),
+                ("vertretung", c.representative.clone()),
+                ("datenschutz", c.data_protection_officer.clone()),
+            ],
+        ),
+        (
+            "bank",
+            vec![
+                ("kontoinhaber", k.holder.clone()),
+                ("iban", k.iban.clone()),
+                ("bic", k.bic.clone()),
+                ("bankname", k.bank.clone()),
+            ],
+        ),
+        (
+            "legal",
+            vec![
+                ("impressum", l.imprint.clone()),
+                ("datenschutzerklaerung", l.privacy.clone()),
+                ("barrierefreiheit", l.accessibility.clone()),
+                ("schlichtungsstelle", l.accessibility_enforcement.clone()),
+            ],
+        ),
+    ]
+}
+
+/// The tenant's settings with the posted values put in.
+fn posted_settings(current: &rathaus_domain::TenantSettings, posted: &Posted) -> rathaus_domain::TenantSettings {
+    let mut s = current.clone();
+    let v = |name: &str| posted.text(name).trim().to_string();
+    s.branding.logo_text = v("logo_text");
+    s.branding.tagline = v("tagline");
+    s.branding.primary_color = v("farbe");
+    s.branding.accent_color = v("akzent");
+    s.branding.font = v("schrift");
+    s.contact.office = v("amt");
+    s.contact.street = v("strasse");
+    s.contact.postcode = v("plz");
+    s.contact.city = v("ort");
+    s.contact.phone = v("telefon");
+    s.contact.email = v("email");
+    s.contact.opening_hours = v("sprechzeiten");
+    s.contact.representative = v("vertretung");
+    s.contact.data_protection_officer = v("datenschutz");
+    s.bank.holder = v("kontoinhaber");
+    s.bank.iban = v("iban").replace(' ', "");
+    s.bank.bic = v("bic");
+    s.bank.bank = v("bankname");
+    s.legal.imprint = posted.text("impressum");
+    s.legal.privacy = posted.text("datenschutzerklaerung");
+    s.legal.accessibility = posted.text("barrierefreiheit");
+    s.legal.accessibility_enforcement = v("schlichtungsstelle");
+    s
+}
+
+fn settings_page(
+    tenant: &Tenant,
+    session: &mut Session,
+    ctx: &StaffCtx,
+    settings: &rathaus_domain::TenantSettings,
+    errors: &[FieldError],
+    lang: Lang,
+) -> AppResult<String> {
+    const LONG: [&str; 3] = ["impressum", "datenschutzerklaerung", "barrierefreiheit"];
+    let sections: Vec<Json> = settings_sections(settings)
+        .into_iter()
+        .map(|(key, fields)| {
+            let fields: Vec<Json> = fields
+                .into_iter()
+                .map(|(name, value)| {
+                    json!({"name": name, "label": t(lang, &format!("admin.setting_{name}")), "value": value, "long": LONG.contains(&name),
+                        "error": errors.iter().find(|e| e.field == name).map(|e| e.message.clone())})
+                })
+                .collect();
+            json!({"key": key, "title": t(lang, &format!("admin.settings_{key}")), "fields": fields})
+        })
+        .collect();
+    let fonts: Vec<Json> = rathaus_domain::tenant::FONTS
+        .iter()
+        .map(|(code, _)| json!({"code": code, "label": t(lang, &format!("admin.font_{code}")), "selected": settings.branding.font == *code || (settings.branding.font.is_empty() && *code == "sans")}))
+        .collect();
+    let summary: Vec<Json> = errors.iter().map(|e| json!({"anchor": e.field, "message": e.message})).collect();
+    Ok(render(
+        "admin_settings.html",
+        context! { sections => sections, fonts => fonts, font_error => errors.iter().find(|e| e.field == "schrift").map(|e| e.message.clone()),
+        errors => summary, may_change => ctx.role == Role::TenantAdmin, ..base(lang, Some(tenant), Some(session)) },
+    )?)
+}
+
+pub async fn settings(State(app): State<AppState>, Path(slug): Path<String>, visit: Visit) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    let ctx = match require_admin(&app, &tenant, &session, false).await? {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    let body = settings_page(&tenant, &mut session, &ctx, &tenant.settings, &[], lang)?;
+    session.finish(&app, &slug, html(body)).await
+}
+
+/// Saves the town's look, contact, bank account and legal texts (the logo image is set
+/// with `rathaus tenant-branding --logo`).
+pub async fn save_settings(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    visit: Visit,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    let posted = Posted::new(pairs);
+    session.verify_csrf(posted.get("_csrf"))?;
+    let ctx = match require_admin(&app, &tenant, &session, true).await? {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    let settings = posted_settings(&tenant.settings, &posted);
+    match app.runtime.update_tenant_settings(&tenant, &settings, None, &actor(&ctx.staff)).await {
+        Ok(()) => {
+            session.data.flash = Some(t(lang, "admin.settings_saved"));
+            session
+                .finish(&app, &slug, Redirect::to(&format!("/{slug}/intern/verwaltung/auftritt")).into_response())
+                .await
+        }
+        Err(RuntimeError::Invalid(problems)) => {
+            let body = settings_page(&tenant, &mut session, &ctx, &settings, &problems, lang)?;
+            session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}

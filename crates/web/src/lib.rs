@@ -258,6 +258,7 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/intern/fristen", get(deadlines::page))
         .route("/{tenant}/intern/verwaltung", get(admin::page))
         .route("/{tenant}/intern/verwaltung/mitarbeitende", post(admin::create_staff))
+        .route("/{tenant}/intern/verwaltung/auftritt", get(admin::settings).post(admin::save_settings))
         .route("/{tenant}/intern/verwaltung/schluessel", get(admin::keys).post(admin::create_key))
         .route("/{tenant}/intern/verwaltung/schluessel/{key_id}/widerrufen", post(admin::revoke_key))
         .route("/{tenant}/intern/verwaltung/mitarbeitende/{staff_id}", get(admin::staff_form).post(admin::staff_save))
