@@ -441,6 +441,14 @@ async fn audit_admin(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit) {
     click(c, "form[action*='/verwaltung/verfahren/'] button[type=submit]").await;
     c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css(".error-summary")).await.unwrap();
     a.check(c, &format!("{tenant}: administration, a procedure's settings with errors")).await;
+    // The team lead's worklist, with the form for a team member's absence.
+    c.delete_all_cookies().await.unwrap();
+    go(c, s, &format!("/{tenant}/intern/anmelden")).await;
+    type_into(c, "benutzername", "teamleitung").await;
+    type_into(c, "passwort", s.password(tenant, "teamleitung")).await;
+    click(c, "form[action$='/intern/anmelden'] button[type=submit]").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("team-abwesenheit")).await.unwrap();
+    a.check(c, &format!("{tenant}: team lead's worklist")).await;
     c.delete_all_cookies().await.unwrap();
     go(c, s, &format!("/{tenant}/intern/anmelden")).await;
     type_into(c, "benutzername", "sachbearbeitung").await;

@@ -2322,6 +2322,44 @@ async fn a_deputy_sees_and_takes_over_the_tasks_of_an_absent_colleague() {
         let (st, _, _) = auditor.post("/musterstadt/intern/", absence, &[("_action", "beenden")]).await;
         assert_eq!(st, 403);
 
+        // Max falls ill: the team lead records his absence; a clerk may not do that for him.
+        let (st, _, _) = sabine
+            .post(
+                "/musterstadt/intern/",
+                absence,
+                &[("fuer", "max"), ("bis", &until_text), ("vertretung", "sachbearbeitung")],
+            )
+            .await;
+        assert_eq!(st, 403, "only a team lead records a colleague's absence");
+        let lead = login(&s, "musterstadt", "teamleitung").await;
+        let (_, _, list) = lead.get("/musterstadt/intern/").await;
+        assert!(between(&list, "id=\"fuer\"", "</select>").contains("Max Kollege"), "{list}");
+        let (_, _, html) = lead
+            .post("/musterstadt/intern/", absence, &[("fuer", "max"), ("bis", &until_text), ("vertretung", "max")])
+            .await;
+        assert!(html.contains("Abwesenheit nicht eingetragen"), "not his own deputy: {html}");
+        let (_, _, html) = lead
+            .post(
+                "/musterstadt/intern/",
+                absence,
+                &[("fuer", "max"), ("bis", &until_text), ("vertretung", "sachbearbeitung")],
+            )
+            .await;
+        assert!(
+            html.contains(&format!("Max Kollege ist bis einschließlich {until_german} als abwesend eingetragen; es vertritt Sabine Sachbearbeiterin.")),
+            "{html}"
+        );
+        assert!(
+            html.contains(&format!(
+                "Max Kollege ist bis einschließlich {until_german} abwesend; es vertritt Sabine Sachbearbeiterin."
+            )),
+            "{html}"
+        );
+        let (_, _, list) = sabine.get("/musterstadt/intern/").await;
+        assert!(list.contains("Sie vertreten Max Kollege"), "{list}");
+        let (_, _, html) = lead.post("/musterstadt/intern/", absence, &[("fuer", "max"), ("_action", "beenden")]).await;
+        assert!(html.contains("Die Abwesenheit von Max Kollege ist beendet."), "{html}");
+
         let tid = tenant_id(&s, "musterstadt").await;
         let actions: Vec<(String,)> = sqlx::query_as(
             "SELECT action FROM audit_log WHERE tenant_id = $1 AND action IN ('staff.absence', 'task.taken_over') ORDER BY seq",
@@ -2331,7 +2369,7 @@ async fn a_deputy_sees_and_takes_over_the_tasks_of_an_absent_colleague() {
         .await
         .unwrap();
         let actions: Vec<&str> = actions.iter().map(|a| a.0.as_str()).collect();
-        assert_eq!(actions, ["staff.absence", "task.taken_over", "staff.absence"]);
+        assert_eq!(actions, ["staff.absence", "task.taken_over", "staff.absence", "staff.absence", "staff.absence"]);
         s.stop().await;
     }
 }

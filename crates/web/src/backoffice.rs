@@ -65,7 +65,7 @@ pub(crate) fn dummy_hash() -> &'static str {
 pub(crate) struct StaffCtx {
     pub staff: StaffSession,
     pub role: Role,
-    org_units: Vec<String>,
+    pub(crate) org_units: Vec<String>,
     /// The absent colleagues this person stands in for today: (username, display name,
     /// last day away).
     pub deputy_for: Vec<(String, String, String)>,

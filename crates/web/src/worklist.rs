@@ -501,7 +501,43 @@ fn absence_view(ctx: &StaffCtx, colleagues: &[staff::Staff], lang: Lang) -> Opti
         let name = colleagues.iter().find(|c| &c.username == deputy).map(|c| c.display_name.as_str()).unwrap_or(deputy);
         tf(lang, "absence.current", &[("date", &rathaus_domain::time::german_day(until)), ("name", name)])
     });
-    Some(json!({"deputies": deputies, "current": current}))
+    // A team lead records and ends the absences of their team (someone falls ill and
+    // cannot do it themselves).
+    let today = rathaus_domain::time::german_today(chrono::Utc::now()).format("%Y-%m-%d").to_string();
+    let team: Vec<Json> = team_of(ctx, colleagues)
+        .map(|c| {
+            let away = c.absent_until.as_deref().filter(|u| *u >= today.as_str()).zip(c.deputy.as_deref()).map(
+                |(until, deputy)| {
+                    let name = colleagues
+                        .iter()
+                        .find(|d| d.username == deputy)
+                        .map(|d| d.display_name.as_str())
+                        .unwrap_or(deputy);
+                    tf(
+                        lang,
+                        "absence.current_of",
+                        &[("who", &c.display_name), ("date", &rathaus_domain::time::german_day(until)), ("name", name)],
+                    )
+                },
+            );
+            json!({"username": c.username, "name": c.display_name, "away": away})
+        })
+        .collect();
+    Some(json!({"deputies": deputies, "current": current, "team": team, "all": colleagues.iter()
+        .filter(|c| Role::parse(&c.role).is_some_and(Role::may_decide))
+        .map(|c| json!({"username": c.username, "name": c.display_name})).collect::<Vec<_>>()}))
+}
+
+/// The colleagues a team lead answers for: active clerks and team leads (not the lead)
+/// sharing one of the lead's organisational units, or all of them if the lead has none.
+fn team_of<'a>(ctx: &'a StaffCtx, colleagues: &'a [staff::Staff]) -> impl Iterator<Item = &'a staff::Staff> + 'a {
+    colleagues.iter().filter(move |c| {
+        ctx.role == Role::TeamLead
+            && c.username != ctx.staff.username
+            && c.active == 1
+            && Role::parse(&c.role).is_some_and(Role::may_decide)
+            && (ctx.org_units.is_empty() || c.org_unit_list().iter().any(|u| ctx.org_units.contains(u)))
+    })
 }
 
 /// Records or ends the own absence (Abwesenheit) with a deputy.
@@ -519,20 +555,36 @@ pub async fn absence(
         Err(r) => return session.finish(&app, &slug, r).await,
     };
     let back = Redirect::to(&format!("/{slug}/intern/#abwesenheit")).into_response();
+    // Whose absence: one's own, or (team leads) a team member's.
+    let mut conn = app.runtime.store.conn().await?;
+    let colleagues = staff::active(&mut conn, &tenant.tenant_id).await?;
+    drop(conn);
+    let whom = posted.text("fuer");
+    let (absent_id, absent_username, absent_name) = if whom.is_empty() || whom == ctx.staff.username {
+        (ctx.staff.staff_id.clone(), ctx.staff.username.clone(), None)
+    } else {
+        let Some(member) = team_of(&ctx, &colleagues).find(|c| c.username == whom) else {
+            return Err(AppError::Forbidden);
+        };
+        (member.staff_id.clone(), member.username.clone(), Some(member.display_name.clone()))
+    };
     if posted.get("_action") == Some("beenden") {
-        app.runtime.set_absence(&tenant.tenant_id, &ctx.staff.staff_id, None, &actor(&ctx.staff)).await?;
-        session.data.flash = Some(t(lang, "absence.ended"));
+        app.runtime.set_absence(&tenant.tenant_id, &absent_id, None, &actor(&ctx.staff)).await?;
+        session.data.flash = Some(match &absent_name {
+            None => t(lang, "absence.ended"),
+            Some(name) => tf(lang, "absence.ended_of", &[("who", name)]),
+        });
         return session.finish(&app, &slug, back).await;
     }
     let typed = posted.text("bis");
     let today = rathaus_domain::time::german_today(app.runtime.clock.now());
     let until = rathaus_domain::time::parse_day(&typed).ok_or(());
-    let mut conn = app.runtime.store.conn().await?;
-    let deputy = staff::by_username(&mut conn, &tenant.tenant_id, &posted.text("vertretung"))
-        .await?
-        .filter(|d| d.active == 1 && d.username != ctx.staff.username)
-        .filter(|d| Role::parse(&d.role).is_some_and(Role::may_decide));
-    drop(conn);
+    let chosen = posted.text("vertretung");
+    let deputy = colleagues
+        .iter()
+        .find(|d| d.username == chosen && d.username != absent_username)
+        .filter(|d| Role::parse(&d.role).is_some_and(Role::may_decide))
+        .cloned();
     let problem = match (&until, &deputy) {
         _ if typed.is_empty() => Some(t(lang, "absence.until_missing")),
         (Err(_), _) => Some(t(lang, "absence.until_invalid")),
@@ -548,14 +600,12 @@ pub async fn absence(
         return session.finish(&app, &slug, back).await;
     }
     let (Ok(until), Some(deputy)) = (until, deputy) else { return Err(AppError::Forbidden) };
-    app.runtime
-        .set_absence(&tenant.tenant_id, &ctx.staff.staff_id, Some((until, &deputy.username)), &actor(&ctx.staff))
-        .await?;
-    session.data.flash = Some(tf(
-        lang,
-        "absence.recorded",
-        &[("date", &until.format("%d.%m.%Y").to_string()), ("name", &deputy.display_name)],
-    ));
+    app.runtime.set_absence(&tenant.tenant_id, &absent_id, Some((until, &deputy.username)), &actor(&ctx.staff)).await?;
+    let date = until.format("%d.%m.%Y").to_string();
+    session.data.flash = Some(match &absent_name {
+        None => tf(lang, "absence.recorded", &[("date", &date), ("name", &deputy.display_name)]),
+        Some(who) => tf(lang, "absence.recorded_of", &[("who", who), ("date", &date), ("name", &deputy.display_name)]),
+    });
     session.finish(&app, &slug, back).await
 }
 
