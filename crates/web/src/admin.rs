@@ -45,6 +45,18 @@ async fn require_admin(
     }
 }
 
+/// A posted administration form: its CSRF token checked, a tenant admin signed in.
+async fn admin_post(
+    app: &AppState,
+    tenant: &Tenant,
+    session: &Session,
+    pairs: Vec<(String, String)>,
+) -> AppResult<Result<(Posted, StaffCtx), Response>> {
+    let posted = Posted::new(pairs);
+    session.verify_csrf(posted.get("_csrf"))?;
+    Ok(require_admin(app, tenant, session, true).await?.map(|ctx| (posted, ctx)))
+}
+
 fn role_options(lang: Lang, chosen: &str) -> Vec<Json> {
     Role::ALL.iter().map(|r| json!({"code": r.code(), "label": t(lang, &format!("role.{}", r.code())), "selected": r.code() == chosen})).collect()
 }
@@ -129,10 +141,8 @@ pub async fn create_staff(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let Visit { lang, tenant, mut session } = visit;
-    let posted = Posted::new(pairs);
-    session.verify_csrf(posted.get("_csrf"))?;
-    let ctx = match require_admin(&app, &tenant, &session, true).await? {
-        Ok(c) => c,
+    let (posted, ctx) = match admin_post(&app, &tenant, &session, pairs).await? {
+        Ok(p) => p,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
     let mut form = NewForm {
@@ -259,10 +269,8 @@ pub async fn staff_save(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let Visit { lang, tenant, mut session } = visit;
-    let posted = Posted::new(pairs);
-    session.verify_csrf(posted.get("_csrf"))?;
-    let ctx = match require_admin(&app, &tenant, &session, true).await? {
-        Ok(c) => c,
+    let (posted, ctx) = match admin_post(&app, &tenant, &session, pairs).await? {
+        Ok(p) => p,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
     let person = person_of(&app, &tenant, &staff_id).await?;
@@ -428,10 +436,8 @@ pub async fn procedure_save(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let Visit { lang, tenant, mut session } = visit;
-    let posted = Posted::new(pairs);
-    session.verify_csrf(posted.get("_csrf"))?;
-    let ctx = match require_admin(&app, &tenant, &session, true).await? {
-        Ok(c) => c,
+    let (posted, ctx) = match admin_post(&app, &tenant, &session, pairs).await? {
+        Ok(p) => p,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
     let p = app.runtime.library.get(&procedure_id).ok_or(AppError::NotFound)?.clone();
@@ -521,10 +527,8 @@ pub async fn create_key(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let Visit { lang, tenant, mut session } = visit;
-    let posted = Posted::new(pairs);
-    session.verify_csrf(posted.get("_csrf"))?;
-    let ctx = match require_admin(&app, &tenant, &session, true).await? {
-        Ok(c) => c,
+    let (posted, ctx) = match admin_post(&app, &tenant, &session, pairs).await? {
+        Ok(p) => p,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
     let label = posted.text("bezeichnung");
@@ -552,10 +556,8 @@ pub async fn revoke_key(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let Visit { lang, tenant, mut session } = visit;
-    let posted = Posted::new(pairs);
-    session.verify_csrf(posted.get("_csrf"))?;
-    let ctx = match require_admin(&app, &tenant, &session, true).await? {
-        Ok(c) => c,
+    let (_, ctx) = match admin_post(&app, &tenant, &session, pairs).await? {
+        Ok(p) => p,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
     let key = if app.runtime.revoke_api_key(&tenant, &key_id, &actor(&ctx.staff)).await? {
@@ -701,10 +703,8 @@ pub async fn save_settings(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let Visit { lang, tenant, mut session } = visit;
-    let posted = Posted::new(pairs);
-    session.verify_csrf(posted.get("_csrf"))?;
-    let ctx = match require_admin(&app, &tenant, &session, true).await? {
-        Ok(c) => c,
+    let (posted, ctx) = match admin_post(&app, &tenant, &session, pairs).await? {
+        Ok(p) => p,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
     let settings = posted_settings(&tenant.settings, &posted);
