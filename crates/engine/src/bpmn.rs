@@ -168,6 +168,10 @@ pub enum TimeValue {
 #[derive(Debug, Clone)]
 pub struct UserTaskDef {
     pub candidate_groups: Vec<String>,
+    /// `candidateGroups="=…"`: a FEEL expression giving the groups (a text or a list of
+    /// texts) when the task is created, e.g. `=parameter.zustaendige_einheit`, so that a
+    /// town routes the tasks to its own organisational unit by a parameter.
+    pub candidate_groups_expr: Option<Expression>,
     pub candidate_users: Vec<String>,
     pub assignee: Option<TimeOrText>,
     pub form_key: Option<String>,
@@ -1072,14 +1076,23 @@ impl Importer<'_> {
                 .map(|g| g.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect::<Vec<_>>())
                 .unwrap_or_default()
         };
-        let candidate_groups = list("candidateGroups");
+        let groups_attr = assignment.and_then(|a| a.attribute("candidateGroups")).map(str::trim).unwrap_or("");
+        let (candidate_groups, candidate_groups_expr) = if groups_attr.starts_with('=') {
+            (Vec::new(), Some(self.expr(line, id, "candidateGroups", groups_attr)?))
+        } else {
+            (list("candidateGroups"), None)
+        };
         let candidate_users = list("candidateUsers");
         let assignee = match assignment.and_then(|a| a.attribute("assignee")).map(str::trim).filter(|s| !s.is_empty()) {
             None => None,
             Some(a) if a.starts_with('=') => Some(TimeOrText::Feel(self.expr(line, id, "assignee", a)?)),
             Some(a) => Some(TimeOrText::Literal(a.to_string())),
         };
-        if candidate_groups.is_empty() && candidate_users.is_empty() && assignee.is_none() {
+        if candidate_groups.is_empty()
+            && candidate_groups_expr.is_none()
+            && candidate_users.is_empty()
+            && assignee.is_none()
+        {
             self.problem(
                 line,
                 id,
@@ -1106,7 +1119,15 @@ impl Importer<'_> {
         };
         let due = due_def("dueDate");
         let follow_up = due_def("followUpDate");
-        Some(UserTaskDef { candidate_groups, candidate_users, assignee, form_key, due, follow_up })
+        Some(UserTaskDef {
+            candidate_groups,
+            candidate_groups_expr,
+            candidate_users,
+            assignee,
+            form_key,
+            due,
+            follow_up,
+        })
     }
 
     fn multi_instance(&mut self, node: roxmltree::Node, id: &str, line: usize) -> Option<MultiInstance> {

@@ -545,12 +545,37 @@ impl Instance {
                         Ok(other) => return Err(fail(format!("assignee ergibt keinen Text, sondern {other}"))),
                     },
                 };
+                let candidate_groups = match &def.candidate_groups_expr {
+                    None => def.candidate_groups.clone(),
+                    Some(e) => match e.evaluate_json(&vars) {
+                        Ok(Json::String(g)) => {
+                            g.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+                        }
+                        Ok(Json::Array(items)) if items.iter().all(Json::is_string) => items
+                            .iter()
+                            .filter_map(Json::as_str)
+                            .map(|s| s.trim().to_string())
+                            .filter(|s| !s.is_empty())
+                            .collect(),
+                        Ok(other) => {
+                            return Err(fail(format!(
+                                "candidateGroups ergibt weder Text noch Liste von Texten, sondern {other}"
+                            )))
+                        }
+                        Err(e) => return Err(fail(format!("candidateGroups: {e}"))),
+                    },
+                };
+                if candidate_groups.is_empty() && def.candidate_users.is_empty() && assignee.is_none() {
+                    return Err(fail(
+                        "candidateGroups ergibt keine Gruppe: niemand könnte die Aufgabe bearbeiten".into(),
+                    ));
+                }
                 self.tokens[pos].waiting = true;
                 effects.push(Effect::UserTask {
                     token: token.id,
                     element: element.id.clone(),
                     name: element.name.clone(),
-                    candidate_groups: def.candidate_groups.clone(),
+                    candidate_groups,
                     candidate_users: def.candidate_users.clone(),
                     assignee,
                     form_key: def.form_key.clone(),

@@ -203,6 +203,10 @@ pub enum ParameterKind {
     /// An ISO 8601 duration in days, weeks or months (`P5D`, `P2W`), e.g. a processing
     /// target.
     Duration,
+    /// An organisational unit (or role group) as staff are assigned to it, e.g.
+    /// `gewerbeamt`: where the procedure's tasks go (`candidateGroups="=parameter.…"`).
+    #[serde(rename = "org_unit")]
+    OrgUnit,
 }
 
 /// What a citizen account keeps for filling in forms (`[prefill]` maps form fields to these).
@@ -715,6 +719,15 @@ fn coerce_parameter(kind: ParameterKind, value: &Json) -> Result<Json, String> {
             _ => Err("Liste von Texten erwartet".into()),
         },
         ParameterKind::Boolean => value.as_bool().map(Json::Bool).ok_or_else(|| "true oder false erwartet".into()),
+        ParameterKind::OrgUnit => {
+            let unit = value.as_str().map(str::trim).unwrap_or_default();
+            let ok = !unit.is_empty()
+                && unit.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+            if !ok {
+                return Err("Kennung einer Organisationseinheit erwartet: Kleinbuchstaben, Ziffern, Binde- und Unterstrich, z. B. gewerbeamt".into());
+            }
+            Ok(Json::String(unit.to_string()))
+        }
         ParameterKind::Duration => {
             let text = value.as_str().ok_or("Dauer erwartet, z. B. \"P5D\" (5 Tage) oder \"P2W\" (2 Wochen)")?;
             let d = IsoDuration::parse(text).map_err(|e| e.to_string())?;

@@ -3039,6 +3039,37 @@ async fn a_tenant_admin_manages_staff_and_the_towns_procedure_settings() {
             (active.parameters["gebuehr_anmeldung"].clone(), active.parameters["bearbeitungsziel"].clone()),
             (serde_json::json!(31.5), serde_json::json!("P5D"))
         );
+        // The town routes the review tasks to its public-order office: new cases' tasks go
+        // there, and a clerk of the trade office no longer sees them; a wrong unit is named.
+        let (st, _, html) = admin
+            .post(
+                settings,
+                settings,
+                &[("aktiv", "ja"), ("p.gebuehr_anmeldung", "31,50"), ("p.zustaendige_einheit", "Ordnungs Amt")],
+            )
+            .await;
+        assert_eq!(st, 422);
+        assert!(html.contains("href=\"#p-zustaendige_einheit\""), "{html}");
+        admin
+            .post(
+                settings,
+                settings,
+                &[("aktiv", "ja"), ("p.gebuehr_anmeldung", "31,50"), ("p.zustaendige_einheit", "ordnungsamt")],
+            )
+            .await;
+        let reference = review_case(&s).await;
+        let (groups,): (String,) = sqlx::query_as(
+            "SELECT t.candidate_groups FROM tasks t JOIN cases c ON c.tenant_id = t.tenant_id AND c.case_id = t.case_id WHERE c.reference = $1",
+        )
+        .bind(&reference)
+        .fetch_one(s.db.store.pool())
+        .await
+        .unwrap();
+        assert_eq!(groups, "ordnungsamt");
+        let sabine = login(&s, "musterstadt", "sachbearbeitung").await;
+        let (_, _, list) = sabine.get("/musterstadt/intern/").await;
+        assert!(!between(&list, "id=\"tasks-heading\"", "id=\"cases-heading\"").contains(&reference), "{list}");
+
         // Switched off, the portal no longer offers it; switched on again, it does.
         admin.post(settings, settings, &[("p.gebuehr_anmeldung", "31,50")]).await;
         let (st, _, _) = Visit::new(&s).get("/musterstadt/leistungen/gewerbeanmeldung").await;

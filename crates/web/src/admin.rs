@@ -346,7 +346,7 @@ fn typed_value(kind: ParameterKind, typed: &str) -> Option<Json> {
         ParameterKind::List => Some(Json::Array(
             typed.lines().map(str::trim).filter(|l| !l.is_empty()).map(|l| Json::String(l.into())).collect(),
         )),
-        ParameterKind::Text | ParameterKind::Duration => Some(Json::String(typed.into())),
+        ParameterKind::Text | ParameterKind::Duration | ParameterKind::OrgUnit => Some(Json::String(typed.into())),
     }
 }
 

@@ -732,3 +732,37 @@ fn unsupported_constructs_are_reported_with_the_element() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn candidate_groups_may_come_from_an_expression() {
+    let task = |groups: &str| {
+        format!(
+            r#"<bpmn:userTask id="task" name="task"><bpmn:extensionElements><zeebe:assignmentDefinition candidateGroups="{groups}"/></bpmn:extensionElements></bpmn:userTask>"#
+        )
+    };
+    let p = model(
+        &[
+            r#"<bpmn:startEvent id="start"/>"#.to_string(),
+            flow("f1", "start", "task"),
+            task("=parameter.einheit"),
+            flow("f2", "task", "end"),
+            r#"<bpmn:endEvent id="end"/>"#.to_string(),
+        ]
+        .concat(),
+    );
+    let groups = |vars: Json| {
+        let (_, effects) = started(&p, vars, &env());
+        effects.into_iter().find_map(|e| match e {
+            Effect::UserTask { candidate_groups, .. } => Some(candidate_groups),
+            _ => None,
+        })
+    };
+    assert_eq!(groups(json!({"parameter": {"einheit": "ordnungsamt"}})), Some(vec!["ordnungsamt".to_string()]));
+    assert_eq!(
+        groups(json!({"parameter": {"einheit": ["ordnungsamt", "gewerbeamt"]}})),
+        Some(vec!["ordnungsamt".to_string(), "gewerbeamt".to_string()])
+    );
+    // Nobody could work on a task without a group: an incident, not a lost task.
+    let (i, _) = started(&p, json!({"parameter": {"einheit": null}}), &env());
+    assert!(matches!(i.status, InstanceStatus::Incident { .. }), "{:?}", i.status);
+}
