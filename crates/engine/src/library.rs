@@ -140,6 +140,14 @@ pub struct TextBlockDef {
     pub text: Text,
 }
 
+/// Why a town's parameter value cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParameterProblem {
+    /// The parameter it is about; `None` for one the procedure does not have.
+    pub parameter: Option<String>,
+    pub message: String,
+}
+
 /// A deadline of the procedure. Its length is fixed (`duration`, for what the law says) or
 /// a parameter of type `duration` the town may override (`parameter`, for its own targets).
 #[derive(Debug, Clone, Deserialize)]
@@ -423,13 +431,22 @@ impl Procedure {
     /// Parameters with the tenant's overrides applied, as JSON for decisions: money as a
     /// number of euros, lists as arrays. Unknown or mistyped overrides are errors.
     pub fn resolve_parameters(&self, overrides: &Json) -> Result<Json, Vec<String>> {
+        self.check_parameters(overrides).map_err(|ps| ps.into_iter().map(|p| p.message).collect())
+    }
+
+    /// [`Procedure::resolve_parameters`] with each problem tied to the parameter it is about
+    /// (for a deadline that no longer fits its reminders: the parameter it takes its length
+    /// from), so a form can name the field.
+    pub fn check_parameters(&self, overrides: &Json) -> Result<Json, Vec<ParameterProblem>> {
         let mut out = serde_json::Map::new();
         let mut errors = Vec::new();
+        let problem =
+            |parameter: Option<&String>, message: String| ParameterProblem { parameter: parameter.cloned(), message };
         let empty = serde_json::Map::new();
         let overrides = overrides.as_object().unwrap_or(&empty);
         for key in overrides.keys() {
             if !self.manifest.parameters.contains_key(key) {
-                errors.push(format!("Parameter „{key}“ gibt es im Verfahren „{}“ nicht", self.id()));
+                errors.push(problem(None, format!("Parameter „{key}“ gibt es im Verfahren „{}“ nicht", self.id())));
             }
         }
         for (name, def) in &self.manifest.parameters {
@@ -441,14 +458,14 @@ impl Procedure {
                 Ok(v) => {
                     out.insert(name.clone(), v);
                 }
-                Err(e) => errors.push(format!("Parameter „{name}“: {e}")),
+                Err(e) => errors.push(problem(Some(name), format!("Parameter „{name}“: {e}"))),
             }
         }
         if errors.is_empty() {
             // A town's target must still fit its reminders.
             for (key, def) in &self.manifest.deadlines {
                 if let Err(e) = deadline_spec(def, |name| out.get(name).and_then(Json::as_str).map(String::from)) {
-                    errors.push(format!("Frist „{key}“: {e}"));
+                    errors.push(problem(def.parameter.as_ref(), format!("Frist „{key}“: {e}")));
                 }
             }
         }

@@ -385,11 +385,7 @@ async fn audit_account(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit) 
 /// The clerk's worklist (all lists, filtered), a case file with its forms (decision,
 /// message, request to the applicant, taking the task, resubmission) and the statistics.
 async fn audit_worklist(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit) {
-    c.delete_all_cookies().await.unwrap();
-    go(c, s, &format!("/{tenant}/intern/anmelden")).await;
-    type_into(c, "benutzername", "sachbearbeitung").await;
-    type_into(c, "passwort", s.password(tenant, "sachbearbeitung")).await;
-    click(c, "form[action$='/intern/anmelden'] button[type=submit]").await;
+    sign_in(c, s, tenant, "sachbearbeitung").await;
     c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("lists")).await.unwrap();
     a.check(c, &format!("{tenant}: worklist")).await;
     go(c, s, &format!("/{tenant}/intern/?liste=offen&verfahren=gewerbeanmeldung&sortierung=eingang")).await;
@@ -410,14 +406,19 @@ async fn audit_worklist(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit)
     c.delete_all_cookies().await.unwrap();
 }
 
+/// Signs `user` of `tenant` in to the back office, in a fresh browser session.
+async fn sign_in(c: &Client, s: &TestServer, tenant: &str, user: &str) {
+    c.delete_all_cookies().await.unwrap();
+    go(c, s, &format!("/{tenant}/intern/anmelden")).await;
+    type_into(c, "benutzername", user).await;
+    type_into(c, "passwort", s.password(tenant, user)).await;
+    click(c, "form[action$='/intern/anmelden'] button[type=submit]").await;
+}
+
 /// The administration as the tenant admin sees it: overview, a procedure's settings (with
 /// the errors of a wrong fee), a staff account; then signed in as the clerk again.
 async fn audit_admin(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit) {
-    c.delete_all_cookies().await.unwrap();
-    go(c, s, &format!("/{tenant}/intern/anmelden")).await;
-    type_into(c, "benutzername", "admin").await;
-    type_into(c, "passwort", s.password(tenant, "admin")).await;
-    click(c, "form[action$='/intern/anmelden'] button[type=submit]").await;
+    sign_in(c, s, tenant, "admin").await;
     c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("lists")).await.unwrap();
     go(c, s, &format!("/{tenant}/intern/verwaltung")).await;
     a.check(c, &format!("{tenant}: administration")).await;
@@ -442,18 +443,10 @@ async fn audit_admin(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit) {
     c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css(".error-summary")).await.unwrap();
     a.check(c, &format!("{tenant}: administration, a procedure's settings with errors")).await;
     // The team lead's worklist, with the form for a team member's absence.
-    c.delete_all_cookies().await.unwrap();
-    go(c, s, &format!("/{tenant}/intern/anmelden")).await;
-    type_into(c, "benutzername", "teamleitung").await;
-    type_into(c, "passwort", s.password(tenant, "teamleitung")).await;
-    click(c, "form[action$='/intern/anmelden'] button[type=submit]").await;
+    sign_in(c, s, tenant, "teamleitung").await;
     c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("team-abwesenheit")).await.unwrap();
     a.check(c, &format!("{tenant}: team lead's worklist")).await;
-    c.delete_all_cookies().await.unwrap();
-    go(c, s, &format!("/{tenant}/intern/anmelden")).await;
-    type_into(c, "benutzername", "sachbearbeitung").await;
-    type_into(c, "passwort", s.password(tenant, "sachbearbeitung")).await;
-    click(c, "form[action$='/intern/anmelden'] button[type=submit]").await;
+    sign_in(c, s, tenant, "sachbearbeitung").await;
     c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("lists")).await.unwrap();
 }
 

@@ -1986,11 +1986,16 @@ fn as_refs(fields: &[(String, String)]) -> Vec<(&str, &str)> {
 
 /// The link to a consultation in a mail to `to` (waits for the worker to send it).
 async fn consultation_link_mailed(smtp: &SmtpServer, to: &str) -> (String, String) {
+    link_mailed(smtp, to, "/musterstadt/beteiligung/").await
+}
+
+/// The link starting with `prefix` in the mail to `to` (waiting for the mail), and the mail.
+async fn link_mailed(smtp: &SmtpServer, to: &str, prefix: &str) -> (String, String) {
     for _ in 0..200 {
         if let Some(mail) =
             smtp.mails().into_iter().map(|m| mail_text(&m)).find(|m| m.contains(&format!("X-Rcpt-To: {to}")))
         {
-            let start = mail.find("/musterstadt/beteiligung/").expect("a link in the mail");
+            let start = mail.find(prefix).expect("a link in the mail");
             let path: String = mail[start..].chars().take_while(|c| !c.is_whitespace()).collect();
             return (path, mail);
         }
@@ -2844,7 +2849,7 @@ async fn a_clerk_forwards_an_application_to_the_competent_authority() {
             "{status}"
         );
 
-        let (link, mail) = forwarding_link_mailed(&smtp, &to).await;
+        let (link, mail) = link_mailed(&smtp, &to, "/musterstadt/abgabe/").await;
         assert!(mail.contains(&reference) && !mail.contains("Erika"), "no personal data in the mail: {mail}");
         let authority = Visit::new(&s);
         let (st, _, page) = authority.get(&link).await;
@@ -2873,20 +2878,6 @@ async fn open_task_count(s: &TestServer, reference: &str) -> i64 {
     .await
     .unwrap();
     n
-}
-
-async fn forwarding_link_mailed(smtp: &SmtpServer, to: &str) -> (String, String) {
-    for _ in 0..200 {
-        if let Some(mail) =
-            smtp.mails().into_iter().map(|m| mail_text(&m)).find(|m| m.contains(&format!("X-Rcpt-To: {to}")))
-        {
-            let start = mail.find("/musterstadt/abgabe/").expect("a link in the mail");
-            let path: String = mail[start..].chars().take_while(|c| !c.is_whitespace()).collect();
-            return (path, mail);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("no mail to {to}");
 }
 
 /// The tenant's administration: a tenant admin creates a staff account (its first password

@@ -235,23 +235,12 @@ impl Runtime {
         let procedure =
             self.library.get(procedure_id).ok_or_else(|| RuntimeError::UnknownProcedure(procedure_id.into()))?;
         let overrides = Json::Object(overrides.clone());
-        if let Err(messages) = procedure.resolve_parameters(&overrides) {
-            let problems = messages
+        if let Err(problems) = procedure.check_parameters(&overrides) {
+            let problems = problems
                 .into_iter()
-                .map(|m| {
-                    let field = procedure
-                        .manifest
-                        .parameters
-                        .keys()
-                        .find(|k| m.starts_with(&format!("Parameter „{k}“")))
-                        .or_else(|| {
-                            procedure.manifest.deadlines.iter().find_map(|(key, d)| {
-                                m.starts_with(&format!("Frist „{key}“")).then_some(d.parameter.as_ref()).flatten()
-                            })
-                        })
-                        .map(|k| format!("p.{k}"))
-                        .unwrap_or_else(|| "parameter".into());
-                    FieldError { field, message: m }
+                .map(|p| FieldError {
+                    field: p.parameter.map(|k| format!("p.{k}")).unwrap_or_else(|| "parameter".into()),
+                    message: p.message,
                 })
                 .collect();
             return Err(RuntimeError::Invalid(problems));

@@ -109,11 +109,11 @@ impl Runtime {
     /// The token of a consultation's link: derived from its id with the server's secret
     /// (160 bits, hex).
     fn consultation_token(&self, consultation_id: &str) -> String {
-        self.secret_hash("consultation-link", consultation_id)[..40].to_string()
+        self.link_token("consultation", consultation_id)
     }
 
     fn consultation_token_hash(&self, token: &str) -> String {
-        self.secret_hash("consultation", token)
+        self.link_token_hash("consultation", token)
     }
 
     /// The participant's link of a consultation.
@@ -264,7 +264,7 @@ impl Runtime {
     /// The consultation a participant's link opens, with its case; `None` for an unknown
     /// token.
     pub async fn open_consultation(&self, tenant: &Tenant, token: &str) -> Result<Option<Opened>> {
-        if token.len() != 40 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !crate::is_link_token(token) {
             return Ok(None);
         }
         let mut conn = self.store.conn().await?;

@@ -65,11 +65,11 @@ fn mail_text(tenant_name: &str, reference: &str, reason: &str, link: &str) -> (S
 
 impl Runtime {
     fn forwarding_token(&self, forwarding_id: &str) -> String {
-        self.secret_hash("forwarding-link", forwarding_id)[..40].to_string()
+        self.link_token("forwarding", forwarding_id)
     }
 
     fn forwarding_token_hash(&self, token: &str) -> String {
-        self.secret_hash("forwarding", token)
+        self.link_token_hash("forwarding", token)
     }
 
     /// The authority's link to a forwarded application.
@@ -165,7 +165,7 @@ impl Runtime {
 
     /// The forwarding a link's token stands for, if any.
     pub async fn open_forwarding(&self, tenant: &Tenant, token: &str) -> Result<Option<OpenedForwarding>> {
-        if token.len() != 40 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !crate::is_link_token(token) {
             return Ok(None);
         }
         let mut conn = self.store.conn().await?;

@@ -152,6 +152,18 @@ impl Runtime {
         hex::encode(h.finalize())
     }
 
+    /// The token of a link sent to another body (a consultation, a forwarding), derived
+    /// from the record's id with the installation's secret, so a job can build the link
+    /// again; `kind` keeps the kinds apart.
+    pub(crate) fn link_token(&self, kind: &str, id: &str) -> String {
+        self.secret_hash(&format!("{kind}-link"), id)[..40].to_string()
+    }
+
+    /// What is stored of such a token: its keyed hash, so a database dump opens nothing.
+    pub(crate) fn link_token_hash(&self, kind: &str, token: &str) -> String {
+        self.secret_hash(kind, token)
+    }
+
     /// Wakes the worker: there are new jobs.
     pub fn notify_work(&self) {
         self.work.notify_waiters();
@@ -168,6 +180,12 @@ pub(crate) fn instance_status(i: &Instance) -> &'static str {
 }
 
 /// The working calendar of a tenant: public holidays of its Land.
+/// Whether `token` has the shape of a link token (see [`Runtime::link_token`]); anything
+/// else is not looked up at all.
+pub(crate) fn is_link_token(token: &str) -> bool {
+    token.len() == 40 && token.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 pub fn tenant_calendar(settings: &rathaus_domain::TenantSettings) -> WorkCalendar {
     WorkCalendar::new(Land::parse(&settings.land))
 }

@@ -39,22 +39,25 @@ async fn setup(db: &testing::TestDatabase) -> (Arc<Runtime>, Arc<ManualClock>, t
 }
 
 async fn submit(rt: &Runtime, t: &tenants::Tenant, name: &str) -> String {
+    submit_to(rt, t, "fristen", name).await.reference.as_str().to_string()
+}
+
+/// Submits an application with `name` to `procedure` through the API.
+async fn submit_to(rt: &Runtime, t: &tenants::Tenant, procedure: &str, name: &str) -> rathaus_runtime::Submitted {
     let data = json!({"name": name});
-    let s = rt
-        .submit(SubmitRequest {
-            tenant: t,
-            procedure_id: "fristen",
-            data: &data,
-            channel: Channel::Api,
-            lang: Lang::De,
-            actor: Actor::System,
-            upload_key: None,
-            account_id: None,
-            business_id: None,
-        })
-        .await
-        .unwrap();
-    s.reference.as_str().to_string()
+    rt.submit(SubmitRequest {
+        tenant: t,
+        procedure_id: procedure,
+        data: &data,
+        channel: Channel::Api,
+        lang: Lang::De,
+        actor: Actor::System,
+        upload_key: None,
+        account_id: None,
+        business_id: None,
+    })
+    .await
+    .unwrap()
 }
 
 async fn status(db: &testing::TestDatabase, t: &tenants::Tenant, reference: &str) -> CaseStatus {
@@ -663,21 +666,7 @@ async fn deadlines_remind_the_clerk_escalate_to_the_team_lead_and_end_with_the_c
         }
         tx.commit().await.unwrap();
         rt.sync_deployments().await.unwrap();
-        let data = json!({"name": "Notarin Dr. Weiß"});
-        let s = rt
-            .submit(SubmitRequest {
-                tenant: &t,
-                procedure_id: "vorkaufsrecht",
-                data: &data,
-                channel: Channel::Api,
-                lang: Lang::De,
-                actor: Actor::System,
-                upload_key: None,
-                account_id: None,
-                business_id: None,
-            })
-            .await
-            .unwrap();
+        let s = submit_to(&rt, &t, "vorkaufsrecht", "Notarin Dr. Weiß").await;
         let views = rt.case_deadlines(&t, &s.case_id).await.unwrap();
         let due: Vec<(String, String, Light)> =
             views.iter().map(|v| (v.deadline.deadline_key.clone(), v.deadline.due_on.clone(), v.light)).collect();
@@ -805,21 +794,7 @@ async fn a_decision_with_conditions_is_previewed_as_pdf_and_then_taken() {
         tenants::activate_procedure(&mut tx, &t.tenant_id, "vorkaufsrecht", &json!({}), monday()).await.unwrap();
         tx.commit().await.unwrap();
         rt.sync_deployments().await.unwrap();
-        let data = json!({"name": "Notarin Dr. Weiß"});
-        let s = rt
-            .submit(SubmitRequest {
-                tenant: &t,
-                procedure_id: "vorkaufsrecht",
-                data: &data,
-                channel: Channel::Api,
-                lang: Lang::De,
-                actor: Actor::System,
-                upload_key: None,
-                account_id: None,
-                business_id: None,
-            })
-            .await
-            .unwrap();
+        let s = submit_to(&rt, &t, "vorkaufsrecht", "Notarin Dr. Weiß").await;
         let mut conn = db.store.conn().await.unwrap();
         let task = tasks::for_case(&mut conn, &t.tenant_id, &s.case_id).await.unwrap().remove(0);
         drop(conn);

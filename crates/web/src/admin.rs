@@ -27,8 +27,7 @@ use serde_json::{json, Map, Value as Json};
 
 /// A first or reset password: long, random, shown once.
 fn new_password() -> String {
-    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    (0..16).map(|_| ALPHABET[rand::random::<usize>() % ALPHABET.len()] as char).collect()
+    rathaus_runtime::admin::random_text(16)
 }
 
 /// The signed-in staff member if they may see (`write`: change) the administration.

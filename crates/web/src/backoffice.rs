@@ -818,6 +818,54 @@ pub async fn document(
     session.finish(&app, &slug, document_response(&meta, bytes)).await
 }
 
+/// A posted decision form of a task the staff member may work on: the form, who, the
+/// task, its case and the procedure version the case runs on.
+struct DecisionPost {
+    posted: Posted,
+    ctx: StaffCtx,
+    task: rathaus_store::tasks::Task,
+    case: cases::Case,
+    procedure: std::sync::Arc<rathaus_engine::Procedure>,
+}
+
+async fn decision_post(
+    app: &AppState,
+    tenant: &Tenant,
+    session: &Session,
+    task_id: &str,
+    pairs: Vec<(String, String)>,
+) -> AppResult<Result<DecisionPost, Response>> {
+    let posted = Posted::new(pairs);
+    session.verify_csrf(posted.get("_csrf"))?;
+    let (ctx, task) = match task_work(app, tenant, session, task_id).await? {
+        Ok(c) => c,
+        Err(r) => return Ok(Err(r)),
+    };
+    if !may_work_on(&ctx, &task) {
+        return Err(AppError::Forbidden);
+    }
+    let mut conn = app.runtime.store.conn().await?;
+    let case = cases::by_id(&mut conn, &tenant.tenant_id, &task.case_id).await?.ok_or(AppError::NotFound)?;
+    drop(conn);
+    let procedure = app.runtime.procedure_of_deployment(&tenant.tenant_id, &case.deployment_id).await?;
+    Ok(Ok(DecisionPost { posted, ctx, task, case, procedure }))
+}
+
+/// The case file again with the decision form as posted (`status`: 422 for its problems).
+async fn decision_page(
+    app: &AppState,
+    tenant: &Tenant,
+    session: &mut Session,
+    post: &DecisionPost,
+    decision: DecisionErrors,
+    status: StatusCode,
+    lang: Lang,
+) -> AppResult<Response> {
+    let forms = CaseForms { decision, ..Default::default() };
+    let body = render_case_with(app, tenant, session, &post.ctx, &post.task.case_id, lang, forms).await?;
+    Ok((status, Html(body)).into_response())
+}
+
 pub async fn decide(
     State(app): State<AppState>,
     Path((slug, task_id)): Path<(String, String)>,
@@ -825,32 +873,27 @@ pub async fn decide(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let Visit { lang, tenant, mut session } = visit;
-    let posted = Posted::new(pairs);
-    session.verify_csrf(posted.get("_csrf"))?;
-    let (ctx, task) = match task_work(&app, &tenant, &session, &task_id).await? {
-        Ok(c) => c,
+    let post = match decision_post(&app, &tenant, &session, &task_id, pairs).await? {
+        Ok(p) => p,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
-    if !may_work_on(&ctx, &task) {
-        return Err(AppError::Forbidden);
-    }
-    let procedure = procedure_of_task(&app, &tenant, &task).await?;
+    let (posted, ctx, procedure) = (&post.posted, &post.ctx, &post.procedure);
     if posted.text("_aktion") == "bausteine" {
         // Only the text changes; nothing is decided yet.
-        let forms = CaseForms { decision: insert_text_blocks(&procedure, &posted, lang), ..Default::default() };
-        let body = render_case_with(&app, &tenant, &mut session, &ctx, &task.case_id, lang, forms).await?;
-        return session.finish(&app, &slug, Html(body).into_response()).await;
+        let form = insert_text_blocks(procedure, posted, lang);
+        let response = decision_page(&app, &tenant, &mut session, &post, form, StatusCode::OK, lang).await?;
+        return session.finish(&app, &slug, response).await;
     }
-    let decision = match decision_form(&posted, lang, procedure.manifest.decision.conditions, &ctx.staff.display_name) {
+    let decision = match decision_form(posted, lang, procedure.manifest.decision.conditions, &ctx.staff.display_name) {
         Ok(d) => d,
-        Err(decision) => {
-            let forms = CaseForms { decision: *decision, ..Default::default() };
-            let body = render_case_with(&app, &tenant, &mut session, &ctx, &task.case_id, lang, forms).await?;
-            return session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await;
+        Err(form) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            let response = decision_page(&app, &tenant, &mut session, &post, *form, status, lang).await?;
+            return session.finish(&app, &slug, response).await;
         }
     };
     let who = actor(&ctx.staff);
-    let outcome = if needs_four_eyes(&app, &tenant, &task.case_id).await? {
+    let outcome = if needs_four_eyes(&app, &tenant, &post.case).await? {
         app.runtime.propose_decision(&tenant.tenant_id, &task_id, &decision, &who).await.map(|()| "case.proposed")
     } else {
         app.runtime.complete_task(&tenant.tenant_id, &task_id, &decision, &who).await.map(|()| "case.decided")
@@ -861,20 +904,8 @@ pub async fn decide(
         Err(e) => return Err(e.into()),
     }
     session
-        .finish(&app, &slug, Redirect::to(&format!("/{slug}/intern/vorgaenge/{}", task.case_id)).into_response())
+        .finish(&app, &slug, Redirect::to(&format!("/{slug}/intern/vorgaenge/{}", post.case.case_id)).into_response())
         .await
-}
-
-/// The procedure (in the version the case runs on) of a task's case.
-async fn procedure_of_task(
-    app: &AppState,
-    tenant: &Tenant,
-    task: &rathaus_store::tasks::Task,
-) -> AppResult<std::sync::Arc<rathaus_engine::Procedure>> {
-    let mut conn = app.runtime.store.conn().await?;
-    let case = cases::by_id(&mut conn, &tenant.tenant_id, &task.case_id).await?.ok_or(AppError::NotFound)?;
-    drop(conn);
-    Ok(app.runtime.procedure_of_deployment(&tenant.tenant_id, &case.deployment_id).await?)
 }
 
 /// „Vorschau“: the notice the decision as drafted would produce, as PDF; nothing is decided
@@ -886,22 +917,17 @@ pub async fn preview(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let Visit { lang, tenant, mut session } = visit;
-    let posted = Posted::new(pairs);
-    session.verify_csrf(posted.get("_csrf"))?;
-    let (ctx, task) = match task_work(&app, &tenant, &session, &task_id).await? {
-        Ok(c) => c,
+    let post = match decision_post(&app, &tenant, &session, &task_id, pairs).await? {
+        Ok(p) => p,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
-    if !may_work_on(&ctx, &task) {
-        return Err(AppError::Forbidden);
-    }
-    let procedure = procedure_of_task(&app, &tenant, &task).await?;
-    let decision = match decision_form(&posted, lang, procedure.manifest.decision.conditions, &ctx.staff.display_name) {
+    let conditions = post.procedure.manifest.decision.conditions;
+    let decision = match decision_form(&post.posted, lang, conditions, &post.ctx.staff.display_name) {
         Ok(d) => d,
-        Err(decision) => {
-            let forms = CaseForms { decision: *decision, ..Default::default() };
-            let body = render_case_with(&app, &tenant, &mut session, &ctx, &task.case_id, lang, forms).await?;
-            return session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await;
+        Err(form) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            let response = decision_page(&app, &tenant, &mut session, &post, *form, status, lang).await?;
+            return session.finish(&app, &slug, response).await;
         }
     };
     let pdf = app.runtime.preview_decision(&tenant, &task_id, &decision).await?;
@@ -916,10 +942,7 @@ pub async fn preview(
 /// Whether decisions of the case's procedure need a second person (the procedure's
 /// parameter `vier_augen`, as the tenant set it). A procedure the tenant no longer offers
 /// keeps its cases running; they are then decided without.
-async fn needs_four_eyes(app: &AppState, tenant: &Tenant, case_id: &str) -> AppResult<bool> {
-    let mut conn = app.runtime.store.conn().await?;
-    let case = cases::by_id(&mut conn, &tenant.tenant_id, case_id).await?.ok_or(AppError::NotFound)?;
-    drop(conn);
+async fn needs_four_eyes(app: &AppState, tenant: &Tenant, case: &cases::Case) -> AppResult<bool> {
     Ok(match app.runtime.active_procedure(tenant, &case.procedure_id).await {
         Ok(active) => active.parameters.get("vier_augen").and_then(Json::as_bool).unwrap_or(false),
         Err(RuntimeError::NotActive(_)) => false,

@@ -238,24 +238,33 @@ async fn participant_page(
     )?)
 }
 
-/// The page for a link that no longer opens anything to answer (withdrawn, case closed)
-/// or never did.
+/// The page for a link sent to another body that no longer opens anything (`gone`: the
+/// i18n keys of its heading and message; answered 410) or never did (404).
+pub(crate) fn link_gone_page(
+    tenant: &Tenant,
+    lang: Lang,
+    session: &mut crate::session::Session,
+    gone: Option<(&str, &str)>,
+) -> AppResult<(StatusCode, Html<String>)> {
+    let ((heading, message), status) = match gone {
+        Some(keys) => (keys, StatusCode::GONE),
+        None => (("consultation.unknown_heading", "consultation.unknown"), StatusCode::NOT_FOUND),
+    };
+    let body = render(
+        "error.html",
+        context! { heading => t(lang, heading), message => t(lang, message), ..base(lang, Some(tenant), Some(session)) },
+    )?;
+    Ok((status, Html(body)))
+}
+
+/// A consultation's link that opens nothing to answer (withdrawn, case closed), or never did.
 fn closed_page(
     tenant: &Tenant,
     lang: Lang,
     session: &mut crate::session::Session,
     known: bool,
 ) -> AppResult<(StatusCode, Html<String>)> {
-    let (heading, message, status) = if known {
-        (t(lang, "consultation.closed_heading"), t(lang, "consultation.closed"), StatusCode::GONE)
-    } else {
-        (t(lang, "consultation.unknown_heading"), t(lang, "consultation.unknown"), StatusCode::NOT_FOUND)
-    };
-    let body = render(
-        "error.html",
-        context! { heading => heading, message => message, ..base(lang, Some(tenant), Some(session)) },
-    )?;
-    Ok((status, Html(body)))
+    link_gone_page(tenant, lang, session, known.then_some(("consultation.closed_heading", "consultation.closed")))
 }
 
 /// Whether the participant's link still shows the case: while waiting, and once answered

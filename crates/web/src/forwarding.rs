@@ -129,19 +129,6 @@ pub async fn create(
     session.finish(&app, &slug, Redirect::to(&back).into_response()).await
 }
 
-fn gone_page(tenant: &Tenant, lang: Lang, session: &mut crate::session::Session, known: bool) -> AppResult<Response> {
-    let (heading, message, status) = if known {
-        (t(lang, "forwarding.expired_heading"), t(lang, "forwarding.expired"), StatusCode::GONE)
-    } else {
-        (t(lang, "consultation.unknown_heading"), t(lang, "consultation.unknown"), StatusCode::NOT_FOUND)
-    };
-    let body = render(
-        "error.html",
-        context! { heading => heading, message => message, ..base(lang, Some(tenant), Some(session)) },
-    )?;
-    Ok((status, Html(body)).into_response())
-}
-
 /// The authority's page: the forwarded application, its attachments if shared. The first
 /// opening is recorded.
 pub async fn page(
@@ -153,8 +140,9 @@ pub async fn page(
     let opened = match app.runtime.open_forwarding(&tenant, &token).await? {
         Some(o) if !o.expired => o,
         other => {
-            let response = gone_page(&tenant, lang, &mut session, other.is_some())?;
-            return session.finish(&app, &slug, response).await;
+            let gone = other.is_some().then_some(("forwarding.expired_heading", "forwarding.expired"));
+            let response = crate::consultations::link_gone_page(&tenant, lang, &mut session, gone)?;
+            return session.finish(&app, &slug, response.into_response()).await;
         }
     };
     app.runtime.record_forwarding_retrieval(&tenant, &opened).await?;
