@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod case;
 pub mod consultation;
 pub mod deadline;
+pub mod delegation;
 pub mod girocode;
 pub mod i18n;
 pub mod iban;

@@ -89,6 +89,10 @@ pub struct Worker<'a> {
     pub org_units: &'a [String],
     /// The absent colleagues (usernames) this person stands in for today (Vertretung).
     pub deputy_for: &'a [String],
+    /// Staff of a service centre acting under a delegation: the delegation, not the town's
+    /// org units, decides which tasks are theirs (see `delegation`), so within the delegated
+    /// procedures they count as members of every candidate group.
+    pub every_group: bool,
 }
 
 /// Who a user task is for (`zeebe:assignmentDefinition`).
@@ -106,10 +110,10 @@ impl Worker<'_> {
         if !self.role.may_decide() {
             return false;
         }
-        let in_group = a
-            .candidate_groups
-            .iter()
-            .any(|g| self.role.candidate_groups().contains(g) || self.org_units.iter().any(|u| u == g));
+        let in_group = self.every_group
+            || a.candidate_groups
+                .iter()
+                .any(|g| self.role.candidate_groups().contains(g) || self.org_units.iter().any(|u| u == g));
         let for_me = in_group || a.candidate_users.contains(&self.username);
         match a.assignee {
             Some(assignee) => {
@@ -211,10 +215,13 @@ mod tests {
     #[test]
     fn assignment_by_role_org_unit_user_and_assignee() {
         let units = vec!["ordnungsamt".to_string()];
-        let erika = Worker { role: Role::Clerk, username: "erika", org_units: &units, deputy_for: &[] };
-        let max = Worker { role: Role::Clerk, username: "max", org_units: &[], deputy_for: &[] };
-        let lead = Worker { role: Role::TeamLead, username: "lea", org_units: &[], deputy_for: &[] };
-        let auditor = Worker { role: Role::Auditor, username: "pia", org_units: &[], deputy_for: &[] };
+        let erika =
+            Worker { role: Role::Clerk, username: "erika", org_units: &units, deputy_for: &[], every_group: false };
+        let max = Worker { role: Role::Clerk, username: "max", org_units: &[], deputy_for: &[], every_group: false };
+        let lead =
+            Worker { role: Role::TeamLead, username: "lea", org_units: &[], deputy_for: &[], every_group: false };
+        let auditor =
+            Worker { role: Role::Auditor, username: "pia", org_units: &[], deputy_for: &[], every_group: false };
         let by_role = Assignment { candidate_groups: &["clerk"], candidate_users: &[], assignee: None };
         assert!(erika.may_work_on(&by_role) && max.may_work_on(&by_role));
         let by_unit = Assignment { candidate_groups: &["ordnungsamt"], candidate_users: &[], assignee: None };
@@ -225,6 +232,21 @@ mod tests {
         assert!(erika.may_work_on(&assigned) && !max.may_work_on(&assigned));
         assert!(lead.may_work_on(&assigned), "the team lead can take over");
         assert!(!auditor.may_work_on(&by_role) && auditor.sees(&by_role));
+    }
+
+    #[test]
+    fn a_centre_clerk_under_a_delegation_is_in_every_group_but_not_everyone() {
+        let centre =
+            Worker { role: Role::Clerk, username: "kim@kdz", org_units: &[], deputy_for: &[], every_group: true };
+        let by_unit = Assignment { candidate_groups: &["ordnungsamt"], candidate_users: &[], assignee: None };
+        assert!(centre.may_claim(&by_unit));
+        let taken = Assignment { candidate_groups: &["ordnungsamt"], candidate_users: &[], assignee: Some("erika") };
+        assert!(
+            !centre.may_work_on(&taken) && centre.eligible(&taken),
+            "a clerk does not take over a colleague's task"
+        );
+        let lead = Worker { role: Role::TeamLead, username: "lea@kdz", ..centre };
+        assert!(lead.may_work_on(&taken));
     }
 
     #[test]
@@ -239,11 +261,15 @@ mod tests {
     #[test]
     fn claim_release_assign_and_the_lists() {
         let units = vec!["gewerbeamt".to_string()];
-        let erika = Worker { role: Role::Clerk, username: "erika", org_units: &units, deputy_for: &[] };
-        let max = Worker { role: Role::Clerk, username: "max", org_units: &units, deputy_for: &[] };
-        let outsider = Worker { role: Role::Clerk, username: "olga", org_units: &[], deputy_for: &[] };
-        let lead = Worker { role: Role::TeamLead, username: "lea", org_units: &units, deputy_for: &[] };
-        let auditor = Worker { role: Role::Auditor, username: "pia", org_units: &[], deputy_for: &[] };
+        let erika =
+            Worker { role: Role::Clerk, username: "erika", org_units: &units, deputy_for: &[], every_group: false };
+        let max = Worker { role: Role::Clerk, username: "max", org_units: &units, deputy_for: &[], every_group: false };
+        let outsider =
+            Worker { role: Role::Clerk, username: "olga", org_units: &[], deputy_for: &[], every_group: false };
+        let lead =
+            Worker { role: Role::TeamLead, username: "lea", org_units: &units, deputy_for: &[], every_group: false };
+        let auditor =
+            Worker { role: Role::Auditor, username: "pia", org_units: &[], deputy_for: &[], every_group: false };
         let open = Assignment { candidate_groups: &["gewerbeamt"], candidate_users: &[], assignee: None };
         let erikas = Assignment { assignee: Some("erika"), ..open };
         assert!(erika.may_claim(&open) && !outsider.may_claim(&open) && !auditor.may_claim(&open));
@@ -260,7 +286,8 @@ mod tests {
         assert_eq!(auditor.view_of(&erikas), Some(View::Team));
         // Erika is away; Max stands in for her: he sees her tasks apart and may take them over.
         let away = vec!["erika".to_string()];
-        let deputy = Worker { role: Role::Clerk, username: "max", org_units: &units, deputy_for: &away };
+        let deputy =
+            Worker { role: Role::Clerk, username: "max", org_units: &units, deputy_for: &away, every_group: false };
         assert_eq!(deputy.view_of(&erikas), Some(View::Deputy));
         assert!(deputy.may_work_on(&erikas) && deputy.may_take_over(&erikas) && deputy.may_release(&erikas));
         assert!(!deputy.may_take_over(&open), "unassigned: taken the usual way");
@@ -271,7 +298,8 @@ mod tests {
         assert!(lead.may_approve(&erikas, "erika") && !auditor.may_approve(&erikas, "erika"));
         assert!(!outsider.may_approve(&erikas, "erika"), "not for her");
         // Standing in does not widen what a task is for.
-        let elsewhere = Worker { role: Role::Clerk, username: "olga", org_units: &[], deputy_for: &away };
+        let elsewhere =
+            Worker { role: Role::Clerk, username: "olga", org_units: &[], deputy_for: &away, every_group: false };
         assert!(!elsewhere.may_work_on(&erikas) && !elsewhere.may_take_over(&erikas));
         assert_eq!(outsider.view_of(&open), None);
         for v in View::ALL {

@@ -27,6 +27,14 @@ pub struct TenantSettings {
     /// Login by OpenID Connect (BundID, a Land's Servicekonto, a test provider), if the
     /// tenant offers it besides its own citizen accounts.
     pub oidc: Option<OidcSettings>,
+    /// Login of the tenant's staff by its own identity provider (Keycloak, Active Directory
+    /// by OpenID Connect). Roles and units stay in Rathaus: the provider only proves who
+    /// signs in (see `Runtime::staff_by_oidc`).
+    pub staff_oidc: Option<OidcSettings>,
+    /// A service centre (a Verwaltungsgemeinschaft, a regional IT centre's back office)
+    /// processes cases of municipalities that delegate them to it (see `delegation`); it
+    /// offers no services of its own and is not listed on the installation's start page.
+    pub service_centre: bool,
 }
 
 /// The OpenID Connect provider a tenant's citizens can sign in with.

@@ -51,6 +51,10 @@ enum Command {
         /// Procedures to activate (repeatable).
         #[arg(long = "procedure")]
         procedures: Vec<String>,
+        /// A service centre: processes the cases municipalities delegate to it in their
+        /// administration; offers no services of its own.
+        #[arg(long)]
+        service_centre: bool,
     },
     /// Change a tenant's look: colours, typeface, name in the header, tagline. Colours whose
     /// contrast is too low for WCAG 2.1 AA are refused with the reason; nothing is changed then.
@@ -96,6 +100,11 @@ enum Command {
         /// Disconnect the provider.
         #[arg(long)]
         off: bool,
+        /// The provider of the town's staff (its Keycloak or directory) instead of the
+        /// citizens'. Staff sign in to the account whose username is their
+        /// `preferred_username`; roles stay in Rathaus.
+        #[arg(long)]
+        staff: bool,
     },
     /// Create a staff account. The password is read from RATHAUS_NEW_PASSWORD or generated.
     StaffCreate {
@@ -221,7 +230,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", rathaus_web::openapi_json());
             Ok(ExitCode::SUCCESS)
         }
-        Command::TenantCreate { config, slug, name, postcodes, procedures } => {
+        Command::TenantCreate { config, slug, name, postcodes, procedures, service_centre } => {
+            if service_centre && !procedures.is_empty() {
+                anyhow::bail!("Ein Servicezentrum bietet keine eigenen Verfahren an: --procedure weglassen");
+            }
             let (cfg, assembled) = open(&config).await?;
             let settings = TenantSettings {
                 postcodes,
@@ -231,6 +243,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     accent_color: "#1d4e89".into(),
                     ..Default::default()
                 },
+                service_centre,
                 ..Default::default()
             };
             let procs: Vec<(&str, serde_json::Value)> =
@@ -277,12 +290,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             println!("Erscheinungsbild von „{}“ geändert.", t.name);
             Ok(ExitCode::SUCCESS)
         }
-        Command::TenantOidc { config, tenant, issuer, client_id, label, off } => {
+        Command::TenantOidc { config, tenant, issuer, client_id, label, off, staff } => {
             let (_, assembled) = open(&config).await?;
             let t = tenant_by_slug(&assembled, &tenant).await?;
             let mut settings = t.settings.clone();
-            if off {
-                settings.oidc = None;
+            let provider = if off {
+                None
             } else {
                 let issuer = issuer.unwrap_or_default().trim().trim_end_matches('/').to_string();
                 let local = issuer.starts_with("http://127.0.0.1") || issuer.starts_with("http://localhost");
@@ -294,20 +307,26 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 let client_secret = std::env::var("RATHAUS_OIDC_CLIENT_SECRET").context(
                     "RATHAUS_OIDC_CLIENT_SECRET ist nicht gesetzt: das Client-Geheimnis des Anbieters wird aus dieser Umgebungsvariablen gelesen.",
                 )?;
-                settings.oidc = Some(rathaus_domain::tenant::OidcSettings {
+                Some(rathaus_domain::tenant::OidcSettings {
                     issuer,
                     client_id: client_id.unwrap_or_default(),
                     client_secret,
                     label,
-                });
+                })
+            };
+            let (who, path) = if staff { ("Beschäftigte", "intern") } else { ("Bürgerinnen und Bürger", "konto") };
+            if staff {
+                settings.staff_oidc = provider.clone();
+            } else {
+                settings.oidc = provider.clone();
             }
             admin::update_settings(&assembled.runtime, &t, &settings, None).await?;
-            match &settings.oidc {
+            match &provider {
                 Some(o) => println!(
-                    "„{}“ meldet Bürgerinnen und Bürger jetzt über {} an. Beim Anbieter als Rücksprungadresse eintragen: {}/{}/konto/oidc/zurueck",
+                    "„{}“ meldet {who} jetzt über {} an. Beim Anbieter als Rücksprungadresse eintragen: {}/{}/{path}/oidc/zurueck",
                     t.name, o.issuer, config_public_url(&config), t.slug
                 ),
-                None => println!("„{}“: Anmeldung über OpenID Connect abgeschaltet.", t.name),
+                None => println!("„{}“: Anmeldung der {who} über OpenID Connect abgeschaltet.", t.name),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -506,11 +525,18 @@ fn print_banner(config: &Config, a: &server::Assembled, backend: rathaus_store::
             Some(creds) => {
                 for (slug, t) in &creds.tenants {
                     println!();
-                    println!("  {slug}: Portal {url}/{slug}/   Intern {url}/{slug}/intern/");
+                    if t.api_key.is_empty() {
+                        // The service centre: no portal and no API of its own.
+                        println!("  {slug} (Servicezentrum für Beispielgemeinde): Intern {url}/{slug}/intern/");
+                    } else {
+                        println!("  {slug}: Portal {url}/{slug}/   Intern {url}/{slug}/intern/");
+                    }
                     for s in &t.staff {
                         println!("    {:<16} Passwort {:<18} Rolle {}", s.username, s.password, s.role);
                     }
-                    println!("    API-Schlüssel    {}", t.api_key);
+                    if !t.api_key.is_empty() {
+                        println!("    API-Schlüssel    {}", t.api_key);
+                    }
                 }
                 println!();
                 println!(

@@ -91,6 +91,8 @@ fn demo_tenants() -> Vec<DemoTenant> {
                 domains: vec!["musterstadt.localhost".into()],
                 drafts_kept_days: None,
                 oidc: None,
+                staff_oidc: None,
+                service_centre: false,
             },
             fees: json!({}),
             logo: Some(include_str!("demo/musterstadt-logo.svg")),
@@ -136,6 +138,8 @@ fn demo_tenants() -> Vec<DemoTenant> {
                 // A smaller town keeps unfinished applications only two weeks.
                 drafts_kept_days: Some(14),
                 oidc: None,
+                staff_oidc: None,
+                service_centre: false,
             },
             fees: json!({"gebuehr_anmeldung": "30.00", "gebuehr_ummeldung": "25.00", "gebuehr_abmeldung": "12.50"}),
             logo: None,
@@ -188,7 +192,62 @@ pub async fn seed_demo(rt: &Runtime) -> Result<Option<DemoCredentials>> {
         let api_key = create_api_key(rt, &tenant, "Demo-Schlüssel").await?;
         creds.tenants.insert(d.slug.to_string(), TenantCredentials { api_key, staff });
     }
+    seed_centre(rt, &mut creds).await?;
     Ok(Some(creds))
+}
+
+/// The demo's service centre, to which Beispielgemeinde delegates its Gewerbeanzeigen.
+const DEMO_CENTRE: (&str, &str) = ("kdz", "KDZ Musterland (Servicezentrum)");
+
+const DEMO_CENTRE_STAFF: &[(&str, &str, Role)] = &[
+    ("sachbearbeitung", "Kim Zentrumsmitarbeiterin", Role::Clerk),
+    ("teamleitung", "Konrad Zentrumsleiter", Role::TeamLead),
+    ("admin", "Zoe Zentrumsadministratorin", Role::TenantAdmin),
+];
+
+async fn seed_centre(rt: &Runtime, creds: &mut DemoCredentials) -> Result<()> {
+    let (slug, name) = DEMO_CENTRE;
+    let settings = TenantSettings {
+        branding: Branding {
+            logo_text: name.into(),
+            primary_color: "#3b3b6d".into(),
+            accent_color: "#3b3b6d".into(),
+            ..Default::default()
+        },
+        land: "SN".into(),
+        service_centre: true,
+        ..Default::default()
+    };
+    let centre = create_tenant(rt, slug, name, &settings, &[]).await.context("Demo-Servicezentrum")?;
+    let mut staff = Vec::new();
+    for (username, display, role) in DEMO_CENTRE_STAFF {
+        let password = random_text(16);
+        let email = format!("{username}@{slug}.example");
+        let new = NewStaff {
+            username,
+            display_name: display,
+            password: &password,
+            role: *role,
+            org_units: &[],
+            email: Some(&email),
+        };
+        create_staff(rt, &centre, &new).await?;
+        staff.push(StaffCredential { username: username.to_string(), password, role: role.code().into() });
+    }
+    let mut conn = rt.store.conn().await?;
+    let town = rathaus_store::tenants::by_slug(&mut conn, "beispielgemeinde").await?.context("Beispielgemeinde")?;
+    drop(conn);
+    let grant = rathaus_runtime::delegations::Grant {
+        centre: slug,
+        procedures: vec!["gewerbeanmeldung".into()],
+        scope: rathaus_domain::delegation::Scope::Process,
+        agreement: "Zweckvereinbarung über die Gewerbeangelegenheiten (Demo)",
+        valid_from: None,
+        valid_until: None,
+    };
+    rt.grant_delegation(&town, &grant, &rathaus_store::audit::Actor::System).await?;
+    creds.tenants.insert(slug.to_string(), TenantCredentials { api_key: String::new(), staff });
+    Ok(())
 }
 
 pub fn write_credentials(data_dir: &Path, creds: &DemoCredentials) -> Result<()> {

@@ -174,6 +174,21 @@ async fn every_back_office_route_answers_each_role_of_each_town_as_expected() {
             ("GET", format!("{m}/vorgaenge/{case}/akte.pdf"), vec![], [Allowed, Allowed, Allowed, Allowed]),
             ("GET", format!("{m}/vorgaenge/{case}?art=nachrichten"), vec![], [Allowed, Allowed, Allowed, Allowed]),
             ("GET", format!("{m}/betrieb"), vec![], [Forbidden, Forbidden, Allowed, Allowed]),
+            ("GET", format!("{m}/verwaltung/delegationen"), vec![], [Forbidden, Forbidden, Allowed, Allowed]),
+            (
+                "POST",
+                format!("{m}/verwaltung/delegationen"),
+                vec![("zentrum", "")],
+                [Forbidden, Forbidden, Allowed, Forbidden],
+            ),
+            (
+                "POST",
+                format!("{m}/verwaltung/delegationen/gibt-es-nicht/beenden"),
+                vec![],
+                [Forbidden, Forbidden, NotFound, Forbidden],
+            ),
+            // Only a service centre has towns to work for.
+            ("GET", format!("{m}/mandanten"), vec![], [NotFound, NotFound, NotFound, NotFound]),
             ("GET", format!("{m}/erfassung"), vec![], [Allowed, Allowed, Forbidden, Forbidden]),
             ("POST", format!("{m}/abwesenheit"), vec![("bis", "")], [Allowed, Allowed, Forbidden, Forbidden]),
             // Bulk actions check each task as its own button would; with none chosen, nothing.
@@ -265,6 +280,20 @@ async fn every_back_office_route_answers_each_role_of_each_town_as_expected() {
             other.push(Staff::login(&s, "beispielgemeinde", u).await);
         }
         let anonymous = Staff::anonymous(&s);
+        // A service centre's clerk working in Musterstadt under a delegation of its
+        // Gewerbeanzeigen: what the town's clerk may, except the town's own matters.
+        let grant = rathaus_runtime::delegations::Grant {
+            centre: "kdz",
+            procedures: vec!["gewerbeanmeldung".into()],
+            scope: rathaus_domain::delegation::Scope::Process,
+            agreement: "Zweckvereinbarung",
+            valid_from: None,
+            valid_until: None,
+        };
+        let d = rt.grant_delegation(&tenant, &grant, &rathaus_store::audit::Actor::System).await.unwrap();
+        let delegate = Staff::login(&s, "kdz", "sachbearbeitung").await;
+        let enter = format!("/kdz/intern/mandanten/musterstadt/{}", d.delegation_id);
+        assert_eq!(delegate.outcome("POST", &enter, &[]).await, Outcome::Allowed);
         let mut wrong = Vec::new();
         for (method, path, fields, expected) in &routes {
             for (i, staff) in own.iter().enumerate() {
@@ -275,6 +304,11 @@ async fn every_back_office_route_answers_each_role_of_each_town_as_expected() {
                         users[i], expected[i]
                     ));
                 }
+            }
+            let expected_delegate = if path.ends_with("/abwesenheit") { Forbidden } else { expected[0] };
+            let got = delegate.outcome(method, path, fields).await;
+            if got != expected_delegate {
+                wrong.push(format!("{method} {path} as sachbearbeitung@kdz: {got:?}, expected {expected_delegate:?}"));
             }
             // Another town's staff and nobody: never past the access check of Musterstadt.
             for (who, staff) in users

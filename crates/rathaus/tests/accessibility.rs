@@ -442,6 +442,11 @@ async fn audit_admin(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit) {
     click(c, "form[action*='/verwaltung/verfahren/'] button[type=submit]").await;
     c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css(".error-summary")).await.unwrap();
     a.check(c, &format!("{tenant}: administration, a procedure's settings with errors")).await;
+    go(c, s, &format!("/{tenant}/intern/verwaltung/delegationen")).await;
+    a.check(c, &format!("{tenant}: administration, delegation to service centres")).await;
+    click(c, "form[action$='/verwaltung/delegationen'] button[type=submit]").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css(".error-summary")).await.unwrap();
+    a.check(c, &format!("{tenant}: administration, delegation with errors")).await;
     // The team lead's worklist, with the form for a team member's absence.
     sign_in(c, s, tenant, "teamleitung").await;
     c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("team-abwesenheit")).await.unwrap();
@@ -556,6 +561,23 @@ async fn audit_consultation(c: &Client, s: &TestServer, tenant: &str, a: &mut Au
     a.check(c, &format!("{tenant}: forwarded application, the authority's page")).await;
 }
 
+/// The demo's service centre: its worklist, its towns, its statistics across them, and
+/// Beispielgemeinde's worklist entered under the delegation (with its banner).
+async fn audit_centre(c: &Client, s: &TestServer, a: &mut Audit) {
+    sign_in(c, s, "kdz", "teamleitung").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("lists")).await.unwrap();
+    a.check(c, "kdz: the centre's own worklist").await;
+    go(c, s, "/kdz/intern/mandanten").await;
+    a.check(c, "kdz: the towns that delegate").await;
+    go(c, s, "/kdz/intern/statistik?zeitraum=alle").await;
+    a.check(c, "kdz: statistics across towns").await;
+    go(c, s, "/kdz/intern/mandanten").await;
+    click(c, "form[action*='/intern/mandanten/beispielgemeinde/'] button[type=submit]").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("delegation-banner")).await.unwrap();
+    a.check(c, "beispielgemeinde: worklist entered by the centre").await;
+    c.delete_all_cookies().await.unwrap();
+}
+
 #[tokio::test]
 async fn every_portal_page_of_both_towns_passes_axe_core_wcag_2_1_aa() {
     let Some(axe) = axe_source() else { return };
@@ -567,9 +589,10 @@ async fn every_portal_page_of_both_towns_passes_axe_core_wcag_2_1_aa() {
         audit_account(&c, &s, tenant, &mut audit).await;
         audit_worklist(&c, &s, tenant, &mut audit).await;
     }
+    audit_centre(&c, &s, &mut audit).await;
     let _ = c.close().await;
     s.stop().await;
-    assert!(audit.pages >= 114, "pages audited: {}", audit.pages);
+    assert!(audit.pages >= 122, "pages audited: {}", audit.pages);
     assert!(audit.shots.len() >= 28, "screenshots: {}", audit.shots.len());
     assert!(
         audit.violations.is_empty(),

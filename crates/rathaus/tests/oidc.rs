@@ -27,6 +27,11 @@ impl Drop for Provider {
 }
 
 async fn provider(redirect_uri: &str) -> Option<Provider> {
+    providers(&[redirect_uri]).await
+}
+
+/// A provider that accepts each of `redirect_uris`.
+async fn providers(redirect_uris: &[&str]) -> Option<Provider> {
     if !tools().join("node_modules/oidc-provider").exists() {
         if std::env::var("RATHAUS_REQUIRE_OIDC").is_ok_and(|v| v == "1") {
             panic!("RATHAUS_REQUIRE_OIDC=1, but node-oidc-provider is not installed: npm ci --prefix tools/oidc");
@@ -37,7 +42,8 @@ async fn provider(redirect_uri: &str) -> Option<Provider> {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = std::process::Command::new("node")
         .arg(tools().join("provider.mjs"))
-        .args([&port.to_string(), redirect_uri])
+        .arg(port.to_string())
+        .args(redirect_uris)
         .stdout(std::process::Stdio::null())
         // Its warnings and errors, for when the test fails.
         .stderr(std::fs::File::create(std::env::temp_dir().join(format!("rathaus-oidc-{port}.log"))).unwrap())
@@ -83,7 +89,12 @@ fn absolute(issuer: &str, action: &str) -> String {
 /// Signs in at the provider like a person: the login page, the consent page if asked, and
 /// back; returns where the browser ends and the page there.
 async fn sign_in(c: &reqwest::Client, s: &TestServer, p: &Provider, login: &str) -> (String, String) {
-    let page = c.get(s.url("/musterstadt/konto/oidc")).send().await.unwrap();
+    sign_in_from(c, s, p, "/musterstadt/konto/oidc", login).await
+}
+
+/// As [`sign_in`], starting the login at `start`.
+async fn sign_in_from(c: &reqwest::Client, s: &TestServer, p: &Provider, start: &str, login: &str) -> (String, String) {
+    let page = c.get(s.url(start)).send().await.unwrap();
     assert!(page.url().as_str().starts_with(&p.issuer), "at the provider: {}", page.url());
     let html = page.text().await.unwrap();
     let (action, mut fields) = form(&html);
@@ -170,6 +181,82 @@ async fn citizens_sign_in_with_the_towns_openid_connect_provider() {
         let forged = client().get(s.url("/musterstadt/konto/oidc/zurueck?code=abc&state=xyz")).send().await.unwrap();
         assert_eq!(forged.status(), 400);
         assert!(forged.text().await.unwrap().contains("Anmeldung nicht möglich"));
+        drop(p);
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn staff_sign_in_with_the_towns_own_identity_provider_into_the_account_of_their_name() {
+    for db in testing::all().await {
+        let s = TestServer::start(db).await;
+        let callback = format!("{}/musterstadt/intern/oidc/zurueck", s.base);
+        let Some(p) = providers(&[&callback]).await else {
+            s.stop().await;
+            return;
+        };
+        let rt = &s.assembled.runtime;
+        let mut conn = s.db.store.conn().await.unwrap();
+        let mut t = rathaus_store::tenants::by_slug(&mut conn, "musterstadt").await.unwrap().unwrap();
+        drop(conn);
+        t.settings.staff_oidc = Some(rathaus_domain::tenant::OidcSettings {
+            issuer: p.issuer.clone(),
+            client_id: "rathaus".into(),
+            client_secret: "rathaus-test-secret".into(),
+            label: "Keycloak der Stadt".into(),
+        });
+        rt.update_tenant_settings(&t, &t.settings, None, &rathaus_store::audit::Actor::System).await.unwrap();
+        let c = client();
+        let login = c.get(s.url("/musterstadt/intern/anmelden")).send().await.unwrap().text().await.unwrap();
+        assert!(login.contains("Anmelden mit Keycloak der Stadt"), "{login}");
+        let other =
+            client().get(s.url("/beispielgemeinde/intern/anmelden")).send().await.unwrap().text().await.unwrap();
+        assert!(!other.contains("id=\"staff-oidc\""), "only the town that connected it offers it");
+
+        // The provider's user „sachbearbeitung“ is the staff account of that name.
+        let (url, html) = sign_in_from(&c, &s, &p, "/musterstadt/intern/oidc", "sachbearbeitung").await;
+        assert_eq!(url, s.url("/musterstadt/intern/"), "{html}");
+        assert!(html.contains("Sabine Sachbearbeiterin"), "{html}");
+        let mut conn = s.db.store.conn().await.unwrap();
+        let sabine =
+            rathaus_store::staff::by_username(&mut conn, &t.tenant_id, "sachbearbeitung").await.unwrap().unwrap();
+        let trail = rathaus_store::audit::for_object(&mut conn, &t.tenant_id, "staff", &sabine.staff_id).await.unwrap();
+        let actions: Vec<&str> = trail.iter().map(|e| e.action.as_str()).collect();
+        assert!(actions.contains(&"staff.oidc_linked") && actions.contains(&"staff.login"), "{actions:?}");
+        assert!(trail.iter().any(|e| e.details.contains("\"oidc\"")), "the login records how");
+        drop(conn);
+        // Next time by the linked subject, in another browser.
+        let (url, _) = sign_in_from(&client(), &s, &p, "/musterstadt/intern/oidc", "sachbearbeitung").await;
+        assert_eq!(url, s.url("/musterstadt/intern/"));
+
+        // Someone the provider knows but the town has no account for: refused, no session.
+        let stranger = client();
+        let (url, html) = sign_in_from(&stranger, &s, &p, "/musterstadt/intern/oidc", "fremd").await;
+        assert!(url.ends_with("/musterstadt/intern/oidc/zurueck") || url.contains("/intern/oidc/zurueck?"), "{url}");
+        assert!(html.contains("kein aktives Konto"), "{html}");
+        let after = stranger.get(s.url("/musterstadt/intern/")).send().await.unwrap();
+        assert!(after.url().path().ends_with("/intern/anmelden"));
+
+        // A locked account does not get in by the provider either.
+        rt.update_staff(
+            &t,
+            &sabine.staff_id,
+            &rathaus_runtime::admin::StaffChange {
+                display_name: sabine.display_name.clone(),
+                role: rathaus_domain::Role::Clerk,
+                org_units: sabine.org_unit_list(),
+                email: sabine.email.clone(),
+                active: false,
+            },
+            &rathaus_store::audit::Actor::System,
+        )
+        .await
+        .unwrap();
+        let (_, html) = sign_in_from(&client(), &s, &p, "/musterstadt/intern/oidc", "sachbearbeitung").await;
+        assert!(html.contains("kein aktives Konto"), "{html}");
+        // A forged answer is refused.
+        let forged = client().get(s.url("/musterstadt/intern/oidc/zurueck?code=abc&state=xyz")).send().await.unwrap();
+        assert_eq!(forged.status(), 400);
         drop(p);
         s.stop().await;
     }

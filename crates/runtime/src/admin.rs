@@ -407,9 +407,11 @@ impl Runtime {
             .filter(|(k, v)| before.get(k.as_str()) != Some(*v))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        // The provider's client secret is a credential: the trail records that it changed.
-        if let Some(secret) = changed.get_mut("oidc").and_then(|o| o.get_mut("client_secret")) {
-            *secret = Json::String("***".into());
+        // The providers' client secrets are credentials: the trail records that they changed.
+        for key in ["oidc", "staff_oidc"] {
+            if let Some(secret) = changed.get_mut(key).and_then(|o| o.get_mut("client_secret")) {
+                *secret = Json::String("***".into());
+            }
         }
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
@@ -430,5 +432,49 @@ impl Runtime {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+impl Runtime {
+    /// The staff account a login by the tenant's identity provider stands for: the one linked
+    /// to the provider's subject; at the first such login, the account whose username is the
+    /// provider's `preferred_username` (lower case), which is linked then (audited). `None`
+    /// if there is none or it is locked: the provider proves who someone is, Rathaus decides
+    /// whether they work here and in which role.
+    pub async fn staff_by_oidc(
+        &self,
+        tenant: &Tenant,
+        issuer: &str,
+        subject: &str,
+        username: Option<&str>,
+    ) -> Result<Option<Staff>> {
+        let t = &tenant.tenant_id;
+        let mut tx = self.store.begin().await?;
+        if let Some(s) = staff::by_oidc(&mut tx, t, issuer, subject).await? {
+            return Ok(Some(s).filter(|s| s.active == 1));
+        }
+        let Some(username) = username.map(str::to_lowercase).filter(|u| username_ok(u)) else { return Ok(None) };
+        let Some(s) = staff::by_username(&mut tx, t, &username).await?.filter(|s| s.active == 1) else {
+            return Ok(None);
+        };
+        // An account linked to another subject stays with it: a second identity at the
+        // provider with the same name does not take it over.
+        if !staff::link_oidc(&mut tx, t, &s.staff_id, issuer, subject).await? {
+            return Ok(None);
+        }
+        let actor = Actor::Staff { staff_id: s.staff_id.clone(), username: s.username.clone() };
+        audit::append(
+            &mut tx,
+            t,
+            &actor,
+            "staff.oidc_linked",
+            "staff",
+            &s.staff_id,
+            &json!({"issuer": issuer}),
+            self.clock.now(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(s))
     }
 }

@@ -166,9 +166,9 @@ impl Runtime {
     }
 
     /// How many of the tenant's open deadlines stand at red, amber and green today.
-    pub async fn deadline_counts(&self, tenant: &Tenant) -> Result<(i64, i64, i64)> {
+    pub async fn deadline_counts(&self, tenant: &Tenant, within: &[String]) -> Result<(i64, i64, i64)> {
         let mut conn = self.store.conn().await?;
-        Ok(deadlines::counts(&mut conn, &tenant.tenant_id, german_today(self.clock.now())).await?)
+        Ok(deadlines::counts(&mut conn, &tenant.tenant_id, german_today(self.clock.now()), within).await?)
     }
 
     /// The tenant's open deadlines for the dashboard, the nearest first, and the counts.
@@ -181,7 +181,7 @@ impl Runtime {
         let now = self.clock.now();
         let today = german_today(now);
         let mut conn = self.store.conn().await?;
-        let (red, amber, green) = deadlines::counts(&mut conn, &tenant.tenant_id, today).await?;
+        let (red, amber, green) = deadlines::counts(&mut conn, &tenant.tenant_id, today, filter.within).await?;
         let rows = deadlines::open(&mut conn, &tenant.tenant_id, today, filter, limit).await?;
         let rows = rows
             .into_iter()
@@ -229,6 +229,13 @@ async fn recipients(
     };
     let assignees: Vec<&str> = open.iter().filter_map(|t| t.assignee.as_deref()).collect();
     if clerks {
+        // A service centre's staff member has the task under a qualified name; their
+        // address is at the centre.
+        for a in assignees.iter().filter(|a| rathaus_domain::delegation::split_qualified(a).is_some()) {
+            if let Some(s) = crate::delegations::staff_behind(conn, tenant_id, a, today).await? {
+                add(&s, &mut out);
+            }
+        }
         let today = today.format("%Y-%m-%d").to_string();
         for s in everyone.iter().filter(|s| assignees.contains(&s.username.as_str())) {
             add(s, &mut out);

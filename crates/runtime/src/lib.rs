@@ -21,6 +21,7 @@ pub mod consultations;
 pub mod corrections;
 mod correlation;
 pub mod deadlines;
+pub mod delegations;
 mod delivery;
 mod docdata;
 mod drafts;

@@ -137,6 +137,18 @@ pub struct Filter<'a> {
     pub procedure: Option<&'a str>,
     /// Only cases with an open task assigned to this username.
     pub assignee: Option<&'a str>,
+    /// Only cases of these procedures (a service centre's delegation); empty: all.
+    pub within: &'a [String],
+}
+
+/// `within` as one bind parameter: `,a,b,`, or empty for all. The SQL matches it with LIKE
+/// against `,procedure,`; ids have no commas, and their `_` is escaped.
+fn within_param(within: &[String]) -> String {
+    if within.is_empty() {
+        String::new()
+    } else {
+        format!(",{},", within.join(","))
+    }
 }
 
 /// The tenant's open deadlines as of `today` (German calendar), the nearest first.
@@ -161,6 +173,7 @@ pub async fn open(
            AND ($3 = '' OR d.kind = $3) AND ($4 = '' OR c.procedure_id = $4)
            AND ($6 = '' OR EXISTS (SELECT 1 FROM tasks t WHERE t.tenant_id = d.tenant_id AND t.case_id = d.case_id
                                    AND t.status = 'open' AND t.assignee = $6))
+           AND ($7 = '' OR $7 LIKE '%,' || REPLACE(c.procedure_id, '_', '!_') || ',%' ESCAPE '!')
          ORDER BY d.due_on, c.reference LIMIT $5",
         columns.join(", ")
     ))
@@ -170,20 +183,30 @@ pub async fn open(
     .bind(filter.procedure.unwrap_or(""))
     .bind(limit)
     .bind(filter.assignee.unwrap_or(""))
+    .bind(within_param(filter.within))
     .fetch_all(&mut *conn)
     .await?)
 }
 
-/// How many open deadlines stand at red, amber and green as of `today`.
-pub async fn counts(conn: &mut AnyConnection, tenant_id: &str, today: NaiveDate) -> Result<(i64, i64, i64)> {
+/// How many open deadlines stand at red, amber and green as of `today`, of cases of the
+/// procedures `within` (all if empty).
+pub async fn counts(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    today: NaiveDate,
+    within: &[String],
+) -> Result<(i64, i64, i64)> {
     let row: (i64, i64, i64) = sqlx::query_as(
-        "SELECT COALESCE(SUM(CASE WHEN due_on < $2 THEN 1 ELSE 0 END), 0),
-                COALESCE(SUM(CASE WHEN due_on >= $2 AND warn_on <= $2 THEN 1 ELSE 0 END), 0),
-                COALESCE(SUM(CASE WHEN warn_on > $2 THEN 1 ELSE 0 END), 0)
-         FROM case_deadlines WHERE tenant_id = $1 AND met_at IS NULL",
+        "SELECT COALESCE(SUM(CASE WHEN d.due_on < $2 THEN 1 ELSE 0 END), 0),
+                COALESCE(SUM(CASE WHEN d.due_on >= $2 AND d.warn_on <= $2 THEN 1 ELSE 0 END), 0),
+                COALESCE(SUM(CASE WHEN d.warn_on > $2 THEN 1 ELSE 0 END), 0)
+         FROM case_deadlines d WHERE d.tenant_id = $1 AND d.met_at IS NULL
+           AND ($3 = '' OR EXISTS (SELECT 1 FROM cases c WHERE c.tenant_id = d.tenant_id AND c.case_id = d.case_id
+                                   AND $3 LIKE '%,' || REPLACE(c.procedure_id, '_', '!_') || ',%' ESCAPE '!'))",
     )
     .bind(tenant_id)
     .bind(day(today))
+    .bind(within_param(within))
     .fetch_one(&mut *conn)
     .await?;
     Ok(row)

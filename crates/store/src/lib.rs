@@ -14,6 +14,7 @@ mod checkpoint;
 pub mod consultations;
 pub mod data_versions;
 pub mod deadlines;
+pub mod delegations;
 pub mod deployments;
 pub mod documents;
 pub mod drafts;

@@ -185,3 +185,38 @@ pub async fn active(conn: &mut AnyConnection, tenant_id: &str) -> Result<Vec<Sta
     .fetch_all(&mut *conn)
     .await?)
 }
+
+/// The staff member linked to the provider's subject, if any.
+pub async fn by_oidc(conn: &mut AnyConnection, tenant_id: &str, issuer: &str, subject: &str) -> Result<Option<Staff>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM staff WHERE tenant_id = $1 AND oidc_issuer = $2 AND oidc_subject = $3"
+    ))
+    .bind(tenant_id)
+    .bind(issuer)
+    .bind(subject)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+/// Links a staff account not yet linked to the provider's subject; `false` if it was linked
+/// (to this or another subject) already.
+pub async fn link_oidc(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    staff_id: &str,
+    issuer: &str,
+    subject: &str,
+) -> Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE staff SET oidc_issuer = $3, oidc_subject = $4
+         WHERE tenant_id = $1 AND staff_id = $2 AND oidc_subject IS NULL",
+    )
+    .bind(tenant_id)
+    .bind(staff_id)
+    .bind(issuer)
+    .bind(subject)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1)
+}

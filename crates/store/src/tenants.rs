@@ -224,6 +224,7 @@ pub async fn revoke_api_key(
 
 /// Every table that holds rows of a tenant, children first.
 const TENANT_TABLES: &[&str] = &[
+    "delegations",
     "case_forwardings",
     "case_data_versions",
     "case_deadlines",

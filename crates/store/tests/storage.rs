@@ -980,7 +980,7 @@ async fn deadlines_are_listed_by_light_marked_once_and_met_with_the_case() {
         tx.commit().await.unwrap();
         let mut conn = db.store.conn().await.unwrap();
         let today = day(7);
-        assert_eq!(deadlines::counts(&mut conn, t, today).await.unwrap(), (1, 1, 1), "{:?}", db.backend());
+        assert_eq!(deadlines::counts(&mut conn, t, today, &[]).await.unwrap(), (1, 1, 1), "{:?}", db.backend());
         let all = deadlines::open(&mut conn, t, today, Filter::default(), 10).await.unwrap();
         let refs: Vec<&str> = all.iter().map(|r| r.reference.as_str()).collect();
         assert_eq!(refs, ["GEW-2026-000001", "GEW-2026-000002", "GEW-2026-000003"]);
@@ -991,6 +991,15 @@ async fn deadlines_are_listed_by_light_marked_once_and_met_with_the_case() {
         assert_eq!(amber.iter().map(|r| r.deadline.deadline_id.as_str()).collect::<Vec<_>>(), ["d2"]);
         let statutory = deadlines::open(&mut conn, t, today, only(None, Some("gesetzlich")), 10).await.unwrap();
         assert_eq!(statutory.len(), 2);
+        // A service centre's staff see the procedures delegated to them: all three cases
+        // are Gewerbeanzeigen, none of them an Aufgrabegenehmigung.
+        let gewerbe = ["gewerbeanmeldung".to_string()];
+        let other = ["aufgrabegenehmigung".to_string(), "gewerbeanmeldung_x".to_string()];
+        let within = |w| Filter { within: w, ..Filter::default() };
+        assert_eq!(deadlines::open(&mut conn, t, today, within(&gewerbe), 10).await.unwrap().len(), 3);
+        assert!(deadlines::open(&mut conn, t, today, within(&other), 10).await.unwrap().is_empty());
+        assert_eq!(deadlines::counts(&mut conn, t, today, &gewerbe).await.unwrap(), (1, 1, 1));
+        assert_eq!(deadlines::counts(&mut conn, t, today, &other).await.unwrap(), (0, 0, 0));
         // Only the cases with an open task of mine.
         let task = tasks::Task {
             tenant_id: t.clone(),
@@ -1039,10 +1048,10 @@ async fn deadlines_are_listed_by_light_marked_once_and_met_with_the_case() {
         assert!(d1.met_at.is_some() && d1.expired_at.is_some());
         assert!(deadlines::by_id(&mut conn, t, "d2").await.unwrap().unwrap().met_at.is_none());
         assert!(!deadlines::mark_reminded(&mut conn, t, "d1", 1).await.unwrap());
-        assert_eq!(deadlines::counts(&mut conn, t, today).await.unwrap(), (0, 1, 1));
+        assert_eq!(deadlines::counts(&mut conn, t, today, &[]).await.unwrap(), (0, 1, 1));
         assert_eq!(deadlines::for_case(&mut conn, t, "c1").await.unwrap().len(), 1);
         // B's deadline is untouched by all of this.
-        assert_eq!(deadlines::counts(&mut conn, &b.tenant_id, today).await.unwrap(), (1, 0, 0));
+        assert_eq!(deadlines::counts(&mut conn, &b.tenant_id, today, &[]).await.unwrap(), (1, 0, 0));
         drop(conn);
         db.cleanup().await;
     }

@@ -38,7 +38,10 @@ async fn require_admin(
     write: bool,
 ) -> AppResult<Result<StaffCtx, Response>> {
     match require_staff(app, tenant, session).await {
-        Ok(ctx) if ctx.role == Role::TenantAdmin || (!write && ctx.role == Role::Auditor) => Ok(Ok(ctx)),
+        // A service centre's staff never administer the town, whatever their role.
+        Ok(ctx) if ctx.own_staff() && (ctx.role == Role::TenantAdmin || (!write && ctx.role == Role::Auditor)) => {
+            Ok(Ok(ctx))
+        }
         Ok(_) => Err(AppError::Forbidden),
         Err(r) => Ok(Err(r)),
     }

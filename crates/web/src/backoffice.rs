@@ -72,6 +72,9 @@ pub(crate) struct StaffCtx {
     deputy_usernames: Vec<String>,
     /// This person's own absence: (last day, deputy's username), if recorded and not over.
     pub absence: Option<(String, String)>,
+    /// The delegation a service centre's staff member works under here; `None` for the
+    /// town's own staff.
+    pub delegation: Option<rathaus_store::delegations::Delegation>,
 }
 
 impl StaffCtx {
@@ -81,8 +84,67 @@ impl StaffCtx {
             username: &self.staff.username,
             org_units: &self.org_units,
             deputy_for: &self.deputy_usernames,
+            every_group: self.delegation.is_some(),
         }
     }
+
+    /// Whether this person may see cases of `procedure` here: the town's staff all, a
+    /// centre's staff those delegated.
+    pub(crate) fn covers(&self, procedure: &str) -> bool {
+        self.delegation.as_ref().is_none_or(|d| d.rules().covers(procedure))
+    }
+
+    /// The procedures this person is limited to (a centre's delegation); empty: all.
+    pub(crate) fn within(&self) -> Vec<String> {
+        match &self.delegation {
+            Some(d) if d.procedure_list().is_empty() => Vec::new(),
+            Some(d) => d.procedure_list(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Whether this is the town's own staff member (administration, operations and
+    /// absences are theirs alone).
+    pub(crate) fn own_staff(&self) -> bool {
+        self.delegation.is_none()
+    }
+}
+
+/// The case `case_id` if this person may see it; `NotFound` for a case of another town or
+/// of a procedure not delegated to their centre.
+pub(crate) async fn visible_case(
+    app: &AppState,
+    tenant: &Tenant,
+    ctx: &StaffCtx,
+    case_id: &str,
+) -> AppResult<cases::Case> {
+    let mut conn = app.runtime.store.conn().await?;
+    cases::by_id(&mut conn, &tenant.tenant_id, case_id)
+        .await?
+        .filter(|c| ctx.covers(&c.procedure_id))
+        .ok_or(AppError::NotFound)
+}
+
+/// Of `case_ids`, those this person may see (all for the town's own staff).
+pub(crate) async fn visible_case_ids(
+    app: &AppState,
+    tenant: &Tenant,
+    ctx: &StaffCtx,
+    case_ids: &[&str],
+) -> AppResult<std::collections::HashSet<String>> {
+    let mut out = std::collections::HashSet::new();
+    let mut conn = app.runtime.store.conn().await?;
+    for &id in case_ids {
+        if out.contains(id) {
+            continue;
+        }
+        let visible = ctx.own_staff()
+            || cases::by_id(&mut conn, &tenant.tenant_id, id).await?.is_some_and(|c| ctx.covers(&c.procedure_id));
+        if visible {
+            out.insert(id.to_string());
+        }
+    }
+    Ok(out)
 }
 
 /// The task's assignment as the domain sees it (borrowing from `task`).
@@ -105,6 +167,23 @@ pub(crate) async fn require_staff(app: &AppState, tenant: &Tenant, session: &Ses
     let Some(s) = session.data.staff.clone() else {
         return Err(Redirect::to(&format!("/{}/intern/anmelden", tenant.slug)).into_response());
     };
+    if let Some(centre) = &s.centre {
+        // A centre's staff member: as long as the delegation is in force and their account
+        // at the centre active; their role here is what the delegation gives.
+        let d = app.runtime.delegate(tenant, &centre.delegation_id, &centre.centre_tenant_id, &s.staff_id).await;
+        return match d {
+            Ok(Some(d)) => Ok(StaffCtx {
+                staff: s,
+                role: d.role,
+                org_units: Vec::new(),
+                deputy_for: Vec::new(),
+                deputy_usernames: Vec::new(),
+                absence: None,
+                delegation: Some(d.delegation),
+            }),
+            _ => Err(Redirect::to(&format!("/{}/intern/anmelden", tenant.slug)).into_response()),
+        };
+    }
     let today = rathaus_domain::time::german_today(app.runtime.clock.now()).format("%Y-%m-%d").to_string();
     let current = async {
         let mut conn = app.runtime.store.conn().await.ok()?;
@@ -132,6 +211,7 @@ pub(crate) async fn require_staff(app: &AppState, tenant: &Tenant, session: &Ses
                         .map(|a| (a.username, a.display_name, a.absent_until.unwrap_or_default()))
                         .collect(),
                     absence,
+                    delegation: None,
                 })
             }
             None => Err(AppError::Forbidden.into_response()),
@@ -154,8 +234,7 @@ pub(crate) async fn case_work(
         Ok(c) => c,
         Err(r) => return Ok(Err(r)),
     };
-    let mut conn = app.runtime.store.conn().await?;
-    let case = cases::by_id(&mut conn, &tenant.tenant_id, case_id).await?.ok_or(AppError::NotFound)?;
+    let case = visible_case(app, tenant, &ctx, case_id).await?;
     Ok(Ok((ctx, case)))
 }
 
@@ -187,11 +266,52 @@ pub(crate) async fn task_work(
     };
     let mut conn = app.runtime.store.conn().await?;
     let task = tasks::by_id(&mut conn, &tenant.tenant_id, task_id).await?.ok_or(AppError::NotFound)?;
+    drop(conn);
+    visible_case(app, tenant, &ctx, &task.case_id).await?;
     Ok(Ok((ctx, task)))
 }
 
 pub(crate) fn actor(s: &StaffSession) -> Actor {
     Actor::Staff { staff_id: s.staff_id.clone(), username: s.username.clone() }
+}
+
+/// Signs `staff` in with this session (a new session id against fixation), audited with
+/// how they proved who they are (`password`, `oidc`).
+pub(crate) async fn sign_in_staff(
+    app: &AppState,
+    tenant: &Tenant,
+    session: &mut Session,
+    staff: &staff::Staff,
+    method: &str,
+) -> AppResult<()> {
+    session.rotate(app).await?;
+    session.data.staff = Some(StaffSession {
+        staff_id: staff.staff_id.clone(),
+        username: staff.username.clone(),
+        display_name: staff.display_name.clone(),
+        role: staff.role.clone(),
+        centre: None,
+    });
+    let mut conn = app.runtime.store.conn().await?;
+    audit::append(
+        &mut conn,
+        &tenant.tenant_id,
+        &Actor::Staff { staff_id: staff.staff_id.clone(), username: staff.username.clone() },
+        "staff.login",
+        "staff",
+        &staff.staff_id,
+        &json!({"method": method}),
+        app.runtime.clock.now(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The provider button of the staff login page, if the town connected one.
+fn staff_oidc_button(tenant: &Tenant, lang: Lang) -> Option<(String, String)> {
+    let oidc = tenant.settings.staff_oidc.as_ref().filter(|o| !o.issuer.is_empty())?;
+    let label = if oidc.label.is_empty() { "OpenID Connect" } else { oidc.label.as_str() };
+    Some((format!("/{}/intern/oidc", tenant.slug), crate::i18n::tf(lang, "staff.oidc_button", &[("label", label)])))
 }
 
 pub async fn login_form(State(app): State<AppState>, Path(slug): Path<String>, visit: Visit) -> AppResult<Response> {
@@ -204,8 +324,10 @@ pub async fn login_form(State(app): State<AppState>, Path(slug): Path<String>, v
         }
         session.data.staff = None;
     }
-    let body =
-        render("staff_login.html", context! { username => "", ..base(lang, Some(&tenant), Some(&mut session)) })?;
+    let body = render(
+        "staff_login.html",
+        context! { username => "", provider => staff_oidc_button(&tenant, lang), ..base(lang, Some(&tenant), Some(&mut session)) },
+    )?;
     session.finish(&app, &slug, html(body)).await
 }
 
@@ -239,26 +361,7 @@ pub async fn login(
         match account.filter(|a| ok && a.active == 1) {
             Some(a) => {
                 app.limiter.succeeded(&key);
-                session.rotate(&app).await?;
-                session.data.staff = Some(StaffSession {
-                    staff_id: a.staff_id.clone(),
-                    username: a.username.clone(),
-                    display_name: a.display_name.clone(),
-                    role: a.role.clone(),
-                });
-                let mut conn = app.runtime.store.conn().await?;
-                audit::append(
-                    &mut conn,
-                    &tenant.tenant_id,
-                    &Actor::Staff { staff_id: a.staff_id, username: a.username },
-                    "staff.login",
-                    "staff",
-                    &session.data.staff.as_ref().map(|s| s.staff_id.clone()).unwrap_or_default(),
-                    &json!({}),
-                    app.runtime.clock.now(),
-                )
-                .await?;
-                drop(conn);
+                sign_in_staff(&app, &tenant, &mut session, &a, "password").await?;
                 return session.finish(&app, &slug, Redirect::to(&format!("/{slug}/intern/")).into_response()).await;
             }
             None => {
@@ -270,7 +373,7 @@ pub async fn login(
     let errors = vec![json!({"anchor": "benutzername", "message": message})];
     let body = render(
         "staff_login.html",
-        context! { username => username, errors => errors, ..base(lang, Some(&tenant), Some(&mut session)) },
+        context! { username => username, errors => errors, provider => staff_oidc_button(&tenant, lang), ..base(lang, Some(&tenant), Some(&mut session)) },
     )?;
     session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await
 }
@@ -424,8 +527,8 @@ pub(crate) async fn render_case_with(
     lang: Lang,
     forms: CaseForms,
 ) -> AppResult<String> {
+    let case = visible_case(app, tenant, ctx, case_id).await?;
     let mut conn = app.runtime.store.conn().await?;
-    let case = cases::by_id(&mut conn, &tenant.tenant_id, case_id).await?.ok_or(AppError::NotFound)?;
     let procedure = app.runtime.procedure_of_deployment(&tenant.tenant_id, &case.deployment_id).await?;
     let data = case.data_json()?;
     let sections = summarize(&procedure.form, &data, &procedure.catalogues, lang);
@@ -486,7 +589,7 @@ pub(crate) async fn render_case_with(
     let mut follow_up_errors: Vec<Json> = Vec::new();
     for t in &open {
         let (claim, release) = with_assignment(t, |a| (ctx.worker().may_claim(a), ctx.worker().may_release(a)));
-        let assignable = crate::worklist::assignable(app, &tenant.tenant_id, ctx, t).await?;
+        let assignable = crate::worklist::assignable(app, tenant, ctx, t).await?;
         let (follow_up_value, follow_up_error) = match &forms.follow_up {
             Some((id, value, error)) if id == &t.task_id => (value.clone(), Some(error.clone())),
             _ => {
@@ -808,9 +911,11 @@ pub async fn document(
     visit: Visit,
 ) -> AppResult<Response> {
     let Visit { tenant, session, .. } = visit;
-    if let Err(r) = require_staff(&app, &tenant, &session).await {
-        return session.finish(&app, &slug, r).await;
-    }
+    let ctx = match require_staff(&app, &tenant, &session).await {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    visible_case(&app, &tenant, &ctx, &case_id).await?;
     let mut conn = app.runtime.store.conn().await?;
     let (meta, bytes) =
         documents::content(&mut conn, &tenant.tenant_id, &case_id, &document_id).await?.ok_or(AppError::NotFound)?;
@@ -1003,7 +1108,7 @@ pub async fn operations(State(app): State<AppState>, Path(slug): Path<String>, v
         Ok(c) => c,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
-    if !ctx.role.may_see_operations() {
+    if !ctx.role.may_see_operations() || !ctx.own_staff() {
         return Err(AppError::Forbidden);
     }
     let mut conn = app.runtime.store.conn().await?;
@@ -1044,7 +1149,7 @@ pub async fn retry_job(
         Ok(c) => c,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
-    if !ctx.role.may_retry_jobs() {
+    if !ctx.role.may_retry_jobs() || !ctx.own_staff() {
         return Err(AppError::Forbidden);
     }
     match app.runtime.retry_failed_job(&tenant.tenant_id, &job_id, &actor(&ctx.staff)).await {
@@ -1087,6 +1192,7 @@ async fn export(app: AppState, slug: String, case_id: String, visit: Visit, form
         Ok(c) => c,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
+    visible_case(&app, &tenant, &ctx, &case_id).await?;
     let who = actor(&ctx.staff);
     let (made, media_type) = match format {
         Export::Zip => (app.runtime.case_archive(&tenant, &case_id, &who).await, "application/zip"),

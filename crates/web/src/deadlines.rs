@@ -95,11 +95,13 @@ pub async fn page(
     let kind = rathaus_domain::deadline::Kind::parse(value(&q.art)).map(|k| k.code());
     let procedure = Some(value(&q.verfahren)).filter(|p| !p.is_empty());
     let mine = value(&q.meine) == "1";
-    let filter = Filter { kind, light, procedure, assignee: mine.then_some(ctx.staff.username.as_str()) };
+    let within = ctx.within();
+    let filter =
+        Filter { kind, light, procedure, assignee: mine.then_some(ctx.staff.username.as_str()), within: &within };
     let (rows, counts) = app.runtime.deadline_dashboard(&tenant, filter, MAX_ROWS).await?;
     let now = app.runtime.clock.now();
     let mut names: BTreeMap<String, String> = BTreeMap::new();
-    for active in app.runtime.active_procedures(&tenant).await? {
+    for active in app.runtime.active_procedures(&tenant).await?.into_iter().filter(|a| ctx.covers(a.procedure.id())) {
         let p = &active.procedure;
         names.insert(p.id().to_string(), p.manifest.name.get(lang).to_string());
     }
@@ -120,6 +122,12 @@ pub async fn page(
     let requests = rathaus_store::requests::waiting(&mut conn, &tenant.tenant_id, 100).await?;
     let consultations = rathaus_store::consultations::waiting(&mut conn, &tenant.tenant_id, 100).await?;
     drop(conn);
+    let owed_ids: Vec<&str> = requests
+        .iter()
+        .map(|(r, _)| r.case_id.as_str())
+        .chain(consultations.iter().map(|(c, _)| c.case_id.as_str()))
+        .collect();
+    let visible = crate::backoffice::visible_case_ids(&app, &tenant, &ctx, &owed_ids).await?;
     let owed_row = |case_id: &str, reference: &str, who: String, due: &str| {
         let light = owed_light(now, due);
         let left = parse_day(due).map(|d| days_left(now, d)).unwrap_or(0);
@@ -128,8 +136,9 @@ pub async fn page(
     };
     let mut owed: Vec<Json> = requests
         .iter()
+        .filter(|(r, _)| visible.contains(&r.case_id))
         .map(|(r, reference)| owed_row(&r.case_id, reference, t(lang, "deadline.owed_applicant"), &r.due_date))
-        .chain(consultations.iter().map(|(c, reference)| {
+        .chain(consultations.iter().filter(|(c, _)| visible.contains(&c.case_id)).map(|(c, reference)| {
             owed_row(
                 &c.case_id,
                 reference,

@@ -70,6 +70,7 @@ impl StartForm {
 async fn page(
     app: &AppState,
     tenant: &Tenant,
+    ctx: &crate::backoffice::StaffCtx,
     form: &StartForm,
     lang: Lang,
     session: &mut Session,
@@ -79,6 +80,7 @@ async fn page(
         .active_procedures(tenant)
         .await?
         .iter()
+        .filter(|a| ctx.covers(a.procedure.id()))
         .map(|a| json!({"id": a.procedure.id(), "name": a.procedure.manifest.name.get(lang), "checked": form.procedure == a.procedure.id()}))
         .collect();
     let channels: Vec<Json> = Channel::INTAKE
@@ -111,10 +113,11 @@ async fn page(
 /// The start of an entry: service, channel, day of receipt, scan.
 pub async fn form(State(app): State<AppState>, Path(slug): Path<String>, visit: Visit) -> AppResult<Response> {
     let Visit { lang, tenant, mut session } = visit;
-    if let Err(r) = case_worker(&app, &tenant, &session).await? {
-        return session.finish(&app, &slug, r).await;
-    }
-    let body = page(&app, &tenant, &StartForm::default(), lang, &mut session).await?;
+    let ctx = match case_worker(&app, &tenant, &session).await? {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    let body = page(&app, &tenant, &ctx, &StartForm::default(), lang, &mut session).await?;
     session.finish(&app, &slug, html(body)).await
 }
 
@@ -142,7 +145,8 @@ pub async fn start(
     };
     let active = match form.procedure.as_str() {
         "" => None,
-        id => app.runtime.active_procedure(&tenant, id).await.ok(),
+        id if ctx.covers(id) => app.runtime.active_procedure(&tenant, id).await.ok(),
+        _ => None,
     };
     if active.is_none() {
         form.errors.push(("verfahren", t(lang, "intake.procedure_missing")));
@@ -168,7 +172,7 @@ pub async fn start(
         form.errors.push(("scan", t(lang, "intake.scan_missing")));
     }
     let (Some(active), Some(channel), Ok(received), true) = (active, channel, received, form.errors.is_empty()) else {
-        let body = page(&app, &tenant, &form, lang, &mut session).await?;
+        let body = page(&app, &tenant, &ctx, &form, lang, &mut session).await?;
         return session.finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()).await;
     };
     let procedure = active.procedure.id().to_string();
@@ -196,7 +200,7 @@ pub async fn start(
                 Ok(scan) => Some(scan),
                 Err(refused) => {
                     form.errors.push(("scan", refused.message));
-                    let body = page(&app, &tenant, &form, lang, &mut session).await?;
+                    let body = page(&app, &tenant, &ctx, &form, lang, &mut session).await?;
                     return session
                         .finish(&app, &slug, (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response())
                         .await;
@@ -258,6 +262,9 @@ pub(crate) async fn submit(
         Ok(c) => c,
         Err(r) => return Ok(Err(r)),
     };
+    if !ctx.covers(&intake.procedure) {
+        return Err(AppError::NotFound);
+    }
     let channel = Channel::parse(&intake.channel).ok_or(AppError::NotFound)?;
     let received_on = NaiveDate::parse_from_str(&intake.received_on, "%Y-%m-%d").map_err(|_| AppError::NotFound)?;
     let key = session.data.upload_keys.get(&intake.procedure).cloned();

@@ -12,6 +12,7 @@ mod businesses;
 mod consultations;
 mod corrections;
 mod deadlines;
+mod delegations;
 mod domains;
 mod drafts;
 mod engine_api;
@@ -253,6 +254,8 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/barrierefreiheit", get(legal::accessibility))
         .route("/{tenant}/intern/anmelden", get(backoffice::login_form).post(backoffice::login))
         .route("/{tenant}/intern/abmelden", post(backoffice::logout))
+        .route("/{tenant}/intern/oidc", get(oidc::staff_start))
+        .route("/{tenant}/intern/oidc/zurueck", get(oidc::staff_callback))
         .route("/{tenant}/intern/", get(worklist::page))
         .route("/{tenant}/intern/statistik", get(statistics::page))
         .route("/{tenant}/intern/fristen", get(deadlines::page))
@@ -266,6 +269,10 @@ fn routes(app: AppState) -> Router {
             "/{tenant}/intern/verwaltung/verfahren/{procedure}",
             get(admin::procedure_form).post(admin::procedure_save),
         )
+        .route("/{tenant}/intern/verwaltung/delegationen", get(delegations::admin).post(delegations::grant))
+        .route("/{tenant}/intern/verwaltung/delegationen/{delegation_id}/beenden", post(delegations::revoke))
+        .route("/{tenant}/intern/mandanten", get(delegations::towns))
+        .route("/{tenant}/intern/mandanten/{town}/{delegation_id}", post(delegations::enter))
         .route("/{tenant}/intern/abwesenheit", post(worklist::absence))
         .route("/{tenant}/intern/erfassung/abbrechen", post(intake::cancel))
         .route("/{tenant}/intern/aufgaben/sammelaktion", post(worklist::bulk))

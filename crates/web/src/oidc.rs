@@ -80,24 +80,49 @@ fn random(bytes: usize) -> String {
     B64.encode(v)
 }
 
-fn callback_url(app: &AppState, tenant: &Tenant) -> String {
-    format!("{}/{}/konto/oidc/zurueck", app.public_url(), tenant.slug)
+/// Who signs in: citizens (the tenant's `oidc`, e.g. BundID) or the tenant's staff (its
+/// `staff_oidc`, e.g. the town's Keycloak).
+#[derive(Clone, Copy, PartialEq)]
+enum Purpose {
+    Citizen,
+    Staff,
 }
 
-fn settings(tenant: &Tenant) -> AppResult<&OidcSettings> {
-    tenant.settings.oidc.as_ref().filter(|o| !o.issuer.is_empty()).ok_or(AppError::NotFound)
+fn callback_url(app: &AppState, tenant: &Tenant, purpose: Purpose) -> String {
+    let path = match purpose {
+        Purpose::Citizen => "konto/oidc/zurueck",
+        Purpose::Staff => "intern/oidc/zurueck",
+    };
+    format!("{}/{}/{path}", app.public_url(), tenant.slug)
+}
+
+fn settings(tenant: &Tenant, purpose: Purpose) -> AppResult<&OidcSettings> {
+    let s = match purpose {
+        Purpose::Citizen => tenant.settings.oidc.as_ref(),
+        Purpose::Staff => tenant.settings.staff_oidc.as_ref(),
+    };
+    s.filter(|o| !o.issuer.is_empty()).ok_or(AppError::NotFound)
 }
 
 /// Starts the login: to the provider, with `state`, `nonce` and a PKCE challenge kept in the
 /// session.
 pub async fn start(State(app): State<AppState>, Path(slug): Path<String>, visit: Visit) -> AppResult<Response> {
+    begin(app, slug, visit, Purpose::Citizen).await
+}
+
+/// Starts a staff member's login by the town's identity provider.
+pub async fn staff_start(State(app): State<AppState>, Path(slug): Path<String>, visit: Visit) -> AppResult<Response> {
+    begin(app, slug, visit, Purpose::Staff).await
+}
+
+async fn begin(app: AppState, slug: String, visit: Visit, purpose: Purpose) -> AppResult<Response> {
     let Visit { lang, tenant, mut session } = visit;
-    let oidc = settings(&tenant)?;
+    let oidc = settings(&tenant, purpose)?;
     let discovery = match discover(oidc).await {
         Ok(d) => d,
         Err(e) => {
             tracing::warn!(tenant = %tenant.slug, error = %e, "OpenID Connect login not possible");
-            return failed(&app, &tenant, &slug, lang, session, StatusCode::BAD_GATEWAY).await;
+            return failed(&app, &tenant, &slug, lang, session, StatusCode::BAD_GATEWAY, purpose).await;
         }
     };
     let login = OidcLogin { state: random(24), nonce: random(24), verifier: random(48) };
@@ -107,7 +132,7 @@ pub async fn start(State(app): State<AppState>, Path(slug): Path<String>, visit:
     url.query_pairs_mut()
         .append_pair("response_type", "code")
         .append_pair("client_id", &oidc.client_id)
-        .append_pair("redirect_uri", &callback_url(&app, &tenant))
+        .append_pair("redirect_uri", &callback_url(&app, &tenant, purpose))
         .append_pair("scope", "openid email profile")
         .append_pair("state", &login.state)
         .append_pair("nonce", &login.nonce)
@@ -133,25 +158,10 @@ pub async fn callback(
     visit: Visit,
 ) -> AppResult<Response> {
     let Visit { lang, tenant, mut session } = visit;
-    let oidc = settings(&tenant)?.clone();
-    // The state proves the answer belongs to the login this browser started; it works once.
-    let Some(login) = session.data.oidc.take() else {
-        return failed(&app, &tenant, &slug, lang, session, StatusCode::BAD_REQUEST).await;
-    };
-    let state_ok =
-        q.state.as_deref().is_some_and(|s| crate::access::constant_time_eq(s.as_bytes(), login.state.as_bytes()));
-    if let Some(error) = &q.error {
-        tracing::info!(tenant = %tenant.slug, error, "OpenID Connect login cancelled or refused by the provider");
-    }
-    let (Some(code), true) = (q.code.as_deref(), state_ok) else {
-        return failed(&app, &tenant, &slug, lang, session, StatusCode::BAD_REQUEST).await;
-    };
-    let claims = match exchange(&app, &tenant, &oidc, code, &login).await {
+    let oidc = settings(&tenant, Purpose::Citizen)?.clone();
+    let claims = match answer(&app, &tenant, &mut session, &oidc, &q, Purpose::Citizen).await {
         Ok(c) => c,
-        Err(e) => {
-            tracing::warn!(tenant = %tenant.slug, error = %e, "OpenID Connect login refused");
-            return failed(&app, &tenant, &slug, lang, session, StatusCode::BAD_GATEWAY).await;
-        }
+        Err(status) => return failed(&app, &tenant, &slug, lang, session, status, Purpose::Citizen).await,
     };
     let subject = claims["sub"].as_str().unwrap_or_default().to_string();
     let email = claims["email"].as_str().map(str::to_string);
@@ -169,7 +179,7 @@ pub async fn callback(
         Ok(a) => a,
         Err(rathaus_runtime::RuntimeError::Invalid(why)) => {
             tracing::warn!(tenant = %tenant.slug, why = ?why, "OpenID Connect login without a confirmed e-mail address");
-            return failed(&app, &tenant, &slug, lang, session, StatusCode::BAD_GATEWAY).await;
+            return failed(&app, &tenant, &slug, lang, session, StatusCode::BAD_GATEWAY, Purpose::Citizen).await;
         }
         Err(e) => return Err(e.into()),
     };
@@ -181,6 +191,54 @@ pub async fn callback(
     session.finish(&app, &slug, next).await
 }
 
+/// The provider's answer to a login this browser started: its `state` checked (it works
+/// once), the code exchanged and the ID token checked; the claims, or the status to answer
+/// with (the reason is logged, the person sees one general message).
+async fn answer(
+    app: &AppState,
+    tenant: &Tenant,
+    session: &mut crate::session::Session,
+    oidc: &OidcSettings,
+    q: &CallbackQuery,
+    purpose: Purpose,
+) -> Result<Json, StatusCode> {
+    let Some(login) = session.data.oidc.take() else { return Err(StatusCode::BAD_REQUEST) };
+    let state_ok =
+        q.state.as_deref().is_some_and(|s| crate::access::constant_time_eq(s.as_bytes(), login.state.as_bytes()));
+    if let Some(error) = &q.error {
+        tracing::info!(tenant = %tenant.slug, error, "OpenID Connect login cancelled or refused by the provider");
+    }
+    let (Some(code), true) = (q.code.as_deref(), state_ok) else { return Err(StatusCode::BAD_REQUEST) };
+    exchange(app, oidc, &callback_url(app, tenant, purpose), code, &login).await.map_err(|e| {
+        tracing::warn!(tenant = %tenant.slug, error = %e, "OpenID Connect login refused");
+        StatusCode::BAD_GATEWAY
+    })
+}
+
+/// The answer of a staff member's login by the town's identity provider: the staff account
+/// linked to the subject (or, the first time, named by `preferred_username`) is signed in.
+pub async fn staff_callback(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    Query(q): Query<CallbackQuery>,
+    visit: Visit,
+) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    let oidc = settings(&tenant, Purpose::Staff)?.clone();
+    let claims = match answer(&app, &tenant, &mut session, &oidc, &q, Purpose::Staff).await {
+        Ok(c) => c,
+        Err(status) => return failed(&app, &tenant, &slug, lang, session, status, Purpose::Staff).await,
+    };
+    let subject = claims["sub"].as_str().unwrap_or_default();
+    let username = claims["preferred_username"].as_str();
+    let Some(staff) = app.runtime.staff_by_oidc(&tenant, &oidc.issuer, subject, username).await? else {
+        tracing::warn!(tenant = %tenant.slug, username, "OpenID Connect login of someone without an active staff account");
+        return failed(&app, &tenant, &slug, lang, session, StatusCode::FORBIDDEN, Purpose::Staff).await;
+    };
+    crate::backoffice::sign_in_staff(&app, &tenant, &mut session, &staff, "oidc").await?;
+    session.finish(&app, &slug, redirect(&format!("/{slug}/intern/"))).await
+}
+
 async fn failed(
     app: &AppState,
     tenant: &Tenant,
@@ -188,10 +246,15 @@ async fn failed(
     lang: rathaus_domain::Lang,
     mut session: crate::session::Session,
     status: StatusCode,
+    purpose: Purpose,
 ) -> AppResult<Response> {
+    let message = match purpose {
+        Purpose::Citizen => t(lang, "account.oidc_failed"),
+        Purpose::Staff => t(lang, "staff.oidc_failed"),
+    };
     let body = render(
         "account_message.html",
-        context! { heading => t(lang, "account.oidc_failed_heading"), message => t(lang, "account.oidc_failed"),
+        context! { heading => t(lang, "account.oidc_failed_heading"), message => message,
         ..base(lang, Some(tenant), Some(&mut session)) },
     )?;
     session.finish(app, slug, (status, Html(body)).into_response()).await
@@ -200,8 +263,8 @@ async fn failed(
 /// Exchanges the code for tokens and returns the checked ID token's claims.
 async fn exchange(
     app: &AppState,
-    tenant: &Tenant,
     oidc: &OidcSettings,
+    callback: &str,
     code: &str,
     login: &OidcLogin,
 ) -> Result<Json, OidcError> {
@@ -212,7 +275,7 @@ async fn exchange(
         .form(&[
             ("grant_type", "authorization_code"),
             ("code", code),
-            ("redirect_uri", &callback_url(app, tenant)),
+            ("redirect_uri", callback),
             ("code_verifier", &login.verifier),
         ])
         .send()

@@ -42,6 +42,7 @@ pub(crate) struct TenantView {
     contact: rathaus_domain::tenant::Contact,
     /// Address of the logo image, if the tenant has one.
     logo: Option<String>,
+    service_centre: bool,
 }
 
 pub(crate) fn tenant_view(t: &Tenant) -> TenantView {
@@ -53,6 +54,7 @@ pub(crate) fn tenant_view(t: &Tenant) -> TenantView {
         tagline: b.tagline.clone(),
         contact: t.settings.contact.clone(),
         logo: (!b.logo.is_empty()).then(|| format!("/{}/logo?v={}", t.slug, &b.logo[..b.logo.len().min(16)])),
+        service_centre: t.settings.service_centre,
     }
 }
 
@@ -100,6 +102,7 @@ pub async fn landing(State(app): State<AppState>, headers: HeaderMap, uri: Uri) 
     let tenants: Vec<Json> = rathaus_store::tenants::list(&mut conn)
         .await?
         .into_iter()
+        .filter(|t| !t.settings.service_centre)
         .map(|t| serde_json::json!({"slug": t.slug, "name": t.name}))
         .collect();
     Ok(html(render("landing.html", context! { tenants => tenants, ..base(lang, None, None) })?))

@@ -38,6 +38,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("admin_procedure.html", include_str!("../templates/admin_procedure.html")),
     ("admin_settings.html", include_str!("../templates/admin_settings.html")),
     ("admin_keys.html", include_str!("../templates/admin_keys.html")),
+    ("admin_delegations.html", include_str!("../templates/admin_delegations.html")),
+    ("centre_towns.html", include_str!("../templates/centre_towns.html")),
     ("withdraw.html", include_str!("../templates/withdraw.html")),
     ("consultation.html", include_str!("../templates/consultation.html")),
     ("intake.html", include_str!("../templates/intake.html")),

@@ -22,6 +22,20 @@ pub struct StaffSession {
     pub username: String,
     pub display_name: String,
     pub role: String,
+    /// Set for a service centre's staff member working in this town under a delegation:
+    /// `staff_id` is then their id at the centre, `username` the qualified name.
+    #[serde(default)]
+    pub centre: Option<CentreSession>,
+}
+
+/// The service centre and delegation a centre's staff member acts under (checked again on
+/// every request, see `Runtime::delegate`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CentreSession {
+    pub centre_tenant_id: String,
+    pub centre_slug: String,
+    pub centre_name: String,
+    pub delegation_id: String,
 }
 
 /// A login by OpenID Connect under way: what the provider's answer must match.
@@ -129,13 +143,19 @@ impl Session {
                 });
             }
         }
-        Ok(Session {
+        Ok(Session::fresh(app, tenant_id))
+    }
+
+    /// A fresh session of `tenant_id` (not yet stored), for a service centre's staff member
+    /// entering a town's back office.
+    pub fn fresh(app: &App, tenant_id: &str) -> Session {
+        Session {
             id: random_token(),
             tenant_id: tenant_id.into(),
             data: SessionData { csrf: random_token(), ..Default::default() },
             loaded: None,
             accounts: app.runtime.mail.is_some(),
-        })
+        }
     }
 
     /// A new id after login, so that an id planted before login is worthless (session

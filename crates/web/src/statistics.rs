@@ -12,7 +12,7 @@ use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use minijinja::context;
-use rathaus_domain::statistics::{summarize, CaseFacts};
+use rathaus_domain::statistics::{summarize, CaseFacts, ProcedureStats};
 use rathaus_domain::CaseStatus;
 use rathaus_domain::Lang;
 use rathaus_store::cases;
@@ -59,30 +59,28 @@ fn duration_text(lang: Lang, d: chrono::Duration) -> String {
     }
 }
 
-pub async fn page(
-    State(app): State<AppState>,
-    Path(slug): Path<String>,
-    Query(q): Query<Period>,
-    visit: Visit,
-) -> AppResult<Response> {
-    let Visit { lang, tenant, mut session } = visit;
-    if let Err(r) = require_staff(&app, &tenant, &session).await {
-        return session.finish(&app, &slug, r).await;
-    }
-    let chosen = PERIODS.iter().find(|(code, _)| Some(*code) == q.zeitraum.as_deref()).unwrap_or(&PERIODS[1]);
+/// The facts of `tenant_id`'s cases received since `since` and its overdue tasks, both by
+/// procedure, limited to the procedures `within` (all if empty).
+async fn facts_of(
+    app: &AppState,
+    tenant_id: &str,
+    since: chrono::DateTime<chrono::Utc>,
+    within: &[String],
+) -> AppResult<(Vec<CaseFacts>, BTreeMap<String, u64>)> {
     let now = app.runtime.clock.now();
-    // "Since the start": from 1970, well before any case (timestamps compare as text).
-    let since = chosen.1.map(|d| now - chrono::Duration::days(d)).unwrap_or(chrono::DateTime::UNIX_EPOCH);
+    let covered = |p: &str| within.is_empty() || within.iter().any(|w| w == p);
     let mut conn = app.runtime.store.conn().await?;
-    let rows = cases::statistics_rows(&mut conn, &tenant.tenant_id, since).await?;
-    let overdue: BTreeMap<String, u64> = cases::overdue_tasks_by_procedure(&mut conn, &tenant.tenant_id, now)
+    let rows = cases::statistics_rows(&mut conn, tenant_id, since).await?;
+    let overdue: BTreeMap<String, u64> = cases::overdue_tasks_by_procedure(&mut conn, tenant_id, now)
         .await?
         .into_iter()
+        .filter(|(p, _)| covered(p))
         .map(|(p, n)| (p, n.max(0) as u64))
         .collect();
     drop(conn);
-    let facts: Vec<CaseFacts> = rows
+    let facts = rows
         .into_iter()
+        .filter(|r| covered(&r.procedure_id))
         .filter_map(|r| {
             Some(CaseFacts {
                 submitted: rathaus_store::parse_ts(&r.submitted_at).ok()?,
@@ -93,21 +91,65 @@ pub async fn page(
             })
         })
         .collect();
-    let stats = summarize(&facts, &overdue);
+    Ok((facts, overdue))
+}
+
+/// One row of a statistics table.
+fn row_json(lang: Lang, s: &ProcedureStats, procedure: String) -> Json {
+    let none = t(lang, "statistics.none");
+    json!({"procedure": procedure, "cases": s.cases, "decided": s.decided,
+        "automatic": s.automatic_percent().map(|p| format!("{p} %")).unwrap_or_else(|| none.clone()),
+        "median": s.median.map(|d| duration_text(lang, d)).unwrap_or_else(|| none.clone()),
+        "p90": s.p90.map(|d| duration_text(lang, d)).unwrap_or_else(|| none.clone()),
+        "open": s.open, "overdue": s.overdue_tasks})
+}
+
+pub async fn page(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    Query(q): Query<Period>,
+    visit: Visit,
+) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    let ctx = match require_staff(&app, &tenant, &session).await {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    let chosen = PERIODS.iter().find(|(code, _)| Some(*code) == q.zeitraum.as_deref()).unwrap_or(&PERIODS[1]);
+    let now = app.runtime.clock.now();
+    // "Since the start": from 1970, well before any case (timestamps compare as text).
+    let since = chosen.1.map(|d| now - chrono::Duration::days(d)).unwrap_or(chrono::DateTime::UNIX_EPOCH);
     let name_of = |id: &str| {
         app.runtime.library.get(id).map(|p| p.manifest.name.get(lang).to_string()).unwrap_or_else(|| id.to_string())
     };
-    let none = t(lang, "statistics.none");
-    let rows: Vec<Json> = stats
-        .iter()
-        .map(|s| {
-            json!({"procedure": name_of(&s.procedure_id), "cases": s.cases, "decided": s.decided,
-                "automatic": s.automatic_percent().map(|p| format!("{p} %")).unwrap_or_else(|| none.clone()),
-                "median": s.median.map(|d| duration_text(lang, d)).unwrap_or_else(|| none.clone()),
-                "p90": s.p90.map(|d| duration_text(lang, d)).unwrap_or_else(|| none.clone()),
-                "open": s.open, "overdue": s.overdue_tasks})
-        })
-        .collect();
+    let (facts, overdue) = facts_of(&app, &tenant.tenant_id, since, &ctx.within()).await?;
+    let rows: Vec<Json> =
+        summarize(&facts, &overdue).iter().map(|s| row_json(lang, s, name_of(&s.procedure_id))).collect();
+
+    // A service centre sees the figures of the towns that delegate to it, each town's
+    // delegated procedures, and all of them together (for its own staff only, not for a
+    // centre's staff visiting a town).
+    let mut centre_rows = Vec::new();
+    let mut all_facts = Vec::new();
+    let mut all_overdue: BTreeMap<String, u64> = BTreeMap::new();
+    let delegations = if ctx.own_staff() { app.runtime.delegations_to(&tenant).await? } else { Vec::new() };
+    for (d, town) in &delegations {
+        let (facts, overdue) = facts_of(&app, &town.tenant_id, since, &d.procedure_list()).await?;
+        for s in summarize(&facts, &overdue) {
+            let mut row = row_json(lang, &s, name_of(&s.procedure_id));
+            row["town"] = json!(town.name);
+            centre_rows.push(row);
+        }
+        for (p, n) in overdue {
+            *all_overdue.entry(p).or_default() += n;
+        }
+        all_facts.extend(facts);
+    }
+    let centre_totals: Vec<Json> = if delegations.is_empty() {
+        Vec::new()
+    } else {
+        summarize(&all_facts, &all_overdue).iter().map(|s| row_json(lang, s, name_of(&s.procedure_id))).collect()
+    };
     let periods: Vec<Json> = PERIODS
         .iter()
         .map(|(code, _)| {
@@ -117,7 +159,9 @@ pub async fn page(
     let body = render(
         "statistics.html",
         context! {
-            rows => rows, periods => periods,
+            rows => rows, periods => periods, centre => !delegations.is_empty(),
+            centre_rows => centre_rows, centre_totals => centre_totals,
+            towns => delegations.iter().map(|(_, t)| t.name.clone()).collect::<std::collections::BTreeSet<_>>(),
             lead => tf(lang, "statistics.lead", &[("period", &t(lang, &format!("statistics.period_{}", chosen.0)))]),
             ..base(lang, Some(&tenant), Some(&mut session))
         },

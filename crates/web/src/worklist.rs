@@ -20,6 +20,7 @@ use rathaus_domain::time::german_date_time;
 use rathaus_domain::{Lang, Role};
 use rathaus_runtime::Reassign;
 use rathaus_store::tasks::{self, Task, WorklistRow};
+use rathaus_store::tenants::Tenant;
 use rathaus_store::{cases, staff};
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
@@ -67,7 +68,8 @@ pub async fn page(
     let worker = ctx.worker();
     let now = app.runtime.clock.now();
     let mut conn = app.runtime.store.conn().await?;
-    let rows = tasks::open_with_cases(&mut conn, &tenant.tenant_id, MAX_OPEN_TASKS).await?;
+    let mut rows = tasks::open_with_cases(&mut conn, &tenant.tenant_id, MAX_OPEN_TASKS).await?;
+    rows.retain(|r| ctx.covers(&r.procedure_id));
     let colleagues = staff::active(&mut conn, &tenant.tenant_id).await?;
     let case_words = cases::search_words(Filter::value(&filter.vorgang));
     let listed = if case_words.is_empty() {
@@ -77,16 +79,18 @@ pub async fn page(
     };
     let recent: Vec<Json> = listed
         .into_iter()
+        .filter(|c| ctx.covers(&c.procedure_id))
         .map(|c| json!({"case_id": c.case_id, "reference": c.reference, "applicant": c.applicant, "status": c.status, "status_label": t(lang, &format!("case_status.{}", c.status)), "received": crate::backoffice::received_label(&c)}))
         .collect();
     drop(conn);
     // Consultations whose deadline passed without a statement: the clerk has to chase or
     // decide without them.
-    let overdue_consultations: Vec<Json> = app
-        .runtime
-        .overdue_consultations(&tenant, 20)
-        .await?
+    let overdue = app.runtime.overdue_consultations(&tenant, 20).await?;
+    let overdue_ids: Vec<&str> = overdue.iter().map(|(c, _)| c.case_id.as_str()).collect();
+    let visible_ids = crate::backoffice::visible_case_ids(&app, &tenant, &ctx, &overdue_ids).await?;
+    let overdue_consultations: Vec<Json> = overdue
         .into_iter()
+        .filter(|(c, _)| visible_ids.contains(&c.case_id))
         .map(|(c, reference)| {
             let due = chrono::NaiveDate::parse_from_str(&c.due_date, "%Y-%m-%d")
                 .map(|d| d.format("%d.%m.%Y").to_string())
@@ -127,7 +131,7 @@ pub async fn page(
     let deadlines = app.runtime.open_deadlines_of(&tenant, &case_ids).await?;
     let light_of = |case_id: &str| crate::deadlines::case_light(lang, deadlines.get(case_id));
     let light = rathaus_domain::deadline::Light::parse(Filter::value(&filter.ampel)).map(|l| l.code());
-    let (red, _, _) = app.runtime.deadline_counts(&tenant).await?;
+    let (red, _, _) = app.runtime.deadline_counts(&tenant, &ctx.within()).await?;
     let procedure = Filter::value(&filter.verfahren);
     let channel = Filter::value(&filter.eingang);
     let overdue_only = Filter::value(&filter.ueberfaellig) == "1";
@@ -202,13 +206,22 @@ pub async fn page(
         None => t(lang, "worklist.list_alle"),
     };
     let filtered = !procedure.is_empty() || !channel.is_empty() || overdue_only || !words.is_empty() || light.is_some();
+    let bulk_assignees: Vec<Json> = if ctx.role == Role::TeamLead {
+        colleagues_of(&app, &tenant, &ctx)
+            .await?
+            .into_iter()
+            .filter(|c| c.role.may_decide())
+            .map(|c| json!({"username": c.username, "name": c.name}))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let body = render(
         "worklist.html",
         context! {
             tasks => task_rows, cases => recent, overdue_consultations => overdue_consultations,
             case_search => Filter::value(&filter.vorgang), case_searched => !case_words.is_empty(),
-            bulk_assignees => if ctx.role == Role::TeamLead { colleagues.iter().filter(|c| Role::parse(&c.role).is_some_and(Role::may_decide))
-                .map(|c| json!({"username": c.username, "name": c.display_name})).collect::<Vec<_>>() } else { Vec::new() },
+            bulk_assignees => bulk_assignees,
             may_bulk => ctx.role.may_decide(),
             absence => absence_view(&ctx, &colleagues, lang), standing_in => ctx.deputy_for.iter()
                 .map(|(_, name, until)| tf(lang, "absence.standing_in_for", &[("name", name), ("date", &rathaus_domain::time::german_day(until))])).collect::<Vec<_>>(), lists => lists, heading => heading, filtered => filtered,
@@ -286,9 +299,12 @@ pub async fn bulk(
     };
     let date = if action == "wiedervorlage" { follow_up_date(&app, lang, &posted.text("datum")) } else { Ok(None) };
     let problem = problem.or(date.as_ref().err().cloned());
-    let mut conn = app.runtime.store.conn().await?;
-    let target = staff::by_username(&mut conn, &tenant.tenant_id, &posted.text("an")).await?.filter(|s| s.active == 1);
-    drop(conn);
+    let to = posted.text("an");
+    let target = if action == "zuweisen" {
+        colleagues_of(&app, &tenant, &ctx).await?.into_iter().find(|c| c.username == to)
+    } else {
+        None
+    };
     let problem = problem.or_else(|| match action.as_str() {
         "zuweisen" if ctx.role != Role::TeamLead => Some(t(lang, "worklist.bulk_assign_team_lead")),
         "zuweisen" if target.is_none() => Some(t(lang, "worklist.assignee_unknown")),
@@ -299,15 +315,12 @@ pub async fn bulk(
         return session.finish(&app, &slug, back).await;
     }
     let date = date.unwrap_or(None);
-    let units = target.as_ref().map(|s| s.org_unit_list()).unwrap_or_default();
-    let target_worker = target.as_ref().and_then(|s| {
-        Role::parse(&s.role).map(|role| Worker { role, username: &s.username, org_units: &units, deputy_for: &[] })
-    });
+    let target_worker = target.as_ref().map(Colleague::worker);
     let who = actor(&ctx.staff);
     let me = ctx.staff.username.as_str();
     let mut done = 0;
     for task_id in &chosen {
-        let Ok(task) = task_for(&app, &tenant.tenant_id, task_id).await else { continue };
+        let Ok(task) = task_for(&app, &tenant, &ctx, task_id).await else { continue };
         let worker = ctx.worker();
         let change = with_assignment(&task, |a| match action.as_str() {
             "uebernehmen" if worker.may_claim(a) => Some(Reassign::Claim { by: me }),
@@ -346,14 +359,72 @@ pub async fn bulk(
     session.finish(&app, &slug, back).await
 }
 
-/// Loads the task and checks the action is the actor's to take.
-async fn task_for(app: &AppState, tenant_id: &str, task_id: &str) -> AppResult<Task> {
+/// Loads an open task of a case this person may see.
+async fn task_for(app: &AppState, tenant: &Tenant, ctx: &StaffCtx, task_id: &str) -> AppResult<Task> {
     let mut conn = app.runtime.store.conn().await?;
-    let task = tasks::by_id(&mut conn, tenant_id, task_id).await?.ok_or(AppError::NotFound)?;
+    let task = tasks::by_id(&mut conn, &tenant.tenant_id, task_id).await?.ok_or(AppError::NotFound)?;
+    drop(conn);
     if task.status != "open" {
         return Err(AppError::NotFound);
     }
+    crate::backoffice::visible_case(app, tenant, ctx, &task.case_id).await?;
     Ok(task)
+}
+
+/// Someone a team lead can give tasks to.
+pub(crate) struct Colleague {
+    pub username: String,
+    pub name: String,
+    pub role: Role,
+    units: Vec<String>,
+    every_group: bool,
+}
+
+impl Colleague {
+    fn worker(&self) -> Worker<'_> {
+        Worker {
+            role: self.role,
+            username: &self.username,
+            org_units: &self.units,
+            deputy_for: &[],
+            every_group: self.every_group,
+        }
+    }
+}
+
+/// The people this person distributes work among: the town's active staff for the town's
+/// own; the centre's staff under the same delegation for a centre's staff member (each side
+/// distributes its own people).
+pub(crate) async fn colleagues_of(app: &AppState, tenant: &Tenant, ctx: &StaffCtx) -> AppResult<Vec<Colleague>> {
+    if let Some(d) = &ctx.delegation {
+        return Ok(app
+            .runtime
+            .delegates_of(tenant, d)
+            .await?
+            .into_iter()
+            .map(|d| Colleague {
+                username: d.username(),
+                name: d.display_name(),
+                role: d.role,
+                units: Vec::new(),
+                every_group: true,
+            })
+            .collect());
+    }
+    let mut conn = app.runtime.store.conn().await?;
+    Ok(staff::active(&mut conn, &tenant.tenant_id)
+        .await?
+        .into_iter()
+        .filter_map(|s| {
+            Some(Colleague {
+                role: Role::parse(&s.role)?,
+                units: s.org_unit_list(),
+                username: s.username,
+                name: s.display_name,
+                every_group: false,
+            })
+        })
+        .collect())
 }
 
 async fn finish_change(
@@ -386,7 +457,7 @@ pub async fn claim(
         Ok(c) => c,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
-    let task = task_for(&app, &tenant.tenant_id, &task_id).await?;
+    let task = task_for(&app, &tenant, &ctx, &task_id).await?;
     let message = match &task.assignee {
         // A deputy takes over the absent colleague's task.
         Some(who) if with_assignment(&task, |a| ctx.worker().may_take_over(a)) => {
@@ -422,7 +493,7 @@ pub async fn release(
         Ok(c) => c,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
-    let task = task_for(&app, &tenant.tenant_id, &task_id).await?;
+    let task = task_for(&app, &tenant, &ctx, &task_id).await?;
     let Some(from) = task.assignee.clone() else {
         session.data.flash = Some(t(lang, "worklist.changed_meanwhile"));
         let back = back_to(&posted, &slug);
@@ -456,27 +527,23 @@ pub async fn assign(
     if ctx.role != Role::TeamLead {
         return Err(AppError::Forbidden);
     }
-    let task = task_for(&app, &tenant.tenant_id, &task_id).await?;
-    let mut conn = app.runtime.store.conn().await?;
-    let to = staff::by_username(&mut conn, &tenant.tenant_id, &posted.text("an")).await?.filter(|s| s.active == 1);
-    drop(conn);
+    let task = task_for(&app, &tenant, &ctx, &task_id).await?;
+    let typed = posted.text("an");
+    let to = colleagues_of(&app, &tenant, &ctx).await?.into_iter().find(|c| c.username == typed);
     let Some(to) = to else {
         session.data.flash = Some(t(lang, "worklist.assignee_unknown"));
         let back = back_to(&posted, &slug);
         return session.finish(&app, &slug, Redirect::to(&back).into_response()).await;
     };
-    let units = to.org_unit_list();
-    let target =
-        Role::parse(&to.role).map(|role| Worker { role, username: &to.username, org_units: &units, deputy_for: &[] });
-    let allowed = target.as_ref().is_some_and(|w| with_assignment(&task, |a| ctx.worker().may_assign(a, w)));
+    let allowed = with_assignment(&task, |a| ctx.worker().may_assign(a, &to.worker()));
     if !allowed {
-        session.data.flash = Some(tf(lang, "worklist.not_for", &[("name", &to.display_name)]));
+        session.data.flash = Some(tf(lang, "worklist.not_for", &[("name", &to.name)]));
         let back = back_to(&posted, &slug);
         return session.finish(&app, &slug, Redirect::to(&back).into_response()).await;
     }
     let change = Reassign::Assign { from: task.assignee.as_deref(), to: &to.username };
     let message = if app.runtime.reassign_task(&tenant.tenant_id, &task.task_id, change, &actor(&ctx.staff)).await? {
-        tf(lang, "worklist.assigned", &[("name", &to.display_name)])
+        tf(lang, "worklist.assigned", &[("name", &to.name)])
     } else {
         t(lang, "worklist.changed_meanwhile")
     };
@@ -488,7 +555,7 @@ pub async fn assign(
 /// The absence form of the worklist: the own absence, if any, and the colleagues who can
 /// stand in (active, and doing case work); none for those who do no case work.
 fn absence_view(ctx: &StaffCtx, colleagues: &[staff::Staff], lang: Lang) -> Option<Json> {
-    if !ctx.role.may_decide() {
+    if !ctx.role.may_decide() || !ctx.own_staff() {
         return None;
     }
     let deputies: Vec<Json> = colleagues
@@ -554,6 +621,10 @@ pub async fn absence(
         Ok(c) => c,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
+    // A centre's staff record their absence at the centre.
+    if !ctx.own_staff() {
+        return Err(AppError::Forbidden);
+    }
     let back = Redirect::to(&format!("/{slug}/intern/#abwesenheit")).into_response();
     // Whose absence: one's own, or (team leads) a team member's.
     let mut conn = app.runtime.store.conn().await?;
@@ -610,24 +681,16 @@ pub async fn absence(
 }
 
 /// The colleagues a team lead can give `task` to (for the case file's assign form).
-pub(crate) async fn assignable(app: &AppState, tenant_id: &str, ctx: &StaffCtx, task: &Task) -> AppResult<Vec<Json>> {
+pub(crate) async fn assignable(app: &AppState, tenant: &Tenant, ctx: &StaffCtx, task: &Task) -> AppResult<Vec<Json>> {
     if ctx.role != Role::TeamLead {
         return Ok(Vec::new());
     }
-    let mut conn = app.runtime.store.conn().await?;
-    let all = staff::active(&mut conn, tenant_id).await?;
-    drop(conn);
-    Ok(all
+    Ok(colleagues_of(app, tenant, ctx)
+        .await?
         .iter()
-        .filter(|s| Some(s.username.as_str()) != task.assignee.as_deref())
-        .filter(|s| {
-            let units = s.org_unit_list();
-            Role::parse(&s.role).is_some_and(|role| {
-                let w = Worker { role, username: &s.username, org_units: &units, deputy_for: &[] };
-                with_assignment(task, |a| ctx.worker().may_assign(a, &w))
-            })
-        })
-        .map(|s| json!({"username": s.username, "name": s.display_name}))
+        .filter(|c| Some(c.username.as_str()) != task.assignee.as_deref())
+        .filter(|c| with_assignment(task, |a| ctx.worker().may_assign(a, &c.worker())))
+        .map(|c| json!({"username": c.username, "name": c.name}))
         .collect())
 }
 
@@ -646,7 +709,7 @@ pub async fn follow_up(
         Ok(c) => c,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
-    let task = task_for(&app, &tenant.tenant_id, &task_id).await?;
+    let task = task_for(&app, &tenant, &ctx, &task_id).await?;
     if !crate::backoffice::may_work_on(&ctx, &task) {
         return Err(AppError::Forbidden);
     }
