@@ -3123,6 +3123,92 @@ async fn a_tenant_admin_manages_staff_and_the_towns_procedure_settings() {
         let (_, _, theme) = Visit::new(&s).get("/musterstadt/theme.css").await;
         assert!(theme.contains("#0b5394"), "the portal shows the new colour: {theme}");
 
+        // The area, Land, own addresses, draft retention and a login provider: each wrong
+        // value named at its field, nothing saved; then saved, with a new logo image.
+        let wrong = [
+            ("gebiet_plz", "09999, 0999"),
+            ("land", "XX"),
+            ("domains", "service.musterstadt.example\nkein host\nbeispielgemeinde.localhost"),
+            ("entwuerfe_tage", "viele"),
+            ("oidc_aussteller", "http://anmeldung.example"),
+            ("oidc_client", ""),
+        ];
+        let (st, _, html) = admin.post_files(look, &wrong, &[("logo", "logo.gif", b"GIF89a")]).await;
+        assert_eq!(st, 422, "{html}");
+        for expected in [
+            "Postleitzahl „0999“ des Gebiets muss fünfstellig sein",
+            "Land „XX“ ist unbekannt",
+            "„kein“ ist kein Rechnername",
+            "Die Adresse „beispielgemeinde.localhost“ gehört schon zu „Beispielgemeinde“",
+            "Entwürfe aufbewahren: 1 bis 365 Tage",
+            "muss mit https:// beginnen",
+            "Bitte die Client-ID angeben",
+            "Bitte das Client-Geheimnis angeben",
+            "href=\"#logo\"",
+        ] {
+            assert!(unescape(&html).contains(expected), "{expected} in:\n{html}");
+        }
+        let png: &[u8] = b"\x89PNG\r\n\x1a\nein Bild";
+        let good = [
+            ("gebiet_plz", "09999 09990, 09991"),
+            ("land", "BY"),
+            ("domains", "Service.Musterstadt.example\n"),
+            ("entwuerfe_tage", "21"),
+            ("oidc_aussteller", "https://id.example/realms/buerger/"),
+            ("oidc_client", "rathaus"),
+            ("oidc_geheimnis", "geheim-1"),
+            ("oidc_name", "Servicekonto"),
+        ];
+        let (st, _, html) = admin.post_files(look, &good, &[("logo", "logo.png", png)]).await;
+        assert_eq!(st, 200, "{html}");
+        assert!(html.contains("Die Einstellungen sind gespeichert."), "{html}");
+        assert!(!html.contains("geheim-1"), "a secret is never shown");
+        let mut conn = s.db.store.conn().await.unwrap();
+        let t = rathaus_store::tenants::by_slug(&mut conn, "musterstadt").await.unwrap().unwrap();
+        drop(conn);
+        assert_eq!(t.settings.postcodes, ["09999", "09990", "09991"]);
+        assert_eq!((t.settings.land.as_str(), t.settings.drafts_kept_days), ("BY", Some(21)));
+        assert_eq!(t.settings.domains, ["service.musterstadt.example"]);
+        let oidc = t.settings.oidc.clone().unwrap();
+        assert_eq!(
+            (oidc.issuer.as_str(), oidc.client_secret.as_str()),
+            ("https://id.example/realms/buerger", "geheim-1")
+        );
+        let logo = reqwest::get(s.url("/musterstadt/logo")).await.unwrap();
+        assert_eq!(logo.headers()["content-type"], "image/png");
+        assert_eq!(logo.bytes().await.unwrap().as_ref(), png);
+        // Saved again without a secret: the stored one stays; the trail never has it.
+        let (st, _, _) = admin.post_files(look, &[("oidc_name", "BundID")], &[]).await;
+        assert_eq!(st, 200);
+        let mut conn = s.db.store.conn().await.unwrap();
+        let t = rathaus_store::tenants::by_slug(&mut conn, "musterstadt").await.unwrap().unwrap();
+        let trail: Vec<(String,)> =
+            sqlx::query_as("SELECT details FROM audit_log WHERE tenant_id = $1 AND action = 'tenant.settings_changed'")
+                .bind(&t.tenant_id)
+                .fetch_all(&mut *conn)
+                .await
+                .unwrap();
+        drop(conn);
+        let oidc = t.settings.oidc.clone().unwrap();
+        assert_eq!((oidc.label.as_str(), oidc.client_secret.as_str()), ("BundID", "geheim-1"));
+        assert!(!trail.is_empty() && trail.iter().all(|(d,)| !d.contains("geheim-1")), "{trail:?}");
+        // Removing the logo and the provider; the area back as it was for the tests below.
+        let back = [
+            ("logo_entfernen", "1"),
+            ("oidc_aussteller", ""),
+            ("gebiet_plz", "09999, 09990"),
+            ("land", "SN"),
+            ("domains", "musterstadt.localhost"),
+        ];
+        let (st, _, html) = admin.post_files(look, &back, &[]).await;
+        assert_eq!(st, 200, "{html}");
+        let (_, _, home) = Visit::new(&s).get("/musterstadt/").await;
+        assert!(!home.contains("class=\"logo-image\""), "{home}");
+        let mut conn = s.db.store.conn().await.unwrap();
+        let t = rathaus_store::tenants::by_slug(&mut conn, "musterstadt").await.unwrap().unwrap();
+        drop(conn);
+        assert!(t.settings.oidc.is_none() && t.settings.domains == ["musterstadt.localhost"]);
+
         // An API key: shown once, works against the API, revoked it stops at once.
         let keys = "/musterstadt/intern/verwaltung/schluessel";
         let (st, _, html) = admin.post(keys, keys, &[("bezeichnung", " ")]).await;

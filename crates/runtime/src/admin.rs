@@ -342,11 +342,70 @@ impl Runtime {
     }
 }
 
+/// Longest time a saved draft may be kept (a year), in days.
+pub const DRAFTS_KEPT_MAX_DAYS: u32 = 365;
+
+/// The area, Land, host names and draft retention of `settings`.
+fn check_area(settings: &rathaus_domain::TenantSettings, problems: &mut Vec<FieldError>) {
+    for code in settings.postcodes.iter().filter(|c| !rathaus_engine::form::german_postcode(c)) {
+        problems.push(problem("gebiet_plz", format!("Postleitzahl „{code}“ des Gebiets muss fünfstellig sein")));
+    }
+    if !settings.land.is_empty() && rathaus_domain::calendar::Land::parse(&settings.land).is_none() {
+        problems.push(problem(
+            "land",
+            format!("Land „{}“ ist unbekannt (erwartet das Kürzel, z. B. SN für Sachsen)", settings.land),
+        ));
+    }
+    for d in settings.domains.iter().filter(|d| !host_name_ok(d)) {
+        problems.push(problem("domains", format!("„{d}“ ist kein Rechnername (z. B. service.musterstadt.de)")));
+    }
+    if settings.drafts_kept_days.is_some_and(|n| n == 0 || n > DRAFTS_KEPT_MAX_DAYS) {
+        problems.push(problem("entwuerfe_tage", format!("Entwürfe aufbewahren: 1 bis {DRAFTS_KEPT_MAX_DAYS} Tage")));
+    }
+}
+
+/// Whether `name` is a host name with at least two labels of letters, digits and inner
+/// hyphens (lower case).
+pub fn host_name_ok(name: &str) -> bool {
+    let labels: Vec<&str> = name.split('.').collect();
+    name.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
+/// An OpenID Connect provider: its issuer (https, or http on this machine) and client id.
+fn check_provider(key: &str, p: &rathaus_domain::tenant::OidcSettings, problems: &mut Vec<FieldError>) {
+    let local = p.issuer.starts_with("http://127.0.0.1") || p.issuer.starts_with("http://localhost");
+    if !p.issuer.starts_with("https://") && !local {
+        problems.push(problem(
+            &format!("{key}_aussteller"),
+            format!("Der Aussteller „{}“ muss mit https:// beginnen (http nur für 127.0.0.1 oder localhost)", p.issuer),
+        ));
+    }
+    if p.client_id.trim().is_empty() {
+        problems.push(problem(&format!("{key}_client"), "Bitte die Client-ID angeben, die der Anbieter vergeben hat"));
+    }
+    if p.client_secret.is_empty() {
+        problems.push(problem(
+            &format!("{key}_geheimnis"),
+            "Bitte das Client-Geheimnis angeben, das der Anbieter vergeben hat",
+        ));
+    }
+}
+
 impl Runtime {
-    /// Replaces the tenant's settings (look, contact, bank account, legal texts), with a new
-    /// logo image if given (checked by its content). `Invalid` with a problem per field
-    /// (`farbe`, `akzent`, `schrift`, `logo`, `plz`, `email`, `iban`); audited with what
-    /// changed (an OIDC client secret only as changed).
+    /// Replaces the tenant's settings (look, contact, bank account, area, Land, host names,
+    /// draft retention, login providers, legal texts), with a new logo image if given
+    /// (checked by its content). `Invalid` with a problem per field (`farbe`, `akzent`,
+    /// `schrift`, `logo`, `plz`, `email`, `iban`, `gebiet_plz`, `land`, `domains`,
+    /// `entwuerfe_tage`, `oidc_…`, `personal_oidc_…`); audited with what changed (a
+    /// provider's client secret only as changed).
     pub async fn update_tenant_settings(
         &self,
         tenant: &Tenant,
@@ -379,6 +438,20 @@ impl Runtime {
             };
             problems.push(problem(field, p.to_string()));
         }
+        check_area(&settings, &mut problems);
+        for (key, provider) in [("oidc", &settings.oidc), ("personal_oidc", &settings.staff_oidc)] {
+            if let Some(p) = provider {
+                check_provider(key, p, &mut problems);
+            }
+        }
+        // A host name serves one tenant only.
+        let mut conn = self.store.conn().await?;
+        for other in tenants::list(&mut conn).await?.into_iter().filter(|t| t.tenant_id != tenant.tenant_id) {
+            if let Some(d) = settings.domains.iter().find(|d| other.settings.domains.contains(d)) {
+                problems.push(problem("domains", format!("Die Adresse „{d}“ gehört schon zu „{}“", other.name)));
+            }
+        }
+        drop(conn);
         let c = &settings.contact;
         if !c.postcode.is_empty() && !rathaus_engine::form::german_postcode(&c.postcode) {
             problems.push(problem("plz", format!("Postleitzahl „{}“ muss fünfstellig sein", c.postcode)));

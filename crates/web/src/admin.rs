@@ -16,7 +16,8 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use minijinja::context;
-use rathaus_domain::{Lang, Role};
+use rathaus_domain::tenant::OidcSettings;
+use rathaus_domain::{Lang, Role, TenantSettings};
 use rathaus_engine::form::FieldError;
 use rathaus_engine::library::ParameterKind;
 use rathaus_runtime::admin::{parse_org_units, NewStaffMember, StaffChange};
@@ -571,84 +572,311 @@ pub async fn revoke_key(
     session.finish(&app, &slug, Redirect::to(&format!("/{slug}/intern/verwaltung/schluessel")).into_response()).await
 }
 
-/// The settings form's fields: (form name, label key, value) by section; what is posted
-/// goes back into the same places of `TenantSettings`.
-fn settings_sections(s: &rathaus_domain::TenantSettings) -> Vec<(&'static str, Vec<(&'static str, String)>)> {
-    let b = &s.branding;
-    let c = &s.contact;
-    let k = &s.bank;
-    let l = &s.legal;
-    vec![
-        (
-            "look",
-            vec![
-                ("logo_text", b.logo_text.clone()),
-                ("tagline", b.tagline.clone()),
-                ("farbe", b.primary_color.clone()),
-                ("akzent", b.accent_color.clone()),
-            ],
-        ),
-        (
-            "contact",
-            vec![
-                ("amt", c.office.clone()),
-                ("strasse", c.street.clone()),
-                ("plz", c.postcode.clone()),
-                ("ort", c.city.clone()),
-                ("telefon", c.phone.clone()),
-                ("email", c.email.clone()),
-                ("sprechzeiten", c.opening_hours.clone()),
-                ("vertretung", c.representative.clone()),
-                ("datenschutz", c.data_protection_officer.clone()),
-            ],
-        ),
-        (
-            "bank",
-            vec![
-                ("kontoinhaber", k.holder.clone()),
-                ("iban", k.iban.clone()),
-                ("bic", k.bic.clone()),
-                ("bankname", k.bank.clone()),
-            ],
-        ),
-        (
-            "legal",
-            vec![
-                ("impressum", l.imprint.clone()),
-                ("datenschutzerklaerung", l.privacy.clone()),
-                ("barrierefreiheit", l.accessibility.clone()),
-                ("schlichtungsstelle", l.accessibility_enforcement.clone()),
-            ],
-        ),
-    ]
+/// How a setting is edited.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Text,
+    /// Several paragraphs.
+    Long,
+    /// A list, one entry per line (host names).
+    Lines,
+    /// A choice of the options the page offers for it (typeface, Land).
+    Choice,
+    /// Written, never shown: empty keeps what is stored (a provider's client secret).
+    Secret,
 }
 
-/// The tenant's settings with the posted values put in.
-fn posted_settings(current: &rathaus_domain::TenantSettings, posted: &Posted) -> rathaus_domain::TenantSettings {
+/// One field of the settings form: its form name (also its label's key
+/// `admin.setting_{name}` and its error's field), section, kind, and where it lives in the
+/// tenant's settings, read and written.
+struct Setting {
+    name: &'static str,
+    section: &'static str,
+    kind: Kind,
+    get: fn(&TenantSettings) -> String,
+    set: fn(&mut TenantSettings, String),
+}
+
+/// The provider settings of `s`, created empty on first write.
+fn provider(s: &mut Option<OidcSettings>) -> &mut OidcSettings {
+    s.get_or_insert_with(OidcSettings::default)
+}
+
+fn read(s: &Option<OidcSettings>, f: fn(&OidcSettings) -> &String) -> String {
+    s.as_ref().map(|p| f(p).clone()).unwrap_or_default()
+}
+
+const SETTINGS: &[Setting] = &[
+    Setting {
+        name: "logo_text",
+        section: "look",
+        kind: Kind::Text,
+        get: |s| s.branding.logo_text.clone(),
+        set: |s, v| s.branding.logo_text = v,
+    },
+    Setting {
+        name: "tagline",
+        section: "look",
+        kind: Kind::Text,
+        get: |s| s.branding.tagline.clone(),
+        set: |s, v| s.branding.tagline = v,
+    },
+    Setting {
+        name: "farbe",
+        section: "look",
+        kind: Kind::Text,
+        get: |s| s.branding.primary_color.clone(),
+        set: |s, v| s.branding.primary_color = v,
+    },
+    Setting {
+        name: "akzent",
+        section: "look",
+        kind: Kind::Text,
+        get: |s| s.branding.accent_color.clone(),
+        set: |s, v| s.branding.accent_color = v,
+    },
+    Setting {
+        name: "schrift",
+        section: "look",
+        kind: Kind::Choice,
+        get: |s| s.branding.font.clone(),
+        set: |s, v| s.branding.font = v,
+    },
+    Setting {
+        name: "amt",
+        section: "contact",
+        kind: Kind::Text,
+        get: |s| s.contact.office.clone(),
+        set: |s, v| s.contact.office = v,
+    },
+    Setting {
+        name: "strasse",
+        section: "contact",
+        kind: Kind::Text,
+        get: |s| s.contact.street.clone(),
+        set: |s, v| s.contact.street = v,
+    },
+    Setting {
+        name: "plz",
+        section: "contact",
+        kind: Kind::Text,
+        get: |s| s.contact.postcode.clone(),
+        set: |s, v| s.contact.postcode = v,
+    },
+    Setting {
+        name: "ort",
+        section: "contact",
+        kind: Kind::Text,
+        get: |s| s.contact.city.clone(),
+        set: |s, v| s.contact.city = v,
+    },
+    Setting {
+        name: "telefon",
+        section: "contact",
+        kind: Kind::Text,
+        get: |s| s.contact.phone.clone(),
+        set: |s, v| s.contact.phone = v,
+    },
+    Setting {
+        name: "email",
+        section: "contact",
+        kind: Kind::Text,
+        get: |s| s.contact.email.clone(),
+        set: |s, v| s.contact.email = v,
+    },
+    Setting {
+        name: "sprechzeiten",
+        section: "contact",
+        kind: Kind::Text,
+        get: |s| s.contact.opening_hours.clone(),
+        set: |s, v| s.contact.opening_hours = v,
+    },
+    Setting {
+        name: "vertretung",
+        section: "contact",
+        kind: Kind::Text,
+        get: |s| s.contact.representative.clone(),
+        set: |s, v| s.contact.representative = v,
+    },
+    Setting {
+        name: "datenschutz",
+        section: "contact",
+        kind: Kind::Text,
+        get: |s| s.contact.data_protection_officer.clone(),
+        set: |s, v| s.contact.data_protection_officer = v,
+    },
+    Setting {
+        name: "kontoinhaber",
+        section: "bank",
+        kind: Kind::Text,
+        get: |s| s.bank.holder.clone(),
+        set: |s, v| s.bank.holder = v,
+    },
+    Setting {
+        name: "iban",
+        section: "bank",
+        kind: Kind::Text,
+        get: |s| s.bank.iban.clone(),
+        set: |s, v| s.bank.iban = v.replace(' ', ""),
+    },
+    Setting { name: "bic", section: "bank", kind: Kind::Text, get: |s| s.bank.bic.clone(), set: |s, v| s.bank.bic = v },
+    Setting {
+        name: "bankname",
+        section: "bank",
+        kind: Kind::Text,
+        get: |s| s.bank.bank.clone(),
+        set: |s, v| s.bank.bank = v,
+    },
+    Setting {
+        name: "gebiet_plz",
+        section: "area",
+        kind: Kind::Text,
+        get: |s| s.postcodes.join(", "),
+        set: |s, v| {
+            s.postcodes = v.split([',', ' ', '\n']).map(str::trim).filter(|c| !c.is_empty()).map(String::from).collect()
+        },
+    },
+    Setting {
+        name: "land",
+        section: "area",
+        kind: Kind::Choice,
+        get: |s| s.land.clone(),
+        set: |s, v| s.land = v.to_uppercase(),
+    },
+    Setting {
+        name: "domains",
+        section: "area",
+        kind: Kind::Lines,
+        get: |s| s.domains.join("\n"),
+        set: |s, v| {
+            s.domains = v
+                .split([',', ' ', '\n', '\r'])
+                .map(|d| d.trim().trim_end_matches('.').to_lowercase())
+                .filter(|d| !d.is_empty())
+                .collect()
+        },
+    },
+    // A number that does not parse is kept as 0, which the check refuses with the range.
+    Setting {
+        name: "entwuerfe_tage",
+        section: "area",
+        kind: Kind::Text,
+        get: |s| s.drafts_kept_days.map(|n| n.to_string()).unwrap_or_default(),
+        set: |s, v| s.drafts_kept_days = (!v.is_empty()).then(|| v.parse().unwrap_or(0)),
+    },
+    Setting {
+        name: "oidc_aussteller",
+        section: "login",
+        kind: Kind::Text,
+        get: |s| read(&s.oidc, |p| &p.issuer),
+        set: |s, v| provider(&mut s.oidc).issuer = v.trim_end_matches('/').to_string(),
+    },
+    Setting {
+        name: "oidc_client",
+        section: "login",
+        kind: Kind::Text,
+        get: |s| read(&s.oidc, |p| &p.client_id),
+        set: |s, v| provider(&mut s.oidc).client_id = v,
+    },
+    Setting {
+        name: "oidc_geheimnis",
+        section: "login",
+        kind: Kind::Secret,
+        get: |_| String::new(),
+        set: |s, v| provider(&mut s.oidc).client_secret = v,
+    },
+    Setting {
+        name: "oidc_name",
+        section: "login",
+        kind: Kind::Text,
+        get: |s| read(&s.oidc, |p| &p.label),
+        set: |s, v| provider(&mut s.oidc).label = v,
+    },
+    Setting {
+        name: "personal_oidc_aussteller",
+        section: "login",
+        kind: Kind::Text,
+        get: |s| read(&s.staff_oidc, |p| &p.issuer),
+        set: |s, v| provider(&mut s.staff_oidc).issuer = v.trim_end_matches('/').to_string(),
+    },
+    Setting {
+        name: "personal_oidc_client",
+        section: "login",
+        kind: Kind::Text,
+        get: |s| read(&s.staff_oidc, |p| &p.client_id),
+        set: |s, v| provider(&mut s.staff_oidc).client_id = v,
+    },
+    Setting {
+        name: "personal_oidc_geheimnis",
+        section: "login",
+        kind: Kind::Secret,
+        get: |_| String::new(),
+        set: |s, v| provider(&mut s.staff_oidc).client_secret = v,
+    },
+    Setting {
+        name: "personal_oidc_name",
+        section: "login",
+        kind: Kind::Text,
+        get: |s| read(&s.staff_oidc, |p| &p.label),
+        set: |s, v| provider(&mut s.staff_oidc).label = v,
+    },
+    Setting {
+        name: "impressum",
+        section: "legal",
+        kind: Kind::Long,
+        get: |s| s.legal.imprint.clone(),
+        set: |s, v| s.legal.imprint = v,
+    },
+    Setting {
+        name: "datenschutzerklaerung",
+        section: "legal",
+        kind: Kind::Long,
+        get: |s| s.legal.privacy.clone(),
+        set: |s, v| s.legal.privacy = v,
+    },
+    Setting {
+        name: "barrierefreiheit",
+        section: "legal",
+        kind: Kind::Long,
+        get: |s| s.legal.accessibility.clone(),
+        set: |s, v| s.legal.accessibility = v,
+    },
+    Setting {
+        name: "schlichtungsstelle",
+        section: "legal",
+        kind: Kind::Text,
+        get: |s| s.legal.accessibility_enforcement.clone(),
+        set: |s, v| s.legal.accessibility_enforcement = v,
+    },
+];
+
+const SECTIONS: [&str; 6] = ["look", "contact", "bank", "area", "login", "legal"];
+
+/// The tenant's settings with the posted values put in. A provider whose issuer is left
+/// empty is disconnected; a secret left empty keeps the stored one.
+fn posted_settings(current: &TenantSettings, posted: &Posted) -> TenantSettings {
     let mut s = current.clone();
-    let v = |name: &str| posted.text(name).trim().to_string();
-    s.branding.logo_text = v("logo_text");
-    s.branding.tagline = v("tagline");
-    s.branding.primary_color = v("farbe");
-    s.branding.accent_color = v("akzent");
-    s.branding.font = v("schrift");
-    s.contact.office = v("amt");
-    s.contact.street = v("strasse");
-    s.contact.postcode = v("plz");
-    s.contact.city = v("ort");
-    s.contact.phone = v("telefon");
-    s.contact.email = v("email");
-    s.contact.opening_hours = v("sprechzeiten");
-    s.contact.representative = v("vertretung");
-    s.contact.data_protection_officer = v("datenschutz");
-    s.bank.holder = v("kontoinhaber");
-    s.bank.iban = v("iban").replace(' ', "");
-    s.bank.bic = v("bic");
-    s.bank.bank = v("bankname");
-    s.legal.imprint = posted.text("impressum");
-    s.legal.privacy = posted.text("datenschutzerklaerung");
-    s.legal.accessibility = posted.text("barrierefreiheit");
-    s.legal.accessibility_enforcement = v("schlichtungsstelle");
+    // A field the form did not send keeps its value.
+    for f in SETTINGS.iter().filter(|f| posted.get(f.name).is_some()) {
+        let typed = posted.text(f.name);
+        let value = if f.kind == Kind::Long { typed } else { typed.trim().to_string() };
+        if f.kind == Kind::Secret && value.is_empty() {
+            continue;
+        }
+        (f.set)(&mut s, value);
+    }
+    for (p, before) in [(&mut s.oidc, &current.oidc), (&mut s.staff_oidc, &current.staff_oidc)] {
+        if p.as_ref().is_some_and(|o| o.issuer.is_empty()) {
+            *p = None;
+        } else if let (Some(now), Some(was)) = (p.as_mut(), before) {
+            if now.client_secret.is_empty() {
+                now.client_secret = was.client_secret.clone();
+            }
+        }
+    }
+    if posted.text("logo_entfernen") == "1" {
+        s.branding.logo = String::new();
+    }
     s
 }
 
@@ -656,33 +884,52 @@ fn settings_page(
     tenant: &Tenant,
     session: &mut Session,
     ctx: &StaffCtx,
-    settings: &rathaus_domain::TenantSettings,
+    settings: &TenantSettings,
     errors: &[FieldError],
     lang: Lang,
 ) -> AppResult<String> {
-    const LONG: [&str; 3] = ["impressum", "datenschutzerklaerung", "barrierefreiheit"];
-    let sections: Vec<Json> = settings_sections(settings)
-        .into_iter()
-        .map(|(key, fields)| {
-            let fields: Vec<Json> = fields
-                .into_iter()
-                .map(|(name, value)| {
-                    json!({"name": name, "label": t(lang, &format!("admin.setting_{name}")), "value": value, "long": LONG.contains(&name),
-                        "error": errors.iter().find(|e| e.field == name).map(|e| e.message.clone())})
+    let options = |name: &str, chosen: &str| -> Vec<Json> {
+        match name {
+            "schrift" => rathaus_domain::tenant::FONTS
+                .iter()
+                .map(|(code, _)| json!({"code": code, "label": t(lang, &format!("admin.font_{code}")), "selected": chosen == *code || (chosen.is_empty() && *code == "sans")}))
+                .collect(),
+            _ => rathaus_domain::calendar::Land::ALL
+                .iter()
+                .map(|l| json!({"code": l.code(), "label": t(lang, &format!("land.{}", l.code())), "selected": chosen == l.code()}))
+                .collect(),
+        }
+    };
+    let sections: Vec<Json> = SECTIONS
+        .iter()
+        .map(|key| {
+            let fields: Vec<Json> = SETTINGS
+                .iter()
+                .filter(|f| f.section == *key)
+                .map(|f| {
+                    let value = (f.get)(settings);
+                    let kind = match f.kind {
+                        Kind::Text => "text",
+                        Kind::Long => "long",
+                        Kind::Lines => "lines",
+                        Kind::Choice => "choice",
+                        Kind::Secret => "secret",
+                    };
+                    let hint_key = format!("admin.setting_{}_hint", f.name);
+                    json!({"name": f.name, "label": t(lang, &format!("admin.setting_{}", f.name)), "kind": kind,
+                        "hint": crate::i18n::has(&hint_key).then(|| t(lang, &hint_key)),
+                        "options": if f.kind == Kind::Choice { options(f.name, &value) } else { Vec::new() }, "value": value,
+                        "error": errors.iter().find(|e| e.field == f.name).map(|e| e.message.clone())})
                 })
                 .collect();
             json!({"key": key, "title": t(lang, &format!("admin.settings_{key}")), "fields": fields})
         })
         .collect();
-    let fonts: Vec<Json> = rathaus_domain::tenant::FONTS
-        .iter()
-        .map(|(code, _)| json!({"code": code, "label": t(lang, &format!("admin.font_{code}")), "selected": settings.branding.font == *code || (settings.branding.font.is_empty() && *code == "sans")}))
-        .collect();
     let summary: Vec<Json> = errors.iter().map(|e| json!({"anchor": e.field, "message": e.message})).collect();
     Ok(render(
         "admin_settings.html",
-        context! { sections => sections, fonts => fonts, font_error => errors.iter().find(|e| e.field == "schrift").map(|e| e.message.clone()),
-        errors => summary, may_change => ctx.role == Role::TenantAdmin, ..base(lang, Some(tenant), Some(session)) },
+        context! { sections => sections, errors => summary, logo_error => errors.iter().find(|e| e.field == "logo").map(|e| e.message.clone()),
+        has_logo => !settings.branding.logo.is_empty(), may_change => ctx.role == Role::TenantAdmin, ..base(lang, Some(tenant), Some(session)) },
     )?)
 }
 
@@ -696,21 +943,23 @@ pub async fn settings(State(app): State<AppState>, Path(slug): Path<String>, vis
     session.finish(&app, &slug, html(body)).await
 }
 
-/// Saves the town's look, contact, bank account and legal texts (the logo image is set
-/// with `rathaus tenant-branding --logo`).
+/// Saves the town's look (with a new logo image if one was chosen), contact, bank account,
+/// area, login providers and legal texts.
 pub async fn save_settings(
     State(app): State<AppState>,
     Path(slug): Path<String>,
     visit: Visit,
-    Form(pairs): Form<Vec<(String, String)>>,
+    form: crate::attachments::PostedForm,
 ) -> AppResult<Response> {
     let Visit { lang, tenant, mut session } = visit;
+    let crate::attachments::PostedForm { pairs, files } = form;
     let (posted, ctx) = match admin_post(&app, &tenant, &session, pairs).await? {
         Ok(p) => p,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
     let settings = posted_settings(&tenant.settings, &posted);
-    match app.runtime.update_tenant_settings(&tenant, &settings, None, &actor(&ctx.staff)).await {
+    let logo = files.iter().find(|f| f.field == "logo").map(|f| f.content.as_ref());
+    match app.runtime.update_tenant_settings(&tenant, &settings, logo, &actor(&ctx.staff)).await {
         Ok(()) => {
             session.data.flash = Some(t(lang, "admin.settings_saved"));
             session

@@ -49,6 +49,11 @@ pub fn t(lang: Lang, key: &str) -> String {
     catalogue(lang).get(key).or_else(|| catalogue(Lang::De).get(key)).cloned().unwrap_or_else(|| key.to_string())
 }
 
+/// Whether the catalogues have a text for `key` (for optional texts such as hints).
+pub fn has(key: &str) -> bool {
+    catalogue(Lang::De).contains_key(key)
+}
+
 /// `t` with `{name}` placeholders replaced.
 pub fn tf(lang: Lang, key: &str, args: &[(&str, &str)]) -> String {
     let mut s = t(lang, key);
