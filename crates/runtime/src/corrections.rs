@@ -13,7 +13,7 @@ use rathaus_engine::summary::{changes, summarize, Change};
 use rathaus_store::audit::{self, Actor};
 use rathaus_store::cases::{self, Case};
 use rathaus_store::data_versions::{self, DataVersion, NewVersion};
-use rathaus_store::tenants::{self, Tenant};
+use rathaus_store::tenants::Tenant;
 use rathaus_store::{events, instances};
 use serde_json::{json, Value as Json};
 
@@ -76,10 +76,7 @@ impl Runtime {
             return Ok(Corrected::Unchanged);
         }
         // The automatic check again, on the corrected data, with the town's parameters.
-        let mut conn = self.store.conn().await?;
-        let overrides = tenants::activation(&mut conn, t, &case.procedure_id).await?.map(|a| a.parameters);
-        drop(conn);
-        let parameters = p.resolve_parameters(&overrides.unwrap_or_else(|| json!({}))).unwrap_or_else(|_| json!({}));
+        let parameters = self.parameters_for(tenant, p).await?;
         let findings = match &p.manifest.check_decision {
             Some(_) => check(p, &new, &parameters, &tenant_facts(&tenant.name, &tenant.settings.postcodes), today)
                 .ok()

@@ -16,7 +16,7 @@ use rathaus_engine::Procedure;
 use rathaus_store::audit::{self, Actor};
 use rathaus_store::batch::Write;
 use rathaus_store::cases::Case;
-use rathaus_store::deadlines::{self, DashboardRow, Deadline, Filter};
+use rathaus_store::deadlines::{self, Deadline, Filter};
 use rathaus_store::tenants::Tenant;
 use rathaus_store::{events, jobs, new_id, staff, tasks};
 use serde_json::{json, Value as Json};
@@ -177,21 +177,33 @@ impl Runtime {
         tenant: &Tenant,
         filter: Filter<'_>,
         limit: i64,
-    ) -> Result<(Vec<(DashboardRow, DeadlineView)>, LightCounts)> {
+    ) -> Result<(Vec<DashboardEntry>, LightCounts)> {
         let now = self.clock.now();
         let today = german_today(now);
         let mut conn = self.store.conn().await?;
         let (red, amber, green) = deadlines::counts(&mut conn, &tenant.tenant_id, today, filter.within).await?;
         let rows = deadlines::open(&mut conn, &tenant.tenant_id, today, filter, limit).await?;
-        let rows = rows
+        let entries = rows
             .into_iter()
-            .map(|r| {
-                let view = DeadlineView::of(r.deadline.clone(), now);
-                (r, view)
+            .map(|r| DashboardEntry {
+                view: DeadlineView::of(r.deadline, now),
+                reference: r.reference,
+                applicant: r.applicant,
+                procedure_id: r.procedure_id,
+                status: r.status,
             })
             .collect();
-        Ok((rows, LightCounts { red, amber, green }))
+        Ok((entries, LightCounts { red, amber, green }))
     }
+}
+
+/// A line of the deadlines dashboard: the deadline as seen now, and its case.
+pub struct DashboardEntry {
+    pub view: DeadlineView,
+    pub reference: String,
+    pub applicant: String,
+    pub procedure_id: String,
+    pub status: String,
 }
 
 /// Whom a moment concerns.

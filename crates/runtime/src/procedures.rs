@@ -119,10 +119,17 @@ impl Runtime {
             None => self.deploy(&tenant.tenant_id, procedure_id).await?.0,
         };
         let procedure = self.procedure_of_deployment(&tenant.tenant_id, &deployment_id).await?;
-        let parameters = procedure
-            .resolve_parameters(&activation.parameters)
-            .map_err(|e| RuntimeError::Procedure(format!("Parameter des Mandanten: {}", e.join("; "))))?;
+        let parameters = resolve(&procedure, &activation.parameters)?;
         Ok(ActiveProcedure { deployment_id, procedure, parameters })
+    }
+
+    /// The tenant's parameters of `procedure` (a version a case runs on, not necessarily the
+    /// latest): its overrides over the library's defaults.
+    pub(crate) async fn parameters_for(&self, tenant: &Tenant, procedure: &Procedure) -> Result<Json> {
+        let mut conn = self.store.conn().await?;
+        let overrides = tenants::activation(&mut conn, &tenant.tenant_id, procedure.id()).await?.map(|a| a.parameters);
+        drop(conn);
+        resolve(procedure, &overrides.unwrap_or_else(|| Json::Object(Default::default())))
     }
 
     /// All procedures a tenant offers, in library order.
@@ -145,4 +152,10 @@ impl Runtime {
         }
         Ok(out)
     }
+}
+
+fn resolve(procedure: &Procedure, overrides: &Json) -> Result<Json> {
+    procedure
+        .resolve_parameters(overrides)
+        .map_err(|e| RuntimeError::Procedure(format!("Parameter des Mandanten: {}", e.join("; "))))
 }

@@ -755,7 +755,7 @@ async fn deadlines_remind_the_clerk_escalate_to_the_team_lead_and_end_with_the_c
             .await
             .unwrap();
         assert_eq!(rows.len(), 1);
-        assert_eq!((rows[0].1.deadline.reminders, rows[0].1.deadline.escalated_at.is_some()), (2, true));
+        assert_eq!((rows[0].view.deadline.reminders, rows[0].view.deadline.escalated_at.is_some()), (2, true));
 
         // The clerk decides: the deadlines are met; the statutory one's end passes quietly.
         let decision = Decision {

@@ -107,9 +107,9 @@ pub async fn page(
     }
     let listed: Vec<Json> = rows
         .iter()
-        .map(|(row, view)| {
-            let mut j = view_json(lang, view);
-            j["case_id"] = json!(row.deadline.case_id);
+        .map(|row| {
+            let mut j = view_json(lang, &row.view);
+            j["case_id"] = json!(row.view.deadline.case_id);
             j["reference"] = json!(row.reference);
             j["applicant"] = json!(row.applicant);
             j["procedure"] = json!(names.get(&row.procedure_id).unwrap_or(&row.procedure_id));
