@@ -164,6 +164,16 @@ enum BenchCommand {
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
     },
+    /// The back office's reads (worklist, case search, deadlines, statistics) in a scratch
+    /// tenant of many cases, at a tenth of them and at all, each against the primary-key
+    /// lookup of one case measured in the same run (the tenant is deleted afterwards).
+    Worklist {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Cases in the scratch tenant.
+        #[arg(long, default_value_t = 1_000_000)]
+        cases: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -187,7 +197,10 @@ fn main() -> ExitCode {
 fn init_logging(filter: &str) {
     let filter =
         tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    // Logs go to stderr: what a command prints (a benchmark's JSON, the OpenAPI document)
+    // stays clean on stdout.
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).try_init();
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
@@ -372,6 +385,18 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             config.max_connections = config.max_connections.max(concurrency as u32 + 1);
             let store = server::open_store(&config).await?;
             let report = rathaus_runtime::bench::run(store, instances, concurrency).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { command: BenchCommand::Worklist { config, cases } } => {
+            if cases < 100 {
+                bail!("--cases muss mindestens 100 sein");
+            }
+            let config = Config::resolve(&config)?;
+            init_logging("warn");
+            config.prepare_data_dir()?;
+            let store = server::open_store(&config).await?;
+            let report = rathaus_runtime::bench_worklist::run(store, cases).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(ExitCode::SUCCESS)
         }

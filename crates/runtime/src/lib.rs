@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod admin;
 pub mod archive;
 pub mod bench;
+pub mod bench_worklist;
 pub mod businesses;
 pub mod chronicle;
 pub mod clock;

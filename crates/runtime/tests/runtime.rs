@@ -480,3 +480,38 @@ async fn a_payment_platform_registers_the_payment_and_confirms_it_by_its_referen
         db.cleanup().await;
     }
 }
+
+/// The worklist benchmark on a small tenant: every read answers what the data holds at
+/// both stages (a tenth of the cases, then all), and the scratch tenant is gone afterwards.
+/// (How fast is for `rathaus bench worklist` to report, not for a test to assert.)
+#[tokio::test]
+async fn the_worklist_benchmark_reads_what_it_filled_and_cleans_up() {
+    for db in rathaus_store::testing::all().await {
+        let report = rathaus_runtime::bench_worklist::run(db.store.clone(), 2_000).await.unwrap();
+        assert_eq!(report.stages.iter().map(|s| s.cases).collect::<Vec<_>>(), [200, 2_000]);
+        for stage in &report.stages {
+            let rows = |name: &str| stage.reads.iter().find(|r| r.name == name).unwrap().rows;
+            // 2,000 cases, one in 200 open: ten open tasks, with a deadline each.
+            assert_eq!(rows("worklist: open tasks with their cases"), 10, "{:?}", db.backend());
+            assert_eq!(rows("worklist: latest cases"), 50);
+            assert_eq!(rows("worklist: deadline lights of the page's cases"), 10);
+            assert_eq!(rows("worklist: red deadlines count"), 10);
+            assert_eq!(rows("search: one Aktenzeichen"), 1);
+            // One applicant in fifty is called Weber.
+            assert_eq!(rows("search: a name in 2 % of cases"), (stage.cases / 50).min(100));
+            assert_eq!(rows("deadlines dashboard: nearest 200"), 10);
+            assert!(stage.ceiling_p50_ms > 0.0 && stage.reads.iter().all(|r| r.p50_ms > 0.0));
+        }
+        assert_eq!(report.growth.len(), report.stages[0].reads.len());
+        let mut conn = db.store.conn().await.unwrap();
+        let left: Vec<_> = rathaus_store::tenants::list(&mut conn)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|t| t.slug.starts_with("bench-"))
+            .collect();
+        assert!(left.is_empty(), "the scratch tenant is deleted");
+        drop(conn);
+        db.cleanup().await;
+    }
+}

@@ -936,6 +936,22 @@ async fn cases_are_found_by_words_within_their_tenant() {
             .unwrap();
         assert_eq!(found("weber").await, ["c2"]);
         assert!(found("kiosk").await.is_empty());
+        // A deleted case leaves nothing in the index (on SQLite found by key, not by scan).
+        sqlx::query("DELETE FROM cases WHERE tenant_id = $1 AND case_id = 'c2'")
+            .bind(&a.tenant_id)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        assert!(found("weber").await.is_empty());
+        if db.backend() == rathaus_store::Backend::Sqlite {
+            for table in ["case_search", "case_search_rows"] {
+                let (n,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table} WHERE case_id = 'c2'"))
+                    .fetch_one(&mut *conn)
+                    .await
+                    .unwrap();
+                assert_eq!(n, 0, "{table}");
+            }
+        }
         drop(conn);
         db.cleanup().await;
     }
