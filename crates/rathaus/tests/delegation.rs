@@ -169,6 +169,11 @@ async fn a_town_delegates_a_procedure_to_a_centre_whose_staff_work_there_until_i
         // The centre's clerk enters Musterstadt under it.
         let (_, towns) = get(&centre, &s, "/kdz/intern/mandanten").await;
         assert!(towns.contains("Musterstadt"), "{towns}");
+        // Musterstadt's open Gewerbeanzeige waits for the centre (its Vorkaufsrecht is not
+        // counted: not delegated).
+        let row = &towns[towns.find("Musterstadt").unwrap()..];
+        let row = &row[..row.find("</tr>").unwrap()];
+        assert!(row.contains("1 offen, davon 1 noch nicht übernommen"), "{row}");
         let enter = enter_path(&towns, "musterstadt");
         let (status, url, worklist) = post(&centre, &s, "/kdz/intern/mandanten", &enter, &[]).await;
         assert_eq!((status, url.as_str()), (200, "/musterstadt/intern/"));
@@ -216,6 +221,26 @@ async fn a_town_delegates_a_procedure_to_a_centre_whose_staff_work_there_until_i
         let (status, case_file) = get(&centre, &s, &format!("/musterstadt/intern/vorgaenge/{}", gewerbe.case_id)).await;
         assert_eq!(status, 200);
         assert!(case_file.contains("sachbearbeitung@kdz"), "{case_file}");
+        // The centre records its clerk's absence: the centre's team lead, her deputy, finds
+        // the task she took in Musterstadt under „Vertretung“.
+        let mut conn = rt.store.conn().await.unwrap();
+        let kim =
+            rathaus_store::staff::by_username(&mut conn, &kdz.tenant_id, "sachbearbeitung").await.unwrap().unwrap();
+        drop(conn);
+        let until = chrono::Utc::now().date_naive() + chrono::Duration::days(3);
+        rt.set_absence(&kdz.tenant_id, &kim.staff_id, Some((until, "teamleitung")), &audit::Actor::System)
+            .await
+            .unwrap();
+        let lead = sign_in(&s, "kdz", "teamleitung").await;
+        let (_, lead_towns) = get(&lead, &s, "/kdz/intern/mandanten").await;
+        let (status, _, _) =
+            post(&lead, &s, "/kdz/intern/mandanten", &enter_path(&lead_towns, "musterstadt"), &[]).await;
+        assert_eq!(status, 200);
+        let (_, standing_in) = get(&lead, &s, "/musterstadt/intern/?liste=vertretung").await;
+        assert!(
+            standing_in.contains("Kim Zentrumsmitarbeiterin") && standing_in.contains(gewerbe.reference.as_str()),
+            "{standing_in}"
+        );
         // Never the town's administration, operations or absences.
         for path in ["/musterstadt/intern/verwaltung", "/musterstadt/intern/betrieb", form] {
             assert_eq!(get(&centre, &s, path).await.0, 403, "{path}");

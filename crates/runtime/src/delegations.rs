@@ -39,6 +39,9 @@ pub struct Delegate {
     pub delegation: Delegation,
     /// Their role in the municipality (see `Delegation::role_for`).
     pub role: Role,
+    /// The centre's colleagues away today whom they stand in for (recorded at the centre):
+    /// (qualified name, display name, last day away).
+    pub deputy_for: Vec<(String, String, String)>,
 }
 
 impl Delegate {
@@ -258,6 +261,12 @@ impl Runtime {
         Ok((tenant, d))
     }
 
+    /// The open tasks of the town's delegated cases, and how many nobody has taken yet.
+    pub async fn delegated_work(&self, d: &Delegation) -> Result<(i64, i64)> {
+        let mut conn = self.store.conn().await?;
+        Ok(rathaus_store::tasks::open_counts(&mut conn, &d.tenant_id, &d.procedure_list()).await?)
+    }
+
     /// The centre's staff who may process `tenant`'s cases under `d` (to give tasks to).
     pub async fn delegates_of(&self, tenant: &Tenant, d: &Delegation) -> Result<Vec<Delegate>> {
         let mut conn = self.store.conn().await?;
@@ -270,7 +279,7 @@ impl Runtime {
             .into_iter()
             .filter_map(|s| {
                 let role = d.rules().role_for(Role::parse(&s.role)?)?;
-                Some(Delegate { staff: s, centre: centre.clone(), delegation: d.clone(), role })
+                Some(Delegate { staff: s, centre: centre.clone(), delegation: d.clone(), role, deputy_for: Vec::new() })
             })
             .collect())
     }
@@ -293,7 +302,20 @@ async fn delegate_in(
         return Ok(None);
     };
     let Some(role) = Role::parse(&s.role).and_then(|own| d.rules().role_for(own)) else { return Ok(None) };
-    Ok(Some(Delegate { staff: s, centre, delegation: d, role }))
+    // Standing in for an absent colleague goes with them into the towns: the colleague's
+    // tasks there are under the colleague's qualified name.
+    let away = staff::deputised_by(conn, centre_tenant_id, &s.username, &today.format("%Y-%m-%d").to_string()).await?;
+    let deputy_for = away
+        .into_iter()
+        .map(|a| {
+            (
+                delegation::qualified_username(&a.username, &centre.slug),
+                a.display_name,
+                a.absent_until.unwrap_or_default(),
+            )
+        })
+        .collect();
+    Ok(Some(Delegate { staff: s, centre, delegation: d, role, deputy_for }))
 }
 
 /// The staff member behind a username of `tenant`'s tasks: the town's own, or a centre's

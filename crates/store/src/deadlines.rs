@@ -141,15 +141,7 @@ pub struct Filter<'a> {
     pub within: &'a [String],
 }
 
-/// `within` as one bind parameter: `,a,b,`, or empty for all. The SQL matches it with LIKE
-/// against `,procedure,`; ids have no commas, and their `_` is escaped.
-fn within_param(within: &[String]) -> String {
-    if within.is_empty() {
-        String::new()
-    } else {
-        format!(",{},", within.join(","))
-    }
-}
+use crate::within_param;
 
 /// The tenant's open deadlines as of `today` (German calendar), the nearest first.
 pub async fn open(

@@ -246,6 +246,17 @@ impl Store {
 }
 
 /// Timestamps are stored as RFC 3339 UTC text with milliseconds: sortable as text.
+/// A list of procedures as one bind parameter: `,a,b,`, or empty for all. The SQL matches it
+/// with `$n LIKE '%,' || REPLACE(c.procedure_id, '_', '!_') || ',%' ESCAPE '!'`: ids have no
+/// commas, and their `_` is escaped.
+pub(crate) fn within_param(within: &[String]) -> String {
+    if within.is_empty() {
+        String::new()
+    } else {
+        format!(",{},", within.join(","))
+    }
+}
+
 pub fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }

@@ -321,3 +321,18 @@ pub async fn set_follow_up(
         .rows_affected()
         == 1)
 }
+
+/// How many open tasks the tenant has of cases of the procedures `within` (all if empty),
+/// and how many of them nobody has taken: (open, unassigned).
+pub async fn open_counts(conn: &mut AnyConnection, tenant_id: &str, within: &[String]) -> Result<(i64, i64)> {
+    Ok(sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN t.assignee IS NULL THEN 1 ELSE 0 END), 0)
+         FROM tasks t JOIN cases c ON c.tenant_id = t.tenant_id AND c.case_id = t.case_id
+         WHERE t.tenant_id = $1 AND t.status = 'open'
+           AND ($2 = '' OR $2 LIKE '%,' || REPLACE(c.procedure_id, '_', '!_') || ',%' ESCAPE '!')",
+    )
+    .bind(tenant_id)
+    .bind(crate::within_param(within))
+    .fetch_one(&mut *conn)
+    .await?)
+}

@@ -277,19 +277,17 @@ pub async fn towns(State(app): State<AppState>, Path(slug): Path<String>, visit:
     if !ctx.own_staff() {
         return Err(AppError::Forbidden);
     }
-    let towns: Vec<Json> = app
-        .runtime
-        .delegations_to(&tenant)
-        .await?
-        .iter()
-        .map(|(d, town)| {
-            let mut j = delegation_json(&app, lang, d, town);
-            let role = d.rules().role_for(ctx.role);
-            j["may_enter"] = json!(role.is_some());
-            j["role"] = json!(role.map(|r| t(lang, &format!("role.{}", r.code()))));
-            j
-        })
-        .collect();
+    let mut towns: Vec<Json> = Vec::new();
+    for (d, town) in app.runtime.delegations_to(&tenant).await? {
+        let mut j = delegation_json(&app, lang, &d, &town);
+        let role = d.rules().role_for(ctx.role);
+        j["may_enter"] = json!(role.is_some());
+        j["role"] = json!(role.map(|r| t(lang, &format!("role.{}", r.code()))));
+        let (open, unassigned) = app.runtime.delegated_work(&d).await?;
+        j["work"] =
+            json!(tf(lang, "delegation.work", &[("open", &open.to_string()), ("unassigned", &unassigned.to_string())]));
+        towns.push(j);
+    }
     let body =
         render("centre_towns.html", context! { towns => towns, ..base(lang, Some(&tenant), Some(&mut session)) })?;
     session.finish(&app, &slug, html(body)).await
