@@ -257,9 +257,13 @@ async fn openapi_and_health_are_served() {
         "/api/v1/{tenant}/jobs/fetch-and-lock",
         "/api/v1/{tenant}/cases/{reference}/messages",
         "/api/v1/{tenant}/deployments",
+        "/api/v1/{tenant}/finance/runs",
+        "/api/v1/{tenant}/finance/runs/{run}",
+        "/api/v1/{tenant}/finance/runs/{run}/csv",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} documented");
     }
+    assert!(doc["components"]["schemas"]["Receivable"]["properties"]["kassenzeichen"].is_object());
     assert_eq!(reqwest::get(s.url("/healthz")).await.unwrap().text().await.unwrap(), "ok");
     assert_eq!(reqwest::get(s.url("/readyz")).await.unwrap().status(), 200);
     s.stop().await;
@@ -339,6 +343,114 @@ async fn files_come_base64_encoded_and_are_checked_like_uploads() {
         assert_eq!(attachment["sha256"], sha256.as_str());
         let res = get(&format!("{}?access_code={code}", attachment["url"].as_str().unwrap()), &key).await;
         assert_eq!(res.bytes().await.unwrap().as_ref(), pdf);
+        s.stop().await;
+    }
+}
+
+async fn finance(s: &TestServer, tenant: &str, key: &str, method: &str, path: &str) -> reqwest::Response {
+    let url = s.url(&format!("/api/v1/{tenant}/finance/runs{path}"));
+    let c = reqwest::Client::new();
+    let req = if method == "POST" { c.post(url) } else { c.get(url) };
+    req.bearer_auth(key).send().await.unwrap()
+}
+
+/// Sollstellung: a run takes every fee not handed over yet, each fee goes into exactly one
+/// run (also when two runs start at once), a run reads the same every time, as JSON and CSV,
+/// and another town's key sees none of it.
+#[tokio::test]
+async fn receivables_go_to_the_finance_system_in_runs_each_exactly_once() {
+    for db in testing::all().await {
+        let backend = db.backend();
+        let s = TestServer::start(db).await;
+        let key = s.api_key("musterstadt").to_string();
+        let submit = || async {
+            let data = application("software", "09999");
+            let (status, body) =
+                post(&s, "musterstadt", Some(&key), json!({"procedure": "gewerbeanmeldung", "data": data})).await;
+            assert_eq!(status, 201, "{body}");
+            body["reference"].as_str().unwrap().to_string()
+        };
+        let first = [submit().await, submit().await];
+
+        let res = finance(&s, "musterstadt", &key, "POST", "").await;
+        assert_eq!(res.status(), 201, "{backend:?}");
+        let run: Value = res.json().await.unwrap();
+        assert_eq!((run["nummer"].as_i64(), run["anzahl"].as_i64()), (Some(1), Some(2)), "{run}");
+        assert_eq!((run["summe"].as_str(), run["summe_cent"].as_i64()), (Some("52.00"), Some(5200)));
+        assert!(run["erstellt_von"].as_str().unwrap().starts_with("api:"), "{run}");
+        let items = run["forderungen"].as_array().unwrap();
+        let mut refs: Vec<&str> = items.iter().map(|r| r["aktenzeichen"].as_str().unwrap()).collect();
+        refs.sort_unstable();
+        assert_eq!(refs, [first[0].as_str(), first[1].as_str()]);
+        for r in items {
+            assert_eq!((r["betrag"].as_str(), r["verfahren"].as_str()), (Some("26.00"), Some("gewerbeanmeldung")));
+            assert_eq!(r["schuldner"], "Erika Muster");
+            assert!(r["anschrift"].as_array().unwrap().iter().any(|l| l == "09999 Musterstadt"), "{r}");
+            let kassenzeichen = r["kassenzeichen"].as_str().unwrap();
+            assert!(kassenzeichen.starts_with("2026") && kassenzeichen.bytes().all(|b| b.is_ascii_digit()), "{r}");
+        }
+        // Nothing new: no empty run.
+        assert_eq!(finance(&s, "musterstadt", &key, "POST", "").await.status(), 204);
+
+        // The same run again: the same receivables, as JSON and as CSV.
+        let run_id = run["lauf_id"].as_str().unwrap().to_string();
+        let again: Value = finance(&s, "musterstadt", &key, "GET", &format!("/{run_id}")).await.json().await.unwrap();
+        assert_eq!(again, run);
+        let csv = finance(&s, "musterstadt", &key, "GET", &format!("/{run_id}/csv")).await;
+        assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+        let csv = csv.text().await.unwrap();
+        let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
+        assert_eq!(lines.len(), 3, "{csv}");
+        assert_eq!(lines[0], "lauf;kassenzeichen;aktenzeichen;verfahren;betrag;faellig_am;rechtsgrundlage;schuldner;anschrift;forderung_vom");
+        assert!(
+            lines[1..].iter().all(|l| l.starts_with("1;") && l.contains(";26.00;") && l.split(';').count() == 10),
+            "{csv}"
+        );
+
+        // Two runs started at once share nothing.
+        let more = [submit().await, submit().await, submit().await];
+        let (a, b) =
+            tokio::join!(finance(&s, "musterstadt", &key, "POST", ""), finance(&s, "musterstadt", &key, "POST", ""));
+        let mut seen: Vec<String> = Vec::new();
+        for res in [a, b] {
+            if res.status() == 201 {
+                let r: Value = res.json().await.unwrap();
+                seen.extend(
+                    r["forderungen"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|f| f["aktenzeichen"].as_str().unwrap().to_string()),
+                );
+            } else {
+                assert_eq!(res.status(), 204);
+            }
+        }
+        seen.sort();
+        let mut expected: Vec<String> = more.to_vec();
+        expected.sort();
+        assert_eq!(seen, expected, "each receivable in exactly one run");
+
+        // The run log, newest first.
+        let log: Value = finance(&s, "musterstadt", &key, "GET", "").await.json().await.unwrap();
+        let numbers: Vec<i64> = log.as_array().unwrap().iter().map(|r| r["nummer"].as_i64().unwrap()).collect();
+        assert_eq!(numbers.first(), Some(&(numbers.len() as i64)));
+        assert_eq!(log.as_array().unwrap().iter().map(|r| r["anzahl"].as_i64().unwrap()).sum::<i64>(), 5);
+
+        // Another town: its key is refused on Musterstadt's runs, and its own log is empty.
+        let other = s.api_key("beispielgemeinde").to_string();
+        assert_eq!(finance(&s, "musterstadt", &other, "GET", &format!("/{run_id}")).await.status(), 403);
+        assert_eq!(finance(&s, "beispielgemeinde", &other, "GET", &format!("/{run_id}")).await.status(), 404);
+        let theirs: Value = finance(&s, "beispielgemeinde", &other, "GET", "").await.json().await.unwrap();
+        assert_eq!(theirs, json!([]));
+        // Audited.
+        let mut conn = s.db.store.conn().await.unwrap();
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE action = 'finance.run_created'")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(n, log.as_array().unwrap().len() as i64);
+        drop(conn);
         s.stop().await;
     }
 }

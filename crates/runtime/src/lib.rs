@@ -28,6 +28,7 @@ mod docdata;
 mod drafts;
 pub mod expected;
 pub mod external;
+pub mod finance;
 pub mod forwarding;
 pub mod intake;
 pub mod mail;

@@ -20,6 +20,7 @@ pub mod documents;
 pub mod drafts;
 pub mod events;
 pub mod fees;
+pub mod finance;
 pub mod forwardings;
 pub mod instances;
 pub mod jobs;

@@ -605,7 +605,11 @@ impl Modify for SecurityAddon {
         crate::engine_api::failure,
         crate::engine_api::bpmn_error,
         crate::engine_api::extend_lock,
-        crate::engine_api::deployments
+        crate::engine_api::deployments,
+        crate::finance::create,
+        crate::finance::list,
+        crate::finance::show,
+        crate::finance::csv
     ),
     components(schemas(
         SubmitBody,
@@ -628,7 +632,10 @@ impl Modify for SecurityAddon {
         crate::engine_api::BpmnErrorBody,
         crate::engine_api::ExtendBody,
         crate::engine_api::JobOutcome,
-        crate::engine_api::DeploymentInfo
+        crate::engine_api::DeploymentInfo,
+        rathaus_runtime::finance::FinanceRun,
+        rathaus_runtime::finance::Receivable,
+        rathaus_runtime::finance::RunEntry
     )),
     modifiers(&SecurityAddon)
 )]

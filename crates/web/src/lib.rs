@@ -17,6 +17,7 @@ mod domains;
 mod drafts;
 mod engine_api;
 mod error;
+mod finance;
 mod finder;
 mod formview;
 mod forwarding;
@@ -204,6 +205,9 @@ fn routes(app: AppState) -> Router {
         .route("/api/v1/{tenant}/jobs/{job}/bpmn-error", post(engine_api::bpmn_error))
         .route("/api/v1/{tenant}/jobs/{job}/extend-lock", post(engine_api::extend_lock))
         .route("/api/v1/{tenant}/deployments", get(engine_api::deployments))
+        .route("/api/v1/{tenant}/finance/runs", get(finance::list).post(finance::create))
+        .route("/api/v1/{tenant}/finance/runs/{run}", get(finance::show))
+        .route("/api/v1/{tenant}/finance/runs/{run}/csv", get(finance::csv))
         .route("/{tenant}", get(tenant_root))
         .route("/{tenant}/", get(portal::home))
         .route("/{tenant}/theme.css", get(assets::theme))
