@@ -3,6 +3,7 @@
 
 pub mod attachment;
 pub mod calendar;
+pub mod camt;
 pub mod case;
 pub mod consultation;
 pub mod deadline;
