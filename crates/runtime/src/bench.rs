@@ -123,7 +123,8 @@ struct Ctx {
     calendar: WorkCalendar,
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
+/// The `p`-quantile of sorted latencies, in milliseconds (0 for none).
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

@@ -7,7 +7,7 @@
 //! index stays within a small multiple of the ceiling and grows little from the first stage
 //! to the second; one that scans grows with the cases. The tenant is deleted afterwards.
 
-use crate::bench::BenchError;
+use crate::bench::{percentile, BenchError};
 use chrono::{DateTime, Duration as Days, Utc};
 use rathaus_domain::TenantSettings;
 use rathaus_store::batch::Write;
@@ -114,11 +114,6 @@ const NAMES: [&str; 50] = [
     "Hahn",
     "Schubert",
 ];
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(i).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0)
-}
 
 fn reference(i: usize) -> String {
     format!("BEN-2026-{i:07}")

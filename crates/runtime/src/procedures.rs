@@ -98,6 +98,12 @@ impl Runtime {
         Ok(procedure)
     }
 
+    /// A procedure's name as the library gives it, or its id for one the library no longer
+    /// has.
+    pub fn procedure_name(&self, id: &str, lang: rathaus_domain::Lang) -> String {
+        self.library.get(id).map(|p| p.manifest.name.get(lang).to_string()).unwrap_or_else(|| id.to_string())
+    }
+
     /// The procedure a new application of this tenant runs on.
     pub async fn active_procedure(&self, tenant: &Tenant, procedure_id: &str) -> Result<ActiveProcedure> {
         let mut conn = self.store.conn().await?;

@@ -32,7 +32,7 @@ fn new_password() -> String {
 }
 
 /// The signed-in staff member if they may see (`write`: change) the administration.
-async fn require_admin(
+pub(crate) async fn require_admin(
     app: &AppState,
     tenant: &Tenant,
     session: &Session,
@@ -49,7 +49,7 @@ async fn require_admin(
 }
 
 /// A posted administration form: its CSRF token checked, a tenant admin signed in.
-async fn admin_post(
+pub(crate) async fn admin_post(
     app: &AppState,
     tenant: &Tenant,
     session: &Session,

@@ -96,11 +96,7 @@ impl StaffCtx {
 
     /// The procedures this person is limited to (a centre's delegation); empty: all.
     pub(crate) fn within(&self) -> Vec<String> {
-        match &self.delegation {
-            Some(d) if d.procedure_list().is_empty() => Vec::new(),
-            Some(d) => d.procedure_list(),
-            None => Vec::new(),
-        }
+        self.delegation.as_ref().map(|d| d.procedure_list()).unwrap_or_default()
     }
 
     /// Whether this is the town's own staff member (administration, operations and
@@ -252,14 +248,14 @@ pub(crate) async fn case_worker(
     }
 }
 
-/// The staff member doing case work on the tenant's task `task_id`, and the task; as
-/// [`case_work`].
+/// The staff member doing case work on the tenant's task `task_id`, the task and its case;
+/// as [`case_work`].
 pub(crate) async fn task_work(
     app: &AppState,
     tenant: &Tenant,
     session: &Session,
     task_id: &str,
-) -> AppResult<Result<(StaffCtx, tasks::Task), Response>> {
+) -> AppResult<Result<(StaffCtx, tasks::Task, cases::Case), Response>> {
     let ctx = match case_worker(app, tenant, session).await? {
         Ok(c) => c,
         Err(r) => return Ok(Err(r)),
@@ -267,8 +263,8 @@ pub(crate) async fn task_work(
     let mut conn = app.runtime.store.conn().await?;
     let task = tasks::by_id(&mut conn, &tenant.tenant_id, task_id).await?.ok_or(AppError::NotFound)?;
     drop(conn);
-    visible_case(app, tenant, &ctx, &task.case_id).await?;
-    Ok(Ok((ctx, task)))
+    let case = visible_case(app, tenant, &ctx, &task.case_id).await?;
+    Ok(Ok((ctx, task, case)))
 }
 
 pub(crate) fn actor(s: &StaffSession) -> Actor {
@@ -942,16 +938,13 @@ async fn decision_post(
 ) -> AppResult<Result<DecisionPost, Response>> {
     let posted = Posted::new(pairs);
     session.verify_csrf(posted.get("_csrf"))?;
-    let (ctx, task) = match task_work(app, tenant, session, task_id).await? {
+    let (ctx, task, case) = match task_work(app, tenant, session, task_id).await? {
         Ok(c) => c,
         Err(r) => return Ok(Err(r)),
     };
     if !may_work_on(&ctx, &task) {
         return Err(AppError::Forbidden);
     }
-    let mut conn = app.runtime.store.conn().await?;
-    let case = cases::by_id(&mut conn, &tenant.tenant_id, &task.case_id).await?.ok_or(AppError::NotFound)?;
-    drop(conn);
     let procedure = app.runtime.procedure_of_deployment(&tenant.tenant_id, &case.deployment_id).await?;
     Ok(Ok(DecisionPost { posted, ctx, task, case, procedure }))
 }
@@ -1066,7 +1059,7 @@ pub async fn review_proposal(
     let Visit { lang, tenant, mut session } = visit;
     let posted = Posted::new(pairs);
     session.verify_csrf(posted.get("_csrf"))?;
-    let (ctx, task) = match task_work(&app, &tenant, &session, &task_id).await? {
+    let (ctx, task, _) = match task_work(&app, &tenant, &session, &task_id).await? {
         Ok(c) => c,
         Err(r) => return session.finish(&app, &slug, r).await,
     };

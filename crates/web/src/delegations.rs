@@ -4,6 +4,7 @@
 //! Entering gives a session of the town whose every request checks the delegation again
 //! (see `backoffice::require_staff`).
 
+use crate::admin::{admin_post, require_admin};
 use crate::backoffice::{actor, require_staff, StaffCtx};
 use crate::error::{AppError, AppResult};
 use crate::formview::Posted;
@@ -28,29 +29,6 @@ use rathaus_store::tenants::Tenant;
 use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
 
-/// The town's administration: tenant admins change, auditors read; never a centre's staff.
-async fn require_town_admin(
-    app: &AppState,
-    tenant: &Tenant,
-    session: &Session,
-    write: bool,
-) -> AppResult<Result<StaffCtx, Response>> {
-    match require_staff(app, tenant, session).await {
-        Ok(ctx) if ctx.own_staff() && (ctx.role == Role::TenantAdmin || (!write && ctx.role == Role::Auditor)) => {
-            Ok(Ok(ctx))
-        }
-        Ok(_) => Err(AppError::Forbidden),
-        Err(r) => Ok(Err(r)),
-    }
-}
-
-/// The names of the tenant's procedures by id, as the library names them.
-fn procedure_names(app: &AppState, lang: Lang, ids: impl IntoIterator<Item = String>) -> Vec<String> {
-    ids.into_iter()
-        .map(|id| app.runtime.library.get(&id).map(|p| p.manifest.name.get(lang).to_string()).unwrap_or(id))
-        .collect()
-}
-
 /// A delegation as both sides list it.
 fn delegation_json(app: &AppState, lang: Lang, d: &Delegation, other: &Tenant) -> Json {
     let today = german_today(app.runtime.clock.now());
@@ -58,7 +36,7 @@ fn delegation_json(app: &AppState, lang: Lang, d: &Delegation, other: &Tenant) -
     let procedures = if rules.procedures.is_empty() {
         t(lang, "delegation.all_procedures")
     } else {
-        procedure_names(app, lang, rules.procedures.clone()).join(", ")
+        rules.procedures.iter().map(|id| app.runtime.procedure_name(id, lang)).collect::<Vec<_>>().join(", ")
     };
     let state = if let Some(at) = &d.revoked_at {
         tf(lang, "delegation.state_revoked", &[("date", &crate::backoffice::when(at))])
@@ -160,7 +138,7 @@ async fn admin_page(
 
 pub async fn admin(State(app): State<AppState>, Path(slug): Path<String>, visit: Visit) -> AppResult<Response> {
     let Visit { lang, tenant, mut session } = visit;
-    let ctx = match require_town_admin(&app, &tenant, &session, false).await? {
+    let ctx = match require_admin(&app, &tenant, &session, false).await? {
         Ok(c) => c,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
@@ -176,10 +154,8 @@ pub async fn grant(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let Visit { lang, tenant, mut session } = visit;
-    let posted = Posted::new(pairs);
-    session.verify_csrf(posted.get("_csrf"))?;
-    let ctx = match require_town_admin(&app, &tenant, &session, true).await? {
-        Ok(c) => c,
+    let (posted, ctx) = match admin_post(&app, &tenant, &session, pairs).await? {
+        Ok(p) => p,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
     let form = GrantForm::of(&posted);
@@ -246,10 +222,8 @@ pub async fn revoke(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let Visit { lang, tenant, mut session } = visit;
-    let posted = Posted::new(pairs);
-    session.verify_csrf(posted.get("_csrf"))?;
-    let ctx = match require_town_admin(&app, &tenant, &session, true).await? {
-        Ok(c) => c,
+    let (_, ctx) = match admin_post(&app, &tenant, &session, pairs).await? {
+        Ok(p) => p,
         Err(r) => return session.finish(&app, &slug, r).await,
     };
     let key = match app.runtime.revoke_delegation(&tenant, &delegation_id, &actor(&ctx.staff)).await {

@@ -119,9 +119,7 @@ pub async fn page(
     let now = app.runtime.clock.now();
     // "Since the start": from 1970, well before any case (timestamps compare as text).
     let since = chosen.1.map(|d| now - chrono::Duration::days(d)).unwrap_or(chrono::DateTime::UNIX_EPOCH);
-    let name_of = |id: &str| {
-        app.runtime.library.get(id).map(|p| p.manifest.name.get(lang).to_string()).unwrap_or_else(|| id.to_string())
-    };
+    let name_of = |id: &str| app.runtime.procedure_name(id, lang);
     let (facts, overdue) = facts_of(&app, &tenant.tenant_id, since, &ctx.within()).await?;
     let rows: Vec<Json> =
         summarize(&facts, &overdue).iter().map(|s| row_json(lang, s, name_of(&s.procedure_id))).collect();
