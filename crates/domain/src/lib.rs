@@ -13,6 +13,7 @@ pub mod i18n;
 pub mod iban;
 pub mod ids;
 pub mod money;
+pub mod reconciliation;
 pub mod request;
 pub mod role;
 pub mod statistics;

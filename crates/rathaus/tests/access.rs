@@ -191,6 +191,15 @@ async fn every_back_office_route_answers_each_role_of_each_town_as_expected() {
             ("GET", format!("{m}/mandanten"), vec![], [NotFound, NotFound, NotFound, NotFound]),
             ("GET", format!("{m}/erfassung"), vec![], [Allowed, Allowed, Forbidden, Forbidden]),
             ("POST", format!("{m}/abwesenheit"), vec![("bis", "")], [Allowed, Allowed, Forbidden, Forbidden]),
+            // The Zahlungsabgleich: the town's staff read; clerks and team leads act.
+            ("GET", format!("{m}/zahlungen"), vec![], [Allowed, Allowed, Allowed, Allowed]),
+            ("POST", format!("{m}/zahlungen/kontoauszug"), vec![], [Allowed, Allowed, Forbidden, Forbidden]),
+            (
+                "POST",
+                format!("{m}/zahlungen/gibt-es-nicht"),
+                vec![("aktion", "erledigen")],
+                [NotFound, NotFound, Forbidden, Forbidden],
+            ),
             // Bulk actions check each task as its own button would; with none chosen, nothing.
             ("POST", format!("{m}/aufgaben/sammelaktion"), vec![("aktion", "")], [Allowed, Allowed, Allowed, Allowed]),
             ("GET", format!("{m}/?liste=vertretung"), vec![], [Allowed, Allowed, Allowed, Allowed]),
@@ -305,7 +314,9 @@ async fn every_back_office_route_answers_each_role_of_each_town_as_expected() {
                     ));
                 }
             }
-            let expected_delegate = if path.ends_with("/abwesenheit") { Forbidden } else { expected[0] };
+            // Absences and payments are the town's own matters.
+            let town_only = path.ends_with("/abwesenheit") || path.contains("/zahlungen");
+            let expected_delegate = if town_only { Forbidden } else { expected[0] };
             let got = delegate.outcome(method, path, fields).await;
             if got != expected_delegate {
                 wrong.push(format!("{method} {path} as sachbearbeitung@kdz: {got:?}, expected {expected_delegate:?}"));

@@ -4,7 +4,8 @@
 //! with errors, the file upload (refused, uploaded), check-your-answers with and without its
 //! error, receipt, status login and status, the case's mailbox, paying online, the
 //! saved-draft page, the citizen account (register, sign in, password forgotten, overview,
-//! profile), the three statements and the staff login. Screenshots of the main pages at phone
+//! profile), the three statements and the staff login; in the back office the worklist, case
+//! file, statistics, deadlines, administration, consultation, intake and Zahlungsabgleich. Screenshots of the main pages at phone
 //! and desktop width are written to `target/screenshots/` on every run;
 //! `RATHAUS_SCREENSHOTS=docs/screenshots cargo test -p rathaus --test accessibility` writes
 //! them where the documentation shows them.
@@ -403,7 +404,25 @@ async fn audit_worklist(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit)
     audit_admin(c, s, tenant, a).await;
     audit_consultation(c, s, tenant, a).await;
     audit_intake(c, s, tenant, a).await;
+    audit_payments(c, s, tenant, a).await;
     c.delete_all_cookies().await.unwrap();
+}
+
+/// The Zahlungsabgleich with what a statement left to clarify, and a clarification's error.
+async fn audit_payments(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit) {
+    let rt = &s.assembled.runtime;
+    let mut conn = rt.store.conn().await.unwrap();
+    let t = rathaus_store::tenants::by_slug(&mut conn, tenant).await.unwrap().unwrap();
+    drop(conn);
+    let never = |n| rathaus_domain::kassenzeichen(2026, n);
+    let xml = common::camt_statement(&t.settings.bank.iban, &never(999_997), &never(999_998), &never(999_999));
+    rt.import_statement(&t, &xml, &rathaus_store::audit::Actor::System).await.unwrap();
+    sign_in(c, s, tenant, "sachbearbeitung").await;
+    go(c, s, &format!("/{tenant}/intern/zahlungen")).await;
+    a.check(c, &format!("{tenant}: payment reconciliation")).await;
+    click(c, "#unmatched form button[value=zuordnen]").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css(".error-summary")).await.unwrap();
+    a.check(c, &format!("{tenant}: payment reconciliation with an error")).await;
 }
 
 /// Signs `user` of `tenant` in to the back office, in a fresh browser session.

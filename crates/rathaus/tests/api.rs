@@ -260,10 +260,12 @@ async fn openapi_and_health_are_served() {
         "/api/v1/{tenant}/finance/runs",
         "/api/v1/{tenant}/finance/runs/{run}",
         "/api/v1/{tenant}/finance/runs/{run}/csv",
+        "/api/v1/{tenant}/finance/statements",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} documented");
     }
     assert!(doc["components"]["schemas"]["Receivable"]["properties"]["kassenzeichen"].is_object());
+    assert!(doc["components"]["schemas"]["ImportReport"]["properties"]["umsaetze"].is_object());
     assert_eq!(reqwest::get(s.url("/healthz")).await.unwrap().text().await.unwrap(), "ok");
     assert_eq!(reqwest::get(s.url("/readyz")).await.unwrap().status(), 200);
     s.stop().await;

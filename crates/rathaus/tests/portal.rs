@@ -43,7 +43,18 @@ impl Visit {
         fields: &[(&str, &str)],
         files: &[(&str, &str, &[u8])],
     ) -> (u16, String, String) {
-        let (_, _, html) = self.get(path).await;
+        self.post_files_to(path, path, fields, files).await
+    }
+
+    /// Posts files with a form found at `form_page` to `action`.
+    async fn post_files_to(
+        &self,
+        form_page: &str,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &[u8])],
+    ) -> (u16, String, String) {
+        let (_, _, html) = self.get(form_page).await;
         let mut form = reqwest::multipart::Form::new().text("_csrf", csrf(&html));
         for (k, v) in fields {
             form = form.text(k.to_string(), v.to_string());
@@ -3253,4 +3264,158 @@ fn link_after(html: &str, suffix: &str) -> String {
     let end = html.find(&format!("{suffix}\"")).unwrap_or_else(|| panic!("no {suffix} in {html}")) + suffix.len();
     let start = html[..end].rfind('"').unwrap() + 1;
     unescape(&html[start..end])
+}
+
+/// A Gewerbeanmeldung through the API, decided by the machine with a fee: its Aktenzeichen
+/// and Kassenzeichen.
+async fn fee_case(s: &TestServer) -> (String, String) {
+    let res = reqwest::Client::new()
+        .post(s.url("/api/v1/musterstadt/applications"))
+        .bearer_auth(s.api_key("musterstadt"))
+        .json(&serde_json::json!({"procedure": "gewerbeanmeldung", "data": common::application("software", "09999")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let body: serde_json::Value = res.json().await.unwrap();
+    let reference = body["reference"].as_str().unwrap().to_string();
+    let (kz,): (String,) = sqlx::query_as(
+        "SELECT f.kassenzeichen FROM fees f JOIN cases c ON c.tenant_id = f.tenant_id AND c.case_id = f.case_id WHERE c.reference = $1",
+    )
+    .bind(&reference)
+    .fetch_one(s.db.store.pool())
+    .await
+    .unwrap();
+    (reference, kz)
+}
+
+async fn fee_status(s: &TestServer, kassenzeichen: &str) -> String {
+    let (status,): (String,) = sqlx::query_as("SELECT status FROM fees WHERE kassenzeichen = $1")
+        .bind(kassenzeichen)
+        .fetch_one(s.db.store.pool())
+        .await
+        .unwrap();
+    status
+}
+
+/// Zahlungsabgleich over HTTP: the finance system posts the day's statement to the API; what
+/// matches is booked, the rest is listed for the town's clerks, who assign a payment to a
+/// fee or close it with a note (errors named by field), or upload a statement themselves;
+/// auditors read; another town's key is refused.
+#[tokio::test]
+async fn bank_statements_are_imported_and_what_does_not_match_is_clarified_by_a_clerk() {
+    for db in testing::all().await {
+        let s = TestServer::start(db).await;
+        let (first, kz1) = fee_case(&s).await;
+        let (_, kz2) = fee_case(&s).await;
+        let unknown = rathaus_domain::kassenzeichen(2026, 999_999);
+        // Musterstadt's notices name this account (demo data).
+        let xml = common::camt_statement("DE02120300000000202051", &kz1, &kz2, &unknown);
+        let import = |key: String, tenant: &'static str, body: String| {
+            let url = s.url(&format!("/api/v1/{tenant}/finance/statements"));
+            async move {
+                reqwest::Client::new()
+                    .post(url)
+                    .bearer_auth(key)
+                    .header("content-type", "application/xml")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap()
+            }
+        };
+        let key = s.api_key("musterstadt").to_string();
+        let other_key = s.api_key("beispielgemeinde").to_string();
+        assert_eq!(import(other_key.clone(), "musterstadt", xml.clone()).await.status(), 403);
+        // Beispielgemeinde's account is another: its own endpoint refuses the statement.
+        let res = import(other_key, "beispielgemeinde", xml.clone()).await;
+        assert_eq!(res.status(), 422);
+        let e: serde_json::Value = res.json().await.unwrap();
+        assert!(e["error"]["message"].as_str().unwrap().contains("Der Kontoauszug ist vom Konto"), "{e}");
+        let res = import(key.clone(), "musterstadt", "<Document/>".into()).await;
+        assert_eq!(res.status(), 422);
+
+        let res = import(key.clone(), "musterstadt", xml.clone()).await;
+        assert_eq!(res.status(), 200);
+        let report: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(
+            (&report["gebucht"], &report["ungeklaert"], &report["nicht_betroffen"]),
+            (&serde_json::json!(1), &serde_json::json!(4), &serde_json::json!(1)),
+            "{report}"
+        );
+        assert_eq!(report["umsaetze"][0]["aktenzeichen"], first.as_str());
+        assert_eq!(fee_status(&s, &kz1).await, "paid");
+        assert_eq!(fee_status(&s, &kz2).await, "open");
+        // The worklist links what waits; the page lists it.
+        let clerk = login(&s, "musterstadt", "sachbearbeitung").await;
+        let (_, _, worklist) = clerk.get("/musterstadt/intern/").await;
+        assert!(worklist.contains("Zahlungsabgleich (4 zu klären)"), "{worklist}");
+        let (st, _, page) = clerk.get("/musterstadt/intern/zahlungen").await;
+        assert_eq!(st, 200);
+        for text in [
+            "Max Weber",
+            "Blumen Koch GmbH",
+            "Heimatverein e.V.",
+            "Der Betrag weicht von der Gebühr ab",
+            "Rückbuchung durch die Bank",
+        ] {
+            assert!(page.contains(text), "{text}");
+        }
+        assert!(!page.contains("Bürobedarf GmbH"), "money out is not listed");
+        let id_of = |page: &str, payer: &str| {
+            let at = page.find(payer).unwrap();
+            let start = page[..at].rfind("id=\"umsatz-").unwrap() + "id=\"umsatz-".len();
+            page[start..].split('"').next().unwrap().trim_end_matches("-title").to_string()
+        };
+        let partial = id_of(&page, "Max Weber");
+        let action = format!("/musterstadt/intern/zahlungen/{partial}");
+        let desk = "/musterstadt/intern/zahlungen";
+        let (st, _, html) =
+            clerk.post(desk, &action, &[("aktion", "zuordnen"), ("kassenzeichen", &kz2), ("vermerk", "")]).await;
+        assert_eq!(st, 422);
+        assert!(
+            html.contains(&format!("href=\"#vermerk-{partial}\"")) && html.contains("Bitte vermerken Sie"),
+            "{html}"
+        );
+        assert!(html.contains(&format!("value=\"{kz2}\"")), "what was typed is kept");
+        let (st, _, html) = clerk
+            .post(desk, &action, &[("aktion", "zuordnen"), ("kassenzeichen", &kz2), ("vermerk", "Rest erlassen")])
+            .await;
+        assert_eq!(st, 200, "{html}");
+        assert!(html.contains("Die Zahlung ist gebucht"), "{html}");
+        assert_eq!(fee_status(&s, &kz2).await, "paid");
+        let heimat = id_of(&html, "Heimatverein e.V.");
+        let (st, _, html) = clerk
+            .post(
+                desk,
+                &format!("{desk}/{heimat}"),
+                &[("aktion", "erledigen"), ("vermerk", "Standgebühr: Ordnungsamt, nicht Rathaus")],
+            )
+            .await;
+        assert_eq!(st, 200);
+        assert!(html.contains("Der Umsatz ist erledigt.") && html.contains("Standgebühr: Ordnungsamt"), "{html}");
+
+        // A clerk uploads the same statement: nothing twice.
+        let (st, _, html) = clerk
+            .post_files_to(desk, &format!("{desk}/kontoauszug"), &[], &[("kontoauszug", "auszug.xml", xml.as_bytes())])
+            .await;
+        assert_eq!(st, 200, "{html}");
+        assert!(html.contains("0 gebucht, 0 zur Klärung, 5 bereits eingelesen, 1 nicht betroffen"), "{html}");
+        let (st, _, html) = clerk
+            .post_files_to(desk, &format!("{desk}/kontoauszug"), &[], &[("kontoauszug", "bild.png", b"\x89PNG")])
+            .await;
+        assert_eq!(st, 422);
+        assert!(html.contains("href=\"#kontoauszug\""), "{html}");
+
+        // Auditors read, and change nothing.
+        let auditor = login(&s, "musterstadt", "pruefung").await;
+        let (st, _, page) = auditor.get(desk).await;
+        assert_eq!(st, 200);
+        assert!(page.contains("Blumen Koch GmbH") && !page.contains("name=\"aktion\""));
+        let koch = id_of(&page, "Blumen Koch GmbH");
+        let (st, _, _) =
+            auditor.post(desk, &format!("{desk}/{koch}"), &[("aktion", "erledigen"), ("vermerk", "x")]).await;
+        assert_eq!(st, 403);
+        s.stop().await;
+    }
 }

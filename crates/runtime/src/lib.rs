@@ -37,6 +37,7 @@ mod notify;
 pub mod payments;
 pub mod preview;
 mod procedures;
+pub mod reconciliation;
 pub mod requests;
 mod submit;
 pub mod tasks;

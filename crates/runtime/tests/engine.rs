@@ -833,3 +833,144 @@ async fn a_decision_with_conditions_is_previewed_as_pdf_and_then_taken() {
         db.cleanup().await;
     }
 }
+
+/// The test statement (testdata/camt053) with the account and the Kassenzeichen filled in.
+fn statement(iban: &str, kz1: &str, kz2: &str, kzx: &str) -> String {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/camt053/stadtkasse-tagesauszug.xml");
+    std::fs::read_to_string(file)
+        .unwrap()
+        .replace("{IBAN}", iban)
+        .replace("{KZ1_A}", &kz1[..4])
+        .replace("{KZ1_B}", &kz1[4..8])
+        .replace("{KZ1_C}", &kz1[8..])
+        .replace("{KZ1}", kz1)
+        .replace("{KZ2}", kz2)
+        .replace("{KZX}", kzx)
+}
+
+/// Zahlungsabgleich: a bank statement pays the fee it names without doubt and the case that
+/// waits for the payment goes on; everything else waits for a clerk, who assigns or closes
+/// it; importing the statement again books nothing twice; a statement of another account is
+/// refused.
+#[tokio::test]
+async fn a_bank_statement_pays_fees_continues_their_cases_and_leaves_the_rest_to_a_clerk() {
+    use rathaus_runtime::reconciliation::Resolution;
+    for db in testing::all().await {
+        let clock = Arc::new(ManualClock::new(monday()));
+        let rt = runtime(&db, clock.clone(), "node-1");
+        let mut settings = TenantSettings { postcodes: vec!["09999".into()], land: "SN".into(), ..Default::default() };
+        settings.bank.iban = "DE89 3704 0044 0532 0130 00".into();
+        let mut tx = db.store.begin().await.unwrap();
+        let t = tenants::create(&mut tx, "musterstadt", "Musterstadt", &settings, monday()).await.unwrap();
+        tenants::activate_procedure(&mut tx, &t.tenant_id, "kasse", &json!({}), monday()).await.unwrap();
+        tx.commit().await.unwrap();
+        rt.sync_deployments().await.unwrap();
+        let (a, b) = (submit_to(&rt, &t, "kasse", "Erika").await, submit_to(&rt, &t, "kasse", "Max").await);
+        rt.run_due_jobs().await.unwrap();
+        let fee_of = |case_id: String| {
+            let db = &db;
+            let t = &t;
+            async move {
+                let mut conn = db.store.conn().await.unwrap();
+                rathaus_store::fees::for_case(&mut conn, &t.tenant_id, &case_id).await.unwrap().pop().unwrap()
+            }
+        };
+        let (fee_a, fee_b) = (fee_of(a.case_id.clone()).await, fee_of(b.case_id.clone()).await);
+        assert_eq!((fee_a.amount_cents, fee_a.status.as_str()), (2600, "open"));
+        let unknown = rathaus_domain::kassenzeichen(2026, 999);
+        let xml = statement("DE89370400440532013000", &fee_a.kassenzeichen, &fee_b.kassenzeichen, &unknown);
+        let clerk = Actor::Staff { staff_id: "s1".into(), username: "sachbearbeitung".into() };
+
+        let report = rt.import_statement(&t, &xml, &clerk).await.unwrap();
+        assert_eq!(report.kontoauszug, "2026-12-07-231");
+        let results: Vec<(&str, &str, Option<&str>)> =
+            report.umsaetze.iter().map(|u| (u.referenz.as_str(), u.ergebnis.as_str(), u.grund.as_deref())).collect();
+        assert_eq!(
+            results,
+            [
+                ("2026120700001", "gebucht", None),
+                ("2026120700002/1", "ungeklaert", Some("betrag_abweichend")),
+                ("2026120700002/2", "ungeklaert", Some("kassenzeichen_unbekannt")),
+                ("2026120700003", "ungeklaert", Some("ohne_kassenzeichen")),
+                ("2026120700004", "nicht_betroffen", None),
+                ("R-77", "ungeklaert", Some("rueckbuchung")),
+            ]
+        );
+        assert_eq!(report.umsaetze[0].aktenzeichen.as_deref(), Some(a.reference.as_str()));
+        assert_eq!(report.umsaetze[5].betrag, "-26.00");
+        assert_eq!((report.gebucht, report.ungeklaert, report.nicht_betroffen), (1, 4, 1));
+        // The case that waited for its payment goes on; the partly paid one still waits.
+        rt.run_due_jobs().await.unwrap();
+        assert_eq!(status(&db, &t, a.reference.as_str()).await, CaseStatus::Confirmed);
+        assert_eq!(status(&db, &t, b.reference.as_str()).await, CaseStatus::Submitted);
+        assert_eq!(fee_of(a.case_id.clone()).await.status, "paid");
+
+        // The same statement again: nothing booked twice.
+        let again = rt.import_statement(&t, &xml, &clerk).await.unwrap();
+        assert_eq!((again.gebucht, again.ungeklaert, again.bereits_eingelesen, again.nicht_betroffen), (0, 0, 5, 1));
+
+        // The clerk's part.
+        let (open, _) = rt.bank_transactions(&t).await.unwrap();
+        assert_eq!(open.len(), 4);
+        let by_ref = |r: &str| open.iter().find(|o| o.bank_reference == r).unwrap().transaction_id.clone();
+        let partial = by_ref("2026120700002/1");
+        let field_of = |e: RuntimeError| match e {
+            RuntimeError::Invalid(v) => v[0].field.clone(),
+            other => panic!("{other:?}"),
+        };
+        let assign = |k: &str| Resolution::Assign { kassenzeichen: k.to_string() };
+        // A different amount needs a note; a paid fee or an unknown number cannot be assigned.
+        let e = rt.resolve_bank_transaction(&t, &partial, &assign(&fee_b.kassenzeichen), "", &clerk).await.unwrap_err();
+        assert_eq!(field_of(e), "vermerk");
+        let unknown_tx = by_ref("2026120700002/2");
+        for wrong in [fee_a.kassenzeichen.as_str(), unknown.as_str(), "123"] {
+            let e = rt.resolve_bank_transaction(&t, &unknown_tx, &assign(wrong), "", &clerk).await.unwrap_err();
+            assert_eq!(field_of(e), "kassenzeichen", "{wrong}");
+        }
+        let grouped =
+            format!("{} {} {}", &fee_b.kassenzeichen[..4], &fee_b.kassenzeichen[4..8], &fee_b.kassenzeichen[8..]);
+        let note = "Rest von 6 € nach Rücksprache erlassen";
+        let reference = rt.resolve_bank_transaction(&t, &partial, &assign(&grouped), note, &clerk).await.unwrap();
+        assert_eq!(reference.as_deref(), Some(b.reference.as_str()));
+        rt.run_due_jobs().await.unwrap();
+        assert_eq!(status(&db, &t, b.reference.as_str()).await, CaseStatus::Confirmed);
+        assert!(matches!(
+            rt.resolve_bank_transaction(&t, &partial, &Resolution::Close, "noch einmal", &clerk).await,
+            Err(RuntimeError::Conflict(_))
+        ));
+        // A return pays nothing; closing needs a note.
+        let returned = by_ref("R-77");
+        let e =
+            rt.resolve_bank_transaction(&t, &returned, &assign(&fee_b.kassenzeichen), "x", &clerk).await.unwrap_err();
+        assert_eq!(field_of(e), "kassenzeichen");
+        let e = rt.resolve_bank_transaction(&t, &returned, &Resolution::Close, " ", &clerk).await.unwrap_err();
+        assert_eq!(field_of(e), "vermerk");
+        rt.resolve_bank_transaction(&t, &returned, &Resolution::Close, "Mahnung an Frau Muster", &clerk).await.unwrap();
+        let (open, done) = rt.bank_transactions(&t).await.unwrap();
+        assert_eq!((open.len(), done.len()), (2, 2));
+        assert!(done.iter().any(|d| d.status == "assigned" && d.note.as_deref() == Some(note)));
+
+        // Another account's statement is refused as a whole.
+        let other = statement("DE02120300000000202051", &fee_a.kassenzeichen, &fee_b.kassenzeichen, &unknown);
+        let e = rt.import_statement(&t, &other, &clerk).await.unwrap_err();
+        assert_eq!(field_of(e), "kontoauszug");
+        assert!(matches!(rt.import_statement(&t, "<kein/>", &clerk).await, Err(RuntimeError::Invalid(_))));
+
+        // Audited.
+        let mut conn = db.store.conn().await.unwrap();
+        for (action, n) in
+            [("finance.statement_imported", 2), ("payment.transfer_booked", 2), ("bank.transaction_closed", 1)]
+        {
+            let (count,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE tenant_id = $1 AND action = $2")
+                    .bind(&t.tenant_id)
+                    .bind(action)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .unwrap();
+            assert_eq!(count, n, "{action}");
+        }
+        drop(conn);
+        db.cleanup().await;
+    }
+}

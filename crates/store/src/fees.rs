@@ -76,3 +76,19 @@ pub async fn mark_paid(conn: &mut AnyConnection, tenant_id: &str, fee_id: &str) 
             .rows_affected();
     Ok(changed == 1)
 }
+
+/// The tenant's fees with these Kassenzeichen (those it issued; unknown numbers are left out).
+pub async fn by_kassenzeichen(conn: &mut AnyConnection, tenant_id: &str, numbers: &[String]) -> Result<Vec<Fee>> {
+    let mut out = Vec::new();
+    for k in numbers {
+        let fee: Option<Fee> = sqlx::query_as(
+            "SELECT fee_id, case_id, kassenzeichen, amount_cents, legal_basis, due_date, status, created_at FROM fees WHERE tenant_id = $1 AND kassenzeichen = $2",
+        )
+        .bind(tenant_id)
+        .bind(k)
+        .fetch_optional(&mut *conn)
+        .await?;
+        out.extend(fee);
+    }
+    Ok(out)
+}

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod assets;
 pub mod audit;
+pub mod bank;
 pub mod batch;
 pub mod businesses;
 pub mod cases;

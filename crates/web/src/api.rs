@@ -609,7 +609,8 @@ impl Modify for SecurityAddon {
         crate::finance::create,
         crate::finance::list,
         crate::finance::show,
-        crate::finance::csv
+        crate::finance::csv,
+        crate::finance::import_statement
     ),
     components(schemas(
         SubmitBody,
@@ -635,7 +636,9 @@ impl Modify for SecurityAddon {
         crate::engine_api::DeploymentInfo,
         rathaus_runtime::finance::FinanceRun,
         rathaus_runtime::finance::Receivable,
-        rathaus_runtime::finance::RunEntry
+        rathaus_runtime::finance::RunEntry,
+        rathaus_runtime::reconciliation::ImportReport,
+        rathaus_runtime::reconciliation::ImportedTransaction
     )),
     modifiers(&SecurityAddon)
 )]

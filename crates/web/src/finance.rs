@@ -1,6 +1,6 @@
 //! The finance interface of the integration API: Sollstellung runs (receivables handed to
-//! the municipal finance system), as JSON or CSV, and the run log. Fields:
-//! docs/finance-export.md.
+//! the municipal finance system), as JSON or CSV, and the run log; bank statements
+//! (camt.053) imported for the Zahlungsabgleich. Fields: docs/finance-export.md.
 
 use crate::api::{authorize, error, internal, lang};
 use crate::AppState;
@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rathaus_domain::Lang;
 use rathaus_runtime::finance::{to_csv, FinanceRun, RunEntry};
+use rathaus_runtime::reconciliation::ImportReport;
 use rathaus_runtime::RuntimeError;
 
 /// Start a Sollstellung run with every receivable not handed over yet.
@@ -115,5 +116,50 @@ pub async fn csv(
         )
             .into_response(),
         Err(r) => r,
+    }
+}
+
+/// The largest bank statement accepted (a month of a town's account is far less).
+pub const MAX_STATEMENT_BYTES: usize = 20 * 1024 * 1024;
+
+/// Import a bank statement (camt.053, versions .02 to .08, UTF-8) of the account the
+/// notices name: each payment whose Kassenzeichen and amount match an open fee marks it
+/// paid and continues its case; every other transaction that concerns the town waits for a
+/// clerk (`/{tenant}/intern/zahlungen`). Importing the same statement again books nothing
+/// twice.
+#[utoipa::path(
+    post,
+    path = "/api/v1/{tenant}/finance/statements",
+    params(("tenant" = String, Path, description = "Tenant slug")),
+    request_body(content = String, content_type = "application/xml", description = "camt.053 statement"),
+    responses(
+        (status = 200, body = ImportReport, description = "What became of each transaction"),
+        (status = 401, body = crate::api::ApiError),
+        (status = 403, body = crate::api::ApiError),
+        (status = 422, body = crate::api::ApiError, description = "Not a camt.053 statement, or of another account"),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn import_statement(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let (tenant, actor) = match authorize(&app, &headers, &slug).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Ok(xml) = std::str::from_utf8(&body) else {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid", "Der Kontoauszug ist nicht in UTF-8 kodiert.");
+    };
+    match app.runtime.import_statement(&tenant, xml, &actor).await {
+        Ok(report) => Json(report).into_response(),
+        Err(RuntimeError::Invalid(problems)) => error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            problems.into_iter().map(|p| p.message).collect::<Vec<_>>().join(" "),
+        ),
+        Err(e) => internal(e),
     }
 }

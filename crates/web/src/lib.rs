@@ -29,6 +29,7 @@ mod mailbox;
 mod oidc;
 mod payment;
 mod portal;
+mod reconciliation;
 mod render;
 mod requests;
 mod session;
@@ -184,6 +185,14 @@ fn routes(app: AppState) -> Router {
                 .post(intake::start)
                 .layer(axum::extract::DefaultBodyLimit::max(attachments::MAX_PAGE_BYTES)),
         )
+        .route(
+            "/api/v1/{tenant}/finance/statements",
+            post(finance::import_statement).layer(axum::extract::DefaultBodyLimit::max(finance::MAX_STATEMENT_BYTES)),
+        )
+        .route(
+            "/{tenant}/intern/zahlungen/kontoauszug",
+            post(reconciliation::upload).layer(axum::extract::DefaultBodyLimit::max(finance::MAX_STATEMENT_BYTES)),
+        )
         // Files come Base64-encoded in the JSON: a third larger.
         .route(
             "/api/v1/{tenant}/applications",
@@ -263,6 +272,8 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/intern/", get(worklist::page))
         .route("/{tenant}/intern/statistik", get(statistics::page))
         .route("/{tenant}/intern/fristen", get(deadlines::page))
+        .route("/{tenant}/intern/zahlungen", get(reconciliation::page))
+        .route("/{tenant}/intern/zahlungen/{transaction_id}", post(reconciliation::resolve))
         .route("/{tenant}/intern/verwaltung", get(admin::page))
         .route("/{tenant}/intern/verwaltung/mitarbeitende", post(admin::create_staff))
         .route("/{tenant}/intern/verwaltung/auftritt", get(admin::settings).post(admin::save_settings))

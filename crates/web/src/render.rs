@@ -31,6 +31,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("business.html", include_str!("../templates/business.html")),
     ("statistics.html", include_str!("../templates/statistics.html")),
     ("deadlines.html", include_str!("../templates/deadlines.html")),
+    ("payments.html", include_str!("../templates/payments.html")),
     ("correction.html", include_str!("../templates/correction.html")),
     ("forwarding.html", include_str!("../templates/forwarding.html")),
     ("admin.html", include_str!("../templates/admin.html")),

@@ -216,10 +216,22 @@ pub async fn page(
     } else {
         Vec::new()
     };
+    // The town's own staff reach the Zahlungsabgleich, with what waits there.
+    let payments_link = if ctx.own_staff() {
+        let mut conn = app.runtime.store.conn().await?;
+        let waiting = rathaus_store::bank::unmatched_count(&mut conn, &tenant.tenant_id).await?;
+        Some(if waiting > 0 {
+            tf(lang, "payments.link_waiting", &[("n", &waiting.to_string())])
+        } else {
+            t(lang, "payments.link")
+        })
+    } else {
+        None
+    };
     let body = render(
         "worklist.html",
         context! {
-            tasks => task_rows, cases => recent, overdue_consultations => overdue_consultations,
+            tasks => task_rows, payments_link => payments_link, cases => recent, overdue_consultations => overdue_consultations,
             case_search => Filter::value(&filter.vorgang), case_searched => !case_words.is_empty(),
             bulk_assignees => bulk_assignees,
             may_bulk => ctx.role.may_decide(),
