@@ -126,3 +126,42 @@ mod tests {
         assert_ne!(a, AccessCode::from_random(&r));
     }
 }
+
+/// A UUID (version 4, RFC 9562) from 16 random bytes, as XÖV messages identify themselves.
+pub fn uuid_v4(mut bytes: [u8; 16]) -> String {
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    uuid_text(&bytes)
+}
+
+/// The UUID form of a 32-digit hex id (the ids Rathaus gives its records), so that a case
+/// keeps one UUID in every message about it; `None` for another id.
+pub fn uuid_of_hex(id: &str) -> Option<String> {
+    let bytes: Vec<u8> = (0..id.len())
+        .step_by(2)
+        .map(|i| id.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect::<Option<Vec<u8>>>()?;
+    let bytes: [u8; 16] = bytes.try_into().ok()?;
+    Some(uuid_v4(bytes))
+}
+
+fn uuid_text(b: &[u8; 16]) -> String {
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+}
+
+#[cfg(test)]
+mod uuid_tests {
+    use super::*;
+
+    #[test]
+    fn uuids_have_version_4_and_a_case_keeps_its_own() {
+        let u = uuid_v4([0xff; 16]);
+        assert_eq!(u, "ffffffff-ffff-4fff-bfff-ffffffffffff");
+        let id = "0123456789abcdef0123456789abcdef";
+        assert_eq!(uuid_of_hex(id).as_deref(), Some("01234567-89ab-4def-8123-456789abcdef"));
+        assert_eq!(uuid_of_hex(id), uuid_of_hex(id));
+        assert_eq!(uuid_of_hex("kein-hex"), None);
+        assert_eq!(uuid_of_hex("0123"), None);
+    }
+}

@@ -15,6 +15,9 @@ pub struct TenantSettings {
     pub bank: BankAccount,
     /// Federal state (Land), e.g. "SN"; decides public holidays.
     pub land: String,
+    /// Amtlicher Gemeindeschlüssel (eight digits, e.g. `14522180`): how messages to other
+    /// authorities (XGewerbeanzeige) name the town.
+    pub ags: String,
     /// The tenant's own texts of its imprint, privacy and accessibility statements; where
     /// empty, the portal shows a statement built from the tenant's data.
     pub legal: LegalTexts,

@@ -31,6 +31,7 @@ pub enum AllowedValues {
 pub const CASE_STATUS: &str = "rathaus:case-status";
 pub const DOCUMENT: &str = "rathaus:document";
 pub const FEE: &str = "rathaus:fee";
+pub const MESSAGE: &str = "rathaus:message";
 
 pub const ALL: &[ConnectorSpec] = &[
     ConnectorSpec {
@@ -92,6 +93,11 @@ pub const ALL: &[ConnectorSpec] = &[
                 description: "Zahlungsfrist in Tagen (Standard 30)",
             },
         ],
+    },
+    ConnectorSpec {
+        task_type: MESSAGE,
+        description: "Sendet jedem Empfänger der Eingabe „empfaenger“ (Ids aus [recipients]) seine Nachricht (XÖV), über den Postausgang.",
+        headers: &[],
     },
 ];
 

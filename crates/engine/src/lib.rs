@@ -18,6 +18,7 @@ pub mod feel;
 pub mod form;
 pub mod library;
 pub mod messages;
+pub mod outbound;
 pub mod summary;
 pub mod tck;
 

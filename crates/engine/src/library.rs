@@ -113,6 +113,13 @@ pub struct Manifest {
     /// then edits.
     #[serde(default)]
     pub text_blocks: BTreeMap<String, TextBlockDef>,
+    /// Message formats to other authorities (XÖV), by key: an XML template and its
+    /// namespace (see [`crate::outbound`]).
+    #[serde(default)]
+    pub messages: BTreeMap<String, crate::outbound::MessageDef>,
+    /// The bodies that receive messages, by the id a decision names them with.
+    #[serde(default)]
+    pub recipients: BTreeMap<String, crate::outbound::RecipientDef>,
 }
 
 /// The outcomes a clerk's decision (`rathaus:entscheidung`) can have.
@@ -233,6 +240,10 @@ pub struct Procedure {
     pub catalogues: BTreeMap<String, Catalogue>,
     /// Template name → typst source.
     pub templates: BTreeMap<String, String>,
+    /// Message key → XML template source.
+    pub message_templates: BTreeMap<String, String>,
+    /// Recipients of messages, compiled, by id.
+    pub recipients: BTreeMap<String, crate::outbound::Recipient>,
     pub applicant: Option<Expression>,
     pub addressee: Option<Expression>,
     /// Every file of the procedure (path relative to the procedure folder → text): what a
@@ -341,6 +352,41 @@ impl Procedure {
                 templates.insert(name.clone(), src);
             }
         }
+        let manifest_text = files.get(MANIFEST).map(String::as_str).unwrap_or("");
+        let mut message_templates = BTreeMap::new();
+        for (key, def) in &manifest.messages {
+            if let Some(src) = get(&def.template, &mut problems) {
+                match crate::outbound::check_template(key, &src) {
+                    Ok(()) => {
+                        message_templates.insert(key.clone(), src);
+                    }
+                    Err(e) => problems.push(Problem { file: def.template.clone(), line: None, message: e }),
+                }
+            }
+        }
+        let mut recipients = BTreeMap::new();
+        for (id, def) in &manifest.recipients {
+            if !manifest.messages.contains_key(&def.message) {
+                problems.push(Problem {
+                    file: MANIFEST.into(),
+                    line: find_line(manifest_text, &format!("[recipients.{id}]")),
+                    message: format!(
+                        "recipients.{id}: Nachricht „{}“ ist unter [messages] nicht beschrieben",
+                        def.message
+                    ),
+                });
+            }
+            match crate::outbound::Recipient::compile(id, def, crate::bpmn::PROCESS_VARIABLES) {
+                Ok(r) => {
+                    recipients.insert(id.clone(), r);
+                }
+                Err(e) => problems.push(Problem {
+                    file: MANIFEST.into(),
+                    line: find_line(manifest_text, &format!("[recipients.{id}]")),
+                    message: format!("recipients.{id}.{e}"),
+                }),
+            }
+        }
         if let Some(form) = &form {
             let manifest_text = files.get(MANIFEST).map(String::as_str).unwrap_or("");
             for (key, source) in &manifest.prefill {
@@ -421,6 +467,8 @@ impl Procedure {
             decisions: decisions.expect("no problems"),
             catalogues,
             templates,
+            message_templates,
+            recipients,
             applicant,
             addressee,
             files,
@@ -826,6 +874,7 @@ fn read_files(dir: &Path) -> Result<BTreeMap<String, String>, Vec<Problem>> {
     wanted.extend(manifest.decisions.iter().cloned());
     wanted.extend(manifest.catalogues.values().cloned());
     wanted.extend(manifest.templates.values().map(|t| t.file.clone()));
+    wanted.extend(manifest.messages.values().map(|m| m.template.clone()));
     for rel in wanted {
         if !is_safe_relative(&rel) {
             problems.push(Problem {

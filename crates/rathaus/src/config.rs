@@ -50,6 +50,11 @@ pub struct ConfigArgs {
     /// `unix:/run/clamav/clamd.ctl`. Without it, uploads are stored marked "not scanned".
     #[arg(long, env = "RATHAUS_CLAMAV", value_name = "ADDRESS")]
     pub clamav: Option<String>,
+    /// Drop directory for messages to other authorities with an `ablage:` address
+    /// (XGewerbeanzeige for an OSCI/XTA gateway): written as `<dir>/<tenant>/<folder>/<id>.xml`.
+    /// Default: <data-dir>/ausgang.
+    #[arg(long, env = "RATHAUS_OUTBOX_DIR", value_name = "DIR")]
+    pub outbox_dir: Option<PathBuf>,
 }
 
 /// How e-mails leave the installation.
@@ -82,6 +87,7 @@ struct FileConfig {
     smtp_url: Option<String>,
     mail_from: Option<String>,
     clamav: Option<String>,
+    outbox_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -98,6 +104,8 @@ pub struct Config {
     pub mail: MailSetting,
     /// The virus scanner for uploads, if any.
     pub clamav: Option<rathaus_runtime::uploads::ClamAddress>,
+    /// Where messages with an `ablage:` address are written.
+    pub outbox_dir: PathBuf,
 }
 
 /// A configuration error: what is wrong and how to fix it.
@@ -169,9 +177,11 @@ impl Config {
             ),
             None => None,
         };
+        let outbox_dir = args.outbox_dir.clone().or(file.outbox_dir).unwrap_or_else(|| data_dir.join("ausgang"));
         Ok(Config {
             mail,
             clamav,
+            outbox_dir,
             bind,
             data_dir,
             database_url,

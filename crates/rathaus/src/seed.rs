@@ -83,6 +83,8 @@ fn demo_tenants() -> Vec<DemoTenant> {
                     bank: "Deutsche Kreditbank".into(),
                 },
                 land: "SN".into(),
+                // Fictitious: the Land key 14 (Sachsen), a district and town number nobody has.
+                ags: "14599001".into(),
                 legal: LegalTexts {
                     accessibility_enforcement: SACHSEN_ENFORCEMENT.into(),
                     ..Default::default()
@@ -128,6 +130,7 @@ fn demo_tenants() -> Vec<DemoTenant> {
                     bank: "Commerzbank".into(),
                 },
                 land: "SN".into(),
+                ags: "14599002".into(),
                 legal: LegalTexts {
                     // A tenant that writes its own imprint: shown instead of the generated one.
                     imprint: "Herausgeberin dieser Seiten ist die Gemeinde Beispielgemeinde, vertreten durch den Bürgermeister Max Mustermann.\n\nGemeinde Beispielgemeinde\nDorfstraße 5\n09998 Beispielgemeinde\n\nDie Gemeinde ist eine Körperschaft des öffentlichen Rechts. Zuständige Aufsichtsbehörde ist das Landratsamt.".into(),

@@ -75,6 +75,9 @@ pub async fn assemble(config: &Config, store: Store) -> Result<Assembled> {
         let provider = rathaus_runtime::payments::TestProvider::new(&runtime.config.secret);
         let _ = runtime.payments.set(Box::new(provider));
     }
+    // Messages to other authorities: HTTP addresses directly, `ablage:` into the drop
+    // directory, where a gateway (OSCI/XTA) picks them up.
+    let _ = runtime.transport.set(Box::new(rathaus_runtime::outbox::Transports::new(Some(config.outbox_dir.clone()))));
     match &config.clamav {
         Some(address) => {
             let _ = runtime.scanner.set(Box::new(rathaus_runtime::uploads::ClamAv::new(address.clone())));

@@ -171,6 +171,12 @@ async fn every_back_office_route_answers_each_role_of_each_town_as_expected() {
                 [Allowed, Allowed, Allowed, Allowed],
             ),
             ("GET", format!("{m}/vorgaenge/{case}/akte.zip"), vec![], [Allowed, Allowed, Allowed, Allowed]),
+            (
+                "GET",
+                format!("{m}/vorgaenge/{case}/uebermittlungen/gibt-es-nicht"),
+                vec![],
+                [NotFound, NotFound, NotFound, NotFound],
+            ),
             ("GET", format!("{m}/vorgaenge/{case}/akte.pdf"), vec![], [Allowed, Allowed, Allowed, Allowed]),
             ("GET", format!("{m}/vorgaenge/{case}?art=nachrichten"), vec![], [Allowed, Allowed, Allowed, Allowed]),
             ("GET", format!("{m}/betrieb"), vec![], [Forbidden, Forbidden, Allowed, Allowed]),

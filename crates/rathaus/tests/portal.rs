@@ -3419,3 +3419,52 @@ async fn bank_statements_are_imported_and_what_does_not_match_is_clarified_by_a_
         s.stop().await;
     }
 }
+
+/// The case file lists the messages the case sent to other authorities (XGewerbeanzeige),
+/// each downloadable as sent; the background worker delivers them into the drop directory.
+#[tokio::test]
+async fn the_case_file_lists_the_transmissions_to_other_authorities() {
+    for db in testing::all().await {
+        let s = TestServer::start(db).await;
+        let (reference, _) = fee_case(&s).await;
+        let (case_id,): (String,) = sqlx::query_as("SELECT case_id FROM cases WHERE reference = $1")
+            .bind(&reference)
+            .fetch_one(s.db.store.pool())
+            .await
+            .unwrap();
+        let clerk = login(&s, "musterstadt", "sachbearbeitung").await;
+        let path = format!("/musterstadt/intern/vorgaenge/{case_id}");
+        // Delivered in the background: wait until the case file says so.
+        let mut page = String::new();
+        for _ in 0..100 {
+            page = clerk.get(&path).await.2;
+            if page.matches("zugestellt am").count() == 5 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let list = between(&page, "id=\"transmissions\">", "</ul>");
+        for name in [
+            "Finanzamt",
+            "Statistisches Landesamt",
+            "Zollverwaltung",
+            "Industrie- und Handelskammer",
+            "Berufsgenossenschaft (DGUV)",
+        ] {
+            assert!(list.contains(name), "{name}: {list}");
+        }
+        assert_eq!(list.matches("zugestellt am").count(), 5, "{list}");
+        let files: usize = std::fs::read_dir(s.data_dir.join("ausgang/musterstadt"))
+            .unwrap()
+            .map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().count())
+            .sum();
+        assert_eq!(files, 5);
+        let start = list.find("href=\"").unwrap() + 6;
+        let url = unescape(&list[start..start + list[start..].find('"').unwrap()]);
+        let res = clerk.c.get(format!("{}{url}", clerk.base)).send().await.unwrap();
+        assert_eq!(res.headers()["content-type"], "application/xml; charset=utf-8");
+        let xml = res.text().await.unwrap();
+        assert!(xml.starts_with("<?xml") && xml.contains(&reference), "{xml}");
+        s.stop().await;
+    }
+}

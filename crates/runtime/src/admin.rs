@@ -356,6 +356,13 @@ fn check_area(settings: &rathaus_domain::TenantSettings, problems: &mut Vec<Fiel
             format!("Land „{}“ ist unbekannt (erwartet das Kürzel, z. B. SN für Sachsen)", settings.land),
         ));
     }
+    let ags_ok = settings.ags.len() == 8 && settings.ags.bytes().all(|b| b.is_ascii_digit());
+    if !settings.ags.is_empty() && !ags_ok {
+        problems.push(problem(
+            "ags",
+            format!("Gemeindeschlüssel „{}“ muss acht Ziffern haben (z. B. 14522180)", settings.ags),
+        ));
+    }
     for d in settings.domains.iter().filter(|d| !host_name_ok(d)) {
         problems.push(problem("domains", format!("„{d}“ ist kein Rechnername (z. B. service.musterstadt.de)")));
     }

@@ -1,6 +1,6 @@
 //! The complete case file (eAkte) for download, as one ZIP or one PDF. The ZIP: the application's data and
 //! findings, every document with its original bytes, the messages, the requests to the
-//! applicant, the consultations of other bodies with their statements, fees and payments, the timeline and the audit trail of the case, and a list
+//! applicant, the consultations of other bodies with their statements, fees and payments, the messages sent to other authorities (as sent), the timeline and the audit trail of the case, and a list
 //! of SHA-256 checksums of every file in it (`sha256sum -c` checks them). Exporting is
 //! audited.
 
@@ -107,6 +107,17 @@ impl Runtime {
             .map(|p| json!({"zahlungsdienst": p.provider, "betrag_cent": p.amount_cents, "stand": p.status, "begonnen": p.created_at, "referenz": p.provider_reference}))
             .collect();
         files.push(("gebuehren.json".into(), pretty(&json!({"gebuehren": fee_rows, "zahlungen": payment_rows}))));
+        // Messages to other authorities, as sent, and their delivery.
+        let mut sent = Vec::new();
+        for m in rathaus_store::outbox::for_case(&mut conn, t, case_id).await? {
+            let path = format!("uebermittlungen/{}-{}.xml", safe_file_name(&m.kind), safe_file_name(&m.recipient));
+            sent.push(json!({"datei": path, "empfaenger": m.recipient_name, "art": m.kind, "adresse": m.address,
+                "erstellt": m.created_at, "zugestellt": m.delivered_at, "quittung": m.receipt, "sha256": m.sha256}));
+            files.push((path, m.content.into_bytes()));
+        }
+        if !sent.is_empty() {
+            files.push(("uebermittlungen.json".into(), pretty(&Json::Array(sent))));
+        }
         let timeline: Vec<Json> = events::for_case(&mut conn, t, case_id, false)
             .await?
             .into_iter()

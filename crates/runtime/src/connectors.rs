@@ -7,18 +7,21 @@ use crate::deadlines::DEADLINE_JOB;
 use crate::docdata::{document_data, DocumentContext};
 use crate::forwarding::FORWARDING_JOB;
 use crate::notify::NOTIFY_JOB;
+use crate::outbox::DELIVER_JOB;
 use crate::requests::{Phase, REQUEST_JOB};
 use crate::submit::RECEIPT_JOB;
 use crate::{Result, Runtime, RuntimeError};
 use rathaus_domain::time::{german_time, german_today};
 use rathaus_domain::{kassenzeichen, CaseStatus, Money};
-use rathaus_engine::connectors::{CASE_STATUS, DOCUMENT, FEE};
+use rathaus_engine::connectors::{CASE_STATUS, DOCUMENT, FEE, MESSAGE};
+use rathaus_engine::outbound::ResolvedRecipient;
 use rathaus_engine::Procedure;
 use rathaus_store::audit::{self, Actor};
 use rathaus_store::cases::Case;
 use rathaus_store::jobs::Job;
+use rathaus_store::outbox::{self, NewMessage};
 use rathaus_store::tenants::Tenant;
-use rathaus_store::{cases, documents, events, fees, next_counter};
+use rathaus_store::{cases, documents, events, fees, jobs, next_counter};
 use serde_json::{json, Map, Value as Json};
 use sqlx::AnyConnection;
 use std::collections::BTreeMap;
@@ -68,6 +71,37 @@ pub(crate) enum Prepared {
         legal_basis: String,
         due_days: i64,
     },
+    /// Messages rendered for their recipients, to go into the outbox.
+    Messages(Vec<Outgoing>),
+    /// A message of the outbox was delivered (`receipt`), or had been already (`None`).
+    Delivered {
+        message_id: String,
+        recipient: String,
+        receipt: Option<String>,
+    },
+}
+
+pub(crate) struct Outgoing {
+    message_id: String,
+    title: String,
+    recipient: ResolvedRecipient,
+    content: String,
+}
+
+/// The recipient ids of the connector's input `empfaenger`: a list of texts, one text, or
+/// nothing (no message).
+fn recipient_ids(input: Option<&Json>) -> Result<Vec<String>, String> {
+    match input {
+        None | Some(Json::Null) => Ok(Vec::new()),
+        Some(Json::String(s)) => Ok(vec![s.clone()]),
+        Some(Json::Array(items)) => items
+            .iter()
+            .map(|i| {
+                i.as_str().map(String::from).ok_or_else(|| format!("Eingabe „empfaenger“: {i} ist keine Empfänger-Id"))
+            })
+            .collect(),
+        Some(other) => Err(format!("Eingabe „empfaenger“: {other} ist keine Liste von Empfänger-Ids")),
+    }
 }
 
 fn headers(job: &Job) -> BTreeMap<String, String> {
@@ -191,6 +225,47 @@ pub(crate) async fn prepare(
             let sent = crate::forwarding::prepare(rt, tenant, case, &forwarding_id).await?;
             Ok(Prepared::ForwardingMailed { forwarding_id, sent })
         }
+        MESSAGE => {
+            let now = rt.clock.now();
+            let mut out = Vec::new();
+            for id in recipient_ids(input.get("empfaenger"))? {
+                let recipient = procedure.recipients.get(&id).ok_or_else(|| {
+                    format!("Empfänger „{id}“ ist in procedure.toml unter [recipients] nicht beschrieben")
+                })?;
+                let resolved = recipient.resolve(variables)?;
+                let (Some(def), Some(source)) = (
+                    procedure.manifest.messages.get(&resolved.message),
+                    procedure.message_templates.get(&resolved.message),
+                ) else {
+                    return Err(format!("Nachricht „{}“ ist nicht beschrieben", resolved.message));
+                };
+                let message_id = rathaus_domain::ids::uuid_v4(rand::random());
+                let context =
+                    crate::outbox::message_context(tenant, case, procedure, variables, &resolved, &message_id, now);
+                let content = rathaus_engine::outbound::render(&resolved.message, source, &def.namespace, &context)
+                    .map_err(|e| format!("Nachricht an {}: {e}", resolved.name))?;
+                let title = def.title.get(rathaus_domain::Lang::De).to_string();
+                out.push(Outgoing { message_id, title, recipient: resolved, content });
+            }
+            Ok(Prepared::Messages(out))
+        }
+        DELIVER_JOB => {
+            let message_id = h.get("message").cloned().ok_or("Header „message“ fehlt")?;
+            let message = rt
+                .case_message_out(&tenant.tenant_id, &case.case_id, &message_id)
+                .await
+                .map_err(|e| format!("Nachricht {message_id}: {e}"))?;
+            let recipient = message.recipient_name.clone();
+            if message.status == outbox::DELIVERED {
+                return Ok(Prepared::Delivered { message_id, recipient, receipt: None });
+            }
+            let receipt = rt
+                .transport()
+                .deliver(tenant, &message)
+                .await
+                .map_err(|e| format!("Zustellung an {recipient}: {e}"))?;
+            Ok(Prepared::Delivered { message_id, recipient, receipt: Some(receipt) })
+        }
         other => Err(format!("unbekannter Konnektor „{other}“")),
     }
 }
@@ -305,6 +380,96 @@ pub(crate) async fn commit(
                 )
                 .await?;
                 out.insert("gebuehr".into(), json!({"betrag": Money::from_cents(fee.amount_cents).to_decimal_string(), "kassenzeichen": fee.kassenzeichen, "faellig": fee.due_date}));
+            }
+        }
+        Prepared::Messages(list) => {
+            let mut sent = Vec::new();
+            for m in list {
+                let r = &m.recipient;
+                let recorded = outbox::insert(
+                    conn,
+                    &NewMessage {
+                        tenant_id: t,
+                        message_id: &m.message_id,
+                        case_id: &case.case_id,
+                        job_id: &job.job_id,
+                        recipient: &r.id,
+                        recipient_name: &r.name,
+                        kind: &r.message,
+                        address: &r.address,
+                        content: &m.content,
+                        now,
+                    },
+                )
+                .await?;
+                if recorded {
+                    jobs::insert_write(
+                        t,
+                        &format!("{}-zustellung", m.message_id),
+                        &job.instance_id,
+                        &case.case_id,
+                        0,
+                        "_zustellung",
+                        DELIVER_JOB,
+                        &json!({"message": m.message_id}),
+                        &json!({}),
+                        10,
+                        now,
+                        now,
+                    )
+                    .execute(&mut *conn)
+                    .await?;
+                    audit::append(
+                        conn,
+                        t,
+                        &Actor::System,
+                        "message.queued",
+                        "case",
+                        &case.case_id,
+                        &json!({"message": m.message_id, "recipient": r.id, "kind": r.message, "address": r.address, "job": job.job_id}),
+                        now,
+                    )
+                    .await?;
+                    events::add(
+                        conn,
+                        t,
+                        &case.case_id,
+                        "transmission",
+                        &format!("Übermittlung an {} vorbereitet ({})", r.name, m.title),
+                        false,
+                        now,
+                    )
+                    .await?;
+                }
+                sent.push(json!({"empfaenger": r.id, "nachricht": m.message_id}));
+            }
+            out.insert("nachrichten".into(), Json::Array(sent));
+        }
+        Prepared::Delivered { message_id, recipient, receipt } => {
+            if let Some(receipt) = receipt {
+                if outbox::delivered(conn, t, message_id, receipt, now).await? {
+                    audit::append(
+                        conn,
+                        t,
+                        &Actor::System,
+                        "message.delivered",
+                        "case",
+                        &case.case_id,
+                        &json!({"message": message_id, "receipt": receipt}),
+                        now,
+                    )
+                    .await?;
+                    events::add(
+                        conn,
+                        t,
+                        &case.case_id,
+                        "transmission",
+                        &format!("Übermittlung an {recipient} zugestellt"),
+                        false,
+                        now,
+                    )
+                    .await?;
+                }
             }
         }
         Prepared::Document { kind, template, title, bytes, visible } => {

@@ -34,6 +34,7 @@ pub mod intake;
 pub mod mail;
 pub mod mailbox;
 mod notify;
+pub mod outbox;
 pub mod payments;
 pub mod preview;
 mod procedures;
@@ -119,6 +120,9 @@ pub struct Runtime {
     /// The virus scanner every upload passes, if the installation has one (set once at
     /// start; without one, uploads are stored marked `unscanned`).
     pub scanner: std::sync::OnceLock<Box<dyn uploads::VirusScanner>>,
+    /// How messages to other authorities are delivered (set once at start with the
+    /// installation's drop directory; without it, HTTP addresses only).
+    pub transport: std::sync::OnceLock<Box<dyn outbox::Transport>>,
     deployments: Mutex<HashMap<String, Arc<Procedure>>>,
     work: Notify,
 }
@@ -139,6 +143,7 @@ impl Runtime {
             mail,
             payments: std::sync::OnceLock::new(),
             scanner: std::sync::OnceLock::new(),
+            transport: std::sync::OnceLock::new(),
             deployments: Mutex::new(HashMap::new()),
             work: Notify::new(),
         })

@@ -46,6 +46,7 @@ fn sample_tenant(postcodes: Vec<String>) -> Tenant {
                 bank: "Bank".into(),
             },
             land: "SN".into(),
+            ags: "14599000".into(),
             ..Default::default()
         },
     }
@@ -207,6 +208,37 @@ pub fn check_examples(procedure: &Procedure, folder: &Path) -> Vec<String> {
                     }
                 }
                 Err(e) => problems.push(format!("{template_file}: {e} (mit Beispiel {})", file_name(&name))),
+            }
+        }
+        // Every recipient's message, whether or not this example's decision names it.
+        for (id, recipient) in &procedure.recipients {
+            let resolved = match recipient.resolve(&vars) {
+                Ok(r) => r,
+                Err(e) => {
+                    problems.push(format!("procedure.toml: {e} (mit Beispiel {})", file_name(&name)));
+                    continue;
+                }
+            };
+            let (Some(def), Some(source)) = (
+                procedure.manifest.messages.get(&resolved.message),
+                procedure.message_templates.get(&resolved.message),
+            ) else {
+                continue;
+            };
+            let context = crate::outbox::message_context(
+                &tenant,
+                &case,
+                procedure,
+                &vars,
+                &resolved,
+                "00000000-0000-4000-8000-000000000000",
+                now,
+            );
+            if let Err(e) = rathaus_engine::outbound::render(&resolved.message, source, &def.namespace, &context) {
+                let text = format!("{}: {e}", folder.join(&def.template).display());
+                if !problems.iter().any(|p| p.starts_with(&text)) {
+                    problems.push(format!("{text} (Empfänger {id}, mit Beispiel {})", file_name(&name)));
+                }
             }
         }
     }

@@ -96,7 +96,9 @@ pub async fn claim(
     let (filter, a, b) = match what {
         Claim::BuiltIn => ("AND job_type LIKE $4 AND $5 = $5", format!("{BUILT_IN_PREFIX}%"), String::new()),
         Claim::Instance { tenant_id, instance_id } => (
-            "AND tenant_id = $4 AND instance_id = $5 AND job_type LIKE 'rathaus:%'",
+            // Deliveries to other authorities wait for the background worker, never for an
+            // applicant's request.
+            "AND tenant_id = $4 AND instance_id = $5 AND job_type LIKE 'rathaus:%' AND job_type <> 'rathaus:deliver-message'",
             tenant_id.to_string(),
             instance_id.to_string(),
         ),
@@ -297,7 +299,8 @@ pub async fn busy_for_instance(
     now: DateTime<Utc>,
 ) -> Result<i64> {
     let (n,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM jobs WHERE tenant_id = $1 AND instance_id = $2 AND job_type LIKE 'rathaus:%' AND (status = 'running' OR (status = 'pending' AND run_at <= $3))",
+        "SELECT COUNT(*) FROM jobs WHERE tenant_id = $1 AND instance_id = $2 AND job_type LIKE 'rathaus:%' AND job_type <> 'rathaus:deliver-message'
+         AND (status = 'running' OR (status = 'pending' AND run_at <= $3))",
     )
     .bind(tenant_id)
     .bind(instance_id)

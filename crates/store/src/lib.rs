@@ -27,6 +27,7 @@ pub mod instances;
 pub mod jobs;
 pub mod mailbox;
 pub mod messages;
+pub mod outbox;
 pub mod payments;
 pub mod requests;
 pub mod sessions;

@@ -744,6 +744,13 @@ const SETTINGS: &[Setting] = &[
         set: |s, v| s.land = v.to_uppercase(),
     },
     Setting {
+        name: "ags",
+        section: "area",
+        kind: Kind::Text,
+        get: |s| s.ags.clone(),
+        set: |s, v| s.ags = v.trim().to_string(),
+    },
+    Setting {
         name: "domains",
         section: "area",
         kind: Kind::Lines,

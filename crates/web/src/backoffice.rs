@@ -576,6 +576,22 @@ pub(crate) async fn render_case_with(
                 "status": t(lang, &format!("case.payment_status_{}", p.status)), "started": when(&p.created_at), "updated": when(&p.updated_at)})
         })
         .collect();
+    // Messages to other authorities (XGewerbeanzeige …) with their delivery.
+    let transmissions: Vec<Json> = rathaus_store::outbox::for_case(&mut conn, &tenant.tenant_id, &case.case_id)
+        .await?
+        .into_iter()
+        .map(|m| {
+            let status = match (&m.delivered_at, &m.receipt) {
+                (Some(at), Some(receipt)) => {
+                    tf(lang, "case.transmission_delivered", &[("at", &when(at)), ("receipt", receipt)])
+                }
+                _ => t(lang, "case.transmission_pending"),
+            };
+            json!({"recipient": m.recipient_name, "kind": m.kind, "created": when(&m.created_at), "status": status,
+                "delivered": m.delivered_at.is_some(), "sha256_short": m.sha256.get(..12).unwrap_or_default(),
+                "url": format!("/{}/intern/vorgaenge/{}/uebermittlungen/{}", tenant.slug, case.case_id, m.message_id)})
+        })
+        .collect();
     let open: Vec<tasks::Task> = tasks::for_case(&mut conn, &tenant.tenant_id, &case.case_id)
         .await?
         .into_iter()
@@ -739,7 +755,7 @@ pub(crate) async fn render_case_with(
                 documents => forward.documents, authority_error => forward.error("abgabe_stelle"), email_error => forward.error("abgabe_email"),
                 reason_error => forward.error("abgabe_grund"), open => !forward.errors.is_empty() },
             corrections => corrections, may_correct => ctx.role.may_decide() && !rathaus_domain::CaseStatus::parse(&case.status).is_some_and(rathaus_domain::CaseStatus::is_final),
-            deadlines => deadline_rows, findings => findings, sections => sections, documents => docs, fees => fee_rows, payments => payment_rows, open_tasks => open_tasks, audit => trail,
+            deadlines => deadline_rows, findings => findings, sections => sections, documents => docs, fees => fee_rows, payments => payment_rows, transmissions => transmissions, open_tasks => open_tasks, audit => trail,
             chronicle => entries, chronicle_kinds => chronicle_kinds,
             note_text => note_text, note_error => note_error, note_action => format!("{case_base}/vermerke"),
             messages => messages, message_error => message_error, message_text => message_text,
@@ -917,6 +933,31 @@ pub async fn document(
         documents::content(&mut conn, &tenant.tenant_id, &case_id, &document_id).await?.ok_or(AppError::NotFound)?;
     drop(conn);
     session.finish(&app, &slug, document_response(&meta, bytes)).await
+}
+
+/// A message the case sent to another authority, as sent (XML).
+pub async fn transmission(
+    State(app): State<AppState>,
+    Path((slug, case_id, message_id)): Path<(String, String, String)>,
+    visit: Visit,
+) -> AppResult<Response> {
+    let Visit { tenant, session, .. } = visit;
+    let ctx = match require_staff(&app, &tenant, &session).await {
+        Ok(c) => c,
+        Err(r) => return session.finish(&app, &slug, r).await,
+    };
+    visible_case(&app, &tenant, &ctx, &case_id).await?;
+    let message = app.runtime.case_message_out(&tenant.tenant_id, &case_id, &message_id).await?;
+    let file_name = format!("{}-{}.xml", message.kind, message.recipient);
+    let response = (
+        [
+            (header::CONTENT_TYPE, "application/xml; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")),
+        ],
+        message.content,
+    )
+        .into_response();
+    session.finish(&app, &slug, response).await
 }
 
 /// A posted decision form of a task the staff member may work on: the form, who, the

@@ -298,6 +298,7 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/intern/vorgaenge/{case_id}", get(backoffice::case))
         .route("/{tenant}/intern/vorgaenge/{case_id}/dokumente/{document_id}", get(backoffice::document))
         .route("/{tenant}/intern/vorgaenge/{case_id}/akte.zip", get(backoffice::archive))
+        .route("/{tenant}/intern/vorgaenge/{case_id}/uebermittlungen/{message_id}", get(backoffice::transmission))
         .route("/{tenant}/intern/vorgaenge/{case_id}/akte.pdf", get(backoffice::archive_pdf))
         .route("/{tenant}/intern/vorgaenge/{case_id}/nachrichten", post(backoffice::send_message))
         .route("/{tenant}/intern/vorgaenge/{case_id}/nachforderungen", post(requests::create))
