@@ -11,6 +11,7 @@ pub mod assistant;
 pub mod bpmn;
 pub mod catalogue;
 pub mod connectors;
+pub mod describe;
 pub mod dmn;
 pub mod environment;
 pub mod executor;

@@ -180,6 +180,15 @@ enum BenchCommand {
 enum LibraryCommand {
     /// Validate a procedure folder or a whole library; prints every problem with file and line.
     Validate { dir: PathBuf },
+    /// Write the description of every procedure of the library into the documentation
+    /// (between its markers in `--file`), or with `--check` only say whether it is current.
+    Docs {
+        dir: PathBuf,
+        #[arg(long, default_value = "docs/procedures.md")]
+        file: PathBuf,
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -215,6 +224,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Library { command: LibraryCommand::Validate { dir } } => Ok(validate_library(&dir)),
+        Command::Library { command: LibraryCommand::Docs { dir, file, check } } => library_docs(&dir, &file, check),
         Command::DmnTck { dir, failures } => {
             if !dir.is_dir() {
                 bail!("{} ist kein Ordner mit TCK-Testfällen (z. B. testdata/dmn-tck/TestCases)", dir.display());
@@ -435,6 +445,33 @@ async fn tenant_by_slug(a: &server::Assembled, slug: &str) -> Result<rathaus_sto
     rathaus_store::tenants::by_slug(&mut conn, slug)
         .await?
         .with_context(|| format!("Einen Mandanten „{slug}“ gibt es nicht"))
+}
+
+/// `rathaus library docs`: the generated parts of the procedures' documentation.
+fn library_docs(dir: &std::path::Path, file: &std::path::Path, check: bool) -> Result<ExitCode> {
+    let library = rathaus_engine::Library::load(dir).map_err(|problems| {
+        let lines: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        anyhow::anyhow!("Die Bibliothek {} ist ungültig:\n{}", dir.display(), lines.join("\n"))
+    })?;
+    let current = std::fs::read_to_string(file).unwrap_or_default();
+    let procedures: Vec<&rathaus_engine::Procedure> = library.procedures.values().map(|p| p.as_ref()).collect();
+    let updated = rathaus_engine::describe::update(&current, &procedures);
+    if check {
+        if updated == current {
+            println!("✓ {} ist aktuell", file.display());
+            return Ok(ExitCode::SUCCESS);
+        }
+        eprintln!(
+            "{} ist nicht aktuell. Erzeugen Sie sie neu: rathaus library docs {} --file {}",
+            file.display(),
+            dir.display(),
+            file.display()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    std::fs::write(file, updated).with_context(|| format!("{} nicht schreibbar", file.display()))?;
+    println!("✓ {} geschrieben ({} Verfahren)", file.display(), procedures.len());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn validate_library(dir: &std::path::Path) -> ExitCode {

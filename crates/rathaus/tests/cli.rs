@@ -124,3 +124,49 @@ async fn an_openid_connect_provider_is_connected_with_its_secret_kept_out_of_the
         changed.details
     );
 }
+
+/// docs/procedures.md carries what the library says about each procedure, generated: it is
+/// current, and the generator adds a procedure it does not know yet and replaces an old
+/// description between the markers, leaving the hand-written text alone.
+#[test]
+fn the_procedures_documentation_is_generated_from_the_library_and_current() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/procedures.md");
+    let library = library_dir();
+    let out = rathaus(
+        dir.path(),
+        &["library", "docs", library.to_str().unwrap(), "--file", docs.to_str().unwrap(), "--check"],
+    );
+    assert!(
+        out.status.success(),
+        "{}\nRegenerate it: cargo run -- library docs library",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let file = dir.path().join("procedures.md");
+    let stale = "# Procedures\n\nHand-written.\n\n<!-- generated: gewerbeanmeldung (rathaus library docs) -->\nold\n<!-- end generated: gewerbeanmeldung -->\n\nMore.\n";
+    std::fs::write(&file, stale).unwrap();
+    let check = rathaus(
+        dir.path(),
+        &["library", "docs", library.to_str().unwrap(), "--file", file.to_str().unwrap(), "--check"],
+    );
+    assert_eq!(check.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&check.stderr).contains("ist nicht aktuell"));
+    let out = rathaus(dir.path(), &["library", "docs", library.to_str().unwrap(), "--file", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("# Procedures\n\nHand-written.\n") && text.ends_with("\nMore.\n"), "{text}");
+    assert!(!text.contains("\nold\n"));
+    for part in [
+        "| legal basis | §§ 14, 15 Gewerbeordnung",
+        "- clerk: „Anzeige prüfen und entscheiden“",
+        "| Finanzamt | `finanzamt` | XGewerbeanzeige 2.2 |",
+    ] {
+        assert!(text.contains(part), "{part}");
+    }
+    // A file without the markers gets a section per procedure.
+    std::fs::write(&file, "# Procedures\n").unwrap();
+    rathaus(dir.path(), &["library", "docs", library.to_str().unwrap(), "--file", file.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("## Gewerbeanzeige (An-, Um- und Abmeldung) (`library/gewerbeanmeldung`)"), "{text}");
+}
