@@ -1,6 +1,6 @@
 //! The complete case file (eAkte) for download, as one ZIP or one PDF. The ZIP: the application's data and
 //! findings, every document with its original bytes, the messages, the requests to the
-//! applicant, the consultations of other bodies with their statements, fees and payments, the messages sent to other authorities (as sent), the timeline and the audit trail of the case, and a list
+//! applicant, the consultations of other bodies with their statements, fees and payments, the messages sent to other authorities (as sent), the timeline and the audit trail of the case, metadata in the manner of XDOMEA (`xdomea.xml`), and a list
 //! of SHA-256 checksums of every file in it (`sha256sum -c` checks them). Exporting is
 //! audited.
 
@@ -30,6 +30,77 @@ fn pretty(v: &Json) -> Vec<u8> {
     serde_json::to_vec_pretty(v).expect("JSON serialises")
 }
 
+/// Text for XML content and attribute values.
+fn xml_text(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// The metadata of an archive package in the manner of XDOMEA (the German standard for
+/// handing records to an archive or another records system): the file (Akte) with its
+/// Aktenzeichen, subject, period and retention, and every file of the package with its kind
+/// and SHA-256. Not validated against the XDOMEA schema: an archive's ingest maps it.
+struct Package<'a> {
+    tenant: &'a str,
+    case: &'a cases::Case,
+    procedure_name: &'a str,
+    retention_years: u32,
+    created_at: String,
+}
+
+impl Package<'_> {
+    fn xml(
+        &self,
+        files: &[(String, Vec<u8>)],
+        documents: &std::collections::HashMap<String, &documents::DocumentMeta>,
+    ) -> String {
+        let c = self.case;
+        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        out.push_str("<Aussonderung xmlns=\"urn:rathaus:archivpaket:1\" stil=\"xdomea\">\n");
+        out.push_str(&format!(
+            "  <Kopf><Erstellungszeitpunkt>{}</Erstellungszeitpunkt><Absender>{}</Absender><SendendesSystem>Rathaus {}</SendendesSystem></Kopf>\n",
+            xml_text(&self.created_at),
+            xml_text(self.tenant),
+            env!("CARGO_PKG_VERSION")
+        ));
+        out.push_str("  <Akte>\n");
+        out.push_str(&format!("    <Kennzeichen>{}</Kennzeichen>\n", xml_text(&c.reference)));
+        out.push_str(&format!(
+            "    <Betreff>{} – {}</Betreff>\n",
+            xml_text(self.procedure_name),
+            xml_text(&c.applicant)
+        ));
+        out.push_str(&format!("    <Verfahren>{}</Verfahren>\n", xml_text(&c.procedure_id)));
+        out.push_str(&format!(
+            "    <Laufzeit><Beginn>{}</Beginn><Ende>{}</Ende></Laufzeit>\n",
+            xml_text(&c.submitted_at),
+            xml_text(c.decided_at.as_deref().unwrap_or(""))
+        ));
+        out.push_str(&format!("    <Status>{}</Status>\n", xml_text(&c.status)));
+        out.push_str(&format!(
+            "    <Aufbewahrungsdauer einheit=\"Jahre\">{}</Aufbewahrungsdauer>\n",
+            self.retention_years
+        ));
+        out.push_str("    <Vorgang>\n");
+        for (path, bytes) in files {
+            let (kind, title, date) = match documents.get(path) {
+                Some(d) => (d.kind.as_str(), d.title.as_str(), d.created_at.as_str()),
+                None if path.starts_with("uebermittlungen/") => ("uebermittlung", path.as_str(), ""),
+                None => ("metadaten", path.as_str(), ""),
+            };
+            out.push_str(&format!(
+                "      <Dokument><Dateiname>{}</Dateiname><Typ>{}</Typ><Titel>{}</Titel><Datum>{}</Datum><Hashwert algorithmus=\"SHA-256\">{}</Hashwert></Dokument>\n",
+                xml_text(path),
+                xml_text(kind),
+                xml_text(title),
+                xml_text(date),
+                sha256_hex(bytes)
+            ));
+        }
+        out.push_str("    </Vorgang>\n  </Akte>\n</Aussonderung>\n");
+        out
+    }
+}
+
 impl Runtime {
     /// The case file of `case_id` as ZIP, for a staff member (`actor`).
     pub async fn case_archive(&self, tenant: &Tenant, case_id: &str, actor: &Actor) -> Result<CaseArchive> {
@@ -48,6 +119,7 @@ impl Runtime {
         ));
         let metas = documents::for_case(&mut conn, t, case_id).await?;
         let mut listed = Vec::new();
+        let mut document_of: std::collections::HashMap<String, &documents::DocumentMeta> = Default::default();
         for (i, meta) in metas.iter().enumerate() {
             let Some(bytes) = documents::bytes(&mut conn, t, case_id, &meta.document_id).await? else {
                 continue;
@@ -56,6 +128,7 @@ impl Runtime {
             let path = format!("dokumente/{:02}-{}", i + 1, safe_file_name(&name));
             listed.push(json!({"datei": path, "art": meta.kind, "titel": meta.title, "erstellt": meta.created_at,
                 "sha256": meta.sha256, "virenpruefung": meta.scan, "abgerufen": meta.retrieved_at}));
+            document_of.insert(path.clone(), meta);
             files.push((path, bytes));
         }
         files.push(("dokumente.json".into(), pretty(&Json::Array(listed))));
@@ -132,6 +205,16 @@ impl Runtime {
         files.push(("protokoll.json".into(), pretty(&Json::Array(trail))));
         drop(conn);
 
+        let procedure = self.procedure_of_deployment(t, &case.deployment_id).await?;
+        let metadata = Package {
+            tenant: &tenant.name,
+            case: &case,
+            procedure_name: procedure.manifest.name.get(rathaus_domain::Lang::De),
+            retention_years: procedure.manifest.retention_years,
+            created_at: rathaus_store::ts(self.clock.now()),
+        };
+        let xml = metadata.xml(&files, &document_of);
+        files.push(("xdomea.xml".into(), xml.into_bytes()));
         let sums: String = files.iter().map(|(name, bytes)| format!("{}  {name}\n", sha256_hex(bytes))).collect();
         files.push(("pruefsummen.sha256".into(), sums.into_bytes()));
         let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));

@@ -254,6 +254,28 @@ async fn an_accepted_gewerbeanzeige_goes_to_each_recipient_in_the_structure_of_t
         let mut sums = String::new();
         std::io::Read::read_to_string(&mut zip.by_name("pruefsummen.sha256").unwrap(), &mut sums).unwrap();
         assert!(sums.contains(&format!("{}  uebermittlungen/xgewerbeanzeige-auslaenderbehoerde.xml", abh.sha256)));
+        // Its metadata in the manner of XDOMEA: the file and every part with its checksum.
+        let mut meta = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name("xdomea.xml").unwrap(), &mut meta).unwrap();
+        let doc = roxmltree::Document::parse(&meta).unwrap();
+        let text = |name: &str| doc.descendants().find(|n| n.has_tag_name(name)).and_then(|n| n.text()).unwrap_or("");
+        assert_eq!(text("Kennzeichen"), case.reference);
+        assert_eq!(text("Aufbewahrungsdauer"), "5");
+        let parts: Vec<(String, String)> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("Dokument"))
+            .map(|d| {
+                let child = |name: &str| {
+                    d.children().find(|c| c.has_tag_name(name)).and_then(|c| c.text()).unwrap_or("").to_string()
+                };
+                (child("Dateiname"), child("Hashwert"))
+            })
+            .collect();
+        assert!(
+            parts.contains(&("uebermittlungen/xgewerbeanzeige-auslaenderbehoerde.xml".to_string(), abh.sha256.clone()))
+        );
+        assert!(parts.iter().any(|(name, _)| name.starts_with("dokumente/")), "{meta}");
+        assert!(sums.contains("  xdomea.xml\n"));
         // Audited: queued and delivered, each once.
         let mut conn = db.store.conn().await.unwrap();
         for action in ["message.queued", "message.delivered"] {
