@@ -15,6 +15,7 @@ pub mod ids;
 pub mod money;
 pub mod reconciliation;
 pub mod request;
+pub mod retention;
 pub mod role;
 pub mod statistics;
 pub mod tenant;

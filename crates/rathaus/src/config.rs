@@ -55,6 +55,11 @@ pub struct ConfigArgs {
     /// Default: <data-dir>/ausgang.
     #[arg(long, env = "RATHAUS_OUTBOX_DIR", value_name = "DIR")]
     pub outbox_dir: Option<PathBuf>,
+    /// Where the packages of cases past their retention are written for the archive
+    /// (`<dir>/<tenant>/<Aktenzeichen>.zip`) before their personal data are erased.
+    /// Default: <data-dir>/archiv.
+    #[arg(long, env = "RATHAUS_ARCHIVE_DIR", value_name = "DIR")]
+    pub archive_dir: Option<PathBuf>,
 }
 
 /// How e-mails leave the installation.
@@ -88,6 +93,7 @@ struct FileConfig {
     mail_from: Option<String>,
     clamav: Option<String>,
     outbox_dir: Option<PathBuf>,
+    archive_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -106,6 +112,8 @@ pub struct Config {
     pub clamav: Option<rathaus_runtime::uploads::ClamAddress>,
     /// Where messages with an `ablage:` address are written.
     pub outbox_dir: PathBuf,
+    /// Where archive packages are written.
+    pub archive_dir: PathBuf,
 }
 
 /// A configuration error: what is wrong and how to fix it.
@@ -178,7 +186,9 @@ impl Config {
             None => None,
         };
         let outbox_dir = args.outbox_dir.clone().or(file.outbox_dir).unwrap_or_else(|| data_dir.join("ausgang"));
+        let archive_dir = args.archive_dir.clone().or(file.archive_dir).unwrap_or_else(|| data_dir.join("archiv"));
         Ok(Config {
+            archive_dir,
             mail,
             clamav,
             outbox_dir,

@@ -21,6 +21,9 @@ enum Command {
     Serve(ConfigArgs),
     /// Run the database migrations and exit.
     Migrate(ConfigArgs),
+    /// Hand every case past its retention to the archive directory and erase its personal
+    /// data now (the server's worker does it hourly); prints each case archived.
+    ArchiveDue(ConfigArgs),
     /// The process library.
     Library {
         #[command(subcommand)]
@@ -215,6 +218,15 @@ fn init_logging(filter: &str) {
 async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::ArchiveDue(args) => {
+            let (config, assembled) = open(&args).await?;
+            let done = assembled.runtime.archive_due().await?;
+            for a in &done {
+                println!("{} {} → {}", a.tenant, a.reference, a.package.display());
+            }
+            println!("{} Vorgang/Vorgänge ausgesondert (Archiv: {}).", done.len(), config.archive_dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Migrate(args) => {
             let config = Config::resolve(&args)?;
             init_logging(&config.log);

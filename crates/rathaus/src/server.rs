@@ -78,6 +78,9 @@ pub async fn assemble(config: &Config, store: Store) -> Result<Assembled> {
     // Messages to other authorities: HTTP addresses directly, `ablage:` into the drop
     // directory, where a gateway (OSCI/XTA) picks them up.
     let _ = runtime.transport.set(Box::new(rathaus_runtime::outbox::Transports::new(Some(config.outbox_dir.clone()))));
+    // Cases past their retention go to the archive directory, then their personal data are
+    // erased (the worker sweeps hourly; `rathaus archive-due` at once).
+    let _ = runtime.archive_dir.set(config.archive_dir.clone());
     match &config.clamav {
         Some(address) => {
             let _ = runtime.scanner.set(Box::new(rathaus_runtime::uploads::ClamAv::new(address.clone())));

@@ -181,6 +181,7 @@ async fn every_back_office_route_answers_each_role_of_each_town_as_expected() {
             ("GET", format!("{m}/vorgaenge/{case}?art=nachrichten"), vec![], [Allowed, Allowed, Allowed, Allowed]),
             ("GET", format!("{m}/betrieb"), vec![], [Forbidden, Forbidden, Allowed, Allowed]),
             ("GET", format!("{m}/verwaltung/delegationen"), vec![], [Forbidden, Forbidden, Allowed, Allowed]),
+            ("GET", format!("{m}/verwaltung/aussonderung"), vec![], [Forbidden, Forbidden, Allowed, Allowed]),
             (
                 "POST",
                 format!("{m}/verwaltung/delegationen"),

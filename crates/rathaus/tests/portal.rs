@@ -3468,3 +3468,51 @@ async fn the_case_file_lists_the_transmissions_to_other_authorities() {
         s.stop().await;
     }
 }
+
+/// Aussonderung over HTTP: a finished case whose retention ran out is archived and erased by
+/// the runtime; the administration's log shows when, which package and what was deleted;
+/// the case file still opens, without the applicant's data.
+#[tokio::test]
+async fn the_administration_sees_what_was_archived_and_erased_when() {
+    for db in testing::all().await {
+        let s = TestServer::start(db).await;
+        let admin = login(&s, "musterstadt", "admin").await;
+        let (_, _, page) = admin.get("/musterstadt/intern/verwaltung/aussonderung").await;
+        assert!(page.contains("Noch kein Vorgang ausgesondert."), "{page}");
+        let (reference, _) = fee_case(&s).await;
+        // Decided long ago: past five years of retention.
+        sqlx::query("UPDATE cases SET decided_at = '2019-03-01T10:00:00.000Z' WHERE reference = $1")
+            .bind(&reference)
+            .execute(s.db.store.pool())
+            .await
+            .unwrap();
+        // Deliveries of the case's messages may still run in the background: wait for them.
+        for _ in 0..100 {
+            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE job_type = 'rathaus:deliver-message' AND status NOT IN ('done', 'dead')")
+                .fetch_one(s.db.store.pool())
+                .await
+                .unwrap();
+            if n == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let archived = s.assembled.runtime.archive_due().await.unwrap();
+        assert!(archived.iter().any(|a| a.reference == reference), "{archived:?}");
+        assert!(s.data_dir.join(format!("archiv/musterstadt/{reference}.zip")).exists());
+        let (st, _, page) = admin.get("/musterstadt/intern/verwaltung/aussonderung").await;
+        assert_eq!(st, 200);
+        let table = between(&page, "id=\"archive-log\"", "</table>");
+        assert!(table.contains(&reference) && table.contains("01.01.2025") && table.contains("Dokumente"), "{table}");
+        let (case_id,): (String,) = sqlx::query_as("SELECT case_id FROM cases WHERE reference = $1")
+            .bind(&reference)
+            .fetch_one(s.db.store.pool())
+            .await
+            .unwrap();
+        let clerk = login(&s, "musterstadt", "sachbearbeitung").await;
+        let (st, _, page) = clerk.get(&format!("/musterstadt/intern/vorgaenge/{case_id}")).await;
+        assert_eq!(st, 200);
+        assert!(page.contains(&reference) && !page.contains("Erika"), "the applicant's data are gone");
+        s.stop().await;
+    }
+}

@@ -40,6 +40,7 @@ pub mod preview;
 mod procedures;
 pub mod reconciliation;
 pub mod requests;
+pub mod retention;
 mod submit;
 pub mod tasks;
 pub mod uploads;
@@ -123,6 +124,9 @@ pub struct Runtime {
     /// How messages to other authorities are delivered (set once at start with the
     /// installation's drop directory; without it, HTTP addresses only).
     pub transport: std::sync::OnceLock<Box<dyn outbox::Transport>>,
+    /// Where the packages of cases handed to the archive are written (set once at start;
+    /// without it, nothing is archived).
+    pub archive_dir: std::sync::OnceLock<std::path::PathBuf>,
     deployments: Mutex<HashMap<String, Arc<Procedure>>>,
     work: Notify,
 }
@@ -144,6 +148,7 @@ impl Runtime {
             payments: std::sync::OnceLock::new(),
             scanner: std::sync::OnceLock::new(),
             transport: std::sync::OnceLock::new(),
+            archive_dir: std::sync::OnceLock::new(),
             deployments: Mutex::new(HashMap::new()),
             work: Notify::new(),
         })

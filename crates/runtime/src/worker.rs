@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 const LEASE_SECONDS: i64 = 60;
 const MAX_CONFLICT_RETRIES: usize = 8;
+/// How often an idle worker looks for cases past their retention.
+const ARCHIVE_SWEEP: Duration = Duration::from_secs(3600);
 
 impl Runtime {
     async fn claim(&self, what: Claim<'_>) -> Result<Option<Job>> {
@@ -75,6 +77,7 @@ impl Runtime {
 
     /// The background worker: runs jobs as they come, until `shutdown` turns true.
     pub async fn run_worker(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let mut last_sweep: Option<Instant> = None;
         loop {
             if *shutdown.borrow() {
                 return;
@@ -82,6 +85,16 @@ impl Runtime {
             match self.claim(Claim::BuiltIn).await {
                 Ok(Some(job)) => self.execute(job).await,
                 Ok(None) => {
+                    // When idle, at most hourly: hand cases past their retention to the
+                    // archive (every node may; each case is claimed by one).
+                    if self.archive_dir.get().is_some() && last_sweep.is_none_or(|at| at.elapsed() >= ARCHIVE_SWEEP) {
+                        last_sweep = Some(Instant::now());
+                        match self.archive_due().await {
+                            Ok(done) if !done.is_empty() => tracing::info!(cases = done.len(), "archived and erased"),
+                            Ok(_) => {}
+                            Err(e) => tracing::error!(error = %e, "archiving cases past their retention failed"),
+                        }
+                    }
                     tokio::select! {
                         _ = self.work.notified() => {}
                         _ = tokio::time::sleep(Duration::from_secs(1)) => {}

@@ -30,6 +30,7 @@ pub mod messages;
 pub mod outbox;
 pub mod payments;
 pub mod requests;
+pub mod retention;
 pub mod sessions;
 pub mod staff;
 pub mod tasks;

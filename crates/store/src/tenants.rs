@@ -245,6 +245,7 @@ const TENANT_TABLES: &[&str] = &[
     "audit_log",
     "tenant_assets",
     "case_events",
+    "archive_log",
     "outbox",
     "bank_transactions",
     "finance_runs",

@@ -980,3 +980,39 @@ pub async fn save_settings(
         Err(e) => Err(e.into()),
     }
 }
+
+/// The report of cases handed to the archive and erased (Aussonderung): when, which
+/// package, what was deleted. Tenant admins and auditors.
+pub async fn archive_log(State(app): State<AppState>, Path(slug): Path<String>, visit: Visit) -> AppResult<Response> {
+    let Visit { lang, tenant, mut session } = visit;
+    if let Err(r) = require_admin(&app, &tenant, &session, false).await? {
+        return session.finish(&app, &slug, r).await;
+    }
+    let when = |s: &str| {
+        rathaus_store::parse_ts(s).map(rathaus_domain::time::german_date_time).unwrap_or_else(|_| s.to_string())
+    };
+    let rows: Vec<Json> = app
+        .runtime
+        .archive_log(&tenant, 500)
+        .await?
+        .into_iter()
+        .map(|e| {
+            let erased: Map<String, Json> =
+                e.erased.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
+            let what: Vec<String> = erased
+                .iter()
+                .filter(|(_, n)| n.as_u64().unwrap_or(0) > 0)
+                .map(|(kind, n)| format!("{} {}", n, t(lang, &format!("archive.kind_{kind}"))))
+                .collect();
+            json!({"reference": e.reference, "procedure": app.runtime.procedure_name(&e.procedure_id, lang),
+                "ended": when(&e.ended_at), "due": rathaus_domain::time::german_day(&e.due_on),
+                "done": e.done_at.as_deref().map(when), "package": e.package, "sha256_short": e.package_sha256.as_deref().and_then(|s| s.get(..12)),
+                "erased": what.join(", ")})
+        })
+        .collect();
+    let body = render(
+        "admin_archive.html",
+        context! { rows => rows, archive_dir => app.runtime.archive_dir().is_some(), ..base(lang, Some(&tenant), Some(&mut session)) },
+    )?;
+    session.finish(&app, &slug, html(body)).await
+}

@@ -285,6 +285,7 @@ fn routes(app: AppState) -> Router {
             get(admin::procedure_form).post(admin::procedure_save),
         )
         .route("/{tenant}/intern/verwaltung/delegationen", get(delegations::admin).post(delegations::grant))
+        .route("/{tenant}/intern/verwaltung/aussonderung", get(admin::archive_log))
         .route("/{tenant}/intern/verwaltung/delegationen/{delegation_id}/beenden", post(delegations::revoke))
         .route("/{tenant}/intern/mandanten", get(delegations::towns))
         .route("/{tenant}/intern/mandanten/{town}/{delegation_id}", post(delegations::enter))

@@ -32,6 +32,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("statistics.html", include_str!("../templates/statistics.html")),
     ("deadlines.html", include_str!("../templates/deadlines.html")),
     ("payments.html", include_str!("../templates/payments.html")),
+    ("admin_archive.html", include_str!("../templates/admin_archive.html")),
     ("correction.html", include_str!("../templates/correction.html")),
     ("forwarding.html", include_str!("../templates/forwarding.html")),
     ("admin.html", include_str!("../templates/admin.html")),
