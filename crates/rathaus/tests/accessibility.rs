@@ -418,6 +418,8 @@ async fn audit_payments(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit)
     let xml = common::camt_statement(&t.settings.bank.iban, &never(999_997), &never(999_998), &never(999_999));
     rt.import_statement(&t, &xml, &rathaus_store::audit::Actor::System).await.unwrap();
     sign_in(c, s, tenant, "sachbearbeitung").await;
+    // Signed in once the worklist shows (leaving earlier could cancel the login).
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("lists")).await.unwrap();
     go(c, s, &format!("/{tenant}/intern/zahlungen")).await;
     a.check(c, &format!("{tenant}: payment reconciliation")).await;
     click(c, "#unmatched form button[value=zuordnen]").await;
