@@ -3,31 +3,16 @@
 //! logged; a case not yet due or still open stays as it is, and nothing happens twice.
 
 use chrono::Datelike;
-use rathaus_domain::{CaseStatus, Channel, Lang, TenantSettings};
-use rathaus_runtime::{Clock, ManualClock, Runtime, RuntimeConfig, SubmitRequest};
+use rathaus_domain::{CaseStatus, TenantSettings};
+use rathaus_runtime::{Clock, ManualClock, Runtime, RuntimeConfig};
 use rathaus_store::audit::{self, Actor};
 use rathaus_store::{cases, tenants, testing};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::Arc;
 
-fn application(activity: &str) -> Value {
-    let beginn = (chrono::Utc::now() + chrono::Duration::days(5)).format("%Y-%m-%d").to_string();
-    json!({
-        "meldungsart": "anmeldung",
-        "inhaber": {"familienname": "Muster", "vornamen": "Erika", "geburtsdatum": "1985-04-12", "geburtsort": "Chemnitz",
-                    "staatsangehoerigkeit": ["DE"], "anschrift": {"strasse": "Hauptstraße", "hausnummer": "1", "plz": "09999", "ort": "Musterstadt"}},
-        "rechtsform": "einzelunternehmen",
-        "betrieb": {"anschrift": {"strasse": "Marktplatz", "hausnummer": "3", "plz": "09999", "ort": "Musterstadt"}, "niederlassung": "hauptniederlassung"},
-        "grund": "neugruendung",
-        "taetigkeiten": [activity],
-        "taetigkeit_beschreibung": "Entwicklung und Vertrieb von Software",
-        "betriebsart": ["sonstiges"],
-        "beginn": beginn,
-        "nebenerwerb": false,
-        "beschaeftigte": {"vollzeit": 0, "teilzeit": 0}
-    })
-}
+mod common;
+use common::application;
 
 async fn count(db: &testing::TestDatabase, sql: &str, tenant_id: &str, case_id: &str) -> i64 {
     let mut conn = db.store.conn().await.unwrap();
@@ -53,31 +38,8 @@ async fn a_case_past_its_retention_is_archived_as_a_package_and_its_personal_dat
         tenants::activate_procedure(&mut tx, &t.tenant_id, "gewerbeanmeldung", &json!({}), now).await.unwrap();
         tx.commit().await.unwrap();
         rt.sync_deployments().await.unwrap();
-        let submit = |activity: &'static str| {
-            let rt = rt.clone();
-            let t = t.clone();
-            async move {
-                let data = application(activity);
-                let s = rt
-                    .submit(SubmitRequest {
-                        tenant: &t,
-                        procedure_id: "gewerbeanmeldung",
-                        data: &data,
-                        channel: Channel::Api,
-                        lang: Lang::De,
-                        actor: Actor::Applicant,
-                        upload_key: None,
-                        account_id: None,
-                        business_id: None,
-                    })
-                    .await
-                    .unwrap();
-                rt.run_due_jobs().await.unwrap();
-                s
-            }
-        };
-        let done = submit("software").await;
-        let open = submit("heilpraktiker").await;
+        let done = common::submit(&rt, &t, &application("software")).await;
+        let open = common::submit(&rt, &t, &application("heilpraktiker")).await;
         let mut conn = db.store.conn().await.unwrap();
         let case = cases::by_id(&mut conn, &t.tenant_id, &done.case_id).await.unwrap().unwrap();
         assert_eq!(case.status, CaseStatus::Confirmed.code());

@@ -5,8 +5,11 @@ use rathaus_domain::{CaseStatus, Channel, Lang, TenantSettings};
 use rathaus_runtime::{Decision, Runtime, RuntimeConfig, RuntimeError, SubmitRequest, SystemClock};
 use rathaus_store::audit::Actor;
 use rathaus_store::{audit, cases, documents, fees, tasks, tenants, testing};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::path::Path;
+
+mod common;
+use common::application;
 use std::sync::Arc;
 
 fn library_dir() -> std::path::PathBuf {
@@ -47,24 +50,6 @@ async fn setup(db: &testing::TestDatabase) -> (Arc<Runtime>, tenants::Tenant) {
     tx.commit().await.unwrap();
     rt.sync_deployments().await.unwrap();
     (rt, t)
-}
-
-fn application(activity: &str) -> Value {
-    let beginn = (chrono::Utc::now() + chrono::Duration::days(5)).format("%Y-%m-%d").to_string();
-    json!({
-        "meldungsart": "anmeldung",
-        "inhaber": {"familienname": "Muster", "vornamen": "Erika", "geburtsdatum": "1985-04-12", "geburtsort": "Chemnitz",
-                    "staatsangehoerigkeit": ["DE"], "anschrift": {"strasse": "Hauptstraße", "hausnummer": "1", "plz": "09999", "ort": "Musterstadt"}},
-        "rechtsform": "einzelunternehmen",
-        "betrieb": {"anschrift": {"strasse": "Marktplatz", "hausnummer": "3", "plz": "09999", "ort": "Musterstadt"}, "niederlassung": "hauptniederlassung"},
-        "grund": "neugruendung",
-        "taetigkeiten": [activity],
-        "taetigkeit_beschreibung": "Entwicklung und Vertrieb von Software",
-        "betriebsart": ["sonstiges"],
-        "beginn": beginn,
-        "nebenerwerb": false,
-        "beschaeftigte": {"vollzeit": 0, "teilzeit": 0}
-    })
 }
 
 #[tokio::test]

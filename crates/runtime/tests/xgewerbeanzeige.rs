@@ -5,10 +5,10 @@
 //! endpoint, is retried when that fails, and never happens twice.
 
 use rathaus_domain::tenant::Contact;
-use rathaus_domain::{CaseStatus, Channel, Lang, TenantSettings};
+use rathaus_domain::{CaseStatus, TenantSettings};
 use rathaus_engine::outbound::element_paths;
 use rathaus_runtime::outbox::Transports;
-use rathaus_runtime::{ManualClock, Runtime, RuntimeConfig, SubmitRequest};
+use rathaus_runtime::{ManualClock, Runtime, RuntimeConfig};
 use rathaus_store::audit::Actor;
 use rathaus_store::{cases, outbox, tenants, testing};
 use serde_json::{json, Value};
@@ -16,6 +16,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+mod common;
 
 const NS: &str = "http://www.xgewerbeanzeige.de/spezifikation/2.2";
 
@@ -85,39 +87,8 @@ fn friseur() -> Value {
     })
 }
 
-fn software() -> Value {
-    json!({
-        "meldungsart": "anmeldung",
-        "inhaber": {"familienname": "Muster", "vornamen": "Erika", "geburtsdatum": "1985-04-12", "geburtsort": "Chemnitz",
-                    "staatsangehoerigkeit": ["DE"], "anschrift": {"strasse": "Hauptstraße", "hausnummer": "1", "plz": "09999", "ort": "Musterstadt"}},
-        "rechtsform": "einzelunternehmen",
-        "betrieb": {"anschrift": {"strasse": "Marktplatz", "hausnummer": "3", "plz": "09999", "ort": "Musterstadt"}, "niederlassung": "hauptniederlassung"},
-        "grund": "neugruendung",
-        "taetigkeiten": ["software"],
-        "taetigkeit_beschreibung": "Entwicklung und Vertrieb von Software",
-        "betriebsart": ["sonstiges"],
-        "beginn": soon(),
-        "nebenerwerb": false,
-        "beschaeftigte": {"vollzeit": 0, "teilzeit": 0}
-    })
-}
-
 async fn submit(rt: &Runtime, t: &tenants::Tenant, data: &Value) -> cases::Case {
-    let s = rt
-        .submit(SubmitRequest {
-            tenant: t,
-            procedure_id: "gewerbeanmeldung",
-            data,
-            channel: Channel::Api,
-            lang: Lang::De,
-            actor: Actor::Applicant,
-            upload_key: None,
-            account_id: None,
-            business_id: None,
-        })
-        .await
-        .unwrap();
-    rt.run_due_jobs().await.unwrap();
+    let s = common::submit(rt, t, data).await;
     let mut conn = rt.store.conn().await.unwrap();
     cases::by_id(&mut conn, &t.tenant_id, &s.case_id).await.unwrap().unwrap()
 }
@@ -150,7 +121,7 @@ async fn an_accepted_gewerbeanzeige_goes_to_each_recipient_in_the_structure_of_t
         let (rt, _clock, t) = setup(&db, &dir, json!({})).await;
 
         // The standard case: the spec's recipients, each delivered into the drop directory.
-        let case = submit(&rt, &t, &software()).await;
+        let case = submit(&rt, &t, &common::application("software")).await;
         assert_eq!(case.status, CaseStatus::Confirmed.code());
         let sent = rt.case_messages_out(&t.tenant_id, &case.case_id).await.unwrap();
         let recipients: BTreeSet<&str> = sent.iter().map(|m| m.recipient.as_str()).collect();
@@ -344,7 +315,7 @@ async fn messages_go_to_a_distribution_platform_over_http_and_a_refusal_is_retri
         // The first answer refuses; every later one accepts.
         let (url, mut received) = endpoint([vec![503], vec![200; 10]].concat()).await;
         let (rt, clock, t) = setup(&db, &dir, json!({"uebermittlung_ziel": url})).await;
-        let case = submit(&rt, &t, &software()).await;
+        let case = submit(&rt, &t, &common::application("software")).await;
         let sent = rt.case_messages_out(&t.tenant_id, &case.case_id).await.unwrap();
         assert_eq!(sent.len(), 5);
         let pending = sent.iter().filter(|m| m.status != outbox::DELIVERED).count();

@@ -1,0 +1,49 @@
+//! What the runtime's tests share: a standard Gewerbeanmeldung and submitting through the API
+//! channel.
+#![allow(dead_code)]
+
+use rathaus_domain::{Channel, Lang};
+use rathaus_runtime::{Runtime, SubmitRequest, Submitted};
+use rathaus_store::audit::Actor;
+use rathaus_store::tenants::Tenant;
+use serde_json::{json, Value};
+
+/// A Gewerbeanmeldung of a sole trader in Musterstadt (09999) starting in five days.
+pub fn application(activity: &str) -> Value {
+    let beginn = (chrono::Utc::now() + chrono::Duration::days(5)).format("%Y-%m-%d").to_string();
+    json!({
+        "meldungsart": "anmeldung",
+        "inhaber": {"familienname": "Muster", "vornamen": "Erika", "geburtsdatum": "1985-04-12", "geburtsort": "Chemnitz",
+                    "staatsangehoerigkeit": ["DE"], "anschrift": {"strasse": "Hauptstraße", "hausnummer": "1", "plz": "09999", "ort": "Musterstadt"}},
+        "rechtsform": "einzelunternehmen",
+        "betrieb": {"anschrift": {"strasse": "Marktplatz", "hausnummer": "3", "plz": "09999", "ort": "Musterstadt"}, "niederlassung": "hauptniederlassung"},
+        "grund": "neugruendung",
+        "taetigkeiten": [activity],
+        "taetigkeit_beschreibung": "Entwicklung und Vertrieb von Software",
+        "betriebsart": ["sonstiges"],
+        "beginn": beginn,
+        "nebenerwerb": false,
+        "beschaeftigte": {"vollzeit": 0, "teilzeit": 0}
+    })
+}
+
+/// Submits `data` to the Gewerbeanmeldung as an applicant through the API, then runs the
+/// jobs that are due.
+pub async fn submit(rt: &Runtime, t: &Tenant, data: &Value) -> Submitted {
+    let s = rt
+        .submit(SubmitRequest {
+            tenant: t,
+            procedure_id: "gewerbeanmeldung",
+            data,
+            channel: Channel::Api,
+            lang: Lang::De,
+            actor: Actor::Applicant,
+            upload_key: None,
+            account_id: None,
+            business_id: None,
+        })
+        .await
+        .unwrap();
+    rt.run_due_jobs().await.unwrap();
+    s
+}
