@@ -564,6 +564,16 @@ impl Procedure {
             .collect()
     }
 
+    /// Renders the procedure's message format `message` with `context` and checks it
+    /// (well-formed, in its namespace; see [`crate::outbound::render`]).
+    pub fn render_message(&self, message: &str, context: &Json) -> Result<String, String> {
+        let (Some(def), Some(source)) = (self.manifest.messages.get(message), self.message_templates.get(message))
+        else {
+            return Err(format!("Nachricht „{message}“ ist nicht beschrieben"));
+        };
+        crate::outbound::render(message, source, &def.namespace, context)
+    }
+
     pub fn template_title(&self, name: &str) -> Option<&Text> {
         self.manifest.templates.get(name).map(|t| &t.title)
     }

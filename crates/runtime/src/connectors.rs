@@ -233,18 +233,14 @@ pub(crate) async fn prepare(
                     format!("Empfänger „{id}“ ist in procedure.toml unter [recipients] nicht beschrieben")
                 })?;
                 let resolved = recipient.resolve(variables)?;
-                let (Some(def), Some(source)) = (
-                    procedure.manifest.messages.get(&resolved.message),
-                    procedure.message_templates.get(&resolved.message),
-                ) else {
-                    return Err(format!("Nachricht „{}“ ist nicht beschrieben", resolved.message));
-                };
                 let message_id = rathaus_domain::ids::uuid_v4(rand::random());
                 let context =
                     crate::outbox::message_context(tenant, case, procedure, variables, &resolved, &message_id, now);
-                let content = rathaus_engine::outbound::render(&resolved.message, source, &def.namespace, &context)
+                let content = procedure
+                    .render_message(&resolved.message, &context)
                     .map_err(|e| format!("Nachricht an {}: {e}", resolved.name))?;
-                let title = def.title.get(rathaus_domain::Lang::De).to_string();
+                let title =
+                    procedure.manifest.messages[&resolved.message].title.get(rathaus_domain::Lang::De).to_string();
                 out.push(Outgoing { message_id, title, recipient: resolved, content });
             }
             Ok(Prepared::Messages(out))

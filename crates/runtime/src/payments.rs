@@ -165,6 +165,20 @@ pub enum PaymentAnswer {
 }
 
 impl Runtime {
+    /// Tells the case its fee is paid (`art`: `online`, `ueberweisung`): a process that
+    /// waits for the payment continues; one that does not wait yet finds the message when
+    /// it does (kept 90 days). The payment stays recorded if this fails.
+    pub(crate) async fn tell_paid(&self, tenant_id: &str, reference: &str, cents: i64, art: &str) {
+        let mut payload = Map::new();
+        payload.insert("zahlung".into(), json!({"betrag_cent": cents, "art": art}));
+        if let Err(e) = self
+            .correlate_message(tenant_id, reference, "zahlung", payload, chrono::Duration::days(90), &Actor::System)
+            .await
+        {
+            tracing::warn!(error = %e, case = %reference, "payment recorded, message to the case failed");
+        }
+    }
+
     fn provider(&self) -> Result<&dyn PaymentProvider> {
         self.payments.get().map(|p| p.as_ref()).ok_or_else(|| {
             RuntimeError::Conflict("Online-Zahlung ist hier nicht eingerichtet; bitte überweisen Sie.".into())
@@ -325,23 +339,7 @@ impl Runtime {
         }
         tx.commit().await?;
         if outcome == Outcome::Paid {
-            // A process that waits for the payment continues; one that does not yet wait
-            // finds the message when it does (kept 90 days).
-            let mut payload = Map::new();
-            payload.insert("zahlung".into(), json!({"betrag_cent": payment.amount_cents, "art": "online"}));
-            if let Err(e) = self
-                .correlate_message(
-                    tenant_id,
-                    &case.reference,
-                    "zahlung",
-                    payload,
-                    chrono::Duration::days(90),
-                    &Actor::System,
-                )
-                .await
-            {
-                tracing::warn!(error = %e, case = %case.reference, "payment recorded, message to the case failed");
-            }
+            self.tell_paid(tenant_id, &case.reference, payment.amount_cents, "online").await;
         }
         Ok(PaymentAnswer::Recorded { case_reference: case.reference, outcome })
     }

@@ -219,12 +219,8 @@ pub fn check_examples(procedure: &Procedure, folder: &Path) -> Vec<String> {
                     continue;
                 }
             };
-            let (Some(def), Some(source)) = (
-                procedure.manifest.messages.get(&resolved.message),
-                procedure.message_templates.get(&resolved.message),
-            ) else {
-                continue;
-            };
+            // A loaded procedure has every recipient's message format (checked at load).
+            let template = &procedure.manifest.messages[&resolved.message].template;
             let context = crate::outbox::message_context(
                 &tenant,
                 &case,
@@ -234,8 +230,8 @@ pub fn check_examples(procedure: &Procedure, folder: &Path) -> Vec<String> {
                 "00000000-0000-4000-8000-000000000000",
                 now,
             );
-            if let Err(e) = rathaus_engine::outbound::render(&resolved.message, source, &def.namespace, &context) {
-                let text = format!("{}: {e}", folder.join(&def.template).display());
+            if let Err(e) = procedure.render_message(&resolved.message, &context) {
+                let text = format!("{}: {e}", folder.join(template).display());
                 if !problems.iter().any(|p| p.starts_with(&text)) {
                     problems.push(format!("{text} (Empfänger {id}, mit Beispiel {})", file_name(&name)));
                 }

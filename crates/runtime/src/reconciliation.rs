@@ -15,7 +15,7 @@ use rathaus_store::bank::{self, BankTransaction, NewTransaction};
 use rathaus_store::tenants::Tenant;
 use rathaus_store::{cases, events, fees, new_id};
 use serde::Serialize;
-use serde_json::{json, Map};
+use serde_json::json;
 use utoipa::ToSchema;
 
 /// What became of one transaction of an imported statement.
@@ -229,7 +229,7 @@ impl Runtime {
             }
             let case = self.book_payment(&mut db, t, fee, &transaction_id, tx.amount, actor, now).await?;
             db.commit().await?;
-            self.tell_paid(t, &case.reference, tx.amount).await;
+            self.tell_paid(t, &case.reference, tx.amount.cents(), "ueberweisung").await;
             line.ergebnis = "gebucht".into();
             line.aktenzeichen = Some(case.reference);
             return Ok(line);
@@ -273,19 +273,6 @@ impl Runtime {
         )
         .await?;
         Ok(case)
-    }
-
-    /// A process that waits for the payment continues; one that does not wait yet finds
-    /// the message when it does (kept 90 days). The payment is booked either way.
-    async fn tell_paid(&self, tenant_id: &str, reference: &str, amount: Money) {
-        let mut payload = Map::new();
-        payload.insert("zahlung".into(), json!({"betrag_cent": amount.cents(), "art": "ueberweisung"}));
-        if let Err(e) = self
-            .correlate_message(tenant_id, reference, "zahlung", payload, chrono::Duration::days(90), &Actor::System)
-            .await
-        {
-            tracing::warn!(error = %e, case = %reference, "transfer booked, message to the case failed");
-        }
     }
 
     /// The transactions that wait for a clerk (oldest first) and the latest resolved.
@@ -375,7 +362,7 @@ impl Runtime {
                 let amount = Money::from_cents(row.amount_cents);
                 let case = self.book_payment(&mut db, t, &fee, transaction_id, amount, actor, now).await?;
                 db.commit().await?;
-                self.tell_paid(t, &case.reference, amount).await;
+                self.tell_paid(t, &case.reference, amount.cents(), "ueberweisung").await;
                 Ok(Some(case.reference))
             }
         }

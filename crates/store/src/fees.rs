@@ -16,6 +16,8 @@ pub struct Fee {
     pub created_at: String,
 }
 
+const COLUMNS: &str = "fee_id, case_id, kassenzeichen, amount_cents, legal_basis, due_date, status, created_at";
+
 #[allow(clippy::too_many_arguments)]
 pub async fn insert(
     conn: &mut AnyConnection,
@@ -46,23 +48,19 @@ pub async fn insert(
 }
 
 pub async fn for_case(conn: &mut AnyConnection, tenant_id: &str, case_id: &str) -> Result<Vec<Fee>> {
-    Ok(sqlx::query_as(
-        "SELECT fee_id, case_id, kassenzeichen, amount_cents, legal_basis, due_date, status, created_at FROM fees WHERE tenant_id = $1 AND case_id = $2 ORDER BY created_at",
-    )
-    .bind(tenant_id)
-    .bind(case_id)
-    .fetch_all(&mut *conn)
-    .await?)
+    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM fees WHERE tenant_id = $1 AND case_id = $2 ORDER BY created_at"))
+        .bind(tenant_id)
+        .bind(case_id)
+        .fetch_all(&mut *conn)
+        .await?)
 }
 
 pub async fn by_id(conn: &mut AnyConnection, tenant_id: &str, fee_id: &str) -> Result<Option<Fee>> {
-    Ok(sqlx::query_as(
-        "SELECT fee_id, case_id, kassenzeichen, amount_cents, legal_basis, due_date, status, created_at FROM fees WHERE tenant_id = $1 AND fee_id = $2",
-    )
-    .bind(tenant_id)
-    .bind(fee_id)
-    .fetch_optional(&mut *conn)
-    .await?)
+    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM fees WHERE tenant_id = $1 AND fee_id = $2"))
+        .bind(tenant_id)
+        .bind(fee_id)
+        .fetch_optional(&mut *conn)
+        .await?)
 }
 
 /// Marks a fee paid; returns false if it already was.
@@ -81,13 +79,12 @@ pub async fn mark_paid(conn: &mut AnyConnection, tenant_id: &str, fee_id: &str) 
 pub async fn by_kassenzeichen(conn: &mut AnyConnection, tenant_id: &str, numbers: &[String]) -> Result<Vec<Fee>> {
     let mut out = Vec::new();
     for k in numbers {
-        let fee: Option<Fee> = sqlx::query_as(
-            "SELECT fee_id, case_id, kassenzeichen, amount_cents, legal_basis, due_date, status, created_at FROM fees WHERE tenant_id = $1 AND kassenzeichen = $2",
-        )
-        .bind(tenant_id)
-        .bind(k)
-        .fetch_optional(&mut *conn)
-        .await?;
+        let fee: Option<Fee> =
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM fees WHERE tenant_id = $1 AND kassenzeichen = $2"))
+                .bind(tenant_id)
+                .bind(k)
+                .fetch_optional(&mut *conn)
+                .await?;
         out.extend(fee);
     }
     Ok(out)

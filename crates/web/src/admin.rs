@@ -988,9 +988,7 @@ pub async fn archive_log(State(app): State<AppState>, Path(slug): Path<String>, 
     if let Err(r) = require_admin(&app, &tenant, &session, false).await? {
         return session.finish(&app, &slug, r).await;
     }
-    let when = |s: &str| {
-        rathaus_store::parse_ts(s).map(rathaus_domain::time::german_date_time).unwrap_or_else(|_| s.to_string())
-    };
+    let when = crate::backoffice::when;
     let rows: Vec<Json> = app
         .runtime
         .archive_log(&tenant, 500)

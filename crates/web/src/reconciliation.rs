@@ -71,7 +71,7 @@ fn row(lang: Lang, slug: &str, b: &BankTransaction, typed: Option<&Typed>) -> Js
         "note": typed.map(|ty| ty.note).or(b.note.as_deref()).unwrap_or(""),
         "kz_error": error("kassenzeichen"), "note_error": error("vermerk"),
         "resolution": resolution, "resolved_by": b.resolved_by.as_deref().unwrap_or("").trim_start_matches("staff:"),
-        "resolved_at": b.resolved_at.as_deref().and_then(|s| rathaus_store::parse_ts(s).ok()).map(rathaus_domain::time::german_date_time),
+        "resolved_at": b.resolved_at.as_deref().map(crate::backoffice::when),
         "url": format!("/{slug}/intern/zahlungen/{}", b.transaction_id),
     })
 }
