@@ -32,6 +32,9 @@ pub const CASE_STATUS: &str = "rathaus:case-status";
 pub const DOCUMENT: &str = "rathaus:document";
 pub const FEE: &str = "rathaus:fee";
 pub const MESSAGE: &str = "rathaus:message";
+pub const NOTE: &str = "rathaus:note";
+pub const CONSULT: &str = "rathaus:consult";
+pub const COPY: &str = "rathaus:copy";
 
 pub const ALL: &[ConnectorSpec] = &[
     ConnectorSpec {
@@ -98,6 +101,58 @@ pub const ALL: &[ConnectorSpec] = &[
         task_type: MESSAGE,
         description: "Sendet jedem Empfänger der Eingabe „empfaenger“ (Ids aus [recipients]) seine Nachricht (XÖV), über den Postausgang.",
         headers: &[],
+    },
+    ConnectorSpec {
+        task_type: CONSULT,
+        description: "Bittet jede beteiligte Stelle der Eingabe „beteiligte“ (Ids aus [participants]) um Stellungnahme, mit Frist; Einladung, Erinnerung und Fristablauf wie bei einer Beteiligung durch die Sachbearbeitung.",
+        headers: &[
+            HeaderSpec {
+                key: "due",
+                required: true,
+                allowed: AllowedValues::Any,
+                description: "Frist ab heute: ISO-Dauer (P5D) oder =FEEL, das eine ergibt",
+            },
+            HeaderSpec {
+                key: "counting",
+                required: false,
+                allowed: AllowedValues::OneOf(&["kalendertage", "frist", "arbeitstage", "werktage"]),
+                description: "wie die Frist zählt (Standard: arbeitstage)",
+            },
+        ],
+    },
+    ConnectorSpec {
+        task_type: COPY,
+        description: "Sendet jeder Stelle der Eingabe „an“ (Ids aus [participants]) das neueste Dokument der Vorlage als Abschrift per E-Mail.",
+        headers: &[HeaderSpec {
+            key: "template",
+            required: true,
+            allowed: AllowedValues::Template,
+            description: "Name der Vorlage aus [templates] in procedure.toml",
+        }],
+    },
+    ConnectorSpec {
+        task_type: NOTE,
+        description: "Schreibt einen Eintrag in den Verlauf des Vorgangs, ohne seinen Status zu ändern.",
+        headers: &[
+            HeaderSpec {
+                key: "note",
+                required: true,
+                allowed: AllowedValues::Any,
+                description: "Text des Eintrags",
+            },
+            HeaderSpec {
+                key: "notify",
+                required: false,
+                allowed: AllowedValues::OneOf(&["true", "false"]),
+                description: "Antragsteller:in mit Konto per E-Mail benachrichtigen (Standard: false)",
+            },
+            HeaderSpec {
+                key: "public",
+                required: false,
+                allowed: AllowedValues::OneOf(&["true", "false"]),
+                description: "für Antragsteller:in sichtbar (Standard: true) oder nur für die Sachbearbeitung",
+            },
+        ],
     },
 ];
 

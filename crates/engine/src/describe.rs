@@ -4,7 +4,7 @@
 //! the check decision; deadlines, recipients and the town's settings from procedure.toml.
 //! The narrative around it (why, what to verify) stays hand-written.
 
-use crate::bpmn::{ElementKind, Process};
+use crate::bpmn::{ElementKind, Process, TimeValue, Trigger};
 use crate::connectors;
 use crate::library::Procedure;
 use rathaus_domain::Lang;
@@ -45,6 +45,25 @@ fn step(p: &Procedure, process: &Process, out: &mut Vec<String>) {
                         let formats: Vec<String> = p.manifest.messages.values().map(|m| de(&m.title)).collect();
                         format!("messages to other authorities ({})", formats.join(", "))
                     }
+                    connectors::CONSULT => {
+                        "asks the participants the check names for a statement, with a deadline (`rathaus:consult`)"
+                            .to_string()
+                    }
+                    connectors::COPY => {
+                        let template = job.headers.get("template").cloned().unwrap_or_default();
+                        let title = p.template_title(&template).map(de).unwrap_or(template);
+                        format!("sends a copy of „{title}“ by link (`rathaus:copy`)")
+                    }
+                    connectors::NOTE => {
+                        let who = if job.headers.get("public").is_some_and(|v| v == "false") {
+                            "clerks"
+                        } else {
+                            "the applicant"
+                        };
+                        let mail =
+                            if job.headers.get("notify").is_some_and(|v| v == "true") { ", by mail too" } else { "" };
+                        format!("note in the timeline for {who}{mail}")
+                    }
                     other if other.starts_with("rathaus:") => format!("`{other}`"),
                     other => format!("external worker `{other}`"),
                 };
@@ -63,6 +82,16 @@ fn step(p: &Procedure, process: &Process, out: &mut Vec<String>) {
             }
             ElementKind::CallActivity { process_id, .. } => Some(format!("- calls the process `{process_id}`")),
             ElementKind::ReceiveTask { message } => Some(format!("- waits for the message `{message}`")),
+            ElementKind::IntermediateCatch { trigger: Trigger::Message { name: message } } => {
+                Some(format!("- waits: „{name}“ – message `{message}`"))
+            }
+            ElementKind::IntermediateCatch { trigger: Trigger::Timer(t) } => {
+                let when = match &t.value {
+                    TimeValue::Literal(v) => format!("`{v}`"),
+                    TimeValue::Feel(e) => format!("`={}`", e.source()),
+                };
+                Some(format!("- waits: „{name}“ – timer {when}"))
+            }
             _ => None,
         };
         out.extend(line);
@@ -137,6 +166,29 @@ pub fn describe(p: &Procedure) -> String {
         for (id, r) in &m.recipients {
             let format = m.messages.get(&r.message).map(|f| de(&f.title)).unwrap_or_default();
             out.push(format!("| {} | `{id}` | {} |", cell(&de(&r.name)), cell(&format)));
+        }
+    }
+    if !m.participants.is_empty() {
+        out.push(String::new());
+        out.push("| participant (consultation, copy) | id | address | sees of the application |".into());
+        out.push("| --- | --- | --- | --- |".into());
+        for (id, part) in &m.participants {
+            let mut sees: Vec<String> = part
+                .pages
+                .iter()
+                .map(|page| {
+                    p.form.pages.iter().find(|fp| &fp.id == page).map(|fp| de(&fp.title)).unwrap_or(page.clone())
+                })
+                .collect();
+            if part.documents {
+                sees.push("attachments".into());
+            }
+            out.push(format!(
+                "| {} | `{id}` | `{}` | {} |",
+                cell(&de(&part.name)),
+                cell(&part.email),
+                cell(&sees.join(", "))
+            ));
         }
     }
     if !m.parameters.is_empty() {

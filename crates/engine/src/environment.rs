@@ -9,9 +9,20 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rathaus_domain::calendar::WorkCalendar;
 use serde_json::{json, Map, Value as Json};
 
-/// Facts about the tenant that decisions may use (`mandant.name`, `mandant.plz`).
-pub fn tenant_facts(name: &str, postcodes: &[String]) -> Json {
-    json!({ "name": name, "plz": postcodes })
+/// How far ahead `mandant.arbeitstage` reaches, in calendar days.
+pub const WORKING_DAYS_AHEAD: i64 = 60;
+
+/// Facts about the tenant that decisions may use: `mandant.name`, `mandant.plz` and
+/// `mandant.arbeitstage`, the working days of the tenant's Land from `today` (inclusive) for
+/// the next 60 days as `YYYY-MM-DD` (some 40 working days), so a rule counts lead times in working days with
+/// public holidays (`count(mandant.arbeitstage[item < antrag.beginn])`).
+pub fn tenant_facts(name: &str, postcodes: &[String], calendar: &WorkCalendar, today: NaiveDate) -> Json {
+    let working_days: Vec<String> = (0..WORKING_DAYS_AHEAD)
+        .map(|n| today + chrono::Duration::days(n))
+        .filter(|d| calendar.is_working_day(*d))
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .collect();
+    json!({ "name": name, "plz": postcodes, "arbeitstage": working_days })
 }
 
 /// The variables a process instance starts with.

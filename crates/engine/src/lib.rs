@@ -20,6 +20,7 @@ pub mod form;
 pub mod library;
 pub mod messages;
 pub mod outbound;
+pub mod participants;
 pub mod summary;
 pub mod tck;
 

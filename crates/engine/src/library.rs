@@ -120,6 +120,10 @@ pub struct Manifest {
     /// The bodies that receive messages, by the id a decision names them with.
     #[serde(default)]
     pub recipients: BTreeMap<String, crate::outbound::RecipientDef>,
+    /// The bodies the process consults or sends copies to (`rathaus:consultation`,
+    /// `rathaus:copy`), by id.
+    #[serde(default)]
+    pub participants: BTreeMap<String, crate::participants::ParticipantDef>,
 }
 
 /// The outcomes a clerk's decision (`rathaus:entscheidung`) can have.
@@ -244,6 +248,8 @@ pub struct Procedure {
     pub message_templates: BTreeMap<String, String>,
     /// Recipients of messages, compiled, by id.
     pub recipients: BTreeMap<String, crate::outbound::Recipient>,
+    /// Participants (consultations, copies), compiled, by id.
+    pub participants: BTreeMap<String, crate::participants::Participant>,
     pub applicant: Option<Expression>,
     pub addressee: Option<Expression>,
     /// Every file of the procedure (path relative to the procedure folder → text): what a
@@ -387,6 +393,27 @@ impl Procedure {
                 }),
             }
         }
+        let mut participants = BTreeMap::new();
+        for (id, def) in &manifest.participants {
+            let line = find_line(manifest_text, &format!("[participants.{id}]"));
+            if let Some(form) = &form {
+                for page in def.pages.iter().filter(|p| !form.pages.iter().any(|fp| &fp.id == *p)) {
+                    problems.push(Problem {
+                        file: MANIFEST.into(),
+                        line,
+                        message: format!("participants.{id}.pages: Seite „{page}“ gibt es in form.json nicht"),
+                    });
+                }
+            }
+            match crate::participants::Participant::compile(id, def, crate::bpmn::PROCESS_VARIABLES) {
+                Ok(p) => {
+                    participants.insert(id.clone(), p);
+                }
+                Err(e) => {
+                    problems.push(Problem { file: MANIFEST.into(), line, message: format!("participants.{id}.{e}") })
+                }
+            }
+        }
         if let Some(form) = &form {
             let manifest_text = files.get(MANIFEST).map(String::as_str).unwrap_or("");
             for (key, source) in &manifest.prefill {
@@ -469,6 +496,7 @@ impl Procedure {
             templates,
             message_templates,
             recipients,
+            participants,
             applicant,
             addressee,
             files,

@@ -2,6 +2,7 @@
 //! every scenario it lists), run against the real library folder, without a database.
 
 use chrono::NaiveDate;
+use rathaus_domain::calendar::WorkCalendar;
 use rathaus_domain::Lang;
 use rathaus_engine::environment::{check, tenant_facts};
 use rathaus_engine::Procedure;
@@ -81,7 +82,7 @@ fn run(data: &Value) -> Outcome {
     let validated = p.form.validate(data, &p.catalogues, today(), Lang::De);
     assert!(validated.errors.is_empty(), "scenario data must be valid: {:?}", validated.errors);
     let params = p.resolve_parameters(&json!({})).unwrap();
-    let tenant = tenant_facts("Musterstadt", &["09999".into(), "09990".into()]);
+    let tenant = tenant_facts("Musterstadt", &["09999".into(), "09990".into()], &WorkCalendar::new(None), today());
     let r = check(p, &validated.data, &params, &tenant, today()).unwrap_or_else(|e| panic!("decision failed: {e}"));
     let list = |key: &str, field: &str| -> Vec<String> {
         r[key]
@@ -284,7 +285,7 @@ fn change_notification_costs_the_change_fee() {
 fn tenant_fee_override_is_used() {
     let p = procedure();
     let params = p.resolve_parameters(&json!({"gebuehr_anmeldung": "31.50"})).unwrap();
-    let tenant = tenant_facts("Musterstadt", &["09999".into()]);
+    let tenant = tenant_facts("Musterstadt", &["09999".into()], &WorkCalendar::new(None), today());
     let r = check(p, &standard(), &params, &tenant, today()).unwrap();
     assert_eq!(r["gebuehr"], json!(31.5));
     assert!(p.resolve_parameters(&json!({"gebuehr_anmeldung": "viel"})).is_err());
@@ -295,7 +296,7 @@ fn tenant_fee_override_is_used() {
 fn outlook(data: &Value, lang: Lang) -> Option<rathaus_engine::assistant::Outlook> {
     let p = procedure();
     let params = p.resolve_parameters(&json!({})).unwrap();
-    let tenant = tenant_facts("Musterstadt", &["09999".into(), "09990".into()]);
+    let tenant = tenant_facts("Musterstadt", &["09999".into(), "09990".into()], &WorkCalendar::new(None), today());
     rathaus_engine::assistant::outlook(p, data, &params, &tenant, today(), lang)
         .unwrap_or_else(|e| panic!("the check must run on partial data: {e}"))
 }

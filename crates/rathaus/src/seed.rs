@@ -167,9 +167,15 @@ pub async fn seed_demo(rt: &Runtime) -> Result<Option<DemoCredentials>> {
     drop(conn);
     let mut creds = DemoCredentials::default();
     for d in demo_tenants() {
-        let tenant = create_tenant(rt, d.slug, d.name, &d.settings, &[("gewerbeanmeldung", d.fees)])
-            .await
-            .with_context(|| format!("Demo-Mandant {}", d.slug))?;
+        let tenant = create_tenant(
+            rt,
+            d.slug,
+            d.name,
+            &d.settings,
+            &[("gewerbeanmeldung", d.fees), ("verkehrsrechtliche-anordnung", json!({}))],
+        )
+        .await
+        .with_context(|| format!("Demo-Mandant {}", d.slug))?;
         if let Some(svg) = d.logo {
             crate::admin::update_settings(rt, &tenant, &tenant.settings, Some(svg.as_bytes())).await?;
         }

@@ -415,7 +415,12 @@ async fn audit_payments(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit)
     let t = rathaus_store::tenants::by_slug(&mut conn, tenant).await.unwrap().unwrap();
     drop(conn);
     let never = |n| rathaus_domain::kassenzeichen(2026, n);
-    let xml = common::camt_statement(&t.settings.bank.iban, &never(999_997), &never(999_998), &never(999_999));
+    let xml = rathaus_store::testing::camt_test_statement(
+        &t.settings.bank.iban,
+        &never(999_997),
+        &never(999_998),
+        &never(999_999),
+    );
     rt.import_statement(&t, &xml, &rathaus_store::audit::Actor::System).await.unwrap();
     sign_in(c, s, tenant, "sachbearbeitung").await;
     // Signed in once the worklist shows (leaving earlier could cancel the login).

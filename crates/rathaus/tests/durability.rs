@@ -1,7 +1,7 @@
 //! Durability and multi-node operation with real `rathaus serve` processes:
 //! - SIGKILL at random points during a burst of submissions, restart, repeat: no
-//!   acknowledged case is lost, no effect happens twice, every case finishes (both
-//!   databases);
+//!   acknowledged case is lost, no effect happens twice, every case finishes once its fee is
+//!   paid by a bank statement (both databases);
 //! - three nodes on one PostgreSQL share the job queue: every job runs exactly once.
 
 mod common;
@@ -103,6 +103,35 @@ async fn settle(db: &TestDatabase) {
     }
 }
 
+/// Pays every open fee of the demo town with one bank statement, through the API as the
+/// treasury's software would.
+async fn pay_all(db: &TestDatabase, base: &str, key: &str) {
+    let mut conn = db.store.conn().await.unwrap();
+    let tenant = tenants::by_slug(&mut conn, "musterstadt").await.unwrap().unwrap();
+    let open: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT kassenzeichen, amount_cents FROM fees WHERE tenant_id = $1 AND status <> 'paid' AND amount_cents > 0",
+    )
+    .bind(&tenant.tenant_id)
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    drop(conn);
+    assert!(!open.is_empty(), "the confirmed cases wait for their fees");
+    let xml = testing::camt_statement_paying(&tenant.settings.bank.iban, &open);
+    let res = reqwest::Client::new()
+        .post(format!("{base}/api/v1/musterstadt/finance/statements"))
+        .bearer_auth(key)
+        .header("content-type", "application/xml")
+        .body(xml)
+        .timeout(Duration::from_secs(60))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let report: Value = res.json().await.unwrap();
+    assert_eq!(report["gebucht"].as_u64(), Some(open.len() as u64), "{report}");
+}
+
 /// Every case finished, and every effect happened exactly once.
 async fn check_exactly_once(db: &TestDatabase, acknowledged: &[String]) -> usize {
     let mut conn = db.store.conn().await.unwrap();
@@ -127,6 +156,14 @@ async fn check_exactly_once(db: &TestDatabase, acknowledged: &[String]) -> usize
                 .await
                 .unwrap();
         assert_eq!(instance_status, "completed", "{reference}");
+        let (closed_at,): (Option<String>,) =
+            sqlx::query_as("SELECT closed_at FROM cases WHERE tenant_id = $1 AND case_id = $2")
+                .bind(t)
+                .bind(case_id)
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+        assert!(closed_at.is_some(), "{reference}: closed");
         let docs: Vec<(String, i64)> = sqlx::query_as(
             "SELECT template, COUNT(*) FROM documents WHERE tenant_id = $1 AND case_id = $2 GROUP BY template",
         )
@@ -198,6 +235,8 @@ async fn sigkill_during_a_burst_loses_nothing_and_does_nothing_twice() {
             acknowledged.extend(submit(&node.base, &key).await);
         }
         settle(&db).await;
+        pay_all(&db, &node.base, &key).await;
+        settle(&db).await;
         let cases = check_exactly_once(&db, &acknowledged).await;
         assert!(cases >= acknowledged.len());
         assert!(!acknowledged.is_empty(), "some submissions must have been acknowledged");
@@ -229,6 +268,8 @@ async fn three_nodes_on_one_postgresql_run_every_job_exactly_once() {
     for b in burst {
         acknowledged.push(b.await.unwrap().expect("every submission is acknowledged"));
     }
+    settle(&db).await;
+    pay_all(&db, &bases[1], &key).await;
     settle(&db).await;
     assert_eq!(check_exactly_once(&db, &acknowledged).await, 30);
     let mut conn = db.store.conn().await.unwrap();

@@ -3310,7 +3310,7 @@ async fn bank_statements_are_imported_and_what_does_not_match_is_clarified_by_a_
         let (_, kz2) = fee_case(&s).await;
         let unknown = rathaus_domain::kassenzeichen(2026, 999_999);
         // Musterstadt's notices name this account (demo data).
-        let xml = common::camt_statement("DE02120300000000202051", &kz1, &kz2, &unknown);
+        let xml = rathaus_store::testing::camt_test_statement("DE02120300000000202051", &kz1, &kz2, &unknown);
         let import = |key: String, tenant: &'static str, body: String| {
             let url = s.url(&format!("/api/v1/{tenant}/finance/statements"));
             async move {

@@ -13,8 +13,9 @@ use crate::submit::RECEIPT_JOB;
 use crate::{Result, Runtime, RuntimeError};
 use rathaus_domain::time::{german_time, german_today};
 use rathaus_domain::{kassenzeichen, CaseStatus, Money};
-use rathaus_engine::connectors::{CASE_STATUS, DOCUMENT, FEE, MESSAGE};
+use rathaus_engine::connectors::{CASE_STATUS, CONSULT, COPY, DOCUMENT, FEE, MESSAGE, NOTE};
 use rathaus_engine::outbound::ResolvedRecipient;
+use rathaus_engine::participants::ResolvedParticipant;
 use rathaus_engine::Procedure;
 use rathaus_store::audit::{self, Actor};
 use rathaus_store::cases::Case;
@@ -30,6 +31,19 @@ pub(crate) enum Prepared {
     Status {
         status: CaseStatus,
         note: Option<String>,
+    },
+    /// An entry for the case's timeline; `notify` tells the applicant's account.
+    Note {
+        text: String,
+        public: bool,
+        notify: bool,
+    },
+    /// Copies of a document, mailed to participants, to be recorded.
+    Copies(crate::copies::Copies),
+    /// Consultations to begin, with their ids and token hashes, until `due`.
+    Consultations {
+        due: chrono::NaiveDate,
+        started: Vec<(String, String, ResolvedParticipant)>,
     },
     /// A notification mail was sent (to the account's address), or there was nobody to send
     /// it to any more.
@@ -104,6 +118,39 @@ fn recipient_ids(input: Option<&Json>) -> Result<Vec<String>, String> {
     }
 }
 
+/// The deadline of consultations the process starts: the header `due` (an ISO duration, or
+/// `=FEEL` giving one) from today, counted as `counting` says (default: working days of the
+/// tenant's Land), within what a consultation allows.
+fn consultation_due(
+    rt: &Runtime,
+    tenant: &Tenant,
+    h: &BTreeMap<String, String>,
+    variables: &Json,
+) -> Result<chrono::NaiveDate, String> {
+    let source = h.get("due").ok_or("Header „due“ fehlt")?;
+    let text = rathaus_engine::outbound::Value::parse(source, rathaus_engine::bpmn::PROCESS_VARIABLES)
+        .and_then(|v| v.resolve(variables))
+        .map_err(|e| format!("Header „due“: {e}"))?;
+    let duration =
+        rathaus_domain::calendar::IsoDuration::parse(&text).map_err(|e| format!("Header „due“ „{text}“: {e}"))?;
+    let counting = match h.get("counting") {
+        None => rathaus_domain::calendar::Counting::Arbeitstage,
+        Some(c) => rathaus_domain::calendar::Counting::parse(c)
+            .ok_or_else(|| format!("Header „counting“ „{c}“ ist unbekannt"))?,
+    };
+    let now = rt.clock.now();
+    let at = crate::tenant_calendar(&tenant.settings).add(now, &duration, counting)?;
+    let due = german_time(at).date_naive();
+    rathaus_domain::consultation::check_due(now, due).map_err(|e| {
+        let why = match e {
+            rathaus_domain::request::DueProblem::NotInFuture => "liegt nicht in der Zukunft",
+            rathaus_domain::request::DueProblem::TooFar => "liegt zu weit in der Zukunft",
+        };
+        format!("Frist der Beteiligung {} {why} (Header „due“)", due.format("%d.%m.%Y"))
+    })?;
+    Ok(due)
+}
+
 fn headers(job: &Job) -> BTreeMap<String, String> {
     serde_json::from_str(&job.headers).unwrap_or_default()
 }
@@ -123,6 +170,38 @@ pub(crate) async fn prepare(
             let status =
                 h.get("status").and_then(|s| CaseStatus::parse(s)).ok_or("Header „status“ fehlt oder ist ungültig")?;
             Ok(Prepared::Status { status, note: h.get("note").cloned() })
+        }
+        NOTE => {
+            let text = h.get("note").map(|n| n.trim()).filter(|n| !n.is_empty()).ok_or("Header „note“ fehlt")?;
+            Ok(Prepared::Note {
+                text: text.to_string(),
+                public: h.get("public").map(|p| p != "false").unwrap_or(true),
+                notify: h.get("notify").is_some_and(|n| n == "true"),
+            })
+        }
+        COPY => {
+            let template = h.get("template").ok_or("Header „template“ fehlt")?;
+            let mut participants = Vec::new();
+            for id in rathaus_engine::participants::ids(input.get("an"), "an")? {
+                let participant = procedure.participants.get(&id).ok_or_else(|| {
+                    format!("Stelle „{id}“ ist in procedure.toml unter [participants] nicht beschrieben")
+                })?;
+                participants.push(participant.resolve(variables)?);
+            }
+            Ok(Prepared::Copies(rt.prepare_copies(job, tenant, case, template, participants).await?))
+        }
+        CONSULT => {
+            let ids = rathaus_engine::participants::ids(input.get("beteiligte"), "beteiligte")?;
+            let due = consultation_due(rt, tenant, &h, variables)?;
+            let mut started = Vec::new();
+            for id in ids {
+                let participant = procedure.participants.get(&id).ok_or_else(|| {
+                    format!("Beteiligte Stelle „{id}“ ist in procedure.toml unter [participants] nicht beschrieben")
+                })?;
+                let (consultation_id, token_hash) = rt.new_consultation();
+                started.push((consultation_id, token_hash, participant.resolve(variables)?));
+            }
+            Ok(Prepared::Consultations { due, started })
         }
         FEE => {
             let amount = match input.get("betrag") {
@@ -297,6 +376,45 @@ pub(crate) async fn commit(
             if mail && case.status != status.code() {
                 crate::notify::queue(conn, job, case, "status", now).await?;
             }
+        }
+        Prepared::Copies(c) => crate::copies::record(conn, job, t, case, c, now).await?,
+        Prepared::Consultations { due, started } => {
+            for (consultation_id, token_hash, p) in started {
+                let request = crate::consultations::Request {
+                    participant: &p.name,
+                    email: &p.email,
+                    question: &p.question,
+                    shared_pages: &p.pages,
+                    share_documents: p.documents,
+                    due: *due,
+                };
+                let start = crate::consultations::Start {
+                    consultation_id,
+                    token_hash,
+                    instance_id: &job.instance_id,
+                    author: &Actor::System,
+                    author_name: "Verfahren (automatisch)",
+                    request: &request,
+                };
+                crate::consultations::begin(conn, t, &case.case_id, &start, now).await?;
+            }
+        }
+        Prepared::Note { text, public, notify } => {
+            events::add(conn, t, &case.case_id, "note", text, *public, now).await?;
+            if *notify && mail {
+                crate::notify::queue(conn, job, case, "status", now).await?;
+            }
+            audit::append(
+                conn,
+                t,
+                &Actor::System,
+                "case.noted",
+                "case",
+                &case.case_id,
+                &json!({"note": text, "public": public, "job": job.job_id}),
+                now,
+            )
+            .await?;
         }
         Prepared::RequestDue { request_id, phase } => {
             if crate::requests::due(conn, t, &case.case_id, request_id, *phase, now).await? && mail {

@@ -105,6 +105,85 @@ fn mail_text(phase: Phase, tenant_name: &str, reference: &str, due: &str, link: 
     }
 }
 
+/// A consultation about to begin: by a clerk, or by the process (`rathaus:consult`).
+pub(crate) struct Start<'a> {
+    pub consultation_id: &'a str,
+    pub token_hash: &'a str,
+    pub instance_id: &'a str,
+    pub author: &'a Actor,
+    pub author_name: &'a str,
+    pub request: &'a Request<'a>,
+}
+
+/// Records a consultation in the caller's transaction: the row, its invitation, reminder
+/// and deadline jobs, the timeline and the audit trail.
+pub(crate) async fn begin(
+    conn: &mut AnyConnection,
+    t: &str,
+    case_id: &str,
+    s: &Start<'_>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let request = s.request;
+    let due_text = request.due.format("%Y-%m-%d").to_string();
+    consultations::insert(
+        conn,
+        &NewConsultation {
+            tenant_id: t,
+            consultation_id: s.consultation_id,
+            case_id,
+            participant: request.participant,
+            email: request.email,
+            question: request.question,
+            shared_pages: request.shared_pages,
+            share_documents: request.share_documents,
+            due_date: &due_text,
+            token_hash: s.token_hash,
+            requested_by: s.author_name,
+            now,
+        },
+    )
+    .await?;
+    let moments = crate::requests::Moments {
+        tenant_id: t,
+        instance_id: s.instance_id,
+        case_id,
+        element: "_beteiligung",
+        job_type: CONSULTATION_JOB,
+        header: "consultation",
+        id: s.consultation_id,
+    };
+    let phases = [
+        (Phase::Invitation, Some(now)),
+        (Phase::Reminder, reminder_at(now, request.due)),
+        (Phase::Deadline, Some(deadline_passed_at(request.due))),
+    ];
+    moments.schedule(conn, phases.map(|(p, at)| (p.code(), at)), now).await?;
+    events::add(
+        conn,
+        t,
+        case_id,
+        "consultation",
+        &format!("Beteiligung von {} gestartet, Frist bis {}", request.participant, german_day_of(request.due)),
+        false,
+        now,
+    )
+    .await?;
+    audit::append(
+        conn,
+        t,
+        s.author,
+        "consultation.started",
+        "case",
+        case_id,
+        &json!({"consultation": s.consultation_id, "participant": request.participant, "due": due_text,
+            "pages": request.shared_pages, "documents": request.share_documents}),
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
 impl Runtime {
     /// The token of a consultation's link: derived from its id with the server's secret
     /// (160 bits, hex).
@@ -146,67 +225,28 @@ impl Runtime {
         let t = &tenant.tenant_id;
         let consultation_id = new_id();
         let token_hash = self.consultation_token_hash(&self.consultation_token(&consultation_id));
-        let due_text = request.due.format("%Y-%m-%d").to_string();
         let mut tx = self.store.begin().await?;
         let instance = instances::by_case(&mut tx, t, &case.case_id).await?.ok_or(RuntimeError::NotFound)?;
-        consultations::insert(
-            &mut tx,
-            &NewConsultation {
-                tenant_id: t,
-                consultation_id: &consultation_id,
-                case_id: &case.case_id,
-                participant: request.participant,
-                email: request.email,
-                question: request.question,
-                shared_pages: request.shared_pages,
-                share_documents: request.share_documents,
-                due_date: &due_text,
-                token_hash: &token_hash,
-                requested_by: author_name,
-                now,
-            },
-        )
-        .await?;
-        let moments = crate::requests::Moments {
-            tenant_id: t,
+        let started = Start {
+            consultation_id: &consultation_id,
+            token_hash: &token_hash,
             instance_id: &instance.instance_id,
-            case_id: &case.case_id,
-            element: "_beteiligung",
-            job_type: CONSULTATION_JOB,
-            header: "consultation",
-            id: &consultation_id,
-        };
-        let phases = [
-            (Phase::Invitation, Some(now)),
-            (Phase::Reminder, reminder_at(now, request.due)),
-            (Phase::Deadline, Some(deadline_passed_at(request.due))),
-        ];
-        moments.schedule(&mut tx, phases.map(|(p, at)| (p.code(), at)), now).await?;
-        events::add(
-            &mut tx,
-            t,
-            &case.case_id,
-            "consultation",
-            &format!("Beteiligung von {} gestartet, Frist bis {}", request.participant, german_day_of(request.due)),
-            false,
-            now,
-        )
-        .await?;
-        audit::append(
-            &mut tx,
-            t,
             author,
-            "consultation.started",
-            "case",
-            &case.case_id,
-            &json!({"consultation": consultation_id, "participant": request.participant, "due": due_text,
-                "pages": request.shared_pages, "documents": request.share_documents}),
-            now,
-        )
-        .await?;
+            author_name,
+            request,
+        };
+        begin(&mut tx, t, &case.case_id, &started, now).await?;
         tx.commit().await?;
         self.notify_work();
         Ok(consultation_id)
+    }
+
+    /// A new consultation's id and the hash of its link's token (the process's
+    /// `rathaus:consult` connector prepares them outside its transaction).
+    pub(crate) fn new_consultation(&self) -> (String, String) {
+        let id = new_id();
+        let hash = self.consultation_token_hash(&self.consultation_token(&id));
+        (id, hash)
     }
 
     /// The case's consultations, oldest first.

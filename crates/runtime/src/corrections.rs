@@ -7,7 +7,7 @@
 use crate::{Result, Runtime, RuntimeError};
 use rathaus_domain::time::german_today;
 use rathaus_domain::{CaseStatus, Lang};
-use rathaus_engine::environment::{check, tenant_facts};
+use rathaus_engine::environment::check;
 use rathaus_engine::form::FieldError;
 use rathaus_engine::summary::{changes, summarize, Change};
 use rathaus_store::audit::{self, Actor};
@@ -78,7 +78,7 @@ impl Runtime {
         // The automatic check again, on the corrected data, with the town's parameters.
         let parameters = self.parameters_for(tenant, p).await?;
         let findings = match &p.manifest.check_decision {
-            Some(_) => check(p, &new, &parameters, &tenant_facts(&tenant.name, &tenant.settings.postcodes), today)
+            Some(_) => check(p, &new, &parameters, &crate::tenant_facts(tenant, today), today)
                 .ok()
                 .and_then(|r| r.get("befunde").cloned()),
             None => None,

@@ -19,6 +19,7 @@ pub mod chronicle;
 pub mod clock;
 mod connectors;
 pub mod consultations;
+pub mod copies;
 pub mod corrections;
 mod correlation;
 pub mod deadlines;
@@ -202,6 +203,16 @@ pub(crate) fn is_link_token(token: &str) -> bool {
 
 pub fn tenant_calendar(settings: &rathaus_domain::TenantSettings) -> WorkCalendar {
     WorkCalendar::new(Land::parse(&settings.land))
+}
+
+/// What decisions know of the tenant (`mandant`) on `today`, with its Land's working days.
+pub fn tenant_facts(tenant: &rathaus_store::tenants::Tenant, today: chrono::NaiveDate) -> Json {
+    rathaus_engine::environment::tenant_facts(
+        &tenant.name,
+        &tenant.settings.postcodes,
+        &tenant_calendar(&tenant.settings),
+        today,
+    )
 }
 
 /// Refuses variables from outside that would replace what the process started with.
@@ -530,12 +541,13 @@ async fn apply_effect(
         }
         Effect::Completed => {
             record("process.completed", json!({"instance": ctx.instance_id}));
+            cases::close(conn, ctx.tenant_id, ctx.case_id, ctx.now).await?;
             writes.push(events::add_write(
                 ctx.tenant_id,
                 ctx.case_id,
                 "process",
-                "Bearbeitung abgeschlossen",
-                false,
+                "Vorgang abgeschlossen",
+                true,
                 ctx.now,
             ));
         }

@@ -6,7 +6,7 @@
 use crate::docdata::{document_data, DocumentContext};
 use rathaus_domain::tenant::{BankAccount, Branding, Contact};
 use rathaus_domain::{Lang, TenantSettings};
-use rathaus_engine::environment::{decision_input, start_variables, tenant_facts};
+use rathaus_engine::environment::{decision_input, start_variables};
 use rathaus_engine::Procedure;
 use rathaus_store::cases::Case;
 use rathaus_store::fees::Fee;
@@ -106,12 +106,8 @@ pub fn check_examples(procedure: &Procedure, folder: &Path) -> Vec<String> {
                 continue;
             }
         };
-        let mut vars = Json::Object(start_variables(
-            &validated.data,
-            &parameters,
-            &tenant_facts(&tenant.name, &tenant.settings.postcodes),
-            now,
-        ));
+        let mut vars =
+            Json::Object(start_variables(&validated.data, &parameters, &crate::tenant_facts(&tenant, today), now));
         for (element, decision) in procedure.process.business_rule_decisions() {
             match procedure.decisions.evaluate(decision, &decision_input(procedure, &vars, today)) {
                 Ok(result) => {
@@ -140,6 +136,7 @@ pub fn check_examples(procedure: &Procedure, folder: &Path) -> Vec<String> {
             submitted_at: stamp.clone(),
             updated_at: stamp.clone(),
             decided_at: None,
+            closed_at: None,
         };
         let fee = Fee {
             fee_id: "beispiel".into(),

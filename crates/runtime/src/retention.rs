@@ -74,9 +74,9 @@ impl Runtime {
         let t = &tenant.tenant_id;
         let now = self.clock.now();
         let procedure = self.procedure_of_deployment(t, &c.deployment_id).await?;
-        let ended = rathaus_store::parse_ts(&c.decided_at)
+        let ended = rathaus_store::parse_ts(&c.closed_at)
             .map(|at| german_time(at).date_naive())
-            .map_err(|e| RuntimeError::Procedure(format!("{}: Entscheidungsdatum unlesbar: {e}", c.reference)))?;
+            .map_err(|e| RuntimeError::Procedure(format!("{}: Abschlussdatum unlesbar: {e}", c.reference)))?;
         let due = due_on(ended, procedure.manifest.retention_years);
         if due > german_today(now) {
             return Ok(None);

@@ -6,7 +6,7 @@ use crate::{instance_status, persist_effects, tenant_calendar, EffectContext, Re
 use chrono::Datelike;
 use rathaus_domain::time::{german_time, german_today};
 use rathaus_domain::{AccessCode, CaseStatus, Channel, Lang, Reference};
-use rathaus_engine::environment::{start_variables, tenant_facts, ProcedureEnv};
+use rathaus_engine::environment::{start_variables, ProcedureEnv};
 use rathaus_engine::executor::Instance;
 use rathaus_store::audit::{self, Actor};
 use rathaus_store::tenants::Tenant;
@@ -173,7 +173,7 @@ impl Runtime {
         };
         step.writes.push(events::add_write(&tenant.tenant_id, &case_id, "submitted", &received, true, now));
 
-        let facts = tenant_facts(&tenant.name, &tenant.settings.postcodes);
+        let facts = crate::tenant_facts(tenant, rathaus_domain::time::german_today(received_at));
         let mut instance = Instance::start(&procedure.process, start_variables(&data, &active.parameters, &facts, now));
         let calendar = tenant_calendar(&tenant.settings);
         let effects = instance.advance(&procedure.process, &ProcedureEnv { procedure, now, calendar: &calendar });

@@ -91,6 +91,7 @@ impl Runtime {
                 }
             }
             cases::set_status(&mut tx, t, case_id, CaseStatus::Closed.code(), true, now).await?;
+            cases::close(&mut tx, t, case_id, now).await?;
             events::add(&mut tx, t, case_id, "status", &ending.timeline, true, now).await?;
             // The participants' links close with the case.
             rathaus_store::consultations::withdraw_all(&mut tx, t, case_id, now).await?;

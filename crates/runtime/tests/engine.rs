@@ -834,20 +834,6 @@ async fn a_decision_with_conditions_is_previewed_as_pdf_and_then_taken() {
     }
 }
 
-/// The test statement (testdata/camt053) with the account and the Kassenzeichen filled in.
-fn statement(iban: &str, kz1: &str, kz2: &str, kzx: &str) -> String {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/camt053/stadtkasse-tagesauszug.xml");
-    std::fs::read_to_string(file)
-        .unwrap()
-        .replace("{IBAN}", iban)
-        .replace("{KZ1_A}", &kz1[..4])
-        .replace("{KZ1_B}", &kz1[4..8])
-        .replace("{KZ1_C}", &kz1[8..])
-        .replace("{KZ1}", kz1)
-        .replace("{KZ2}", kz2)
-        .replace("{KZX}", kzx)
-}
-
 /// Zahlungsabgleich: a bank statement pays the fee it names without doubt and the case that
 /// waits for the payment goes on; everything else waits for a clerk, who assigns or closes
 /// it; importing the statement again books nothing twice; a statement of another account is
@@ -878,7 +864,12 @@ async fn a_bank_statement_pays_fees_continues_their_cases_and_leaves_the_rest_to
         let (fee_a, fee_b) = (fee_of(a.case_id.clone()).await, fee_of(b.case_id.clone()).await);
         assert_eq!((fee_a.amount_cents, fee_a.status.as_str()), (2600, "open"));
         let unknown = rathaus_domain::kassenzeichen(2026, 999);
-        let xml = statement("DE89370400440532013000", &fee_a.kassenzeichen, &fee_b.kassenzeichen, &unknown);
+        let xml = rathaus_store::testing::camt_test_statement(
+            "DE89370400440532013000",
+            &fee_a.kassenzeichen,
+            &fee_b.kassenzeichen,
+            &unknown,
+        );
         let clerk = Actor::Staff { staff_id: "s1".into(), username: "sachbearbeitung".into() };
 
         let report = rt.import_statement(&t, &xml, &clerk).await.unwrap();
@@ -951,7 +942,12 @@ async fn a_bank_statement_pays_fees_continues_their_cases_and_leaves_the_rest_to
         assert!(done.iter().any(|d| d.status == "assigned" && d.note.as_deref() == Some(note)));
 
         // Another account's statement is refused as a whole.
-        let other = statement("DE02120300000000202051", &fee_a.kassenzeichen, &fee_b.kassenzeichen, &unknown);
+        let other = rathaus_store::testing::camt_test_statement(
+            "DE02120300000000202051",
+            &fee_a.kassenzeichen,
+            &fee_b.kassenzeichen,
+            &unknown,
+        );
         let e = rt.import_statement(&t, &other, &clerk).await.unwrap_err();
         assert_eq!(field_of(e), "kontoauszug");
         assert!(matches!(rt.import_statement(&t, "<kein/>", &clerk).await, Err(RuntimeError::Invalid(_))));

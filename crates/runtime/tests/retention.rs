@@ -43,11 +43,33 @@ async fn a_case_past_its_retention_is_archived_as_a_package_and_its_personal_dat
         let mut conn = db.store.conn().await.unwrap();
         let case = cases::by_id(&mut conn, &t.tenant_id, &done.case_id).await.unwrap().unwrap();
         assert_eq!(case.status, CaseStatus::Confirmed.code());
+        assert!(case.closed_at.is_none(), "open while the fee is unpaid");
         drop(conn);
 
-        // Not due yet: five years from the end of this year.
+        // The fee never comes: after „zahlung_abschluss_nach“ (P3M) the treasury dunns and the
+        // case ends, with a note to the applicant. Retention counts from then.
+        clock.advance(chrono::Duration::days(80));
+        rt.run_due_jobs().await.unwrap();
+        let mut conn = db.store.conn().await.unwrap();
+        assert!(cases::by_id(&mut conn, &t.tenant_id, &done.case_id).await.unwrap().unwrap().closed_at.is_none());
+        drop(conn);
+        clock.advance(chrono::Duration::days(15));
+        rt.run_due_jobs().await.unwrap();
+        let mut conn = db.store.conn().await.unwrap();
+        let case = cases::by_id(&mut conn, &t.tenant_id, &done.case_id).await.unwrap().unwrap();
+        let closed = rathaus_store::parse_ts(case.closed_at.as_deref().expect("closed after three months")).unwrap();
+        let timeline: Vec<String> = rathaus_store::events::for_case(&mut conn, &t.tenant_id, &done.case_id, true)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.message)
+            .collect();
+        assert!(timeline.iter().any(|m| m.starts_with("Die Gebühr ist bisher nicht eingegangen")), "{timeline:?}");
+        drop(conn);
+
+        // Not due yet: five years from the end of the year it ended.
         assert!(rt.archive_due().await.unwrap().is_empty());
-        let year = rathaus_domain::time::german_today(clock.now()).year();
+        let year = rathaus_domain::time::german_today(closed).year();
         let due = chrono::NaiveDate::from_ymd_opt(year + 6, 1, 1).unwrap().and_hms_opt(0, 30, 0).unwrap().and_utc();
         clock.advance((due - clock.now()) - chrono::Duration::days(1));
         assert!(rt.archive_due().await.unwrap().is_empty(), "the day before it is due");

@@ -95,16 +95,36 @@ async fn standard_case_is_confirmed_by_the_machine_with_documents_and_fee() {
         assert_eq!(audit::verify(&mut conn, &t.tenant_id).await.unwrap(), None);
         let trail = audit::for_object(&mut conn, &t.tenant_id, "case", &s.case_id).await.unwrap();
         let actions: Vec<&str> = trail.iter().map(|e| e.action.as_str()).collect();
-        for a in [
-            "case.submitted",
-            "decision.evaluated",
-            "fee.created",
-            "document.created",
-            "case.status",
-            "process.completed",
-        ] {
+        for a in ["case.submitted", "decision.evaluated", "fee.created", "document.created", "case.status"] {
             assert!(actions.contains(&a), "audit misses {a}: {actions:?}");
         }
+
+        // Confirmed, but open until the fee is paid (spec: the case closes with the payment).
+        let case = cases::by_id(&mut conn, &t.tenant_id, &s.case_id).await.unwrap().unwrap();
+        assert!(case.decided_at.is_some() && case.closed_at.is_none(), "{case:?}");
+        assert!(!actions.contains(&"process.completed"));
+        let instance = rathaus_store::instances::by_case(&mut conn, &t.tenant_id, &s.case_id).await.unwrap().unwrap();
+        assert_eq!(instance.status, "running");
+        drop(conn);
+        let statement = testing::camt_statement_paying(&t.settings.bank.iban, &[(fee[0].kassenzeichen.clone(), 2600)]);
+        let report = rt.import_statement(&t, &statement, &Actor::System).await.unwrap();
+        assert_eq!(report.gebucht, 1, "{report:?}");
+        let mut conn = db.store.conn().await.unwrap();
+        let case = cases::by_id(&mut conn, &t.tenant_id, &s.case_id).await.unwrap().unwrap();
+        assert!(case.closed_at.is_some(), "closed with the payment");
+        assert_eq!(case.status, "confirmed", "the decision stays what it was");
+        let instance = rathaus_store::instances::by_case(&mut conn, &t.tenant_id, &s.case_id).await.unwrap().unwrap();
+        assert_eq!(instance.status, "completed");
+        let timeline: Vec<String> = rathaus_store::events::for_case(&mut conn, &t.tenant_id, &s.case_id, true)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.message)
+            .collect();
+        assert!(timeline.iter().any(|m| m == "Vorgang abgeschlossen"), "{timeline:?}");
+        let trail = audit::for_object(&mut conn, &t.tenant_id, "case", &s.case_id).await.unwrap();
+        assert_eq!(trail.iter().filter(|e| e.action == "process.completed").count(), 1);
+        assert_eq!(audit::verify(&mut conn, &t.tenant_id).await.unwrap(), None);
         drop(conn);
         db.cleanup().await;
     }

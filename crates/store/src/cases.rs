@@ -21,6 +21,8 @@ pub struct Case {
     pub submitted_at: String,
     pub updated_at: String,
     pub decided_at: Option<String>,
+    /// When the case ended (Vorgang abgeschlossen): its process finished or was ended.
+    pub closed_at: Option<String>,
 }
 
 impl Case {
@@ -33,7 +35,7 @@ impl Case {
     }
 }
 
-const COLUMNS: &str = "tenant_id, case_id, reference, procedure_id, deployment_id, status, channel, lang, applicant, data, findings, access_code_hash, submitted_at, updated_at, decided_at";
+const COLUMNS: &str = "tenant_id, case_id, reference, procedure_id, deployment_id, status, channel, lang, applicant, data, findings, access_code_hash, submitted_at, updated_at, decided_at, closed_at";
 
 pub struct NewCase<'a> {
     pub tenant_id: &'a str,
@@ -56,7 +58,7 @@ pub struct NewCase<'a> {
 pub async fn insert(conn: &mut AnyConnection, c: NewCase<'_>) -> Result<()> {
     let now = ts(c.now);
     sqlx::query(&format!(
-        "INSERT INTO cases ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '[]', $11, $12, $13, NULL)"
+        "INSERT INTO cases ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '[]', $11, $12, $13, NULL, NULL)"
     ))
     .bind(c.tenant_id)
     .bind(c.case_id)
@@ -117,6 +119,20 @@ pub async fn set_status(
     if is_final {
         crate::deadlines::meet_all(conn, tenant_id, case_id, now).await?;
     }
+    Ok(())
+}
+
+/// Marks the case as ended (Vorgang abgeschlossen), once: its process finished or was ended.
+pub async fn close(conn: &mut AnyConnection, tenant_id: &str, case_id: &str, now: DateTime<Utc>) -> Result<()> {
+    let at = ts(now);
+    sqlx::query(
+        "UPDATE cases SET closed_at = $3, updated_at = $3 WHERE tenant_id = $1 AND case_id = $2 AND closed_at IS NULL",
+    )
+    .bind(tenant_id)
+    .bind(case_id)
+    .bind(&at)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

@@ -13,6 +13,7 @@ pub mod businesses;
 pub mod cases;
 mod checkpoint;
 pub mod consultations;
+pub mod copies;
 pub mod data_versions;
 pub mod deadlines;
 pub mod delegations;

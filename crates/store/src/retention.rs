@@ -13,7 +13,8 @@ pub struct Candidate {
     pub reference: String,
     pub procedure_id: String,
     pub deployment_id: String,
-    pub decided_at: String,
+    /// When the case ended (`cases.closed_at`).
+    pub closed_at: String,
 }
 
 /// An entry of the log.
@@ -41,11 +42,11 @@ pub async fn candidates(
     limit: i64,
 ) -> Result<Vec<Candidate>> {
     Ok(sqlx::query_as(
-        "SELECT c.case_id, c.reference, c.procedure_id, c.deployment_id, c.decided_at FROM cases c
+        "SELECT c.case_id, c.reference, c.procedure_id, c.deployment_id, c.closed_at FROM cases c
          WHERE c.tenant_id = $1 AND c.procedure_id = $2 AND c.status IN ('confirmed', 'rejected', 'closed')
-           AND c.decided_at IS NOT NULL AND c.decided_at < $3
+           AND c.closed_at IS NOT NULL AND c.closed_at < $3
            AND NOT EXISTS (SELECT 1 FROM archive_log a WHERE a.tenant_id = c.tenant_id AND a.case_id = c.case_id AND a.status = 'done')
-         ORDER BY c.decided_at LIMIT $4",
+         ORDER BY c.closed_at LIMIT $4",
     )
     .bind(tenant_id)
     .bind(procedure_id)
@@ -75,7 +76,7 @@ pub async fn claim(
     .bind(&c.case_id)
     .bind(&c.reference)
     .bind(&c.procedure_id)
-    .bind(&c.decided_at)
+    .bind(&c.closed_at)
     .bind(due_on)
     .bind(ts(now))
     .bind(node)
@@ -105,7 +106,7 @@ async fn run(conn: &mut AnyConnection, sql: &str, tenant_id: &str, case_id: &str
 }
 
 /// Erases the personal data of a case: what the applicant entered and uploaded, the
-/// documents, messages, requests, consultations, forwardings, corrections, notes, the
+/// documents, messages, requests, consultations, copies, forwardings, corrections, notes, the
 /// messages to other authorities, the process state and its jobs, the link to a citizen
 /// account, and the payer data of bank transactions for its fees. What remains is what
 /// statistics, the finance records and the audit trail need: Aktenzeichen, procedure,
@@ -118,6 +119,7 @@ pub async fn erase(conn: &mut AnyConnection, tenant_id: &str, case_id: &str) -> 
         ("nachrichten", "DELETE FROM case_messages WHERE tenant_id = $1 AND case_id = $2"),
         ("nachforderungen", "DELETE FROM document_requests WHERE tenant_id = $1 AND case_id = $2"),
         ("beteiligungen", "DELETE FROM consultations WHERE tenant_id = $1 AND case_id = $2"),
+        ("abschriften", "DELETE FROM copies WHERE tenant_id = $1 AND case_id = $2"),
         ("abgaben", "DELETE FROM case_forwardings WHERE tenant_id = $1 AND case_id = $2"),
         ("aenderungen", "DELETE FROM case_data_versions WHERE tenant_id = $1 AND case_id = $2"),
         ("vermerke", "DELETE FROM case_events WHERE tenant_id = $1 AND case_id = $2 AND kind = 'note'"),

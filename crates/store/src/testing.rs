@@ -109,3 +109,47 @@ pub async fn all() -> Vec<TestDatabase> {
     }
     dbs
 }
+
+/// The realistic test bank statement (testdata/camt053) of account `iban`, naming the
+/// Kassenzeichen `kz1` (paid in full, later returned), `kz2` (paid in part) and `kzx` (never
+/// issued).
+pub fn camt_test_statement(iban: &str, kz1: &str, kz2: &str, kzx: &str) -> String {
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/camt053/stadtkasse-tagesauszug.xml");
+    std::fs::read_to_string(file)
+        .expect("testdata/camt053")
+        .replace("{IBAN}", iban)
+        .replace("{KZ1_A}", &kz1[..4])
+        .replace("{KZ1_B}", &kz1[4..8])
+        .replace("{KZ1_C}", &kz1[8..])
+        .replace("{KZ1}", kz1)
+        .replace("{KZ2}", kz2)
+        .replace("{KZX}", kzx)
+}
+
+/// A day's camt.053 statement of account `iban` with one credit transfer per
+/// `(Kassenzeichen, cents)`, each naming its Kassenzeichen as the remittance text; for tests
+/// that pay fees in bulk.
+pub fn camt_statement_paying(iban: &str, payments: &[(String, i64)]) -> String {
+    let entries: String = payments
+        .iter()
+        .enumerate()
+        .map(|(i, (kz, cents))| {
+            let amount = format!("{}.{:02}", cents / 100, cents % 100);
+            format!(
+                "<Ntry><Amt Ccy=\"EUR\">{amount}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>\
+                 <BookgDt><Dt>2026-12-07</Dt></BookgDt><AcctSvcrRef>T{kz}</AcctSvcrRef>\
+                 <NtryDtls><TxDtls><AmtDtls><TxAmt><Amt Ccy=\"EUR\">{amount}</Amt></TxAmt></AmtDtls>\
+                 <RltdPties><Dbtr><Pty><Nm>Zahler {i}</Nm></Pty></Dbtr></RltdPties>\
+                 <RmtInf><Ustrd>Kassenzeichen {kz}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>"
+            )
+        })
+        .collect();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+         <Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.08\"><BkToCstmrStmt>\
+         <GrpHdr><MsgId>test-{n}</MsgId><CreDtTm>2026-12-08T06:00:00+01:00</CreDtTm></GrpHdr>\
+         <Stmt><Id>test-{n}</Id><CreDtTm>2026-12-08T06:00:00+01:00</CreDtTm>\
+         <Acct><Id><IBAN>{iban}</IBAN></Id><Ccy>EUR</Ccy></Acct>{entries}</Stmt></BkToCstmrStmt></Document>",
+        n = payments.len()
+    )
+}

@@ -144,6 +144,9 @@ pub struct ApplicationStatus {
     pub documents: Vec<DocumentInfo>,
     pub submitted_at: String,
     pub decided_at: Option<String>,
+    /// When the case ended (Vorgang abgeschlossen); none while it is open, e.g. while a
+    /// confirmed case waits for its fee.
+    pub closed_at: Option<String>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -520,6 +523,7 @@ pub async fn status(
             documents,
             submitted_at: case.submitted_at.clone(),
             decided_at: case.decided_at.clone(),
+            closed_at: case.closed_at.clone(),
         })
     }
     .await;

@@ -472,18 +472,66 @@ fn decision_form(
     })
 }
 
-/// Appends the chosen text blocks of the procedure to the reason or the conditions, each
-/// as a paragraph, for the clerk to edit before deciding.
-fn insert_text_blocks(procedure: &rathaus_engine::Procedure, posted: &Posted, lang: Lang) -> DecisionErrors {
+/// A participant's conditions, offered as a text block of the decision: taken into the
+/// order with one click (key `beteiligung-<consultation id>`).
+pub(crate) struct ParticipantBlock {
+    key: String,
+    title: String,
+    text: String,
+}
+
+/// The conditions participants asked for in their answers, if the procedure decides with
+/// conditions.
+async fn participant_blocks(
+    app: &AppState,
+    tenant: &Tenant,
+    procedure: &rathaus_engine::Procedure,
+    case_id: &str,
+    lang: Lang,
+) -> AppResult<Vec<ParticipantBlock>> {
+    if !procedure.manifest.decision.conditions {
+        return Ok(Vec::new());
+    }
+    Ok(app
+        .runtime
+        .consultations(tenant, case_id)
+        .await?
+        .into_iter()
+        .filter_map(|c| {
+            let text = c.conditions.clone().filter(|t| !t.trim().is_empty())?;
+            let answered = c.answered_at.as_deref().map(when).unwrap_or_default();
+            Some(ParticipantBlock {
+                key: format!("beteiligung-{}", c.consultation_id),
+                title: tf(lang, "case.block_participant", &[("participant", &c.participant), ("answered", &answered)]),
+                text,
+            })
+        })
+        .collect())
+}
+
+/// Appends the chosen text blocks of the procedure, and the conditions of participants, to
+/// the reason or the conditions, each as a paragraph, for the clerk to edit before deciding.
+fn insert_text_blocks(
+    procedure: &rathaus_engine::Procedure,
+    participants: &[ParticipantBlock],
+    posted: &Posted,
+    lang: Lang,
+) -> DecisionErrors {
     let mut reason = posted.text("begruendung");
     let mut conditions = posted.text("auflagen");
     for key in posted.all("baustein") {
-        let Some(block) = procedure.manifest.text_blocks.get(key) else { continue };
-        let target = if block.field == "auflagen" { &mut conditions } else { &mut reason };
+        let (field, text) = match procedure.manifest.text_blocks.get(key) {
+            Some(block) => (block.field.as_str(), block.text.get(lang)),
+            None => match participants.iter().find(|p| p.key == key) {
+                Some(p) => ("auflagen", p.text.as_str()),
+                None => continue,
+            },
+        };
+        let target = if field == "auflagen" { &mut conditions } else { &mut reason };
         if !target.trim().is_empty() {
             target.push_str("\n\n");
         }
-        target.push_str(block.text.get(lang));
+        target.push_str(text);
     }
     DecisionErrors {
         choice: posted.text("ergebnis"),
@@ -557,8 +605,9 @@ pub(crate) async fn render_case_with(
                 "version": (of > 1).then(|| tf(lang, "case.doc_version", &[("n", &version.to_string()), ("of", &of.to_string())]))})
         })
         .collect();
-    let fee_rows: Vec<Json> = fees::for_case(&mut conn, &tenant.tenant_id, &case.case_id)
-        .await?
+    let case_fees = fees::for_case(&mut conn, &tenant.tenant_id, &case.case_id).await?;
+    let fee_open = case_fees.iter().any(|f| f.status != "paid" && f.status != "cancelled" && f.amount_cents > 0);
+    let fee_rows: Vec<Json> = case_fees
         .into_iter()
         .map(|f| {
             let due = chrono::NaiveDate::parse_from_str(&f.due_date, "%Y-%m-%d")
@@ -590,6 +639,23 @@ pub(crate) async fn render_case_with(
             json!({"recipient": m.recipient_name, "kind": m.kind, "created": when(&m.created_at), "status": status,
                 "delivered": m.delivered_at.is_some(), "sha256_short": m.sha256.get(..12).unwrap_or_default(),
                 "url": format!("/{}/intern/vorgaenge/{}/uebermittlungen/{}", tenant.slug, case.case_id, m.message_id)})
+        })
+        .collect();
+    // Copies of documents to other bodies (the police), with the link to pass on.
+    let copy_rows: Vec<Json> = rathaus_store::copies::for_case(&mut conn, &tenant.tenant_id, &case.case_id)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let status = match c.status.as_str() {
+                rathaus_store::copies::SENT => t(lang, "case.copy_sent"),
+                rathaus_store::copies::FAILED => {
+                    tf(lang, "case.copy_failed", &[("error", c.error.as_deref().unwrap_or_default())])
+                }
+                _ => t(lang, "case.copy_unsent"),
+            };
+            json!({"recipient": c.recipient, "email": c.email, "created": when(&c.created_at), "status": status,
+                "opened": c.opened_at.as_deref().map(when), "expires": when(&c.expires_at),
+                "link": app.runtime.copy_link(tenant, &c.copy_id)})
         })
         .collect();
     let open: Vec<tasks::Task> = tasks::for_case(&mut conn, &tenant.tenant_id, &case.case_id)
@@ -750,12 +816,14 @@ pub(crate) async fn render_case_with(
         "case.html",
         context! {
             case => context! { reference => case.reference, status => case.status, status_label => status_label(&case.status, lang), received => received_label(&case),
+                closed => case.closed_at.as_deref().and_then(|c| rathaus_store::parse_ts(c).ok()).map(german_date_time),
+                waits_for_fee => case.closed_at.is_none() && case.decided_at.is_some() && fee_open,
                 channel => t(lang, &format!("channel.{}", case.channel)), procedure_name => procedure.manifest.name.get(lang), version => procedure.manifest.version },
             forwardings => forwardings, forward => context! { authority => forward.authority, email => forward.email, reason => forward.reason,
                 documents => forward.documents, authority_error => forward.error("abgabe_stelle"), email_error => forward.error("abgabe_email"),
                 reason_error => forward.error("abgabe_grund"), open => !forward.errors.is_empty() },
             corrections => corrections, may_correct => ctx.role.may_decide() && !rathaus_domain::CaseStatus::parse(&case.status).is_some_and(rathaus_domain::CaseStatus::is_final),
-            deadlines => deadline_rows, findings => findings, sections => sections, documents => docs, fees => fee_rows, payments => payment_rows, transmissions => transmissions, open_tasks => open_tasks, audit => trail,
+            deadlines => deadline_rows, findings => findings, sections => sections, documents => docs, fees => fee_rows, payments => payment_rows, transmissions => transmissions, copies => copy_rows, open_tasks => open_tasks, audit => trail,
             chronicle => entries, chronicle_kinds => chronicle_kinds,
             note_text => note_text, note_error => note_error, note_action => format!("{case_base}/vermerke"),
             messages => messages, message_error => message_error, message_text => message_text,
@@ -774,8 +842,10 @@ pub(crate) async fn render_case_with(
             may_decide => ctx.role.may_decide(), errors => error_list, outcome_error => errs.outcome, reason_error => errs.reason, reason => errs.reason_text,
             conditions_error => errs.conditions, conditions => errs.conditions_text, outcome_choice => errs.choice,
             offers_conditions => procedure.manifest.decision.conditions, offers_preview => !procedure.manifest.decision.templates.is_empty(),
-            text_blocks => procedure.manifest.text_blocks.iter().map(|(key, b)| json!({"key": key, "title": b.title.get(lang), "text": b.text.get(lang),
-                "field": t(lang, &format!("case.block_field_{}", b.field))})).collect::<Vec<_>>(),
+            text_blocks => participant_blocks(app, tenant, &procedure, &case.case_id, lang).await?.into_iter()
+                .map(|p| json!({"key": p.key, "title": p.title, "text": p.text, "field": t(lang, "case.block_field_auflagen")}))
+                .chain(procedure.manifest.text_blocks.iter().map(|(key, b)| json!({"key": key, "title": b.title.get(lang), "text": b.text.get(lang),
+                "field": t(lang, &format!("case.block_field_{}", b.field))}))).collect::<Vec<_>>(),
             ..base(lang, Some(tenant), Some(session))
         },
     )?)
@@ -1019,7 +1089,8 @@ pub async fn decide(
     let (posted, ctx, procedure) = (&post.posted, &post.ctx, &post.procedure);
     if posted.text("_aktion") == "bausteine" {
         // Only the text changes; nothing is decided yet.
-        let form = insert_text_blocks(procedure, posted, lang);
+        let participants = participant_blocks(&app, &tenant, procedure, &post.case.case_id, lang).await?;
+        let form = insert_text_blocks(procedure, &participants, posted, lang);
         let response = decision_page(&app, &tenant, &mut session, &post, form, StatusCode::OK, lang).await?;
         return session.finish(&app, &slug, response).await;
     }

@@ -10,6 +10,7 @@ mod attachments;
 mod backoffice;
 mod businesses;
 mod consultations;
+mod copies;
 mod corrections;
 mod deadlines;
 mod delegations;
@@ -260,6 +261,7 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/konto/oidc/zurueck", get(oidc::callback))
         .route("/{tenant}/beteiligung/{token}", get(consultations::page).post(consultations::answer))
         .route("/{tenant}/beteiligung/{token}/dokumente/{document_id}", get(consultations::document))
+        .route("/{tenant}/abschrift/{token}", get(copies::open))
         .route("/{tenant}/abgabe/{token}", get(forwarding::page))
         .route("/{tenant}/abgabe/{token}/dokumente/{document_id}", get(forwarding::document))
         .route("/{tenant}/impressum", get(legal::imprint))

@@ -20,7 +20,6 @@ use minijinja::{context, Value};
 use rathaus_domain::time::{german_date_time, german_today};
 use rathaus_domain::{AccessCode, Channel, Lang, Money, Reference};
 use rathaus_engine::assistant::outlook;
-use rathaus_engine::environment::tenant_facts;
 use rathaus_engine::form::{FieldKind, Page};
 use rathaus_engine::library::ParameterKind;
 use rathaus_engine::summary::summarize;
@@ -480,7 +479,7 @@ pub async fn live_check(
 /// answers (the form then simply shows no outlook; the submission checks again).
 fn outlook_view(app: &AppState, tenant: &Tenant, a: &ActiveProcedure, data: &Json, lang: Lang) -> Option<Json> {
     let today = german_today(app.runtime.clock.now());
-    let facts = tenant_facts(&tenant.name, &tenant.settings.postcodes);
+    let facts = rathaus_runtime::tenant_facts(tenant, today);
     let o = match outlook(&a.procedure, data, &a.parameters, &facts, today, lang) {
         Ok(o) => o?,
         Err(e) => {
@@ -828,7 +827,9 @@ pub async fn status(
     let body = render(
         "status.html",
         context! {
-            case => context! { reference => case.reference, status => case.status, status_label => label, status_text => text, procedure_name => procedure.manifest.name.get(lang) },
+            case => context! { reference => case.reference, status => case.status, status_label => label, status_text => text, procedure_name => procedure.manifest.name.get(lang),
+                closed => case.closed_at.as_deref().and_then(|c| rathaus_store::parse_ts(c).ok()).map(german_date_time),
+                decided => case.decided_at.is_some() },
             reasons => reasons, fee => fee, documents => docs, events => evs, expected => expected,
             new_messages => new_messages, mailbox_url => format!("/{slug}/vorgang/{}/nachrichten", case.reference),
             requests => crate::requests::waiting_views(&app.runtime.document_requests(&tenant, &case.case_id).await?, lang),

@@ -130,21 +130,6 @@ pub fn application(activity: &str, plz: &str) -> serde_json::Value {
     })
 }
 
-/// The test bank statement (testdata/camt053) of account `iban`, naming the Kassenzeichen
-/// `kz1` (paid in full, later returned), `kz2` (paid in part) and `kzx` (never issued).
-pub fn camt_statement(iban: &str, kz1: &str, kz2: &str, kzx: &str) -> String {
-    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/camt053/stadtkasse-tagesauszug.xml");
-    std::fs::read_to_string(file)
-        .unwrap()
-        .replace("{IBAN}", iban)
-        .replace("{KZ1_A}", &kz1[..4])
-        .replace("{KZ1_B}", &kz1[4..8])
-        .replace("{KZ1_C}", &kz1[8..])
-        .replace("{KZ1}", kz1)
-        .replace("{KZ2}", kz2)
-        .replace("{KZX}", kzx)
-}
-
 /// Submits `data` as a Gewerbeanmeldung of `tenant` through the API channel (as an outside
 /// online service would), for tests that need a case without filling the form.
 pub async fn submit_gewerbeanmeldung(
