@@ -5,6 +5,8 @@
 //! `/rathaus.typ` holds the shared letterhead, data tables, fee block and remedy notice.
 //! Fonts are embedded in the binary (typst-assets), so rendering needs no files at run time.
 
+pub mod text;
+
 use std::collections::HashMap;
 use std::sync::OnceLock;
 use typst::diag::{FileError, FileResult, Severity, SourceDiagnostic};
@@ -190,6 +192,18 @@ mod tests {
         assert!(pdf.starts_with(b"%PDF-"));
         let text = String::from_utf8_lossy(&pdf);
         assert!(text.contains("pdfaid:part"), "PDF/A identification must be present");
+    }
+
+    /// What a notice prints can be read back: the applicant's hostile input as plain text.
+    #[test]
+    fn the_text_of_a_rendered_document_reads_back() {
+        let pdf = render_pdf(RECEIPT_TEMPLATE, &sample()).unwrap();
+        let text = text::squeeze(&text::pdf_text(&pdf).expect("readable PDF"));
+        for words in ["GEW-2026-000001", "Stadt Musterstadt", "Muster #*_[]$ \\ <script>"] {
+            assert!(text.contains(&text::squeeze(words)), "{words} missing in {text}");
+        }
+        assert!(!text.contains(&text::squeeze("Max Mustermann")));
+        assert!(text::pdf_text(b"kein PDF").is_none());
     }
 
     /// The fee part of a notice with its GiroCode (an SVG drawn by the domain) renders.

@@ -186,8 +186,22 @@ async fn engine_endpoints_messages_jobs_and_deployments() {
         .await;
         let reference = created["reference"].as_str().unwrap();
         let path = format!("/api/v1/musterstadt/cases/{reference}/messages");
-        // The case is finished: a message for it is refused, not kept (buffering for running
-        // cases is tested in the runtime's engine tests).
+        // The confirmed case waits for its fee: the payment's message ends it, and a second
+        // one is refused, not kept (buffering for running cases is tested in the runtime's
+        // engine tests).
+        let (status, delivered) = call(&s, &path, &key, json!({"name": "zahlung", "variables": {"betrag": 26}})).await;
+        assert_eq!((status, &delivered["delivered"]), (200, &json!(true)), "{delivered}");
+        let res = reqwest::Client::new()
+            .get(s.url(&format!(
+                "/api/v1/musterstadt/applications/{reference}?access_code={}",
+                created["access_code"].as_str().unwrap()
+            )))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        let state: Value = res.json().await.unwrap();
+        assert!(state["closed_at"].is_string() && state["outcome"] == "accepted", "{state}");
         let (status, err) = call(&s, &path, &key, json!({"name": "zahlung", "variables": {"betrag": 26}})).await;
         assert_eq!(status, 409, "{err}");
         assert!(err["error"]["message"].as_str().unwrap().contains("abgeschlossen"), "{err}");
@@ -232,10 +246,12 @@ async fn engine_endpoints_messages_jobs_and_deployments() {
         // Deployments: the version the case runs on, with no instance left running.
         let list: Value = get(&s.url("/api/v1/musterstadt/deployments"), &key).await.json().await.unwrap();
         let list = list.as_array().unwrap();
-        assert_eq!(list.len(), 1, "{list:?}");
-        assert_eq!(list[0]["procedure"], "gewerbeanmeldung");
-        assert_eq!(list[0]["running_instances"], 1, "the case under review");
-        assert_eq!(list[0]["content_hash"].as_str().unwrap().len(), 64);
+        let procedures: Vec<&str> = list.iter().map(|d| d["procedure"].as_str().unwrap()).collect();
+        assert_eq!(list.len(), 2, "one per procedure the town offers: {list:?}");
+        assert!(procedures.contains(&"verkehrsrechtliche-anordnung"));
+        let gewerbe = list.iter().find(|d| d["procedure"] == "gewerbeanmeldung").unwrap();
+        assert_eq!(gewerbe["running_instances"], 1, "the case under review");
+        assert_eq!(gewerbe["content_hash"].as_str().unwrap().len(), 64);
         s.stop().await;
     }
 }

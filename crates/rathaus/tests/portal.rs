@@ -3479,9 +3479,47 @@ async fn the_administration_sees_what_was_archived_and_erased_when() {
         let admin = login(&s, "musterstadt", "admin").await;
         let (_, _, page) = admin.get("/musterstadt/intern/verwaltung/aussonderung").await;
         assert!(page.contains("Noch kein Vorgang ausgesondert."), "{page}");
-        let (reference, _) = fee_case(&s).await;
-        // Decided long ago: past five years of retention.
-        sqlx::query("UPDATE cases SET decided_at = '2019-03-01T10:00:00.000Z' WHERE reference = $1")
+        let (reference, kz) = fee_case(&s).await;
+        let (open_id,): (String,) = sqlx::query_as("SELECT case_id FROM cases WHERE reference = $1")
+            .bind(&reference)
+            .fetch_one(s.db.store.pool())
+            .await
+            .unwrap();
+        let clerk = login(&s, "musterstadt", "sachbearbeitung").await;
+        let (_, _, page) = clerk.get(&format!("/musterstadt/intern/vorgaenge/{open_id}")).await;
+        assert!(page.contains("offen bis zur Zahlung der Gebühr"), "the case file says it waits for the fee");
+        // Confirmed, but open until the fee is paid: the bank statement pays it and the case ends.
+        let (cents,): (i64,) = sqlx::query_as("SELECT amount_cents FROM fees WHERE kassenzeichen = $1")
+            .bind(&kz)
+            .fetch_one(s.db.store.pool())
+            .await
+            .unwrap();
+        let xml = rathaus_store::testing::camt_statement_paying("DE02120300000000202051", &[(kz.clone(), cents)]);
+        let res = reqwest::Client::new()
+            .post(s.url("/api/v1/musterstadt/finance/statements"))
+            .bearer_auth(s.api_key("musterstadt"))
+            .header("content-type", "application/xml")
+            .body(xml)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let (closed,): (Option<String>,) = sqlx::query_as("SELECT closed_at FROM cases WHERE reference = $1")
+            .bind(&reference)
+            .fetch_one(s.db.store.pool())
+            .await
+            .unwrap();
+        assert!(closed.is_some(), "the payment ends the case");
+        let (id,): (String,) = sqlx::query_as("SELECT case_id FROM cases WHERE reference = $1")
+            .bind(&reference)
+            .fetch_one(s.db.store.pool())
+            .await
+            .unwrap();
+        let clerk = login(&s, "musterstadt", "sachbearbeitung").await;
+        let (_, _, page) = clerk.get(&format!("/musterstadt/intern/vorgaenge/{id}")).await;
+        assert!(page.contains("id=\"case-closed\"") && page.contains("Abgeschlossen"), "the case file shows the end");
+        // Ended long ago: past five years of retention.
+        sqlx::query("UPDATE cases SET decided_at = '2019-03-01T10:00:00.000Z', closed_at = '2019-03-01T10:00:00.000Z' WHERE reference = $1")
             .bind(&reference)
             .execute(s.db.store.pool())
             .await
@@ -3513,6 +3551,68 @@ async fn the_administration_sees_what_was_archived_and_erased_when() {
         let (st, _, page) = clerk.get(&format!("/musterstadt/intern/vorgaenge/{case_id}")).await;
         assert_eq!(st, 200);
         assert!(page.contains(&reference) && !page.contains("Erika"), "the applicant's data are gone");
+        s.stop().await;
+    }
+}
+
+/// The Verkehrsrechtliche Anordnung over HTTP: a removal's no-stopping zone submitted
+/// through the API is ordered at once; the case file lists the copy for the police with its
+/// link; the link opens the order (PDF) without an account, in its own town only.
+#[tokio::test]
+async fn a_removal_order_is_issued_at_once_and_its_copy_opens_for_the_police() {
+    for db in testing::all().await {
+        let s = TestServer::start(db).await;
+        let start = chrono::Utc::now().date_naive() + chrono::Duration::days(30);
+        let data = serde_json::json!({
+            "antragsteller": {"ansprechperson": "Erika Muster",
+                "anschrift": {"strasse": "Lindenweg", "hausnummer": "7", "plz": "09999", "ort": "Musterstadt"},
+                "telefon": "0371 123456", "email": "erika@example.org"},
+            "verantwortlicher_vor_ort": {"name": "Erika Muster", "telefon_24h": "0171 1234567"},
+            "art": "umzug_halteverbot", "beschreibung": "Umzug", "massnahme": "halteverbot",
+            "betroffene_flaechen": ["parkstreifen"], "laenge_m": 12,
+            "ort": {"strasse": "Lindenweg", "hausnummer_von": "7"}, "strassenklasse": "gemeindestrasse",
+            "oepnv_betroffen": false,
+            "zeitraum": {"von": start.to_string(), "von_uhrzeit": "07:00", "bis": start.to_string(), "bis_uhrzeit": "18:00"}
+        });
+        let res = client()
+            .post(s.url("/api/v1/musterstadt/applications"))
+            .bearer_auth(s.api_key("musterstadt"))
+            .json(&serde_json::json!({"procedure": "verkehrsrechtliche-anordnung", "data": data}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["outcome"], "accepted", "{body}");
+        let reference = body["reference"].as_str().unwrap().to_string();
+        let (case_id,): (String,) = sqlx::query_as("SELECT case_id FROM cases WHERE reference = $1")
+            .bind(&reference)
+            .fetch_one(s.db.store.pool())
+            .await
+            .unwrap();
+        // The copy job runs in the background.
+        let mut page = String::new();
+        let clerk = login(&s, "musterstadt", "sachbearbeitung").await;
+        for _ in 0..100 {
+            page = clerk.get(&format!("/musterstadt/intern/vorgaenge/{case_id}")).await.2;
+            if page.contains("id=\"copies\"") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let table = between(&page, "id=\"copies\"", "</table>");
+        assert!(table.contains("Polizei") && table.contains("verkehr@polizei.musterstadt.example"), "{table}");
+        let link = unescape(between(table, "readonly value=\"", "\""));
+        let path = &link[link.find("/musterstadt/abschrift/").expect("link of the town")..];
+        let res = client().get(s.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["content-type"], "application/pdf");
+        assert!(res.bytes().await.unwrap().starts_with(b"%PDF"));
+        let token = path.rsplit('/').next().unwrap();
+        let elsewhere = client().get(s.url(&format!("/beispielgemeinde/abschrift/{token}"))).send().await.unwrap();
+        assert_eq!(elsewhere.status(), 404, "another town's address opens nothing");
+        let wrong = client().get(s.url(&format!("/musterstadt/abschrift/{}", "a".repeat(40)))).send().await.unwrap();
+        assert_eq!(wrong.status(), 404);
         s.stop().await;
     }
 }
