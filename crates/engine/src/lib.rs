@@ -22,6 +22,7 @@ pub mod messages;
 pub mod outbound;
 pub mod participants;
 pub mod summary;
+pub mod table;
 pub mod tck;
 
 pub use catalogue::Catalogue;

@@ -208,6 +208,9 @@ pub struct ParameterDef {
     pub label: Text,
     #[serde(default)]
     pub help: Option<Text>,
+    /// The columns of a `table` parameter.
+    #[serde(default)]
+    pub columns: Vec<crate::table::ColumnDef>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -226,6 +229,8 @@ pub enum ParameterKind {
     /// `gewerbeamt`: where the procedure's tasks go (`candidateGroups="=parameter.…"`).
     #[serde(rename = "org_unit")]
     OrgUnit,
+    /// A list the town maintains, with the `columns` given (see [`crate::table`]).
+    Table,
 }
 
 /// What a citizen account keeps for filling in forms (`[prefill]` maps form fields to these).
@@ -530,7 +535,7 @@ impl Procedure {
                 Some(v) => v.clone(),
                 None => toml_to_json(&def.default),
             };
-            match coerce_parameter(def.kind, &value) {
+            match coerce_parameter(def, &value) {
                 Ok(v) => {
                     out.insert(name.clone(), v);
                 }
@@ -643,8 +648,15 @@ fn check_manifest(m: &Manifest, files: &BTreeMap<String, String>, problems: &mut
         }
     }
     for (name, def) in &m.parameters {
-        if let Err(e) = coerce_parameter(def.kind, &toml_to_json(&def.default)) {
+        if let Err(e) = coerce_parameter(def, &toml_to_json(&def.default)) {
             p(&format!("[parameters.{name}]"), format!("Parameter „{name}“: Standardwert: {e}"));
+        }
+        match (def.kind, def.columns.is_empty()) {
+            (ParameterKind::Table, true) => {
+                p(&format!("[parameters.{name}]"), format!("Parameter „{name}“: eine Tabelle braucht columns"))
+            }
+            (ParameterKind::Table, false) | (_, true) => {}
+            (_, false) => p(&format!("[parameters.{name}]"), format!("Parameter „{name}“: columns nur bei type = \"table\"")),
         }
     }
     for (outcome, template) in &m.decision.templates {
@@ -800,7 +812,8 @@ fn cross_check(
     }
 }
 
-fn coerce_parameter(kind: ParameterKind, value: &Json) -> Result<Json, String> {
+fn coerce_parameter(def: &ParameterDef, value: &Json) -> Result<Json, String> {
+    let kind = def.kind;
     match kind {
         ParameterKind::Money => {
             let text = match value {
@@ -831,6 +844,7 @@ fn coerce_parameter(kind: ParameterKind, value: &Json) -> Result<Json, String> {
             }
             Ok(Json::String(unit.to_string()))
         }
+        ParameterKind::Table => crate::table::check_rows(&def.columns, value),
         ParameterKind::Duration => {
             let text = value.as_str().ok_or("Dauer erwartet, z. B. \"P5D\" (5 Tage) oder \"P2W\" (2 Wochen)")?;
             let d = IsoDuration::parse(text).map_err(|e| e.to_string())?;

@@ -286,6 +286,41 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// The rows of a table parameter of the procedure as the town keeps them (the default
+    /// while it has none).
+    pub async fn table_rows(&self, tenant: &Tenant, procedure_id: &str, name: &str) -> Result<Json> {
+        let procedure =
+            self.library.get(procedure_id).ok_or_else(|| RuntimeError::UnknownProcedure(procedure_id.into()))?;
+        let mut conn = self.store.conn().await?;
+        let overrides = tenants::activation(&mut conn, &tenant.tenant_id, procedure_id)
+            .await?
+            .map(|a| a.parameters)
+            .unwrap_or_else(|| json!({}));
+        let resolved = procedure.resolve_parameters(&overrides).map_err(|e| RuntimeError::Procedure(e.join("; ")))?;
+        Ok(resolved.get(name).cloned().unwrap_or_else(|| json!([])))
+    }
+
+    /// Replaces the rows of a table parameter (an import, a row added or removed), keeping
+    /// the town's other settings: checked, stored and audited like any parameter change.
+    pub async fn set_table_rows(
+        &self,
+        tenant: &Tenant,
+        procedure_id: &str,
+        name: &str,
+        rows: Json,
+        actor: &Actor,
+    ) -> Result<()> {
+        let mut conn = self.store.conn().await?;
+        let activation = tenants::activation(&mut conn, &tenant.tenant_id, procedure_id).await?;
+        drop(conn);
+        let active = activation.as_ref().is_some_and(|a| a.active);
+        let mut overrides = activation.and_then(|a| a.parameters.as_object().cloned()).unwrap_or_default();
+        overrides.insert(name.to_string(), rows);
+        self.configure_procedure(tenant, procedure_id, active, &overrides, actor).await
+    }
+}
+
 /// Random text from an alphabet without look-alike characters (0/O, 1/l/I).
 pub fn random_text(len: usize) -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";

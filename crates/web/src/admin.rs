@@ -328,6 +328,7 @@ fn shown_value(kind: ParameterKind, value: &Json, lang: Lang) -> String {
         (ParameterKind::List, Json::Array(items)) => {
             items.iter().filter_map(Json::as_str).collect::<Vec<_>>().join("\n")
         }
+        (ParameterKind::Table, Json::Array(rows)) => tf(lang, "admin.table_rows", &[("n", &rows.len().to_string())]),
         (_, Json::String(s)) => s.clone(),
         (_, Json::Null) => String::new(),
         (_, other) => other.to_string(),
@@ -339,6 +340,8 @@ fn typed_value(kind: ParameterKind, typed: &str) -> Option<Json> {
     let typed = typed.trim();
     match kind {
         ParameterKind::Boolean => Some(Json::Bool(typed == "ja")),
+        // Tables are kept on their own page, never through this form.
+        ParameterKind::Table => None,
         _ if typed.is_empty() => None,
         ParameterKind::Money => Some(Json::String(
             rathaus_domain::Money::parse_input(typed).map(|m| m.to_decimal_string()).unwrap_or_else(|_| typed.into()),
@@ -393,7 +396,9 @@ async fn procedure_page(
                 "label": def.label.get(lang), "help": def.help.as_ref().map(|h| h.get(lang)),
                 "value": current.map(|v| shown_value(def.kind, v, lang)).unwrap_or_default(),
                 "checked": current.or(Some(&default)).and_then(Json::as_bool).unwrap_or(false),
-                "default": shown_value(def.kind, &default, lang), "error": error})
+                "default": shown_value(def.kind, &default, lang), "error": error,
+                "table_url": (def.kind == ParameterKind::Table).then(|| format!("/{}/intern/verwaltung/verfahren/{}/tabellen/{name}", tenant.slug, p.id())),
+                "rows": current.or(Some(&default)).and_then(Json::as_array).map(Vec::len)})
         })
         .collect();
     let summary: Vec<Json> =
@@ -446,6 +451,15 @@ pub async fn procedure_save(
     let p = app.runtime.library.get(&procedure_id).ok_or(AppError::NotFound)?.clone();
     let active = posted.get("aktiv") == Some("ja");
     let mut overrides = Map::new();
+    // Tables are kept on their own page: what the town has stays.
+    let mut conn = app.runtime.store.conn().await?;
+    let stored = tenants::activation(&mut conn, &tenant.tenant_id, &procedure_id).await?;
+    drop(conn);
+    for (name, _) in p.manifest.parameters.iter().filter(|(_, d)| d.kind == ParameterKind::Table) {
+        if let Some(rows) = stored.as_ref().and_then(|a| a.parameters.get(name)) {
+            overrides.insert(name.clone(), rows.clone());
+        }
+    }
     for (name, def) in &p.manifest.parameters {
         let default = serde_json::to_value(&def.default).unwrap_or(Json::Null);
         let typed = if def.kind == ParameterKind::Boolean {

@@ -11,6 +11,7 @@ mod backoffice;
 mod businesses;
 mod consultations;
 mod copies;
+mod tables;
 mod corrections;
 mod deadlines;
 mod delegations;
@@ -288,6 +289,14 @@ fn routes(app: AppState) -> Router {
         )
         .route("/{tenant}/intern/verwaltung/delegationen", get(delegations::admin).post(delegations::grant))
         .route("/{tenant}/intern/verwaltung/aussonderung", get(admin::archive_log))
+        .route("/{tenant}/intern/verwaltung/verfahren/{procedure}/tabellen/{name}", get(tables::page))
+        .route("/{tenant}/intern/verwaltung/verfahren/{procedure}/tabellen/{name}/csv", get(tables::download))
+        .route("/{tenant}/intern/verwaltung/verfahren/{procedure}/tabellen/{name}/import", post(tables::import))
+        .route("/{tenant}/intern/verwaltung/verfahren/{procedure}/tabellen/{name}/zeilen", post(tables::add_row))
+        .route(
+            "/{tenant}/intern/verwaltung/verfahren/{procedure}/tabellen/{name}/zeilen/{index}/entfernen",
+            post(tables::remove_row),
+        )
         .route("/{tenant}/intern/verwaltung/delegationen/{delegation_id}/beenden", post(delegations::revoke))
         .route("/{tenant}/intern/mandanten", get(delegations::towns))
         .route("/{tenant}/intern/mandanten/{town}/{delegation_id}", post(delegations::enter))

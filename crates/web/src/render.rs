@@ -38,6 +38,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("admin.html", include_str!("../templates/admin.html")),
     ("admin_staff.html", include_str!("../templates/admin_staff.html")),
     ("admin_procedure.html", include_str!("../templates/admin_procedure.html")),
+    ("admin_table.html", include_str!("../templates/admin_table.html")),
     ("admin_settings.html", include_str!("../templates/admin_settings.html")),
     ("admin_keys.html", include_str!("../templates/admin_keys.html")),
     ("admin_delegations.html", include_str!("../templates/admin_delegations.html")),
