@@ -139,3 +139,158 @@ fn the_statutory_deadline_is_two_months_from_receipt_with_reminders() {
     let e = p.resolve_parameters(&json!({"vorkaufsrechte": [{"gemarkung": "Musterstadt"}]})).unwrap_err();
     assert!(e[0].contains("Zeile 1") && e[0].contains("Gebiet"), "{e:?}");
 }
+
+// --- Aufgrabegenehmigung ------------------------------------------------------------------
+
+fn dig() -> Value {
+    json!({
+        "firma": {"name": "Tiefbau Krause GmbH", "anschrift": {"strasse": "Gewerbering", "hausnummer": "4", "plz": "09999", "ort": "Musterstadt"},
+                  "telefon": "0371 7788", "email": "bau@krause.example"},
+        "auftraggeber": {"name": "Stadtwerke Musterstadt"}, "zweck": "Hausanschluss Trinkwasser",
+        "ort": {"strasse": "Lindenweg", "hausnummer": "7"}, "laenge_m": "4", "breite_m": "2,5", "oberflaeche": "pflaster",
+        "zeitraum": {"von": day(10), "bis": day(12)}, "wiederherstellung": true
+    })
+}
+
+#[test]
+fn a_small_excavation_in_paving_is_permitted_at_once_with_fee_by_area() {
+    let o = run("aufgrabung", &dig(), json!({}));
+    assert_eq!(o.decision, "accept", "{:?}", o.reasons);
+    assert_eq!(o.result["flaeche_m2"].as_f64(), Some(10.0));
+    assert_eq!(o.fee, 70.0, "50 € and 10 m² × 2 €");
+}
+
+#[test]
+fn asphalt_always_and_larger_areas_go_to_the_road_authority() {
+    let o = run("aufgrabung", &with(dig(), json!({"oberflaeche": "asphalt", "laenge_m": "1", "breite_m": "1"})), json!({}));
+    assert_eq!((o.decision.as_str(), o.codes.as_slice()), ("review", &["asphalt".to_string()][..]));
+    let o = run("aufgrabung", &with(dig(), json!({"laenge_m": "4,5"})), json!({}));
+    assert_eq!(o.codes, ["flaeche"]);
+    assert!(o.reasons[0].contains("11.25"), "{:?}", o.reasons);
+    let p = procedure("aufgrabung");
+    let errors = p.form.validate(&with(dig(), json!({"wiederherstellung": false})), &p.catalogues, today(), Lang::De).errors;
+    assert!(errors.iter().any(|e| e.field == "wiederherstellung"), "the restoration commitment is required: {errors:?}");
+}
+
+// --- Plakatierung -------------------------------------------------------------------------
+
+fn posters() -> Value {
+    json!({
+        "veranstalter": {"name": "Kulturverein Musterstadt e. V.", "anschrift": {"strasse": "Markt", "hausnummer": "9", "plz": "09999", "ort": "Musterstadt"},
+                         "telefon": "0371 4455", "email": "info@kulturverein.example"},
+        "zweck": "veranstaltung", "anlass": "Sommerkonzert", "datum": day(21),
+        "anzahl": 30, "format": "a1", "standorte": {"art": "stadtgebiet"},
+        "zeitraum": {"von": day(8), "bis": day(21)}
+    })
+}
+
+#[test]
+fn posters_for_an_event_are_permitted_at_once_for_fifty_cents_a_week() {
+    let o = run("plakatierung", &posters(), json!({}));
+    assert_eq!(o.decision, "accept", "{:?}", o.reasons);
+    assert_eq!(o.fee, 30.0, "30 posters × 2 weeks × 0.50 €");
+    // Up to seven days after the event is fine; eight days are not.
+    assert_eq!(run("plakatierung", &with(posters(), json!({"zeitraum": {"bis": day(28)}})), json!({})).decision, "accept");
+    let late = run("plakatierung", &with(posters(), json!({"zeitraum": {"bis": day(29)}})), json!({}));
+    assert_eq!(late.codes, ["nach_veranstaltung"]);
+    let many = run("plakatierung", &with(posters(), json!({"anzahl": 51})), json!({}));
+    assert_eq!(many.codes, ["zu_viele"]);
+    assert_eq!(run("plakatierung", &with(posters(), json!({"anzahl": 60})), json!({"max_plakate": 60})).decision, "accept");
+}
+
+#[test]
+fn election_posters_at_most_six_weeks_ahead_and_free_for_parties() {
+    let election = with(posters(), json!({"zweck": "wahl", "wahlvorschlagstraeger": true, "datum": day(50),
+        "zeitraum": {"von": day(8), "bis": day(52)}}));
+    let o = run("plakatierung", &election, json!({}));
+    assert_eq!(o.decision, "accept", "{:?}", o.reasons);
+    assert_eq!(o.fee, 0.0, "parties' election posters are free");
+    let early = run("plakatierung", &with(election.clone(), json!({"zeitraum": {"von": day(7)}})), json!({}));
+    assert_eq!(early.codes, ["wahl_zu_frueh"]);
+    assert!(run("plakatierung", &election, json!({"wahlplakate_gebuehrenfrei": false})).fee > 0.0);
+    let p = procedure("plakatierung");
+    let errors = p.form.validate(&with(posters(), json!({"format": "a0"})), &p.catalogues, today(), Lang::De).errors;
+    assert!(errors.iter().any(|e| e.field == "format"), "larger than A1 is refused: {errors:?}");
+}
+
+// --- Vorübergehende Gaststättengestattung ------------------------------------------------
+
+fn festival() -> Value {
+    json!({
+        "veranstalter": {"name": "Sportverein Musterstadt e. V.", "anschrift": {"strasse": "Sportplatzweg", "hausnummer": "1", "plz": "09999", "ort": "Musterstadt"},
+                         "telefon": "0371 5566", "email": "vorstand@sv.example"},
+        "verantwortlich": {"name": "Karl Kasse", "geburtsdatum": "1970-05-05", "telefon": "0172 111222"},
+        "anlass": "Kinderfest", "ort": "Sportplatz",
+        "zeitraum": {"von": day(20), "bis": day(21)}, "uhrzeit": {"von": "14:00", "bis": "19:00"},
+        "alkohol": false, "besucher": 300, "toiletten": true
+    })
+}
+
+#[test]
+fn a_short_festival_without_alcohol_is_permitted_at_once_at_30_euros_a_day() {
+    let o = run("gaststaettengestattung", &festival(), json!({}));
+    assert_eq!(o.decision, "accept", "{:?}", o.reasons);
+    assert_eq!(o.fee, 60.0);
+    assert_eq!(o.result["beteiligte"], json!([]));
+    let week = run("gaststaettengestattung", &with(festival(), json!({"zeitraum": {"bis": day(26)}})), json!({}));
+    assert_eq!((week.codes.as_slice(), week.fee), (&["lange".to_string()][..], 150.0), "seven days, at most 150 €");
+}
+
+#[test]
+fn alcohol_or_a_late_application_means_a_reliability_check_with_police_and_public_order_office() {
+    let beer = run("gaststaettengestattung", &with(festival(), json!({"alkohol": true})), json!({}));
+    assert_eq!((beer.decision.as_str(), beer.codes.as_slice()), ("review", &["alkohol".to_string()][..]));
+    assert_eq!(beer.result["beteiligte"], json!(["polizei", "ordnungsamt"]));
+    let late = run("gaststaettengestattung", &with(festival(), json!({"zeitraum": {"von": day(13), "bis": day(13)}})), json!({}));
+    assert_eq!(late.codes, ["kurzfristig"]);
+    assert_eq!(run("gaststaettengestattung", &with(festival(), json!({"zeitraum": {"von": day(14), "bis": day(14)}})), json!({})).decision, "accept");
+    let p = procedure("gaststaettengestattung");
+    let minor = with(festival(), json!({"verantwortlich": {"geburtsdatum": "2010-01-01"}}));
+    let errors = p.form.validate(&minor, &p.catalogues, today(), Lang::De).errors;
+    assert!(errors.iter().any(|e| e.field == "verantwortlich.geburtsdatum"), "{errors:?}");
+}
+
+// --- Sondernutzung ------------------------------------------------------------------------
+
+fn skip() -> Value {
+    json!({
+        "antragsteller": {"name": "Erika Muster", "anschrift": {"strasse": "Lindenweg", "hausnummer": "7", "plz": "09999", "ort": "Musterstadt"},
+                          "telefon": "0371 123456", "email": "erika@example.org"},
+        "art": "container", "ort": {"strasse": "Lindenweg", "hausnummer": "7"}, "flaeche": "parkstreifen", "flaeche_m2": "8",
+        "zeitraum": {"von": day(10), "bis": day(19)}
+    })
+}
+
+fn zones() -> Value {
+    json!({"zonen": [{"strasse": "Markt", "zone": "A"}, {"strasse": "Lindenweg", "zone": "B"}]})
+}
+
+#[test]
+fn a_skip_on_the_parking_lane_is_permitted_at_once_with_the_minimum_fee() {
+    let o = run("sondernutzung", &skip(), zones());
+    assert_eq!(o.decision, "accept", "{:?}", o.reasons);
+    assert_eq!((o.result["zone"].as_str(), o.fee), (Some("B"), 20.0), "8 m² × 2 weeks × 1 € = 16 €, minimum 20 €");
+    for (what, patch) in [
+        ("on the pavement", json!({"flaeche": "gehweg"})),
+        ("too long", json!({"zeitraum": {"bis": day(24)}})),
+        ("too large", json!({"flaeche_m2": "10,5"})),
+    ] {
+        assert_eq!(run("sondernutzung", &with(skip(), patch), zones()).codes, ["pruefung"], "{what}");
+    }
+}
+
+#[test]
+fn cafe_tables_in_zone_a_pay_by_area_and_week_and_need_a_sketch() {
+    let cafe = with(skip(), json!({"art": "cafe", "ort": {"strasse": "MARKT", "hausnummer": "1"}, "flaeche": "platz", "flaeche_m2": "12,5",
+        "zeitraum": {"von": day(10), "bis": day(40)}, "skizze": pdf()}));
+    let o = run("sondernutzung", &cafe, zones());
+    assert_eq!(o.decision, "review");
+    assert_eq!((o.result["zone"].as_str(), o.fee), (Some("A"), 125.0), "12.5 m² × 5 weeks × 2 €");
+    // An unlisted street has the default zone.
+    let elsewhere = run("sondernutzung", &with(cafe.clone(), json!({"ort": {"strasse": "Ringstraße"}})), zones());
+    assert_eq!((elsewhere.result["zone"].as_str(), elsewhere.fee), (Some("B"), 62.5));
+    let p = procedure("sondernutzung");
+    let no_sketch = with(cafe, json!({"skizze": null}));
+    let errors = p.form.validate(&no_sketch, &p.catalogues, today(), Lang::De).errors;
+    assert!(errors.iter().any(|e| e.field == "skizze"), "{errors:?}");
+}
