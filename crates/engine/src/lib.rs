@@ -21,6 +21,7 @@ pub mod library;
 pub mod messages;
 pub mod outbound;
 pub mod participants;
+pub mod related;
 pub mod summary;
 pub mod table;
 pub mod tck;

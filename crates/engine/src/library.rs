@@ -124,6 +124,10 @@ pub struct Manifest {
     /// `rathaus:copy`), by id.
     #[serde(default)]
     pub participants: BTreeMap<String, crate::participants::ParticipantDef>,
+    /// Other procedures the applicant probably needs as well, by their id (see
+    /// [`crate::related`]).
+    #[serde(default)]
+    pub related: BTreeMap<String, crate::related::RelatedDef>,
 }
 
 /// The outcomes a clerk's decision (`rathaus:entscheidung`) can have.
@@ -255,6 +259,8 @@ pub struct Procedure {
     pub recipients: BTreeMap<String, crate::outbound::Recipient>,
     /// Participants (consultations, copies), compiled, by id.
     pub participants: BTreeMap<String, crate::participants::Participant>,
+    /// Related procedures the portal suggests, in the order of procedure.toml's keys.
+    pub related: Vec<crate::related::Related>,
     pub applicant: Option<Expression>,
     pub addressee: Option<Expression>,
     /// Every file of the procedure (path relative to the procedure folder → text): what a
@@ -419,6 +425,19 @@ impl Procedure {
                 }
             }
         }
+        let mut related = Vec::new();
+        if let Some(form) = &form {
+            for (id, def) in &manifest.related {
+                match crate::related::Related::compile(id, def, form) {
+                    Ok(r) => related.push(r),
+                    Err(e) => problems.push(Problem {
+                        file: MANIFEST.into(),
+                        line: find_line(manifest_text, &format!("[related.{id}]")),
+                        message: format!("related.{id}.{e}"),
+                    }),
+                }
+            }
+        }
         if let Some(form) = &form {
             let manifest_text = files.get(MANIFEST).map(String::as_str).unwrap_or("");
             for (key, source) in &manifest.prefill {
@@ -502,6 +521,7 @@ impl Procedure {
             message_templates,
             recipients,
             participants,
+            related,
             applicant,
             addressee,
             files,
@@ -656,7 +676,9 @@ fn check_manifest(m: &Manifest, files: &BTreeMap<String, String>, problems: &mut
                 p(&format!("[parameters.{name}]"), format!("Parameter „{name}“: eine Tabelle braucht columns"))
             }
             (ParameterKind::Table, false) | (_, true) => {}
-            (_, false) => p(&format!("[parameters.{name}]"), format!("Parameter „{name}“: columns nur bei type = \"table\"")),
+            (_, false) => {
+                p(&format!("[parameters.{name}]"), format!("Parameter „{name}“: columns nur bei type = \"table\""))
+            }
         }
     }
     for (outcome, template) in &m.decision.templates {
@@ -1021,6 +1043,18 @@ impl Library {
                     procedures.insert(p.id().to_string(), Arc::new(p));
                 }
                 Err(ps) => problems.extend(ps.into_iter().map(|p| Problem { file: relative_to(&dir, &p.file), ..p })),
+            }
+        }
+        for p in procedures.values() {
+            for r in &p.related {
+                let to = procedures.get(&r.id).map(|t| &t.form);
+                for message in crate::related::check(&p.form, r, to) {
+                    problems.push(Problem {
+                        file: root.join(p.id()).join(MANIFEST).display().to_string(),
+                        line: find_line(&p.files[MANIFEST], &format!("[related.{}]", r.id)),
+                        message,
+                    });
+                }
             }
         }
         if problems.is_empty() {

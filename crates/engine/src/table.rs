@@ -188,7 +188,8 @@ mod tests {
     use serde_json::json;
 
     fn columns() -> Vec<ColumnDef> {
-        let c = |key: &str, label: &str, required: bool| ColumnDef { key: key.into(), label: Text::de(label), required };
+        let c =
+            |key: &str, label: &str, required: bool| ColumnDef { key: key.into(), label: Text::de(label), required };
         vec![c("gemarkung", "Gemarkung", true), c("flurstueck", "Flurstück", false), c("gebiet", "Gebiet", true)]
     }
 
@@ -220,9 +221,14 @@ mod tests {
 
     #[test]
     fn rows_are_checked_when_stored() {
-        assert!(check_rows(&columns(), &json!([{"gemarkung": "A", "gebiet": "B", "x": "1"}])).unwrap_err().contains("„x“"));
+        assert!(check_rows(&columns(), &json!([{"gemarkung": "A", "gebiet": "B", "x": "1"}]))
+            .unwrap_err()
+            .contains("„x“"));
         assert!(check_rows(&columns(), &json!([{"gemarkung": "A"}])).unwrap_err().contains("Zeile 1: „Gebiet“ fehlt"));
-        assert_eq!(check_rows(&columns(), &json!([{"gemarkung": " A ", "gebiet": "B", "flurstueck": ""}])).unwrap(), json!([{"gemarkung": "A", "gebiet": "B"}]));
+        assert_eq!(
+            check_rows(&columns(), &json!([{"gemarkung": " A ", "gebiet": "B", "flurstueck": ""}])).unwrap(),
+            json!([{"gemarkung": "A", "gebiet": "B"}])
+        );
         assert!(check_rows(&columns(), &json!("nein")).is_err());
     }
 }

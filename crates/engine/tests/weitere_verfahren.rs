@@ -54,7 +54,8 @@ fn run(id: &str, data: &Value, overrides: Value) -> Outcome {
     assert!(validated.errors.is_empty(), "{id}: scenario data must be valid: {:?}", validated.errors);
     let params = p.resolve_parameters(&overrides).unwrap_or_else(|e| panic!("{id}: {e:?}"));
     let tenant = tenant_facts("Musterstadt", &["09999".into()], &WorkCalendar::new(Land::parse("SN")), today());
-    let r = check(&p, &validated.data, &params, &tenant, today()).unwrap_or_else(|e| panic!("{id}: decision failed: {e}"));
+    let r =
+        check(&p, &validated.data, &params, &tenant, today()).unwrap_or_else(|e| panic!("{id}: decision failed: {e}"));
     let befunde = r["befunde"].as_array().unwrap_or_else(|| panic!("{r}"));
     Outcome {
         decision: r["entscheidung"].as_str().unwrap().to_string(),
@@ -116,9 +117,24 @@ fn a_parcel_outside_every_area_gets_the_certificate_at_once_for_25_euros() {
 #[test]
 fn a_parcel_in_an_area_of_the_list_is_reviewed_with_the_area_named() {
     let cases = [
-        ("the parcel itself", json!({"grundstueck": {"flurstueck": "12/3"}}), "B-Plan Nr. 7", "§ 24 Abs. 1 Nr. 1 BauGB"),
-        ("a whole field", json!({"grundstueck": {"flur": "5", "flurstueck": "7"}}), "Sanierungsgebiet Altstadt", "§ 24 Abs. 1 Nr. 3 BauGB"),
-        ("a whole district, any case", json!({"grundstueck": {"gemarkung": "OBERDORF", "flur": null, "flurstueck": "1"}}), "Ortsmitte", "§§ 24, 25 BauGB"),
+        (
+            "the parcel itself",
+            json!({"grundstueck": {"flurstueck": "12/3"}}),
+            "B-Plan Nr. 7",
+            "§ 24 Abs. 1 Nr. 1 BauGB",
+        ),
+        (
+            "a whole field",
+            json!({"grundstueck": {"flur": "5", "flurstueck": "7"}}),
+            "Sanierungsgebiet Altstadt",
+            "§ 24 Abs. 1 Nr. 3 BauGB",
+        ),
+        (
+            "a whole district, any case",
+            json!({"grundstueck": {"gemarkung": "OBERDORF", "flur": null, "flurstueck": "1"}}),
+            "Ortsmitte",
+            "§§ 24, 25 BauGB",
+        ),
     ];
     for (what, patch, area, basis) in cases {
         let o = run("negativzeugnis-vorkaufsrecht", &with(sale(), patch), areas());
@@ -162,14 +178,19 @@ fn a_small_excavation_in_paving_is_permitted_at_once_with_fee_by_area() {
 
 #[test]
 fn asphalt_always_and_larger_areas_go_to_the_road_authority() {
-    let o = run("aufgrabung", &with(dig(), json!({"oberflaeche": "asphalt", "laenge_m": "1", "breite_m": "1"})), json!({}));
+    let o =
+        run("aufgrabung", &with(dig(), json!({"oberflaeche": "asphalt", "laenge_m": "1", "breite_m": "1"})), json!({}));
     assert_eq!((o.decision.as_str(), o.codes.as_slice()), ("review", &["asphalt".to_string()][..]));
     let o = run("aufgrabung", &with(dig(), json!({"laenge_m": "4,5"})), json!({}));
     assert_eq!(o.codes, ["flaeche"]);
     assert!(o.reasons[0].contains("11.25"), "{:?}", o.reasons);
     let p = procedure("aufgrabung");
-    let errors = p.form.validate(&with(dig(), json!({"wiederherstellung": false})), &p.catalogues, today(), Lang::De).errors;
-    assert!(errors.iter().any(|e| e.field == "wiederherstellung"), "the restoration commitment is required: {errors:?}");
+    let errors =
+        p.form.validate(&with(dig(), json!({"wiederherstellung": false})), &p.catalogues, today(), Lang::De).errors;
+    assert!(
+        errors.iter().any(|e| e.field == "wiederherstellung"),
+        "the restoration commitment is required: {errors:?}"
+    );
 }
 
 // --- Plakatierung -------------------------------------------------------------------------
@@ -190,18 +211,27 @@ fn posters_for_an_event_are_permitted_at_once_for_fifty_cents_a_week() {
     assert_eq!(o.decision, "accept", "{:?}", o.reasons);
     assert_eq!(o.fee, 30.0, "30 posters × 2 weeks × 0.50 €");
     // Up to seven days after the event is fine; eight days are not.
-    assert_eq!(run("plakatierung", &with(posters(), json!({"zeitraum": {"bis": day(28)}})), json!({})).decision, "accept");
+    assert_eq!(
+        run("plakatierung", &with(posters(), json!({"zeitraum": {"bis": day(28)}})), json!({})).decision,
+        "accept"
+    );
     let late = run("plakatierung", &with(posters(), json!({"zeitraum": {"bis": day(29)}})), json!({}));
     assert_eq!(late.codes, ["nach_veranstaltung"]);
     let many = run("plakatierung", &with(posters(), json!({"anzahl": 51})), json!({}));
     assert_eq!(many.codes, ["zu_viele"]);
-    assert_eq!(run("plakatierung", &with(posters(), json!({"anzahl": 60})), json!({"max_plakate": 60})).decision, "accept");
+    assert_eq!(
+        run("plakatierung", &with(posters(), json!({"anzahl": 60})), json!({"max_plakate": 60})).decision,
+        "accept"
+    );
 }
 
 #[test]
 fn election_posters_at_most_six_weeks_ahead_and_free_for_parties() {
-    let election = with(posters(), json!({"zweck": "wahl", "wahlvorschlagstraeger": true, "datum": day(50),
-        "zeitraum": {"von": day(8), "bis": day(52)}}));
+    let election = with(
+        posters(),
+        json!({"zweck": "wahl", "wahlvorschlagstraeger": true, "datum": day(50),
+        "zeitraum": {"von": day(8), "bis": day(52)}}),
+    );
     let o = run("plakatierung", &election, json!({}));
     assert_eq!(o.decision, "accept", "{:?}", o.reasons);
     assert_eq!(o.fee, 0.0, "parties' election posters are free");
@@ -241,9 +271,21 @@ fn alcohol_or_a_late_application_means_a_reliability_check_with_police_and_publi
     let beer = run("gaststaettengestattung", &with(festival(), json!({"alkohol": true})), json!({}));
     assert_eq!((beer.decision.as_str(), beer.codes.as_slice()), ("review", &["alkohol".to_string()][..]));
     assert_eq!(beer.result["beteiligte"], json!(["polizei", "ordnungsamt"]));
-    let late = run("gaststaettengestattung", &with(festival(), json!({"zeitraum": {"von": day(13), "bis": day(13)}})), json!({}));
+    let late = run(
+        "gaststaettengestattung",
+        &with(festival(), json!({"zeitraum": {"von": day(13), "bis": day(13)}})),
+        json!({}),
+    );
     assert_eq!(late.codes, ["kurzfristig"]);
-    assert_eq!(run("gaststaettengestattung", &with(festival(), json!({"zeitraum": {"von": day(14), "bis": day(14)}})), json!({})).decision, "accept");
+    assert_eq!(
+        run(
+            "gaststaettengestattung",
+            &with(festival(), json!({"zeitraum": {"von": day(14), "bis": day(14)}})),
+            json!({})
+        )
+        .decision,
+        "accept"
+    );
     let p = procedure("gaststaettengestattung");
     let minor = with(festival(), json!({"verantwortlich": {"geburtsdatum": "2010-01-01"}}));
     let errors = p.form.validate(&minor, &p.catalogues, today(), Lang::De).errors;
@@ -281,8 +323,11 @@ fn a_skip_on_the_parking_lane_is_permitted_at_once_with_the_minimum_fee() {
 
 #[test]
 fn cafe_tables_in_zone_a_pay_by_area_and_week_and_need_a_sketch() {
-    let cafe = with(skip(), json!({"art": "cafe", "ort": {"strasse": "MARKT", "hausnummer": "1"}, "flaeche": "platz", "flaeche_m2": "12,5",
-        "zeitraum": {"von": day(10), "bis": day(40)}, "skizze": pdf()}));
+    let cafe = with(
+        skip(),
+        json!({"art": "cafe", "ort": {"strasse": "MARKT", "hausnummer": "1"}, "flaeche": "platz", "flaeche_m2": "12,5",
+        "zeitraum": {"von": day(10), "bis": day(40)}, "skizze": pdf()}),
+    );
     let o = run("sondernutzung", &cafe, zones());
     assert_eq!(o.decision, "review");
     assert_eq!((o.result["zone"].as_str(), o.fee), (Some("A"), 125.0), "12.5 m² × 5 weeks × 2 €");
@@ -293,4 +338,56 @@ fn cafe_tables_in_zone_a_pay_by_area_and_week_and_need_a_sketch() {
     let no_sketch = with(cafe, json!({"skizze": null}));
     let errors = p.form.validate(&no_sketch, &p.catalogues, today(), Lang::De).errors;
     assert!(errors.iter().any(|e| e.field == "skizze"), "{errors:?}");
+}
+
+// --- Related procedures ---------------------------------------------------------------------
+
+#[test]
+fn an_excavation_carries_company_place_and_period_into_the_traffic_order() {
+    let excavation = procedure("aufgrabung");
+    let vra = procedure("verkehrsrechtliche-anordnung");
+    let related = excavation.related.iter().find(|r| r.id == "verkehrsrechtliche-anordnung").expect("suggested");
+    assert!(related.applies(&dig()));
+    let carried = related.carried(&dig());
+    assert_eq!(carried["antragsteller"]["firma"], "Tiefbau Krause GmbH");
+    assert_eq!(carried["antragsteller"]["anschrift"]["strasse"], "Gewerbering");
+    assert_eq!(
+        (carried["ort"]["strasse"].as_str(), carried["ort"]["hausnummer_von"].as_str()),
+        (Some("Lindenweg"), Some("7"))
+    );
+    assert_eq!(carried["zeitraum"]["von"], day(10));
+    // What is carried fits the other form: its only problems are the answers still missing.
+    let errors = vra.form.validate(&carried, &vra.catalogues, today(), Lang::De).errors;
+    for carried_field in
+        ["antragsteller.firma", "antragsteller.anschrift", "ort.strasse", "zeitraum.von", "zeitraum.bis"]
+    {
+        assert!(
+            !errors.iter().any(|e| e.field == carried_field || e.field.starts_with(&format!("{carried_field}."))),
+            "{carried_field}: {errors:?}"
+        );
+    }
+    // The traffic order suggests the skip's permit only for skips and scaffolding.
+    let vra_related = vra.related.iter().find(|r| r.id == "sondernutzung").unwrap();
+    assert!(
+        vra_related.applies(&json!({"art": "container"})) && !vra_related.applies(&json!({"art": "umzug_halteverbot"}))
+    );
+    assert!(!vra_related.applies(&json!({})), "not before the answer");
+}
+
+#[test]
+fn a_suggestion_naming_an_unknown_procedure_or_field_is_a_library_problem() {
+    let excavation = procedure("aufgrabung");
+    let vra = procedure("verkehrsrechtliche-anordnung");
+    let def: rathaus_engine::related::RelatedDef = toml::from_str(
+        "reason = \"x\"\ncarry = { \"ort.gibtesnicht\" = \"ort.strasse\", \"beschreibung\" = \"zweck_falsch\" }",
+    )
+    .unwrap();
+    let r = rathaus_engine::related::Related::compile("verkehrsrechtliche-anordnung", &def, &excavation.form).unwrap();
+    let problems = rathaus_engine::related::check(&excavation.form, &r, Some(&vra.form));
+    assert!(
+        problems.iter().any(|p| p.contains("„ort.gibtesnicht“"))
+            && problems.iter().any(|p| p.contains("„zweck_falsch“")),
+        "{problems:?}"
+    );
+    assert!(rathaus_engine::related::check(&excavation.form, &r, None)[0].contains("gibt es in der Bibliothek nicht"));
 }

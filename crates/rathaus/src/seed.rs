@@ -150,6 +150,15 @@ fn demo_tenants() -> Vec<DemoTenant> {
     ]
 }
 
+/// The demo towns' list of areas with a right of pre-emption (Negativzeugnis): a
+/// redevelopment area over a whole field and one parcel for public use.
+fn demo_pre_emption_areas() -> serde_json::Value {
+    json!([
+        {"gemarkung": "Musterstadt", "flur": "5", "gebiet": "Sanierungsgebiet Altstadt", "rechtsgrundlage": "§ 24 Abs. 1 Nr. 3 BauGB"},
+        {"gemarkung": "Musterstadt", "flur": "3", "flurstueck": "12/3", "gebiet": "Fläche für den Gemeinbedarf (Bebauungsplan Nr. 7)", "rechtsgrundlage": "§ 24 Abs. 1 Nr. 1 BauGB"}
+    ])
+}
+
 const DEMO_STAFF: &[(&str, &str, Role)] = &[
     ("sachbearbeitung", "Sabine Sachbearbeiterin", Role::Clerk),
     ("teamleitung", "Thomas Teamleiter", Role::TeamLead),
@@ -172,7 +181,18 @@ pub async fn seed_demo(rt: &Runtime) -> Result<Option<DemoCredentials>> {
             d.slug,
             d.name,
             &d.settings,
-            &[("gewerbeanmeldung", d.fees), ("verkehrsrechtliche-anordnung", json!({}))],
+            &[
+                ("gewerbeanmeldung", d.fees),
+                ("verkehrsrechtliche-anordnung", json!({})),
+                ("plakatierung", json!({})),
+                ("negativzeugnis-vorkaufsrecht", json!({"vorkaufsrechte": demo_pre_emption_areas()})),
+                ("gaststaettengestattung", json!({})),
+                ("aufgrabung", json!({})),
+                (
+                    "sondernutzung",
+                    json!({"zonen": [{"strasse": "Markt", "zone": "A"}, {"strasse": "Hauptstraße", "zone": "A"}]}),
+                ),
+            ],
         )
         .await
         .with_context(|| format!("Demo-Mandant {}", d.slug))?;

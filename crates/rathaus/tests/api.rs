@@ -247,7 +247,8 @@ async fn engine_endpoints_messages_jobs_and_deployments() {
         let list: Value = get(&s.url("/api/v1/musterstadt/deployments"), &key).await.json().await.unwrap();
         let list = list.as_array().unwrap();
         let procedures: Vec<&str> = list.iter().map(|d| d["procedure"].as_str().unwrap()).collect();
-        assert_eq!(list.len(), 2, "one per procedure the town offers: {list:?}");
+        let library = rathaus_engine::Library::load(&common::library_dir()).unwrap();
+        assert_eq!(list.len(), library.procedures.len(), "one per procedure the demo town offers: {list:?}");
         assert!(procedures.contains(&"verkehrsrechtliche-anordnung"));
         let gewerbe = list.iter().find(|d| d["procedure"] == "gewerbeanmeldung").unwrap();
         assert_eq!(gewerbe["running_instances"], 1, "the case under review");

@@ -3616,3 +3616,70 @@ async fn a_removal_order_is_issued_at_once_and_its_copy_opens_for_the_police() {
         s.stop().await;
     }
 }
+
+/// Cross-procedure help: an Aufgrabung usually needs a traffic order. The assistant says so
+/// while the form is filled in; after submission the status page offers to start the
+/// traffic order, whose form then has the company, place and period already filled in.
+#[tokio::test]
+async fn an_excavation_suggests_the_traffic_order_and_carries_its_answers_over() {
+    let s = TestServer::start(testing::sqlite().await).await;
+    let start = chrono::Utc::now().date_naive() + chrono::Duration::days(30);
+    let data = serde_json::json!({
+        "firma": {"name": "Tiefbau Krause GmbH", "ansprechperson": "Peter Krause",
+            "anschrift": {"strasse": "Gewerbering", "hausnummer": "4", "plz": "09999", "ort": "Musterstadt"},
+            "telefon": "0371 7788", "email": "bau@krause.example"},
+        "auftraggeber": {"name": "Stadtwerke Musterstadt"}, "zweck": "Hausanschluss Trinkwasser",
+        "ort": {"strasse": "Lindenweg", "hausnummer": "7"}, "laenge_m": "4", "breite_m": "1", "oberflaeche": "pflaster",
+        "zeitraum": {"von": start.to_string(), "bis": (start + chrono::Duration::days(2)).to_string()}, "wiederherstellung": true
+    });
+    // While filling in: the assistant names the traffic order.
+    let applicant = Visit::new(&s);
+    let (_, _, page) = applicant.get("/musterstadt/antrag/aufgrabung/firma").await;
+    assert!(!page.contains("id=\"assistant-related\""), "nothing before the first answer");
+    // A page sent incomplete is shown again, with the assistant on the answers so far.
+    let form = "/musterstadt/antrag/aufgrabung/firma";
+    let (_, _, page) = applicant.post(form, form, &[("firma.name", "Tiefbau Krause GmbH")]).await;
+    assert!(page.contains("id=\"assistant-related\"") && page.contains("Verkehrsrechtliche Anordnung"), "{page}");
+
+    // After submission (through the API, then followed with the access code).
+    let res = client()
+        .post(s.url("/api/v1/musterstadt/applications"))
+        .bearer_auth(s.api_key("musterstadt"))
+        .json(&serde_json::json!({"procedure": "aufgrabung", "data": data}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let body: serde_json::Value = res.json().await.unwrap();
+    let (reference, code) = (body["reference"].as_str().unwrap(), body["access_code"].as_str().unwrap());
+    let follower = Visit::new(&s);
+    let (st, _, html) = follower
+        .post("/musterstadt/status", "/musterstadt/status", &[("aktenzeichen", reference), ("zugangscode", code)])
+        .await;
+    assert_eq!(st, 200);
+    let related = between(&html, "id=\"related\"", "</section>");
+    assert!(related.contains("Verkehrsrechtliche Anordnung") && related.contains("Baustelle"), "{related}");
+    let status_path = format!("/musterstadt/vorgang/{reference}");
+    let (st, url, form) = follower
+        .post(&status_path, &format!("/musterstadt/vorgang/{reference}/weiter/verkehrsrechtliche-anordnung"), &[])
+        .await;
+    assert_eq!(st, 200, "{form}");
+    assert_eq!(url, "/musterstadt/antrag/verkehrsrechtliche-anordnung/antragsteller");
+    assert!(form.contains("value=\"Tiefbau Krause GmbH\"") && form.contains("value=\"Gewerbering\""), "{form}");
+    let (_, _, place) = follower.get("/musterstadt/antrag/verkehrsrechtliche-anordnung/ort").await;
+    assert!(place.contains("value=\"Lindenweg\""), "{place}");
+    // Only for a case the visitor may see, and only a procedure the case suggests.
+    let stranger = Visit::new(&s);
+    let (st, _, _) = stranger
+        .post(
+            "/musterstadt/status",
+            &format!("/musterstadt/vorgang/{reference}/weiter/verkehrsrechtliche-anordnung"),
+            &[],
+        )
+        .await;
+    assert_ne!(st, 200);
+    let (st, _, _) =
+        follower.post(&status_path, &format!("/musterstadt/vorgang/{reference}/weiter/plakatierung"), &[]).await;
+    assert_eq!(st, 404);
+    s.stop().await;
+}

@@ -11,7 +11,6 @@ mod backoffice;
 mod businesses;
 mod consultations;
 mod copies;
-mod tables;
 mod corrections;
 mod deadlines;
 mod delegations;
@@ -36,6 +35,7 @@ mod render;
 mod requests;
 mod session;
 mod statistics;
+mod tables;
 mod visit;
 mod withdrawal;
 mod worklist;
@@ -263,6 +263,7 @@ fn routes(app: AppState) -> Router {
         .route("/{tenant}/beteiligung/{token}", get(consultations::page).post(consultations::answer))
         .route("/{tenant}/beteiligung/{token}/dokumente/{document_id}", get(consultations::document))
         .route("/{tenant}/abschrift/{token}", get(copies::open))
+        .route("/{tenant}/vorgang/{reference}/weiter/{procedure}", post(portal::start_related))
         .route("/{tenant}/abgabe/{token}", get(forwarding::page))
         .route("/{tenant}/abgabe/{token}/dokumente/{document_id}", get(forwarding::document))
         .route("/{tenant}/impressum", get(legal::imprint))

@@ -279,6 +279,7 @@ pub async fn page(
         // A page that does not apply to the answers so far: continue where it makes sense.
         return session.finish(&app, &slug, redirect(&format!("/{slug}/antrag/{procedure}/pruefen"))).await;
     }
+    let related = related_views(&app, &tenant, &a.procedure, &data, lang, None).await?;
     let body = render_page(
         &PageRender {
             tenant: &tenant,
@@ -288,7 +289,7 @@ pub async fn page(
             errors: &[],
             raw: &HashMap::new(),
             return_to_check: q.zurueck.is_some(),
-            outlook: outlook_view(&app, &tenant, &a, &data, lang),
+            outlook: with_related(outlook_view(&app, &tenant, &a, &data, lang), related),
         },
         lang,
         &mut session,
@@ -336,8 +337,9 @@ pub async fn save_page(
         return session.finish(&app, &slug, Redirect::to(&to).into_response()).await;
     }
     let return_to_check = q.zurueck.is_some();
+    let related = related_views(&app, &tenant, &a.procedure, &data, lang, None).await?;
     let render_with = |errors: &[FieldError], raw: &HashMap<String, String>, session: &mut Session| {
-        let outlook = outlook_view(&app, &tenant, &a, &data, lang);
+        let outlook = with_related(outlook_view(&app, &tenant, &a, &data, lang), related.clone());
         render_page(
             &PageRender {
                 tenant: &tenant,
@@ -459,9 +461,10 @@ pub async fn live_check(
     let (_, PostedPage { data, applied, .. }) = apply_posted(&mut session, &a, &page_id, pairs, lang)?;
     let mut errors = applied.errors;
     add_page_errors(&app, &a, &page_id, &data, &[], lang, &mut errors);
+    let related = related_views(&app, &tenant, &a.procedure, &data, lang, None).await?;
     let outlook = render(
         "assistant.html",
-        context! { outlook => outlook_view(&app, &tenant, &a, &data, lang), ..base(lang, Some(&tenant), None) },
+        context! { outlook => with_related(outlook_view(&app, &tenant, &a, &data, lang), related), ..base(lang, Some(&tenant), None) },
     )?;
     session.data.drafts.insert(procedure.clone(), data);
     let form = &a.procedure.form;
@@ -477,6 +480,66 @@ pub async fn live_check(
 /// decision on the answers so far, in the applicant's language. `None` before the first
 /// answer, for a procedure without a check decision, and if the decision fails on these
 /// answers (the form then simply shows no outlook; the submission checks again).
+/// The related procedures the town offers whose condition holds for `data`: name, why, and
+/// the address that starts one with the answers carried over (after submission).
+pub(crate) async fn related_views(
+    app: &AppState,
+    tenant: &Tenant,
+    procedure: &rathaus_engine::Procedure,
+    data: &Json,
+    lang: Lang,
+    reference: Option<&str>,
+) -> AppResult<Vec<Json>> {
+    let mut out = Vec::new();
+    for r in procedure.related.iter().filter(|r| r.applies(data)) {
+        match app.runtime.active_procedure(tenant, &r.id).await {
+            Ok(target) => out.push(serde_json::json!({"id": r.id, "name": target.procedure.manifest.name.get(lang),
+                "reason": r.def.reason.get(lang),
+                "start_url": reference.map(|rf| format!("/{}/vorgang/{rf}/weiter/{}", tenant.slug, r.id))})),
+            Err(rathaus_runtime::RuntimeError::NotActive(_) | rathaus_runtime::RuntimeError::UnknownProcedure(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(out)
+}
+
+/// The assistant's outlook with the related procedures to mention.
+fn with_related(outlook: Option<Json>, related: Vec<Json>) -> Option<Json> {
+    outlook.map(|mut o| {
+        if !related.is_empty() {
+            o["related"] = Json::Array(related);
+        }
+        o
+    })
+}
+
+/// Starts a related procedure from a submitted case: its draft gets the answers the
+/// procedure carries over (answers already in a draft of it stay), then its first page.
+pub async fn start_related(
+    State(app): State<AppState>,
+    Path((slug, reference, target)): Path<(String, String, String)>,
+    visit: Visit,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let Visit { tenant, mut session, .. } = visit;
+    session.verify_csrf(crate::formview::Posted::new(pairs).get("_csrf"))?;
+    let case = granted_case(&app, &tenant, &session, &reference).await?;
+    let procedure = app.runtime.procedure_of_deployment(&tenant.tenant_id, &case.deployment_id).await?;
+    let data = case.data_json()?;
+    let related = procedure.related.iter().find(|r| r.id == target && r.applies(&data)).ok_or(AppError::NotFound)?;
+    let a = active(&app, &tenant, &target).await?;
+    let carried = related.carried(&data);
+    let draft = session.data.drafts.entry(target.clone()).or_insert_with(|| Json::Object(Map::new()));
+    if let (Some(draft), Some(carried)) = (draft.as_object_mut(), carried.as_object()) {
+        for (k, v) in carried {
+            draft.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    let data = draft_of(&session, &target);
+    let first = a.procedure.form.visible_pages(&data).first().map(|p| p.id.clone()).ok_or(AppError::NotFound)?;
+    session.finish(&app, &slug, redirect(&format!("/{slug}/antrag/{target}/{first}"))).await
+}
+
 fn outlook_view(app: &AppState, tenant: &Tenant, a: &ActiveProcedure, data: &Json, lang: Lang) -> Option<Json> {
     let today = german_today(app.runtime.clock.now());
     let facts = rathaus_runtime::tenant_facts(tenant, today);
@@ -758,9 +821,12 @@ pub async fn receipt(
     };
     let docs = applicant_documents(&app, &tenant, &case, lang).await?;
     let (_, text) = status_texts(&case.status, lang);
+    let procedure = app.runtime.procedure_of_deployment(&tenant.tenant_id, &case.deployment_id).await?;
+    let related = related_views(&app, &tenant, &procedure, &case.data_json()?, lang, Some(&case.reference)).await?;
     let body = render(
         "receipt.html",
-        context! { case => context! { reference => case.reference }, access_code => access_code, status_text => text, documents => docs, ..base(lang, Some(&tenant), Some(&mut session)) },
+        context! { case => context! { reference => case.reference }, access_code => access_code, status_text => text, documents => docs,
+        related => related, ..base(lang, Some(&tenant), Some(&mut session)) },
     )?;
     session.finish(&app, &slug, html(body)).await
 }
@@ -834,6 +900,7 @@ pub async fn status(
             new_messages => new_messages, mailbox_url => format!("/{slug}/vorgang/{}/nachrichten", case.reference),
             requests => crate::requests::waiting_views(&app.runtime.document_requests(&tenant, &case.case_id).await?, lang),
             withdrawable => crate::withdrawal::withdrawable(&case),
+            related => related_views(&app, &tenant, &procedure, &case.data_json()?, lang, Some(&case.reference)).await?,
             pay_online => app.runtime.online_payment(),
             pay_url => format!("/{slug}/vorgang/{}/bezahlen", case.reference),
             ..base(lang, Some(&tenant), Some(&mut session))

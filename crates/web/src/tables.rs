@@ -59,8 +59,10 @@ async fn table_page(
     let columns: Vec<Json> = def
         .columns
         .iter()
-        .map(|c| json!({"key": c.key, "label": c.label.get(lang), "required": c.required,
-            "value": failed.row.get(&c.key).and_then(Json::as_str).unwrap_or_default()}))
+        .map(|c| {
+            json!({"key": c.key, "label": c.label.get(lang), "required": c.required,
+            "value": failed.row.get(&c.key).and_then(Json::as_str).unwrap_or_default()})
+        })
         .collect();
     let rows: Vec<Json> = rows
         .as_array()
@@ -179,7 +181,17 @@ pub async fn import(
     };
     let failed = |problems: Vec<String>| Failed { problems, row: Map::new() };
     let response = if text.trim().is_empty() {
-        let body = table_page(&app, &tenant, &mut session, &ctx, &procedure_id, &name, failed(vec![t(lang, "admin.table_import_missing")]), lang).await?;
+        let body = table_page(
+            &app,
+            &tenant,
+            &mut session,
+            &ctx,
+            &procedure_id,
+            &name,
+            failed(vec![t(lang, "admin.table_import_missing")]),
+            lang,
+        )
+        .await?;
         (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()
     } else {
         match table::parse_csv(&def.columns, &text) {
@@ -193,7 +205,8 @@ pub async fn import(
                     .into_iter()
                     .map(|p| tf(lang, "admin.table_line", &[("line", &p.line.to_string()), ("message", &p.message)]))
                     .collect();
-                let body = table_page(&app, &tenant, &mut session, &ctx, &procedure_id, &name, failed(problems), lang).await?;
+                let body =
+                    table_page(&app, &tenant, &mut session, &ctx, &procedure_id, &name, failed(problems), lang).await?;
                 (StatusCode::UNPROCESSABLE_ENTITY, Html(body)).into_response()
             }
         }
