@@ -183,6 +183,42 @@ async fn every_back_office_route_answers_each_role_of_each_town_as_expected() {
             ("GET", format!("{m}/verwaltung/delegationen"), vec![], [Forbidden, Forbidden, Allowed, Allowed]),
             ("GET", format!("{m}/verwaltung/aussonderung"), vec![], [Forbidden, Forbidden, Allowed, Allowed]),
             (
+                "GET",
+                format!("{m}/verwaltung/verfahren/negativzeugnis-vorkaufsrecht/tabellen/vorkaufsrechte"),
+                vec![],
+                [Forbidden, Forbidden, Allowed, Allowed],
+            ),
+            (
+                "GET",
+                format!("{m}/verwaltung/verfahren/negativzeugnis-vorkaufsrecht/tabellen/vorkaufsrechte/csv"),
+                vec![],
+                [Forbidden, Forbidden, Allowed, Allowed],
+            ),
+            (
+                "POST",
+                format!("{m}/verwaltung/verfahren/negativzeugnis-vorkaufsrecht/tabellen/vorkaufsrechte/import"),
+                vec![("csv", "")],
+                [Forbidden, Forbidden, Allowed, Forbidden],
+            ),
+            (
+                "POST",
+                format!("{m}/verwaltung/verfahren/negativzeugnis-vorkaufsrecht/tabellen/vorkaufsrechte/zeilen"),
+                vec![("c.gemarkung", "")],
+                [Forbidden, Forbidden, Allowed, Forbidden],
+            ),
+            (
+                "POST",
+                format!("{m}/verwaltung/verfahren/negativzeugnis-vorkaufsrecht/tabellen/vorkaufsrechte/zeilen/999/entfernen"),
+                vec![],
+                [Forbidden, Forbidden, NotFound, Forbidden],
+            ),
+            (
+                "GET",
+                format!("{m}/verwaltung/verfahren/negativzeugnis-vorkaufsrecht/tabellen/gibt-es-nicht"),
+                vec![],
+                [Forbidden, Forbidden, NotFound, NotFound],
+            ),
+            (
                 "POST",
                 format!("{m}/verwaltung/delegationen"),
                 vec![("zentrum", "")],

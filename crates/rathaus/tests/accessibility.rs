@@ -475,6 +475,13 @@ async fn audit_admin(c: &Client, s: &TestServer, tenant: &str, a: &mut Audit) {
     a.check(c, &format!("{tenant}: administration, delegation with errors")).await;
     go(c, s, &format!("/{tenant}/intern/verwaltung/aussonderung")).await;
     a.check(c, &format!("{tenant}: administration, archiving and deletion log")).await;
+    let table = format!("/{tenant}/intern/verwaltung/verfahren/negativzeugnis-vorkaufsrecht/tabellen/vorkaufsrechte");
+    go(c, s, &table).await;
+    a.check(c, &format!("{tenant}: administration, a town's list (pre-emption areas)")).await;
+    type_into(c, "csv", "Gemarkung;Unbekannt\nMusterstadt;1").await;
+    click(c, "form[action$='/import'] button[type=submit]").await;
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css(".error-summary")).await.unwrap();
+    a.check(c, &format!("{tenant}: administration, a town's list, import with errors")).await;
     // The team lead's worklist, with the form for a team member's absence.
     sign_in(c, s, tenant, "teamleitung").await;
     c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Id("team-abwesenheit")).await.unwrap();
