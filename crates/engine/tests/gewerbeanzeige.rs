@@ -1,7 +1,9 @@
 //! The automatic checks of the Gewerbeanzeige (rules 1–10 of the domain specification and
 //! every scenario it lists), run against the real library folder, without a database.
 
+mod common;
 use chrono::NaiveDate;
+use common::with;
 use rathaus_domain::calendar::WorkCalendar;
 use rathaus_domain::Lang;
 use rathaus_engine::environment::{check, tenant_facts};
@@ -47,26 +49,6 @@ fn standard() -> Value {
         "nebenerwerb": false,
         "beschaeftigte": {"vollzeit": 0, "teilzeit": 0}
     })
-}
-
-fn with(mut base: Value, patch: Value) -> Value {
-    json_merge(&mut base, patch);
-    base
-}
-
-fn json_merge(a: &mut Value, b: Value) {
-    match (a, b) {
-        (Value::Object(a), Value::Object(b)) => {
-            for (k, v) in b {
-                if v.is_null() {
-                    a.remove(&k);
-                } else {
-                    json_merge(a.entry(k).or_insert(Value::Null), v);
-                }
-            }
-        }
-        (a, b) => *a = b,
-    }
 }
 
 struct Outcome {

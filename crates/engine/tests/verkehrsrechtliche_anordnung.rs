@@ -2,7 +2,9 @@
 //! domain specification), run against the real library folder, without a database. Lead
 //! times count working days of the tenant's Land (Saxony: Reformation Day, Buß- und Bettag).
 
+mod common;
 use chrono::NaiveDate;
+use common::with;
 use rathaus_domain::calendar::{Land, WorkCalendar};
 use rathaus_domain::Lang;
 use rathaus_engine::environment::{check, tenant_facts};
@@ -50,27 +52,6 @@ fn removal() -> Value {
         "oepnv_betroffen": false,
         "zeitraum": {"von": day(21), "von_uhrzeit": "07:00", "bis": day(21), "bis_uhrzeit": "18:00"}
     })
-}
-
-/// A change to the standard case (null removes a key).
-fn with(mut base: Value, patch: Value) -> Value {
-    merge(&mut base, patch);
-    base
-}
-
-fn merge(a: &mut Value, b: Value) {
-    match (a, b) {
-        (Value::Object(a), Value::Object(b)) => {
-            for (k, v) in b {
-                if v.is_null() {
-                    a.remove(&k);
-                } else {
-                    merge(a.entry(k).or_insert(Value::Null), v);
-                }
-            }
-        }
-        (a, b) => *a = b,
-    }
 }
 
 fn file() -> Value {

@@ -2,7 +2,9 @@
 //! scenario of their automatic checks and fees, run against the real library folders, without
 //! a database.
 
+mod common;
 use chrono::NaiveDate;
+use common::with;
 use rathaus_domain::calendar::{Land, WorkCalendar};
 use rathaus_domain::Lang;
 use rathaus_engine::environment::{check, tenant_facts};
@@ -63,26 +65,6 @@ fn run(id: &str, data: &Value, overrides: Value) -> Outcome {
         reasons: befunde.iter().map(|b| b["grund"].as_str().unwrap().to_string()).collect(),
         fee: r["gebuehr"].as_f64().unwrap_or_else(|| panic!("{id}: fee {r}")),
         result: r,
-    }
-}
-
-fn with(mut base: Value, patch: Value) -> Value {
-    merge(&mut base, patch);
-    base
-}
-
-fn merge(a: &mut Value, b: Value) {
-    match (a, b) {
-        (Value::Object(a), Value::Object(b)) => {
-            for (k, v) in b {
-                if v.is_null() {
-                    a.remove(&k);
-                } else {
-                    merge(a.entry(k).or_insert(Value::Null), v);
-                }
-            }
-        }
-        (a, b) => *a = b,
     }
 }
 

@@ -8,12 +8,14 @@ use chrono::{DateTime, TimeZone, Utc};
 use rathaus_domain::consultation::Answer;
 use rathaus_domain::{CaseStatus, Channel, Lang, TenantSettings};
 use rathaus_runtime::mail::Mailer;
-use rathaus_runtime::{Decision, ManualClock, Runtime, RuntimeConfig, SubmitRequest, Submitted};
+use rathaus_runtime::{ManualClock, Runtime, RuntimeConfig, SubmitRequest, Submitted};
 use rathaus_store::audit::{self, Actor};
 use rathaus_store::{cases, documents, events, fees, tasks, tenants, testing};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+mod common;
 
 use rathaus_documents::text::squeeze;
 
@@ -75,22 +77,7 @@ fn removal() -> Value {
 }
 
 async fn submit(s: &Setup, data: &Value) -> Submitted {
-    let submitted =
-        s.rt.submit(SubmitRequest {
-            tenant: &s.t,
-            procedure_id: "verkehrsrechtliche-anordnung",
-            data,
-            channel: Channel::Api,
-            lang: Lang::De,
-            actor: Actor::Applicant,
-            upload_key: None,
-            account_id: None,
-            business_id: None,
-        })
-        .await
-        .unwrap_or_else(|e| panic!("submission refused: {e:?}"));
-    s.rt.run_due_jobs().await.unwrap();
-    submitted
+    common::submit_to(&s.rt, &s.t, "verkehrsrechtliche-anordnung", data, None).await
 }
 
 async fn case(db: &testing::TestDatabase, s: &Setup, id: &str) -> cases::Case {
@@ -259,12 +246,7 @@ async fn a_full_closure_is_decided_after_consulting_four_bodies_and_takes_the_po
             .find(|t| t.status == "open")
             .expect("the clerk's task");
         drop(conn);
-        let decision = Decision {
-            outcome: "bestaetigen".into(),
-            reason: String::new(),
-            clerk_name: "Sabine Sachbearbeiterin".into(),
-            conditions: answer.conditions.clone(),
-        };
+        let decision = common::decision("bestaetigen", "", &answer.conditions);
         s.rt.complete_task(&s.t.tenant_id, &task.task_id, &decision, &Actor::System).await.unwrap();
         s.rt.run_due_jobs().await.unwrap();
         assert_eq!(case(&db, &s, &sub.case_id).await.status, "confirmed");
@@ -300,12 +282,7 @@ async fn an_urgent_application_pays_the_surcharge_and_a_refusal_gets_a_notice() 
         let mut conn = db.store.conn().await.unwrap();
         let task = tasks::for_case(&mut conn, &s.t.tenant_id, &urgent.case_id).await.unwrap().remove(0);
         drop(conn);
-        let confirm = Decision {
-            outcome: "bestaetigen".into(),
-            reason: String::new(),
-            clerk_name: "Sabine Sachbearbeiterin".into(),
-            conditions: String::new(),
-        };
+        let confirm = common::decision("bestaetigen", "", "");
         s.rt.complete_task(&s.t.tenant_id, &task.task_id, &confirm, &Actor::System).await.unwrap();
         s.rt.run_due_jobs().await.unwrap();
         let mut conn = db.store.conn().await.unwrap();
@@ -318,12 +295,8 @@ async fn an_urgent_application_pays_the_surcharge_and_a_refusal_gets_a_notice() 
         let mut conn = db.store.conn().await.unwrap();
         let task = tasks::for_case(&mut conn, &s.t.tenant_id, &refused.case_id).await.unwrap().remove(0);
         drop(conn);
-        let reject = Decision {
-            outcome: "ablehnen".into(),
-            reason: "Die Straße ist in diesem Zeitraum wegen des Weihnachtsmarkts gesperrt.".into(),
-            clerk_name: "Sabine Sachbearbeiterin".into(),
-            conditions: String::new(),
-        };
+        let reject =
+            common::decision("ablehnen", "Die Straße ist in diesem Zeitraum wegen des Weihnachtsmarkts gesperrt.", "");
         s.rt.complete_task(&s.t.tenant_id, &task.task_id, &reject, &Actor::System).await.unwrap();
         s.rt.run_due_jobs().await.unwrap();
         let ended = case(&db, &s, &refused.case_id).await;

@@ -6,13 +6,15 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use rathaus_documents::text::{pdf_text, squeeze};
-use rathaus_domain::{CaseStatus, Channel, Lang, TenantSettings};
-use rathaus_runtime::{Decision, ManualClock, Runtime, RuntimeConfig, SubmitRequest, Submitted};
+use rathaus_domain::{CaseStatus, Lang, TenantSettings};
+use rathaus_runtime::{ManualClock, Runtime, RuntimeConfig};
 use rathaus_store::audit::Actor;
 use rathaus_store::{deadlines, documents, fees, tasks, tenants, testing};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::Arc;
+
+mod common;
 
 /// Monday, 9 November 2026, 10:00 German time; the examples are for June 2030.
 fn monday() -> DateTime<Utc> {
@@ -48,25 +50,6 @@ fn example(procedure: &str) -> Value {
     serde_json::from_str::<Value>(&std::fs::read_to_string(file).unwrap()).unwrap()["daten"].clone()
 }
 
-async fn submit(rt: &Runtime, t: &tenants::Tenant, procedure: &str, data: &Value) -> Submitted {
-    let s = rt
-        .submit(SubmitRequest {
-            tenant: t,
-            procedure_id: procedure,
-            data,
-            channel: Channel::Api,
-            lang: Lang::De,
-            actor: Actor::Applicant,
-            upload_key: None,
-            account_id: None,
-            business_id: None,
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{procedure}: {e:?}"));
-    rt.run_due_jobs().await.unwrap();
-    s
-}
-
 /// The Negativzeugnis example with its contract really uploaded; the upload key to submit with.
 async fn with_contract(rt: &Runtime, t: &tenants::Tenant) -> (Value, String) {
     let p = rt.library.get("negativzeugnis-vorkaufsrecht").unwrap();
@@ -88,25 +71,6 @@ async fn with_contract(rt: &Runtime, t: &tenants::Tenant) -> (Value, String) {
     let mut data = example("negativzeugnis-vorkaufsrecht");
     data["vertrag"]["kopie"] = json!([file]);
     (data, key)
-}
-
-async fn submit_with(rt: &Runtime, t: &tenants::Tenant, data: &Value, key: &str) -> Submitted {
-    let s = rt
-        .submit(SubmitRequest {
-            tenant: t,
-            procedure_id: "negativzeugnis-vorkaufsrecht",
-            data,
-            channel: Channel::Api,
-            lang: Lang::De,
-            actor: Actor::Applicant,
-            upload_key: Some(key),
-            account_id: None,
-            business_id: None,
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{e:?}"));
-    rt.run_due_jobs().await.unwrap();
-    s
 }
 
 async fn document_text(db: &testing::TestDatabase, t: &tenants::Tenant, case_id: &str, template: &str) -> String {
@@ -133,7 +97,7 @@ async fn every_example_takes_the_automatic_path_to_its_permit() {
         let (rt, t) = setup(&db).await;
         for (procedure, template, words, cents) in expected {
             let data = example(procedure);
-            let s = submit(&rt, &t, procedure, &data).await;
+            let s = common::submit_to(&rt, &t, procedure, &data, None).await;
             assert_eq!(s.status, CaseStatus::Confirmed, "{procedure} on {:?}", db.backend());
             let text = document_text(&db, &t, &s.case_id, template).await;
             assert!(text.contains(&squeeze(words)) && text.contains("Rechtsbehelfsbelehrung"), "{procedure}: {text}");
@@ -154,7 +118,7 @@ async fn a_parcel_on_the_towns_list_waits_for_the_clerk_within_two_months() {
         let (rt, t) = setup(&db).await;
         // Outside every area: the certificate at once.
         let (data, key) = with_contract(&rt, &t).await;
-        let free = submit_with(&rt, &t, &data, &key).await;
+        let free = common::submit_to(&rt, &t, "negativzeugnis-vorkaufsrecht", &data, Some(&key)).await;
         assert_eq!(free.status, CaseStatus::Confirmed);
         assert!(document_text(&db, &t, &free.case_id, "negativzeugnis").await.contains("nichtzu"));
 
@@ -170,7 +134,7 @@ async fn a_parcel_on_the_towns_list_waits_for_the_clerk_within_two_months() {
             .await
             .is_err());
         let (data, key) = with_contract(&rt, &t).await;
-        let listed = submit_with(&rt, &t, &data, &key).await;
+        let listed = common::submit_to(&rt, &t, "negativzeugnis-vorkaufsrecht", &data, Some(&key)).await;
         assert_eq!(listed.status, CaseStatus::InReview);
         let mut conn = db.store.conn().await.unwrap();
         let due: Vec<String> = deadlines::for_case(&mut conn, &t.tenant_id, &listed.case_id)
@@ -182,12 +146,11 @@ async fn a_parcel_on_the_towns_list_waits_for_the_clerk_within_two_months() {
         assert_eq!(due, ["2027-01-11"], "two months from 9 November: Saturday the 9th, so Monday (§ 193 BGB)");
         let task = tasks::for_case(&mut conn, &t.tenant_id, &listed.case_id).await.unwrap().remove(0);
         drop(conn);
-        let decision = Decision {
-            outcome: "ablehnen".into(),
-            reason: "Die Gemeinde prüft die Ausübung ihres Vorkaufsrechts im Sanierungsgebiet Altstadt.".into(),
-            clerk_name: "Sabine Sachbearbeiterin".into(),
-            conditions: String::new(),
-        };
+        let decision = common::decision(
+            "ablehnen",
+            "Die Gemeinde prüft die Ausübung ihres Vorkaufsrechts im Sanierungsgebiet Altstadt.",
+            "",
+        );
         rt.complete_task(&t.tenant_id, &task.task_id, &decision, &Actor::System).await.unwrap();
         rt.run_due_jobs().await.unwrap();
         let text = document_text(&db, &t, &listed.case_id, "vorkaufsrecht").await;
@@ -202,7 +165,7 @@ async fn alcohol_at_a_festival_is_decided_after_consulting_police_and_public_ord
         let (rt, t) = setup(&db).await;
         let mut data = example("gaststaettengestattung");
         data["alkohol"] = json!(true);
-        let s = submit(&rt, &t, "gaststaettengestattung", &data).await;
+        let s = common::submit_to(&rt, &t, "gaststaettengestattung", &data, None).await;
         assert_eq!(s.status, CaseStatus::InReview);
         let mut asked: Vec<String> =
             rt.consultations(&t, &s.case_id).await.unwrap().into_iter().map(|c| c.participant).collect();
@@ -211,12 +174,7 @@ async fn alcohol_at_a_festival_is_decided_after_consulting_police_and_public_ord
         let mut conn = db.store.conn().await.unwrap();
         let task = tasks::for_case(&mut conn, &t.tenant_id, &s.case_id).await.unwrap().remove(0);
         drop(conn);
-        let decision = Decision {
-            outcome: "bestaetigen".into(),
-            reason: String::new(),
-            clerk_name: "Sabine Sachbearbeiterin".into(),
-            conditions: "Kein Ausschank nach 22:00 Uhr.".into(),
-        };
+        let decision = common::decision("bestaetigen", "", "Kein Ausschank nach 22:00 Uhr.");
         rt.complete_task(&t.tenant_id, &task.task_id, &decision, &Actor::System).await.unwrap();
         rt.run_due_jobs().await.unwrap();
         let text = document_text(&db, &t, &s.case_id, "gestattung").await;

@@ -30,20 +30,36 @@ pub fn application(activity: &str) -> Value {
 /// Submits `data` to the Gewerbeanmeldung as an applicant through the API, then runs the
 /// jobs that are due.
 pub async fn submit(rt: &Runtime, t: &Tenant, data: &Value) -> Submitted {
+    submit_to(rt, t, "gewerbeanmeldung", data, None).await
+}
+
+/// Submits `data` to `procedure` as an applicant through the API (with the files uploaded
+/// under `upload_key`), then runs the jobs that are due.
+pub async fn submit_to(rt: &Runtime, t: &Tenant, procedure: &str, data: &Value, upload_key: Option<&str>) -> Submitted {
     let s = rt
         .submit(SubmitRequest {
             tenant: t,
-            procedure_id: "gewerbeanmeldung",
+            procedure_id: procedure,
             data,
             channel: Channel::Api,
             lang: Lang::De,
             actor: Actor::Applicant,
-            upload_key: None,
+            upload_key,
             account_id: None,
             business_id: None,
         })
         .await
-        .unwrap();
+        .unwrap_or_else(|e| panic!("{procedure}: submission refused: {e:?}"));
     rt.run_due_jobs().await.unwrap();
     s
+}
+
+/// A clerk's decision as the decision form gives it.
+pub fn decision(outcome: &str, reason: &str, conditions: &str) -> rathaus_runtime::Decision {
+    rathaus_runtime::Decision {
+        outcome: outcome.into(),
+        reason: reason.into(),
+        clerk_name: "Sabine Sachbearbeiterin".into(),
+        conditions: conditions.into(),
+    }
 }
