@@ -128,7 +128,11 @@ impl Runtime {
             now,
         )
         .await?;
-        let erased = log::erase(&mut tx, t, &c.case_id).await?;
+        let mut erased = log::erase(&mut tx, t, &c.case_id).await?;
+        // The audit trail keeps what was done, by whom and when; the free text of its
+        // entries (reasons, notes, file names) goes, the archiving's own entry stays whole.
+        let audit_texts = audit::erase_details(&mut tx, t, &c.case_id, &["case.archived"], now).await?;
+        erased["protokolltexte"] = json!(audit_texts);
         audit::append(&mut tx, t, &Actor::System, "case.erased", "case", &c.case_id, &json!({"erased": erased}), now)
             .await?;
         log::finish(&mut tx, t, &c.case_id, &name, &sha256, &erased, now).await?;

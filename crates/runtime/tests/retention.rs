@@ -67,6 +67,23 @@ async fn a_case_past_its_retention_is_archived_as_a_package_and_its_personal_dat
         assert!(timeline.iter().any(|m| m.starts_with("Die Gebühr ist bisher nicht eingegangen")), "{timeline:?}");
         drop(conn);
 
+        // A clerk's free text in the audit trail (as a correction's reason is written).
+        let mut conn = db.store.conn().await.unwrap();
+        let reason = json!({"grund": "Frau Muster hat telefonisch die Hausnummer berichtigt"});
+        audit::append(
+            &mut conn,
+            &t.tenant_id,
+            &Actor::System,
+            "case.corrected",
+            "case",
+            &done.case_id,
+            &reason,
+            clock.now(),
+        )
+        .await
+        .unwrap();
+        drop(conn);
+
         // Not due yet: five years from the end of the year it ended.
         assert!(rt.archive_due().await.unwrap().is_empty());
         let year = rathaus_domain::time::german_today(closed).year();
@@ -117,7 +134,23 @@ async fn a_case_past_its_retention_is_archived_as_a_package_and_its_personal_dat
         let actions: Vec<String> =
             audit::for_object(&mut conn, t_id, "case", id).await.unwrap().into_iter().map(|e| e.action).collect();
         assert!(actions.contains(&"case.archived".to_string()) && actions.contains(&"case.erased".to_string()));
-        assert_eq!(audit::verify(&mut conn, t_id).await.unwrap(), None);
+        assert_eq!(audit::verify(&mut conn, t_id).await.unwrap(), None, "the chain holds without the erased texts");
+        // The entries stay with what was done and when; their free text is gone, the
+        // archiving's own entry keeps its package checksum.
+        let trail = audit::for_object(&mut conn, t_id, "case", id).await.unwrap();
+        assert!(trail.iter().all(|e| !e.details.contains("Muster")), "no free text left");
+        let corrected = trail.iter().find(|e| e.action == "case.corrected").expect("the entry stays");
+        assert!(corrected.details == "{}" && corrected.erased_at.is_some());
+        let archived = trail.iter().find(|e| e.action == "case.archived").unwrap();
+        assert!(archived.details.contains("sha256") && archived.erased_at.is_none());
+        assert!(erased["protokolltexte"].as_u64().unwrap() >= 1, "{erased}");
+        // Tampering with details that were not erased is still found.
+        sqlx::query("UPDATE audit_log SET details = '{\"x\":1}' WHERE tenant_id = $1 AND action = 'case.archived'")
+            .bind(t_id)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        assert!(audit::verify(&mut conn, t_id).await.unwrap().is_some());
         drop(conn);
 
         // Nothing twice; the case file of the erased case still opens.

@@ -48,7 +48,26 @@ pub struct Entry {
     pub details: String,
     pub prev_hash: String,
     pub hash: String,
+    /// SHA-256 of the details, which the hash covers instead of them (entries since
+    /// migration 0033): the details can be erased without breaking the chain.
+    pub details_sha256: Option<String>,
+    /// When the details were erased (the case's retention ended).
+    pub erased_at: Option<String>,
 }
+
+impl Entry {
+    /// What the entry's hash covers in place of the details: `sha256:<hex>` for erasable
+    /// entries, the details themselves for older ones.
+    fn hashed_details(&self) -> String {
+        match &self.details_sha256 {
+            Some(h) => format!("sha256:{h}"),
+            None => self.details.clone(),
+        }
+    }
+}
+
+const ENTRY_COLUMNS: &str =
+    "seq, at, actor, action, object_type, object_id, details, prev_hash, hash, details_sha256, erased_at";
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -181,14 +200,16 @@ fn link(tenant_id: &str, first: i64, prev: &str, entries: &[Pending], now: DateT
         let seq = first + i as i64;
         let actor = e.actor.label();
         let details = e.details.to_string();
-        let hash = entry_hash(tenant_id, seq, [&at, &actor, &e.action, &e.object_type, &e.object_id, &details, &prev]);
-        rows.push((seq, actor, details, prev.clone(), hash.clone()));
+        let details_sha256 = sha256_hex(details.as_bytes());
+        let hashed = format!("sha256:{details_sha256}");
+        let hash = entry_hash(tenant_id, seq, [&at, &actor, &e.action, &e.object_type, &e.object_id, &hashed, &prev]);
+        rows.push((seq, actor, details, details_sha256, prev.clone(), hash.clone()));
         prev = hash;
     }
-    let guard_param = rows.len() * 9 + 2;
+    let guard_param = rows.len() * 10 + 2;
     let values: Vec<String> = (0..rows.len())
         .map(|i| {
-            let b = i * 9 + 2;
+            let b = i * 10 + 2;
             let prev_hash = if guarded && i == 0 {
                 format!(
                     "(SELECT hash FROM audit_log WHERE tenant_id = $1 AND seq = ${guard_param} AND hash = ${})",
@@ -198,7 +219,7 @@ fn link(tenant_id: &str, first: i64, prev: &str, entries: &[Pending], now: DateT
                 format!("${}", b + 7)
             };
             format!(
-                "($1, ${}, ${}, ${}, ${}, ${}, ${}, ${}, {prev_hash}, ${})",
+                "($1, ${}, ${}, ${}, ${}, ${}, ${}, ${}, {prev_hash}, ${}, ${})",
                 b,
                 b + 1,
                 b + 2,
@@ -206,16 +227,17 @@ fn link(tenant_id: &str, first: i64, prev: &str, entries: &[Pending], now: DateT
                 b + 4,
                 b + 5,
                 b + 6,
-                b + 8
+                b + 8,
+                b + 9
             )
         })
         .collect();
     let sql = format!(
-        "INSERT INTO audit_log (tenant_id, seq, at, actor, action, object_type, object_id, details, prev_hash, hash) VALUES {}",
+        "INSERT INTO audit_log (tenant_id, seq, at, actor, action, object_type, object_id, details, prev_hash, hash, details_sha256) VALUES {}",
         values.join(", ")
     );
     let mut w = Write::new(sql).bind(tenant_id);
-    for (e, (seq, actor, details, prev, hash)) in entries.iter().zip(rows) {
+    for (e, (seq, actor, details, details_sha256, prev, hash)) in entries.iter().zip(rows) {
         w = w
             .bind(seq)
             .bind(at.clone())
@@ -225,7 +247,8 @@ fn link(tenant_id: &str, first: i64, prev: &str, entries: &[Pending], now: DateT
             .bind(&e.object_id)
             .bind(details)
             .bind(prev)
-            .bind(hash);
+            .bind(hash)
+            .bind(details_sha256);
     }
     if guarded {
         w = w.bind(first - 1);
@@ -318,10 +341,9 @@ pub async fn for_object(
     object_type: &str,
     object_id: &str,
 ) -> Result<Vec<Entry>> {
-    Ok(sqlx::query_as(
-        "SELECT seq, at, actor, action, object_type, object_id, details, prev_hash, hash FROM audit_log
-         WHERE tenant_id = $1 AND object_type = $2 AND object_id = $3 ORDER BY seq",
-    )
+    Ok(sqlx::query_as(&format!(
+        "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE tenant_id = $1 AND object_type = $2 AND object_id = $3 ORDER BY seq"
+    ))
     .bind(tenant_id)
     .bind(object_type)
     .bind(object_id)
@@ -339,20 +361,55 @@ pub async fn count(conn: &mut AnyConnection, tenant_id: &str) -> Result<i64> {
 
 /// Recomputes the chain of a tenant. Returns the first broken sequence number, if any.
 pub async fn verify(conn: &mut AnyConnection, tenant_id: &str) -> Result<Option<i64>> {
-    let entries: Vec<Entry> = sqlx::query_as(
-        "SELECT seq, at, actor, action, object_type, object_id, details, prev_hash, hash FROM audit_log WHERE tenant_id = $1 ORDER BY seq",
-    )
-    .bind(tenant_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let entries: Vec<Entry> =
+        sqlx::query_as(&format!("SELECT {ENTRY_COLUMNS} FROM audit_log WHERE tenant_id = $1 ORDER BY seq"))
+            .bind(tenant_id)
+            .fetch_all(&mut *conn)
+            .await?;
     let mut prev = GENESIS.to_string();
     for (i, e) in entries.iter().enumerate() {
+        let hashed = e.hashed_details();
         let expected =
-            entry_hash(tenant_id, e.seq, [&e.at, &e.actor, &e.action, &e.object_type, &e.object_id, &e.details, &prev]);
-        if e.seq != i as i64 + 1 || e.prev_hash != prev || e.hash != expected {
+            entry_hash(tenant_id, e.seq, [&e.at, &e.actor, &e.action, &e.object_type, &e.object_id, &hashed, &prev]);
+        // Details not erased must still be the ones hashed.
+        let details_intact = match (&e.details_sha256, &e.erased_at) {
+            (Some(h), None) => sha256_hex(e.details.as_bytes()) == *h,
+            _ => true,
+        };
+        if e.seq != i as i64 + 1 || e.prev_hash != prev || e.hash != expected || !details_intact {
             return Ok(Some(e.seq));
         }
         prev = e.hash.clone();
     }
     Ok(None)
+}
+
+/// Erases the details of the entries about a case (and about its fees' bank transactions)
+/// when its retention ends, except those of the actions in `keep` (the archiving itself).
+/// The entries stay, with action, actor and time; their hashes cover the details' SHA-256,
+/// so the chain still verifies. Entries older than migration 0033 cannot be erased this way
+/// and keep their details. Returns how many entries were erased.
+pub async fn erase_details(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    case_id: &str,
+    keep: &[&str],
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let keep: Vec<String> = keep.iter().map(|k| format!("'{}'", k.replace('\'', ""))).collect();
+    let keep = if keep.is_empty() { "''".to_string() } else { keep.join(", ") };
+    Ok(sqlx::query(&format!(
+        "UPDATE audit_log SET details = '{{}}', erased_at = $3
+         WHERE tenant_id = $1 AND details_sha256 IS NOT NULL AND erased_at IS NULL AND action NOT IN ({keep})
+           AND ((object_type = 'case' AND object_id = $2)
+             OR (object_type = 'bank_transaction' AND object_id IN (
+                   SELECT b.transaction_id FROM bank_transactions b
+                   WHERE b.tenant_id = $1 AND b.fee_id IN (SELECT f.fee_id FROM fees f WHERE f.tenant_id = $1 AND f.case_id = $2))))"
+    ))
+    .bind(tenant_id)
+    .bind(case_id)
+    .bind(ts(now))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
 }
