@@ -432,3 +432,23 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// XGewerbeanzeige names nationalities by the Destatis key: the catalogue gives one for
+/// every sovereign state it lists, three digits and each once.
+#[test]
+fn the_states_catalogue_has_destatis_keys() {
+    let staaten = &procedure().catalogues["staaten"];
+    let keys: Vec<(String, String)> = staaten
+        .entries
+        .iter()
+        .filter_map(|e| Some((e["id"].as_str()?.to_string(), e.get("destatis")?.as_str()?.to_string())))
+        .collect();
+    assert!(keys.len() >= 190, "{} states with a key", keys.len());
+    let mut seen = std::collections::BTreeSet::new();
+    for (id, key) in &keys {
+        assert!(key.len() == 3 && key.bytes().all(|b| b.is_ascii_digit()), "{id}: {key}");
+        assert!(seen.insert(key.clone()), "{id}: key {key} twice");
+    }
+    let key = |id: &str| keys.iter().find(|(i, _)| i == id).map(|(_, k)| k.as_str());
+    assert_eq!((key("DE"), key("TR"), key("PL"), key("CL")), (Some("000"), Some("163"), Some("152"), Some("332")));
+}

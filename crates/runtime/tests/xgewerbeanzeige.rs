@@ -209,6 +209,7 @@ async fn an_accepted_gewerbeanzeige_goes_to_each_recipient_in_the_structure_of_t
         let missing: Vec<&String> = theirs.difference(&ours).filter(|p| !not_asked.contains(&p.as_str())).collect();
         assert!(missing.is_empty(), "elements of the example missing: {missing:?}");
         assert!(abh.content.contains("<xga:geburtsdatum>12101965</xga:geburtsdatum>"));
+        assert!(abh.content.contains("<code>332</code>"), "Chilean nationality by its Destatis key");
         assert!(abh
             .content
             .contains("<xga:taetigkeitenZusammengefasst>Kosmetikstudio</xga:taetigkeitenZusammengefasst>"));
