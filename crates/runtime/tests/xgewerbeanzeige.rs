@@ -210,6 +210,12 @@ async fn an_accepted_gewerbeanzeige_goes_to_each_recipient_in_the_structure_of_t
         assert!(missing.is_empty(), "elements of the example missing: {missing:?}");
         assert!(abh.content.contains("<xga:geburtsdatum>12101965</xga:geburtsdatum>"));
         assert!(abh.content.contains("<code>332</code>"), "Chilean nationality by its Destatis key");
+        // The authority ids name their code lists as the standard's example does.
+        for list in
+            ["urn:de:xauslaender:codelist:abhkennung", "urn:de:bund:destatis:bevoelkerungsstatistik:schluessel:ags"]
+        {
+            assert!(example.contains(list) && abh.content.contains(&format!("listURI=\"{list}\"")), "{list}");
+        }
         assert!(abh
             .content
             .contains("<xga:taetigkeitenZusammengefasst>Kosmetikstudio</xga:taetigkeitenZusammengefasst>"));
