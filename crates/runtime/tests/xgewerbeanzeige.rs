@@ -210,6 +210,25 @@ async fn an_accepted_gewerbeanzeige_goes_to_each_recipient_in_the_structure_of_t
         assert!(missing.is_empty(), "elements of the example missing: {missing:?}");
         assert!(abh.content.contains("<xga:geburtsdatum>12101965</xga:geburtsdatum>"));
         assert!(abh.content.contains("<code>332</code>"), "Chilean nationality by its Destatis key");
+        // The same facts give the example's code values.
+        let code_of = |xml: &str, element: &str| -> Option<String> {
+            let start = xml.find(&format!("<xga:{element}"))?;
+            let rest = &xml[start..];
+            let code = rest.find("<code>")? + 6;
+            Some(rest[code..code + rest[code..].find("</code>")?].to_string())
+        };
+        for element in [
+            "rechtsformSchluessel",
+            "eintragungArt",
+            "niederlassungArt",
+            "geschlecht",
+            "grundAnmeldungSchluessel",
+            "staatsangehoerigkeitSchluessel",
+            "handwerk",
+            "istNebenerwerb",
+        ] {
+            assert_eq!(code_of(&abh.content, element), code_of(&example, element), "{element}");
+        }
         // The authority ids name their code lists as the standard's example does.
         for list in
             ["urn:de:xauslaender:codelist:abhkennung", "urn:de:bund:destatis:bevoelkerungsstatistik:schluessel:ags"]
