@@ -156,6 +156,11 @@ fn a_small_excavation_in_paving_is_permitted_at_once_with_fee_by_area() {
     assert_eq!(o.decision, "accept", "{:?}", o.reasons);
     assert_eq!(o.result["flaeche_m2"].as_f64(), Some(10.0));
     assert_eq!(o.fee, 70.0, "50 € and 10 m² × 2 €");
+    assert_eq!(o.result["gewaehrleistung_jahre"], json!(5));
+    assert_eq!(
+        run("aufgrabung", &dig(), json!({"gewaehrleistung_jahre": 4})).result["gewaehrleistung_jahre"],
+        json!(4)
+    );
 }
 
 #[test]

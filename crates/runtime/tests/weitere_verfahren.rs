@@ -90,7 +90,7 @@ async fn every_example_takes_the_automatic_path_to_its_permit() {
     let expected = [
         ("plakatierung", "erlaubnis", "Sondernutzungserlaubnis für Plakate", 3000),
         ("gaststaettengestattung", "gestattung", "§ 12 GastG", 3000),
-        ("aufgrabung", "genehmigung", "ZTV A-StB", 5800),
+        ("aufgrabung", "genehmigung", "5 Jahre ab Abnahme", 5800),
         ("sondernutzung", "erlaubnis", "Gebührenzone B", 2000),
     ];
     for db in testing::all().await {
