@@ -156,6 +156,21 @@ pub const ALL: &[ConnectorSpec] = &[
     },
 ];
 
+/// The ids a connector's input `key` names: a list of texts, one text, or nothing (none).
+/// `noun` names what an id stands for in the messages ("Empfänger-Id").
+pub fn input_ids(input: Option<&serde_json::Value>, key: &str, noun: &str) -> Result<Vec<String>, String> {
+    use serde_json::Value as Json;
+    match input {
+        None | Some(Json::Null) => Ok(Vec::new()),
+        Some(Json::String(s)) => Ok(vec![s.clone()]),
+        Some(Json::Array(items)) => items
+            .iter()
+            .map(|i| i.as_str().map(String::from).ok_or_else(|| format!("Eingabe „{key}“: {i} ist keine {noun}")))
+            .collect(),
+        Some(other) => Err(format!("Eingabe „{key}“: {other} ist keine Liste von {noun}s")),
+    }
+}
+
 pub fn find(task_type: &str) -> Option<&'static ConnectorSpec> {
     ALL.iter().find(|c| c.task_type == task_type)
 }
@@ -194,5 +209,23 @@ impl ConnectorSpec {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn input_ids_come_as_a_list_a_text_or_nothing() {
+        assert_eq!(input_ids(Some(&json!(["a", "b"])), "beteiligte", "Id").unwrap(), ["a", "b"]);
+        assert_eq!(input_ids(Some(&json!("a")), "beteiligte", "Id").unwrap(), ["a"]);
+        assert!(input_ids(None, "beteiligte", "Id").unwrap().is_empty());
+        assert_eq!(input_ids(Some(&json!([1])), "an", "Id").unwrap_err(), "Eingabe „an“: 1 ist keine Id");
+        assert_eq!(
+            input_ids(Some(&json!(3)), "empfaenger", "Empfänger-Id").unwrap_err(),
+            "Eingabe „empfaenger“: 3 ist keine Liste von Empfänger-Ids"
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! Participants of a procedure (Beteiligte): the bodies a process consults (Anhörung) or
 //! sends a copy to, described once in procedure.toml (`[participants.<id>]`) and named by
-//! id from the process: the connector `rathaus:consultation` asks each participant of its
+//! id from the process: the connector `rathaus:consult` asks each participant of its
 //! input `beteiligte` for a statement, `rathaus:copy` mails each one of its input `an` the
 //! case's latest document of a template.
 //!
@@ -86,19 +86,6 @@ impl Participant {
     }
 }
 
-/// The participant ids of a connector input: a list of texts, one text, or nothing.
-pub fn ids(input: Option<&Json>, what: &str) -> Result<Vec<String>, String> {
-    match input {
-        None | Some(Json::Null) => Ok(Vec::new()),
-        Some(Json::String(s)) => Ok(vec![s.clone()]),
-        Some(Json::Array(items)) => items
-            .iter()
-            .map(|i| i.as_str().map(String::from).ok_or_else(|| format!("Eingabe „{what}“: {i} ist keine Id")))
-            .collect(),
-        Some(other) => Err(format!("Eingabe „{what}“: {other} ist keine Liste von Ids")),
-    }
-}
-
 fn valid_address(email: &str) -> bool {
     match email.split_once('@') {
         Some((local, domain)) => {
@@ -133,13 +120,5 @@ mod tests {
         assert!(e.contains("Polizeirevier") && e.contains("keine E-Mail-Adresse"), "{e}");
         let literal = Participant::compile("p", &def("verkehr@stadt.example"), names).unwrap();
         assert_eq!(literal.resolve(&json!({})).unwrap().email, "verkehr@stadt.example");
-    }
-
-    #[test]
-    fn ids_come_as_a_list_a_text_or_nothing() {
-        assert_eq!(ids(Some(&json!(["a", "b"])), "beteiligte").unwrap(), ["a", "b"]);
-        assert_eq!(ids(Some(&json!("a")), "beteiligte").unwrap(), ["a"]);
-        assert!(ids(None, "beteiligte").unwrap().is_empty());
-        assert!(ids(Some(&json!([1])), "beteiligte").unwrap_err().contains("beteiligte"));
     }
 }

@@ -102,20 +102,25 @@ pub(crate) struct Outgoing {
     content: String,
 }
 
-/// The recipient ids of the connector's input `empfaenger`: a list of texts, one text, or
-/// nothing (no message).
-fn recipient_ids(input: Option<&Json>) -> Result<Vec<String>, String> {
-    match input {
-        None | Some(Json::Null) => Ok(Vec::new()),
-        Some(Json::String(s)) => Ok(vec![s.clone()]),
-        Some(Json::Array(items)) => items
-            .iter()
-            .map(|i| {
-                i.as_str().map(String::from).ok_or_else(|| format!("Eingabe „empfaenger“: {i} ist keine Empfänger-Id"))
-            })
-            .collect(),
-        Some(other) => Err(format!("Eingabe „empfaenger“: {other} ist keine Liste von Empfänger-Ids")),
-    }
+/// The participants the connector's input `key` names, resolved for the case.
+fn participants_of(
+    procedure: &Procedure,
+    input: &Json,
+    key: &str,
+    variables: &Json,
+) -> Result<Vec<ResolvedParticipant>, String> {
+    rathaus_engine::connectors::input_ids(input.get(key), key, "Id")?
+        .into_iter()
+        .map(|id| {
+            procedure
+                .participants
+                .get(&id)
+                .ok_or_else(|| {
+                    format!("Beteiligte Stelle „{id}“ ist in procedure.toml unter [participants] nicht beschrieben")
+                })?
+                .resolve(variables)
+        })
+        .collect()
 }
 
 /// The deadline of consultations the process starts: the header `due` (an ISO duration, or
@@ -181,26 +186,19 @@ pub(crate) async fn prepare(
         }
         COPY => {
             let template = h.get("template").ok_or("Header „template“ fehlt")?;
-            let mut participants = Vec::new();
-            for id in rathaus_engine::participants::ids(input.get("an"), "an")? {
-                let participant = procedure.participants.get(&id).ok_or_else(|| {
-                    format!("Stelle „{id}“ ist in procedure.toml unter [participants] nicht beschrieben")
-                })?;
-                participants.push(participant.resolve(variables)?);
-            }
+            let participants = participants_of(procedure, &input, "an", variables)?;
             Ok(Prepared::Copies(rt.prepare_copies(job, tenant, case, template, participants).await?))
         }
         CONSULT => {
-            let ids = rathaus_engine::participants::ids(input.get("beteiligte"), "beteiligte")?;
+            let participants = participants_of(procedure, &input, "beteiligte", variables)?;
             let due = consultation_due(rt, tenant, &h, variables)?;
-            let mut started = Vec::new();
-            for id in ids {
-                let participant = procedure.participants.get(&id).ok_or_else(|| {
-                    format!("Beteiligte Stelle „{id}“ ist in procedure.toml unter [participants] nicht beschrieben")
-                })?;
-                let (consultation_id, token_hash) = rt.new_consultation();
-                started.push((consultation_id, token_hash, participant.resolve(variables)?));
-            }
+            let started = participants
+                .into_iter()
+                .map(|p| {
+                    let (consultation_id, token_hash) = rt.new_consultation();
+                    (consultation_id, token_hash, p)
+                })
+                .collect();
             Ok(Prepared::Consultations { due, started })
         }
         FEE => {
@@ -307,7 +305,7 @@ pub(crate) async fn prepare(
         MESSAGE => {
             let now = rt.clock.now();
             let mut out = Vec::new();
-            for id in recipient_ids(input.get("empfaenger"))? {
+            for id in rathaus_engine::connectors::input_ids(input.get("empfaenger"), "empfaenger", "Empfänger-Id")? {
                 let recipient = procedure.recipients.get(&id).ok_or_else(|| {
                     format!("Empfänger „{id}“ ist in procedure.toml unter [recipients] nicht beschrieben")
                 })?;

@@ -43,11 +43,7 @@ pub(crate) struct Copies {
 /// The copy's id for a job and a participant: the same on every try of the job.
 fn derived_id(job_id: &str, participant: &str) -> String {
     let digest = rathaus_store::sha256_hex(format!("copy:{job_id}:{participant}").as_bytes());
-    let mut bytes = [0u8; 16];
-    for (i, b) in bytes.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&digest[2 * i..2 * i + 2], 16).expect("hex digest");
-    }
-    rathaus_domain::ids::uuid_v4(bytes)
+    rathaus_domain::ids::uuid_of_hex(&digest[..32]).expect("a SHA-256 in hex has 32 digits and more")
 }
 
 fn mail_text(tenant_name: &str, reference: &str, title: &str, link: &str) -> (String, String) {
