@@ -490,17 +490,28 @@ pub(crate) async fn related_views(
     lang: Lang,
     reference: Option<&str>,
 ) -> AppResult<Vec<Json>> {
-    let mut out = Vec::new();
-    for r in procedure.related.iter().filter(|r| r.applies(data)) {
-        match app.runtime.active_procedure(tenant, &r.id).await {
-            Ok(target) => out.push(serde_json::json!({"id": r.id, "name": target.procedure.manifest.name.get(lang),
-                "reason": r.def.reason.get(lang),
-                "start_url": reference.map(|rf| format!("/{}/vorgang/{rf}/weiter/{}", tenant.slug, r.id))})),
-            Err(rathaus_runtime::RuntimeError::NotActive(_) | rathaus_runtime::RuntimeError::UnknownProcedure(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
+    let applying: Vec<_> = procedure.related.iter().filter(|r| r.applies(data)).collect();
+    if applying.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    // One look at what the town offers; this runs on every form page.
+    let mut conn = app.runtime.store.conn().await?;
+    let offered: Vec<String> = rathaus_store::tenants::activations(&mut conn, &tenant.tenant_id)
+        .await?
+        .into_iter()
+        .filter(|a| a.active)
+        .map(|a| a.procedure_id)
+        .collect();
+    drop(conn);
+    Ok(applying
+        .into_iter()
+        .filter(|r| offered.contains(&r.id) && app.runtime.library.get(&r.id).is_some())
+        .map(|r| {
+            serde_json::json!({"id": r.id, "name": app.runtime.procedure_name(&r.id, lang),
+                "reason": r.def.reason.get(lang),
+                "start_url": reference.map(|rf| format!("/{}/vorgang/{rf}/weiter/{}", tenant.slug, r.id))})
+        })
+        .collect())
 }
 
 /// The assistant's outlook with the related procedures to mention.
