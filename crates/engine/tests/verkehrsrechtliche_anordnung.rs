@@ -10,17 +10,9 @@ use rathaus_domain::Lang;
 use rathaus_engine::environment::{check, tenant_facts};
 use rathaus_engine::Procedure;
 use serde_json::{json, Value};
-use std::path::Path;
-use std::sync::OnceLock;
 
 fn procedure() -> &'static Procedure {
-    static P: OnceLock<Procedure> = OnceLock::new();
-    P.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../library/verkehrsrechtliche-anordnung");
-        Procedure::load_dir(&dir).unwrap_or_else(|ps| {
-            panic!("library invalid:\n{}", ps.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))
-        })
-    })
+    common::procedure("verkehrsrechtliche-anordnung")
 }
 
 /// Monday, 9 November 2026.

@@ -4,29 +4,11 @@
 
 mod common;
 use chrono::NaiveDate;
-use common::with;
+use common::{procedure, with};
 use rathaus_domain::calendar::{Land, WorkCalendar};
 use rathaus_domain::Lang;
 use rathaus_engine::environment::{check, tenant_facts};
-use rathaus_engine::Procedure;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::{Mutex, OnceLock};
-
-fn procedure(id: &str) -> Procedure {
-    static P: OnceLock<Mutex<BTreeMap<String, Procedure>>> = OnceLock::new();
-    let all = P.get_or_init(|| Mutex::new(BTreeMap::new()));
-    let mut all = all.lock().unwrap();
-    all.entry(id.to_string())
-        .or_insert_with(|| {
-            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../library").join(id);
-            Procedure::load_dir(&dir).unwrap_or_else(|ps| {
-                panic!("{id} invalid:\n{}", ps.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))
-            })
-        })
-        .clone()
-}
 
 /// Monday, 9 November 2026.
 fn today() -> NaiveDate {
@@ -57,7 +39,7 @@ fn run(id: &str, data: &Value, overrides: Value) -> Outcome {
     let params = p.resolve_parameters(&overrides).unwrap_or_else(|e| panic!("{id}: {e:?}"));
     let tenant = tenant_facts("Musterstadt", &["09999".into()], &WorkCalendar::new(Land::parse("SN")), today());
     let r =
-        check(&p, &validated.data, &params, &tenant, today()).unwrap_or_else(|e| panic!("{id}: decision failed: {e}"));
+        check(p, &validated.data, &params, &tenant, today()).unwrap_or_else(|e| panic!("{id}: decision failed: {e}"));
     let befunde = r["befunde"].as_array().unwrap_or_else(|| panic!("{r}"));
     Outcome {
         decision: r["entscheidung"].as_str().unwrap().to_string(),
