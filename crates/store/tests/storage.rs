@@ -88,6 +88,63 @@ async fn cases_are_only_found_within_their_tenant() {
     }
 }
 
+/// PostgreSQL: `audit_chain` finds the chain's head by its key however small the table was
+/// when its statistics were taken (migration 0034). A plan cached while the table was
+/// empty would read the whole table on every append once it has grown.
+#[tokio::test]
+async fn audit_chain_uses_the_key_after_the_table_grew() {
+    for db in testing::all().await {
+        if db.backend() != rathaus_store::Backend::Postgres {
+            db.cleanup().await;
+            continue;
+        }
+        let (a, b) = two_tenants(&db.store).await;
+        // One connection: PL/pgSQL caches plans per session.
+        let mut conn = db.store.conn().await.unwrap();
+        let entry = |i: usize| audit::Pending {
+            actor: Actor::System,
+            action: "process.step".into(),
+            object_type: "case".into(),
+            object_id: format!("c{i}"),
+            details: json!({"step": i}),
+        };
+        sqlx::query("ANALYZE audit_log").execute(&mut *conn).await.unwrap();
+        // Past the five calls after which a generic plan may be cached.
+        for i in 0..8 {
+            audit::append_all(&mut conn, &a.tenant_id, &[entry(i)], t0()).await.unwrap();
+        }
+        // The table grows (another tenant's trail) before autovacuum could analyse it.
+        sqlx::query(
+            "INSERT INTO audit_log (tenant_id, seq, at, actor, action, object_type, object_id, details, prev_hash, hash)
+             SELECT $1, g, $2, 'system', 'process.step', 'case', 'c' || g, '{}', '', '' FROM generate_series(1, 5000) g",
+        )
+        .bind(&b.tenant_id)
+        .bind(rathaus_store::ts(t0()))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+        async fn seq_scans(conn: &mut sqlx::AnyConnection) -> i64 {
+            // This session's counts are published at the end of its next statement.
+            sqlx::query("SELECT pg_stat_force_next_flush()").execute(&mut *conn).await.unwrap();
+            let (n,): (i64,) =
+                sqlx::query_as("SELECT seq_scan FROM pg_stat_user_tables WHERE relid = 'audit_log'::regclass")
+                    .fetch_one(&mut *conn)
+                    .await
+                    .unwrap();
+            n
+        }
+        let before = seq_scans(&mut conn).await;
+        for i in 8..13 {
+            audit::append_all(&mut conn, &a.tenant_id, &[entry(i)], t0()).await.unwrap();
+        }
+        assert_eq!(seq_scans(&mut conn).await, before, "appends scanned the audit trail");
+        let mut conn2 = db.store.conn().await.unwrap();
+        assert_eq!(audit::verify(&mut conn2, &a.tenant_id).await.unwrap(), None);
+        drop((conn, conn2));
+        db.cleanup().await;
+    }
+}
+
 #[tokio::test]
 async fn audit_trail_is_a_verifiable_hash_chain() {
     for db in testing::all().await {
