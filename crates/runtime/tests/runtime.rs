@@ -486,6 +486,28 @@ async fn a_payment_platform_registers_the_payment_and_confirms_it_by_its_referen
     }
 }
 
+/// The engine benchmark on a few instances: the ceiling and both scenarios are measured in
+/// the same run over all their instances (each instance is checked to end as the scenario
+/// says, or the run fails), and the scratch tenant is gone afterwards.
+#[tokio::test]
+async fn the_engine_benchmark_runs_every_scenario_and_cleans_up() {
+    for db in rathaus_store::testing::all().await {
+        let report = rathaus_runtime::bench::run(db.store.clone(), 25, 2).await.unwrap();
+        assert_eq!(report.ceiling.commits, 25);
+        assert!(report.ceiling.commits_per_second > 0.0, "{:?}", db.backend());
+        assert_eq!(report.scenarios.len(), 2);
+        for s in &report.scenarios {
+            assert_eq!(s.instances, 25);
+            assert!(s.ratio_to_ceiling > 0.0 && s.p50_ms > 0.0 && s.p99_ms >= s.p50_ms, "{s:?}");
+        }
+        let mut conn = db.store.conn().await.unwrap();
+        let left = rathaus_store::tenants::list(&mut conn).await.unwrap();
+        assert!(!left.iter().any(|t| t.slug.starts_with("bench-")), "the scratch tenant is deleted");
+        drop(conn);
+        db.cleanup().await;
+    }
+}
+
 /// The worklist benchmark on a small tenant: every read answers what the data holds at
 /// both stages (a tenth of the cases, then all), and the scratch tenant is gone afterwards.
 /// (How fast is for `rathaus bench worklist` to report, not for a test to assert.)
