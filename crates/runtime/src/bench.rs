@@ -7,6 +7,11 @@
 //! writes the instance, its audit entries and timeline; in the second scenario that
 //! transaction ends at a user task and a second transaction completes the task and the
 //! process. Rendering documents and the HTTP layer are not part of it.
+//!
+//! The ceiling and the scenarios take turns in rounds after a warm-up, and on SQLite each
+//! turn ends with its write-ahead log synced into the database file, so that the ratios
+//! compare operations measured under the same conditions, each paying for its own writes
+//! (docs/performance.md).
 
 use crate::{instance_status, persist_effects, resume_loaded, EffectContext, Resume, Resumed, Step};
 use rathaus_domain::calendar::WorkCalendar;
