@@ -9,7 +9,7 @@ use serde_json::json;
 use std::path::Path;
 
 mod common;
-use common::application;
+use common::{application, try_submit};
 use std::sync::Arc;
 
 fn library_dir() -> std::path::PathBuf {
@@ -57,20 +57,7 @@ async fn standard_case_is_confirmed_by_the_machine_with_documents_and_fee() {
     for db in testing::all().await {
         let (rt, t) = setup(&db).await;
         let data = application("software");
-        let s = rt
-            .submit(SubmitRequest {
-                tenant: &t,
-                procedure_id: "gewerbeanmeldung",
-                data: &data,
-                channel: Channel::Api,
-                lang: Lang::De,
-                actor: Actor::Applicant,
-                upload_key: None,
-                account_id: None,
-                business_id: None,
-            })
-            .await
-            .unwrap();
+        let s = try_submit(&rt, &t, "gewerbeanmeldung", &data, None).await.unwrap();
         assert_eq!(s.status, CaseStatus::Confirmed, "{:?}", db.backend());
         assert!(s.reference.as_str().starts_with("GEW-"));
         let mut conn = db.store.conn().await.unwrap();
@@ -188,20 +175,7 @@ async fn review_case_waits_for_the_clerk_and_a_rejection_produces_a_notice() {
 async fn clerk_confirmation_reuses_the_confirmation_path() {
     for db in testing::all().await {
         let (rt, t) = setup(&db).await;
-        let s = rt
-            .submit(SubmitRequest {
-                tenant: &t,
-                procedure_id: "gewerbeanmeldung",
-                data: &application("bewachung"),
-                channel: Channel::Api,
-                lang: Lang::De,
-                actor: Actor::Applicant,
-                upload_key: None,
-                account_id: None,
-                business_id: None,
-            })
-            .await
-            .unwrap();
+        let s = try_submit(&rt, &t, "gewerbeanmeldung", &application("bewachung"), None).await.unwrap();
         assert_eq!(s.status, CaseStatus::InReview);
         let mut conn = db.store.conn().await.unwrap();
         let task = tasks::open(&mut conn, &t.tenant_id, 10).await.unwrap().remove(0);
@@ -236,20 +210,7 @@ async fn invalid_data_stores_nothing() {
         data["inhaber"]["anschrift"]["plz"] = json!("");
         data["beschaeftigte"]["vollzeit"] = json!(-1);
         data["erfunden"] = json!(1);
-        let err = rt
-            .submit(SubmitRequest {
-                tenant: &t,
-                procedure_id: "gewerbeanmeldung",
-                data: &data,
-                channel: Channel::Api,
-                lang: Lang::De,
-                actor: Actor::Applicant,
-                upload_key: None,
-                account_id: None,
-                business_id: None,
-            })
-            .await
-            .unwrap_err();
+        let err = try_submit(&rt, &t, "gewerbeanmeldung", &data, None).await.unwrap_err();
         let RuntimeError::Invalid(errors) = err else { panic!("expected validation errors, got {err:?}") };
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert!(
@@ -260,20 +221,7 @@ async fn invalid_data_stores_nothing() {
         );
         let mut conn = db.store.conn().await.unwrap();
         assert!(cases::list(&mut conn, &t.tenant_id, None, 10).await.unwrap().is_empty());
-        let err = rt
-            .submit(SubmitRequest {
-                tenant: &t,
-                procedure_id: "gibtsnicht",
-                data: &data,
-                channel: Channel::Api,
-                lang: Lang::De,
-                actor: Actor::Applicant,
-                upload_key: None,
-                account_id: None,
-                business_id: None,
-            })
-            .await
-            .unwrap_err();
+        let err = try_submit(&rt, &t, "gibtsnicht", &data, None).await.unwrap_err();
         assert!(matches!(err, RuntimeError::UnknownProcedure(_)));
         drop(conn);
         db.cleanup().await;
@@ -301,19 +249,7 @@ async fn the_expected_decision_comes_from_recent_cases_or_the_procedures_process
             let t = t.clone();
             async move {
                 let data = application(activity);
-                rt.submit(SubmitRequest {
-                    tenant: &t,
-                    procedure_id: "gewerbeanmeldung",
-                    data: &data,
-                    channel: Channel::Api,
-                    lang: Lang::De,
-                    actor: Actor::Applicant,
-                    upload_key: None,
-                    account_id: None,
-                    business_id: None,
-                })
-                .await
-                .unwrap()
+                try_submit(&rt, &t, "gewerbeanmeldung", &data, None).await.unwrap()
             }
         };
         let waiting = submit("heilpraktiker").await;
@@ -427,20 +363,7 @@ async fn a_payment_platform_registers_the_payment_and_confirms_it_by_its_referen
         let down = Arc::new(std::sync::atomic::AtomicBool::new(true));
         assert!(rt.payments.set(Box::new(PlatformProvider { down: down.clone() })).is_ok());
         let data = application("software");
-        let s = rt
-            .submit(SubmitRequest {
-                tenant: &t,
-                procedure_id: "gewerbeanmeldung",
-                data: &data,
-                channel: Channel::Api,
-                lang: Lang::De,
-                actor: Actor::Applicant,
-                upload_key: None,
-                account_id: None,
-                business_id: None,
-            })
-            .await
-            .unwrap();
+        let s = try_submit(&rt, &t, "gewerbeanmeldung", &data, None).await.unwrap();
         // The platform does not answer: the attempt ends, the fee stays open, the applicant
         // is told to try later or to transfer.
         match rt.start_payment(&t, &s.case_id).await {

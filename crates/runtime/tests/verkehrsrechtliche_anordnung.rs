@@ -6,9 +6,9 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use rathaus_domain::consultation::Answer;
-use rathaus_domain::{CaseStatus, Channel, Lang, TenantSettings};
+use rathaus_domain::{CaseStatus, TenantSettings};
 use rathaus_runtime::mail::Mailer;
-use rathaus_runtime::{ManualClock, Runtime, RuntimeConfig, SubmitRequest, Submitted};
+use rathaus_runtime::{ManualClock, Runtime, RuntimeConfig, Submitted};
 use rathaus_store::audit::{self, Actor};
 use rathaus_store::{cases, documents, events, fees, tasks, tenants, testing};
 use serde_json::{json, Value};
@@ -196,20 +196,7 @@ async fn a_full_closure_is_decided_after_consulting_four_bodies_and_takes_the_po
             data[k] = v.clone();
         }
         // Without the diversion plan the submission is refused, naming it.
-        let refused =
-            s.rt.submit(SubmitRequest {
-                tenant: &s.t,
-                procedure_id: "verkehrsrechtliche-anordnung",
-                data: &data,
-                channel: Channel::Api,
-                lang: Lang::De,
-                actor: Actor::Applicant,
-                upload_key: None,
-                account_id: None,
-                business_id: None,
-            })
-            .await
-            .unwrap_err();
+        let refused = common::try_submit(&s.rt, &s.t, "verkehrsrechtliche-anordnung", &data, None).await.unwrap_err();
         assert!(format!("{refused:?}").contains("umleitungsplan"), "{refused:?}");
         data.as_object_mut().unwrap().remove("umleitungsplan");
         data["massnahme"] = json!("halbseitige_sperrung");

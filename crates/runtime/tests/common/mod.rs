@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use rathaus_domain::{Channel, Lang};
-use rathaus_runtime::{Runtime, SubmitRequest, Submitted};
+use rathaus_runtime::{Runtime, RuntimeError, SubmitRequest, Submitted};
 use rathaus_store::audit::Actor;
 use rathaus_store::tenants::Tenant;
 use serde_json::{json, Value};
@@ -36,22 +36,34 @@ pub async fn submit(rt: &Runtime, t: &Tenant, data: &Value) -> Submitted {
 /// Submits `data` to `procedure` as an applicant through the API (with the files uploaded
 /// under `upload_key`), then runs the jobs that are due.
 pub async fn submit_to(rt: &Runtime, t: &Tenant, procedure: &str, data: &Value, upload_key: Option<&str>) -> Submitted {
-    let s = rt
-        .submit(SubmitRequest {
-            tenant: t,
-            procedure_id: procedure,
-            data,
-            channel: Channel::Api,
-            lang: Lang::De,
-            actor: Actor::Applicant,
-            upload_key,
-            account_id: None,
-            business_id: None,
-        })
+    let s = try_submit(rt, t, procedure, data, upload_key)
         .await
         .unwrap_or_else(|e| panic!("{procedure}: submission refused: {e:?}"));
     rt.run_due_jobs().await.unwrap();
     s
+}
+
+/// Submits `data` to `procedure` as an applicant through the API and runs nothing after:
+/// what the submission itself answers.
+pub async fn try_submit(
+    rt: &Runtime,
+    t: &Tenant,
+    procedure: &str,
+    data: &Value,
+    upload_key: Option<&str>,
+) -> Result<Submitted, RuntimeError> {
+    rt.submit(SubmitRequest {
+        tenant: t,
+        procedure_id: procedure,
+        data,
+        channel: Channel::Api,
+        lang: Lang::De,
+        actor: Actor::Applicant,
+        upload_key,
+        account_id: None,
+        business_id: None,
+    })
+    .await
 }
 
 /// A clerk's decision as the decision form gives it.
