@@ -84,12 +84,7 @@ impl Runtime {
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         let centre = tenants::by_slug(&mut tx, grant.centre).await?;
-        let active: Vec<String> = tenants::activations(&mut tx, &tenant.tenant_id)
-            .await?
-            .into_iter()
-            .filter(|a| a.active)
-            .map(|a| a.procedure_id)
-            .collect();
+        let active = tenants::offered(&mut tx, &tenant.tenant_id).await?;
         let rules = delegation::Delegation {
             procedures: grant.procedures.clone(),
             scope: grant.scope,

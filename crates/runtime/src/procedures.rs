@@ -60,10 +60,8 @@ impl Runtime {
         let all = tenants::list(&mut conn).await?;
         let mut work = Vec::new();
         for t in all {
-            for a in tenants::activations(&mut conn, &t.tenant_id).await? {
-                if a.active {
-                    work.push((t.clone(), a.procedure_id));
-                }
+            for procedure_id in tenants::offered(&mut conn, &t.tenant_id).await? {
+                work.push((t.clone(), procedure_id));
             }
         }
         drop(conn);
@@ -141,12 +139,7 @@ impl Runtime {
     /// All procedures a tenant offers, in library order.
     pub async fn active_procedures(&self, tenant: &Tenant) -> Result<Vec<ActiveProcedure>> {
         let mut conn = self.store.conn().await?;
-        let ids: Vec<String> = tenants::activations(&mut conn, &tenant.tenant_id)
-            .await?
-            .into_iter()
-            .filter(|a| a.active)
-            .map(|a| a.procedure_id)
-            .collect();
+        let ids = tenants::offered(&mut conn, &tenant.tenant_id).await?;
         drop(conn);
         let mut out = Vec::new();
         for id in ids {

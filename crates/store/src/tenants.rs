@@ -155,6 +155,11 @@ pub async fn activations(conn: &mut AnyConnection, tenant_id: &str) -> Result<Ve
         .collect()
 }
 
+/// The procedures the tenant offers (switched on), by id.
+pub async fn offered(conn: &mut AnyConnection, tenant_id: &str) -> Result<Vec<String>> {
+    Ok(activations(conn, tenant_id).await?.into_iter().filter(|a| a.active).map(|a| a.procedure_id).collect())
+}
+
 pub async fn activation(conn: &mut AnyConnection, tenant_id: &str, procedure_id: &str) -> Result<Option<Activation>> {
     Ok(activations(conn, tenant_id).await?.into_iter().find(|a| a.procedure_id == procedure_id))
 }

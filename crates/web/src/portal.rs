@@ -496,12 +496,7 @@ pub(crate) async fn related_views(
     }
     // One look at what the town offers; this runs on every form page.
     let mut conn = app.runtime.store.conn().await?;
-    let offered: Vec<String> = rathaus_store::tenants::activations(&mut conn, &tenant.tenant_id)
-        .await?
-        .into_iter()
-        .filter(|a| a.active)
-        .map(|a| a.procedure_id)
-        .collect();
+    let offered = rathaus_store::tenants::offered(&mut conn, &tenant.tenant_id).await?;
     drop(conn);
     Ok(applying
         .into_iter()
