@@ -146,8 +146,10 @@ pub(crate) fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1000.0
 }
 
-/// Runs `total` operations spread over `concurrency` tasks, numbered from `base`; returns
-/// elapsed time and latencies.
+/// Runs `total` operations spread over `concurrency` tasks, numbered from `base`, and ends
+/// when their writes are synced into the database file ([`Store::sync_log`]), the time that
+/// takes included: each kind of operation pays for its own writes, not for the log the one
+/// before left to the background checkpointer. Returns elapsed time and latencies.
 async fn measure<F, Fut>(
     ctx: &Arc<Ctx>,
     base: usize,
@@ -179,20 +181,8 @@ where
     for h in handles {
         all.extend(h.await.map_err(|e| BenchError::Failed(e.to_string()))??);
     }
-    Ok((started.elapsed().as_secs_f64(), all))
-}
-
-/// A measurement that ends when its writes are synced into the database file
-/// ([`Store::sync_log`]), the time that takes included: each kind of operation pays for its
-/// own writes, not for the log the one before left to the background checkpointer.
-async fn synced(
-    ctx: &Ctx,
-    run: impl std::future::Future<Output = Result<(f64, Vec<Duration>), BenchError>>,
-) -> Result<(f64, Vec<Duration>), BenchError> {
-    let (seconds, latencies) = run.await?;
-    let started = Instant::now();
     ctx.store.sync_log().await?;
-    Ok((seconds + started.elapsed().as_secs_f64(), latencies))
+    Ok((started.elapsed().as_secs_f64(), all))
 }
 
 /// Elapsed time and latencies of one kind of operation over all rounds.
@@ -355,24 +345,18 @@ pub async fn run(store: Store, instances: usize, concurrency: usize) -> Result<R
         for round in 0..rounds {
             let n = instances / rounds + usize::from(round < instances % rounds);
             let base = (round + 1) * 1_000_000_000;
-            ceiling_runs.add(synced(&ctx, measure(&ctx, base, n, concurrency, commit_one)).await?);
+            ceiling_runs.add(measure(&ctx, base, n, concurrency, commit_one).await?);
             auto_runs.add(
-                synced(
-                    &ctx,
-                    measure(&ctx, base, n, concurrency, |ctx, i| async move {
-                        start_instance(&ctx, i, false).await.map(|_| ())
-                    }),
-                )
+                measure(&ctx, base, n, concurrency, |ctx, i| async move {
+                    start_instance(&ctx, i, false).await.map(|_| ())
+                })
                 .await?,
             );
             task_runs.add(
-                synced(
-                    &ctx,
-                    measure(&ctx, base, n, concurrency, |ctx, i| async move {
-                        let id = start_instance(&ctx, i, true).await?;
-                        complete_task(&ctx, &id).await
-                    }),
-                )
+                measure(&ctx, base, n, concurrency, |ctx, i| async move {
+                    let id = start_instance(&ctx, i, true).await?;
+                    complete_task(&ctx, &id).await
+                })
                 .await?,
             );
         }
