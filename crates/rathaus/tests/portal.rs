@@ -762,6 +762,16 @@ async fn tenant_id(s: &TestServer, slug: &str) -> String {
     rathaus_store::tenants::by_slug(&mut conn, slug).await.unwrap().unwrap().tenant_id
 }
 
+/// The id of the case with this Aktenzeichen.
+async fn case_id_of(s: &TestServer, reference: &str) -> String {
+    let (id,): (String,) = sqlx::query_as("SELECT case_id FROM cases WHERE reference = $1")
+        .bind(reference)
+        .fetch_one(s.db.store.pool())
+        .await
+        .unwrap();
+    id
+}
+
 async fn login(s: &TestServer, tenant: &str, user: &str) -> Visit {
     let v = Visit::new(s);
     let (st, url, html) = v
@@ -3427,11 +3437,7 @@ async fn the_case_file_lists_the_transmissions_to_other_authorities() {
     for db in testing::all().await {
         let s = TestServer::start(db).await;
         let (reference, _) = fee_case(&s).await;
-        let (case_id,): (String,) = sqlx::query_as("SELECT case_id FROM cases WHERE reference = $1")
-            .bind(&reference)
-            .fetch_one(s.db.store.pool())
-            .await
-            .unwrap();
+        let case_id = case_id_of(&s, &reference).await;
         let clerk = login(&s, "musterstadt", "sachbearbeitung").await;
         let path = format!("/musterstadt/intern/vorgaenge/{case_id}");
         // Delivered in the background: wait until the case file says so.
@@ -3480,11 +3486,7 @@ async fn the_administration_sees_what_was_archived_and_erased_when() {
         let (_, _, page) = admin.get("/musterstadt/intern/verwaltung/aussonderung").await;
         assert!(page.contains("Noch kein Vorgang ausgesondert."), "{page}");
         let (reference, kz) = fee_case(&s).await;
-        let (open_id,): (String,) = sqlx::query_as("SELECT case_id FROM cases WHERE reference = $1")
-            .bind(&reference)
-            .fetch_one(s.db.store.pool())
-            .await
-            .unwrap();
+        let open_id = case_id_of(&s, &reference).await;
         let clerk = login(&s, "musterstadt", "sachbearbeitung").await;
         let (_, _, page) = clerk.get(&format!("/musterstadt/intern/vorgaenge/{open_id}")).await;
         assert!(page.contains("offen bis zur Zahlung der Gebühr"), "the case file says it waits for the fee");
@@ -3510,11 +3512,7 @@ async fn the_administration_sees_what_was_archived_and_erased_when() {
             .await
             .unwrap();
         assert!(closed.is_some(), "the payment ends the case");
-        let (id,): (String,) = sqlx::query_as("SELECT case_id FROM cases WHERE reference = $1")
-            .bind(&reference)
-            .fetch_one(s.db.store.pool())
-            .await
-            .unwrap();
+        let id = case_id_of(&s, &reference).await;
         let clerk = login(&s, "musterstadt", "sachbearbeitung").await;
         let (_, _, page) = clerk.get(&format!("/musterstadt/intern/vorgaenge/{id}")).await;
         assert!(page.contains("id=\"case-closed\"") && page.contains("Abgeschlossen"), "the case file shows the end");
@@ -3542,11 +3540,7 @@ async fn the_administration_sees_what_was_archived_and_erased_when() {
         assert_eq!(st, 200);
         let table = between(&page, "id=\"archive-log\"", "</table>");
         assert!(table.contains(&reference) && table.contains("01.01.2025") && table.contains("Dokumente"), "{table}");
-        let (case_id,): (String,) = sqlx::query_as("SELECT case_id FROM cases WHERE reference = $1")
-            .bind(&reference)
-            .fetch_one(s.db.store.pool())
-            .await
-            .unwrap();
+        let case_id = case_id_of(&s, &reference).await;
         let clerk = login(&s, "musterstadt", "sachbearbeitung").await;
         let (st, _, page) = clerk.get(&format!("/musterstadt/intern/vorgaenge/{case_id}")).await;
         assert_eq!(st, 200);
@@ -3585,11 +3579,7 @@ async fn a_removal_order_is_issued_at_once_and_its_copy_opens_for_the_police() {
         let body: serde_json::Value = res.json().await.unwrap();
         assert_eq!(body["outcome"], "accepted", "{body}");
         let reference = body["reference"].as_str().unwrap().to_string();
-        let (case_id,): (String,) = sqlx::query_as("SELECT case_id FROM cases WHERE reference = $1")
-            .bind(&reference)
-            .fetch_one(s.db.store.pool())
-            .await
-            .unwrap();
+        let case_id = case_id_of(&s, &reference).await;
         // The copy job runs in the background.
         let mut page = String::new();
         let clerk = login(&s, "musterstadt", "sachbearbeitung").await;
