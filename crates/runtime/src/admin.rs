@@ -232,9 +232,28 @@ impl Runtime {
         overrides: &Map<String, Json>,
         actor: &Actor,
     ) -> Result<()> {
+        self.change_procedure(tenant, procedure_id, actor, |_| (active, overrides.clone())).await
+    }
+
+    /// Changes the town's activation of a procedure: `change` gives whether it is on and its
+    /// overrides from the activation as it is, read in the same transaction as the write, so
+    /// that two changes at once cannot undo each other. Checked and audited as
+    /// [`Runtime::configure_procedure`] says.
+    async fn change_procedure(
+        &self,
+        tenant: &Tenant,
+        procedure_id: &str,
+        actor: &Actor,
+        change: impl FnOnce(Option<&tenants::Activation>) -> (bool, Map<String, Json>),
+    ) -> Result<()> {
         let procedure =
             self.library.get(procedure_id).ok_or_else(|| RuntimeError::UnknownProcedure(procedure_id.into()))?;
-        let overrides = Json::Object(overrides.clone());
+        let t = &tenant.tenant_id;
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let before = tenants::activation(&mut tx, t, procedure_id).await?;
+        let (active, overrides) = change(before.as_ref());
+        let overrides = Json::Object(overrides);
         if let Err(problems) = procedure.check_parameters(&overrides) {
             let problems = problems
                 .into_iter()
@@ -245,10 +264,6 @@ impl Runtime {
                 .collect();
             return Err(RuntimeError::Invalid(problems));
         }
-        let t = &tenant.tenant_id;
-        let now = self.clock.now();
-        let mut tx = self.store.begin().await?;
-        let before = tenants::activation(&mut tx, t, procedure_id).await?;
         let was_active = before.as_ref().is_some_and(|a| a.active);
         let old = before.map(|a| a.parameters).unwrap_or_else(|| json!({}));
         tenants::configure_procedure(&mut tx, t, procedure_id, active, &overrides, now).await?;
@@ -311,13 +326,13 @@ impl Runtime {
         rows: Json,
         actor: &Actor,
     ) -> Result<()> {
-        let mut conn = self.store.conn().await?;
-        let activation = tenants::activation(&mut conn, &tenant.tenant_id, procedure_id).await?;
-        drop(conn);
-        let active = activation.as_ref().is_some_and(|a| a.active);
-        let mut overrides = activation.and_then(|a| a.parameters.as_object().cloned()).unwrap_or_default();
-        overrides.insert(name.to_string(), rows);
-        self.configure_procedure(tenant, procedure_id, active, &overrides, actor).await
+        self.change_procedure(tenant, procedure_id, actor, |before| {
+            let active = before.is_some_and(|a| a.active);
+            let mut overrides = before.and_then(|a| a.parameters.as_object().cloned()).unwrap_or_default();
+            overrides.insert(name.to_string(), rows);
+            (active, overrides)
+        })
+        .await
     }
 }
 
