@@ -541,7 +541,7 @@ async fn apply_effect(
         }
         Effect::Completed => {
             record("process.completed", json!({"instance": ctx.instance_id}));
-            cases::close(conn, ctx.tenant_id, ctx.case_id, ctx.now).await?;
+            writes.push(cases::close_write(ctx.tenant_id, ctx.case_id, ctx.now));
             writes.push(events::add_write(
                 ctx.tenant_id,
                 ctx.case_id,

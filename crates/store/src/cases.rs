@@ -1,5 +1,6 @@
 //! Cases (Vorgänge): one application and everything that follows from it.
 
+use crate::batch::Write;
 use crate::{ts, Result};
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
@@ -124,16 +125,18 @@ pub async fn set_status(
 
 /// Marks the case as ended (Vorgang abgeschlossen), once: its process finished or was ended.
 pub async fn close(conn: &mut AnyConnection, tenant_id: &str, case_id: &str, now: DateTime<Utc>) -> Result<()> {
-    let at = ts(now);
-    sqlx::query(
+    close_write(tenant_id, case_id, now).execute(conn).await?;
+    Ok(())
+}
+
+/// [`close`] as a write of a process step's batch.
+pub fn close_write(tenant_id: &str, case_id: &str, now: DateTime<Utc>) -> Write {
+    Write::new(
         "UPDATE cases SET closed_at = $3, updated_at = $3 WHERE tenant_id = $1 AND case_id = $2 AND closed_at IS NULL",
     )
     .bind(tenant_id)
     .bind(case_id)
-    .bind(&at)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    .bind(ts(now))
 }
 
 /// Replaces the submitted data (a clerk's correction) and the applicant's name derived from it.
