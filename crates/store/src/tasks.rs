@@ -201,9 +201,6 @@ pub async fn open_with_instance(
     with_instance_where(conn, tenant_id, "t.instance_id = $2 AND t.status = 'open'", instance_id).await
 }
 
-/// Makes the case's open tasks due for resubmission (Wiedervorlage) at `at`, so that the
-/// worklist shows them (e.g. when a request to the applicant went unanswered); returns
-/// how many.
 /// Keeps a decision of the open task as a proposal for a second person, unless one is
 /// waiting already; false otherwise.
 pub async fn propose(
@@ -242,6 +239,9 @@ pub async fn clear_proposal(conn: &mut AnyConnection, tenant_id: &str, task_id: 
         == 1)
 }
 
+/// Makes the case's open tasks due for resubmission (Wiedervorlage) at `at`, so that the
+/// worklist shows them (e.g. when a request to the applicant went unanswered); returns
+/// how many.
 pub async fn follow_up_now(conn: &mut AnyConnection, tenant_id: &str, case_id: &str, at: DateTime<Utc>) -> Result<u64> {
     Ok(sqlx::query("UPDATE tasks SET follow_up_at = $3 WHERE tenant_id = $1 AND case_id = $2 AND status = 'open'")
         .bind(tenant_id)
