@@ -228,10 +228,9 @@ impl Store {
 
     /// SQLite: copies the write-ahead log back into the database file, syncs it and lets
     /// the next commit write the log from its start again (what the background checkpointer
-    /// does bit by bit). With `synchronous =
-    /// NORMAL` this is when commits become safe against power loss, so a measurement that
-    /// wants to include the full cost of its writes ends with it. PostgreSQL: nothing (its
-    /// commits are synced when they return).
+    /// does bit by bit). With `synchronous = NORMAL` this is when commits become safe
+    /// against power loss, so a measurement that wants to include the full cost of its
+    /// writes ends with it. PostgreSQL: nothing (its commits are synced when they return).
     pub async fn sync_log(&self) -> Result<()> {
         if self.backend == Backend::Sqlite {
             sqlx::query("PRAGMA wal_checkpoint(RESTART)").execute(&self.pool).await?;

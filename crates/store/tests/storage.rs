@@ -89,8 +89,9 @@ async fn cases_are_only_found_within_their_tenant() {
 }
 
 /// PostgreSQL: `audit_chain` finds the chain's head by its key however small the table was
-/// when its statistics were taken (migration 0034). A plan cached while the table was
-/// empty would read the whole table on every append once it has grown.
+/// when its statistics were taken (since migration 0035 it may not scan sequentially; 0034
+/// planned every call). A plan cached while the table was empty would otherwise read the
+/// whole table on every append once it has grown.
 #[tokio::test]
 async fn audit_chain_uses_the_key_after_the_table_grew() {
     for db in testing::all().await {
